@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SCHEMAS_DIR } from '../paths.js';
+import { canonicalJson, isJsonObject } from '../util/json.js';
+import type { Backend, FieldSummary, Medium, ModelId, ModelInfo } from './model.js';
+
+/** Thrown for a catalog file that cannot be used; the CLI reports it as a usage/data problem. */
+export class CatalogError extends Error {
+  override readonly name = 'CatalogError';
+}
+
+/**
+ * The models faceswap-pipe knows: the built-in schema files, then any override folders (a
+ * file there replaces the built-in entry with the same model id, or adds a model). The
+ * runcomfy contract says the live catalog is the authority and the documented field names
+ * still conflict, so every schema is plain data a team can fix without a release.
+ */
+export class Catalog {
+  readonly #models: Map<string, ModelInfo>;
+
+  private constructor(models: Map<string, ModelInfo>) {
+    this.#models = models;
+  }
+
+  static load(overrideDirs: readonly string[] = []): Catalog {
+    const models = new Map<string, ModelInfo>();
+    for (const dir of [join(SCHEMAS_DIR, 'models'), ...overrideDirs]) {
+      let names: string[];
+      try {
+        names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+      } catch (cause) {
+        throw new CatalogError(`cannot read the model catalog folder ${dir}: ${(cause as Error).message}`);
+      }
+      for (const name of names) {
+        const info = readModelFile(join(dir, name));
+        models.set(info.id, info);
+      }
+    }
+    return new Catalog(models);
+  }
+
+  get(id: string): ModelInfo | undefined {
+    return this.#models.get(id);
+  }
+
+  /** Every model, sorted by id. */
+  all(): ModelInfo[] {
+    return [...this.#models.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  ids(): string[] {
+    return this.all().map((m) => m.id);
+  }
+}
+
+function readModelFile(file: string): ModelInfo {
+  let schema: unknown;
+  const text = readFileSync(file, 'utf8');
+  try {
+    schema = JSON.parse(text);
+  } catch (cause) {
+    throw new CatalogError(`model schema ${file} is not valid JSON: ${(cause as Error).message}`);
+  }
+  if (!isJsonObject(schema) || !isJsonObject(schema['x-faceswap'])) {
+    throw new CatalogError(`model schema ${file} has no "x-faceswap" object naming the model`);
+  }
+  const meta = schema['x-faceswap'] as Record<string, unknown>;
+  const id = meta['model'];
+  if (typeof id !== 'string' || !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)+$/.test(id)) {
+    throw new CatalogError(`model schema ${file}: x-faceswap.model must be a model id like vendor/model/endpoint`);
+  }
+  const medium = meta['medium'] === 'video' ? 'video' : ('still' satisfies Medium);
+  const backend: Backend = meta['backend'] === 'local' || id.startsWith('local/') ? 'local' : 'runcomfy';
+  const outputs = meta['outputs'];
+  return {
+    id: id as ModelId,
+    title: typeof schema['title'] === 'string' ? schema['title'] : id,
+    description: typeof schema['description'] === 'string' ? schema['description'] : '',
+    summary: typeof meta['summary'] === 'string' ? meta['summary'] : '',
+    medium,
+    backend,
+    faceSwap: meta['faceSwap'] === true,
+    inputSchema: schema,
+    schemaHash: createHash('sha256').update(canonicalJson(schema)).digest('hex'),
+    identityFields: stringList(meta['identityFields']),
+    outputs: isJsonObject(outputs) ? outputs : null,
+    requiredOneOf: Array.isArray(meta['requiredOneOf']) ? (meta['requiredOneOf'] as unknown[]).map(stringList) : [],
+    fields: summariseFields(schema),
+    ...(typeof meta['notes'] === 'string' && { notes: meta['notes'] }),
+    file,
+  };
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+function summariseFields(schema: Record<string, unknown>): FieldSummary[] {
+  const properties = isJsonObject(schema['properties']) ? (schema['properties'] as Record<string, Record<string, unknown>>) : {};
+  const required = new Set(stringList(schema['required']));
+  return Object.entries(properties).map(([name, field]) => {
+    const media = field['x-media'] ?? (isJsonObject(field['items']) ? (field['items'] as Record<string, unknown>)['x-media'] : undefined);
+    return {
+      name,
+      type: typeWord(field),
+      required: required.has(name),
+      ...(typeof field['description'] === 'string' && { description: field['description'] }),
+      ...((media === 'image' || media === 'video' || media === 'audio') && { media }),
+    };
+  });
+}
+
+function typeWord(field: Record<string, unknown>): string {
+  if (Array.isArray(field['enum'])) return (field['enum'] as unknown[]).map(String).join(' | ');
+  const type = field['type'];
+  if (type === 'array') {
+    const items = isJsonObject(field['items']) ? typeWord(field['items'] as Record<string, unknown>) : 'any';
+    return `${items}[]`;
+  }
+  if (Array.isArray(type)) return type.join(' | ');
+  return typeof type === 'string' ? type : 'any';
+}

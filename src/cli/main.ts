@@ -1,0 +1,100 @@
+import { Command, CommanderError } from 'commander';
+import { version } from '../version.js';
+import { modelsCommand } from './commands/models.js';
+import { planCommand, type PlanOptions } from './commands/plan.js';
+import { schemaCommand } from './commands/schema.js';
+import { validateCommand, type ValidateOptions } from './commands/validate.js';
+import { ExitCode } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { options } from './options.js';
+
+const REPORT_URL = 'https://github.com/faceswap-pipe/faceswap-pipe/issues';
+
+/**
+ * The whole CLI: parses argv, runs one command, returns its exit code. Tests call this
+ * in-process; `bin/faceswap-pipe.js` calls it with the real process.
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let code: number = ExitCode.ok;
+  const debug = argv.includes('--debug');
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (cause) {
+    if (cause instanceof CommanderError) {
+      // Help and version exit 0; every other parse problem is a usage error.
+      return cause.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    io.stderr.write(
+      `faceswap-pipe: internal error: ${(cause as Error)?.message ?? String(cause)}\n` +
+        `This is a bug in faceswap-pipe ${version()}; please report it at ${REPORT_URL} with the command you ran.` +
+        (debug ? `\n${(cause as Error)?.stack ?? ''}\n` : ' Run with --debug for the stack trace.\n'),
+    );
+    return ExitCode.internal;
+  }
+}
+
+function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+  const program = new Command('faceswap-pipe')
+    .description('Run face-swap campaigns kept as version-controlled YAML recipes.')
+    .version(`faceswap-pipe ${version()}`, '-V, --version')
+    .option('--debug', 'show stack traces for internal errors')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ faceswap-pipe validate recipes/*.yaml
+  $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid
+
+Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 missing file,
+69 service unavailable, 70 internal error, 75 temporary failure (safe to re-run),
+77 not permitted (token, consent), 130 interrupted.`,
+    );
+
+  program
+    .command('validate')
+    .description('check recipes without running anything; reports every problem with file:line:col')
+    .argument('<recipe...>', 'recipe files')
+    .addOption(options.format(['text', 'json'], 'text'))
+    .addOption(options.set())
+    .addOption(options.catalog())
+    .addOption(options.maxRecipeSize())
+    .addHelpText('after', '\nExamples:\n  $ faceswap-pipe validate recipes/*.yaml\n  $ faceswap-pipe validate campaign.yaml --format json > diagnostics.json')
+    .action(async (files: string[], opts: ValidateOptions) => setCode(await validateCommand(files, opts, io)));
+
+  program
+    .command('plan')
+    .description('show what a run would do: stages in order, models, dependencies and model calls')
+    .argument('<recipe>', 'recipe file')
+    .addOption(options.format(['text', 'json', 'mermaid'], 'text'))
+    .addOption(options.set())
+    .addOption(options.catalog())
+    .addOption(options.maxRecipeSize())
+    .addHelpText('after', '\nExamples:\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid --set dance=https://assets.example.com/salsa.mp4')
+    .action(async (file: string, opts: PlanOptions) => setCode(await planCommand(file, opts, io)));
+
+  program
+    .command('models')
+    .description('list the model catalog: ids, what each does, still or video, input fields')
+    .addOption(options.format(['text', 'json'], 'text'))
+    .addOption(options.catalog())
+    .addHelpText('after', '\nExamples:\n  $ faceswap-pipe models\n  $ faceswap-pipe models --format json')
+    .action((opts: { format: 'text' | 'json'; catalog: string[] }) => setCode(modelsCommand(opts, io)));
+
+  program
+    .command('schema')
+    .description('print the recipe JSON Schema (for editors: see docs/recipes.md)')
+    .addHelpText('after', '\nExample:\n  $ faceswap-pipe schema > recipe.schema.json')
+    .action(() => setCode(schemaCommand(io)));
+
+  return program;
+}

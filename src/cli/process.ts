@@ -1,0 +1,23 @@
+import { main } from './main.js';
+import type { CliIo } from './io.js';
+
+/** Wires the real process to {@link main}: the only place that touches process.argv/exitCode. */
+export async function runFromProcess(): Promise<void> {
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    onSignal: (handler) => {
+      const onInt = () => handler('SIGINT');
+      const onTerm = () => handler('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      return () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+      };
+    },
+  };
+  process.exitCode = await main(process.argv.slice(2), io);
+}

@@ -1,0 +1,32 @@
+import { Catalog, CatalogError } from '../catalog/catalog.js';
+import type { Diagnostic } from '../recipe/diagnostic.js';
+import { sortDiagnostics } from '../recipe/diagnostic.js';
+import { toJsonDiagnostic } from '../report/diagnostics-json.js';
+import { countSummary, renderDiagnostic } from '../report/diagnostics-text.js';
+import { ExitCode } from './exit-codes.js';
+import { wantsColor, type CliIo } from './io.js';
+
+/** Loads the catalog with the command's override folders; reports a broken one as data error. */
+export function loadCatalog(io: CliIo, dirs: readonly string[]): Catalog | { exit: number } {
+  const fromEnv = (io.env['FACESWAP_CATALOG'] ?? '').split(':').filter((d) => d !== '');
+  try {
+    return Catalog.load([...fromEnv, ...dirs]);
+  } catch (cause) {
+    if (cause instanceof CatalogError) {
+      io.stderr.write(`faceswap-pipe: error: ${cause.message}\n`);
+      return { exit: ExitCode.dataError };
+    }
+    throw cause;
+  }
+}
+
+/** Prints diagnostics as text on stderr (warnings included), with a count at the end. */
+export function printDiagnostics(io: CliIo, diagnostics: readonly Diagnostic[], summary = true): void {
+  const style = { color: wantsColor(io.stderr, io.env) };
+  for (const d of sortDiagnostics(diagnostics)) io.stderr.write(renderDiagnostic(d, style));
+  if (summary && diagnostics.length > 0) io.stderr.write(`${countSummary(diagnostics)}\n`);
+}
+
+export function printDiagnosticsJson(io: CliIo, diagnostics: readonly Diagnostic[]): void {
+  io.stdout.write(JSON.stringify(sortDiagnostics(diagnostics).map(toJsonDiagnostic), null, 2) + '\n');
+}

@@ -1,0 +1,115 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { Backend, Medium, ModelId } from '../catalog/model.js';
+import { PreparedScope, type Template } from '../recipe/expressions.js';
+import { isStatic, resolveValue } from '../recipe/resolve.js';
+import type { Recipe, StageId, StageSpec, ValueNode } from '../recipe/types.js';
+import type { JsonValue } from '../util/json.js';
+import { remainingPath, topologicalOrder } from './dag.js';
+
+/** One stage as it will run: what `plan` prints, before anything runs. */
+export interface PlannedStage {
+  readonly id: StageId;
+  readonly model: ModelId;
+  readonly medium: Medium;
+  readonly backend: Backend;
+  readonly dependsOn: readonly StageId[];
+  readonly dependents: readonly StageId[];
+  /** Model calls the stage makes; undefined when a `foreach` list is only known at run time. */
+  readonly calls: number | undefined;
+  /** The input as far as it is known now: expressions on other stages' results are kept as written. */
+  readonly input: JsonValue;
+  readonly retries: number;
+  readonly timeoutMs: number;
+  /** Model calls on the longest chain from this stage to the end, itself included. */
+  readonly criticalPath: number;
+}
+
+export interface Plan {
+  readonly recipe: Recipe;
+  /** Topological order; among ready stages the longest remaining chain first. */
+  readonly stages: readonly PlannedStage[];
+  /** Sum of `calls`, or undefined when some stage's count is only known at run time. */
+  readonly totalCalls: number | undefined;
+  /** The longest chain of stages, the lower bound on a run's length. */
+  readonly criticalPath: readonly StageId[];
+}
+
+/** Plans a checked recipe. Pure: reads nothing, runs nothing. */
+export function buildPlan(recipe: Recipe, catalog: Catalog): Plan {
+  const deps = new Map<StageId, readonly StageId[]>();
+  for (const stage of recipe.stages.values()) deps.set(stage.id, stage.dependsOn);
+  const scope = new PreparedScope({ vars: recipe.vars, stages: {} });
+  const calls = new Map<StageId, number | undefined>();
+  for (const stage of recipe.stages.values()) calls.set(stage.id, countCalls(stage, scope));
+  const remaining = remainingPath(deps, (id) => Math.max(1, calls.get(id) ?? 1));
+  const order = topologicalOrder(deps, (id) => remaining.get(id) ?? 0);
+  const dependents = new Map<StageId, StageId[]>();
+  for (const [id, list] of deps) for (const d of list) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(id);
+
+  const stages = order.map((id): PlannedStage => {
+    const spec = recipe.stages.get(id)!;
+    const model = catalog.get(spec.model!)!;
+    return {
+      id,
+      model: model.id,
+      medium: model.medium,
+      backend: model.backend,
+      dependsOn: spec.dependsOn,
+      dependents: (dependents.get(id) ?? []).sort(),
+      calls: calls.get(id),
+      input: staticView(spec.input, scope),
+      retries: spec.retries,
+      timeoutMs: spec.timeoutMs,
+      criticalPath: remaining.get(id) ?? 1,
+    };
+  });
+  const known = stages.map((s) => s.calls);
+  const totalCalls = known.every((c) => c !== undefined) ? known.reduce<number>((a, b) => a + b!, 0) : undefined;
+  return { recipe, stages, totalCalls, criticalPath: longestChain(stages) };
+}
+
+/** 1 per stage; the item count for a `foreach` whose list is known before running. */
+function countCalls(stage: StageSpec, scope: PreparedScope): number | undefined {
+  if (!stage.foreach) return 1;
+  const resolved = resolveValue(stage.foreach, scope, isStatic);
+  if (resolved.unknown.length > 0 || !Array.isArray(resolved.value)) return undefined;
+  return resolved.value.length;
+}
+
+/** The input with static expressions evaluated and the others kept as `${{ … }}` text. */
+function staticView(node: ValueNode, scope: PreparedScope): JsonValue {
+  const resolved = resolveValue(node, scope, isStatic);
+  if (resolved.unknown.length === 0) return resolved.value;
+  const keep = (n: ValueNode): JsonValue => {
+    switch (n.kind) {
+      case 'literal':
+        return n.value;
+      case 'template':
+        return isStatic(n.template) ? resolveValue(n, scope).value : templateText(n.template);
+      case 'list':
+        return n.items.map(keep);
+      case 'map':
+        return Object.fromEntries(n.entries.map(([k, v]) => [k, keep(v)]));
+    }
+  };
+  return keep(node);
+}
+
+function templateText(template: Template): string {
+  return template.source;
+}
+
+function longestChain(stages: readonly PlannedStage[]): StageId[] {
+  const byId = new Map(stages.map((s) => [s.id, s]));
+  const roots = stages.filter((s) => s.dependsOn.length === 0);
+  let current = roots.sort((a, b) => b.criticalPath - a.criticalPath || (a.id < b.id ? -1 : 1))[0];
+  const chain: StageId[] = [];
+  while (current) {
+    chain.push(current.id);
+    const next = current.dependents
+      .map((id) => byId.get(id)!)
+      .sort((a, b) => b.criticalPath - a.criticalPath || (a.id < b.id ? -1 : 1))[0];
+    current = next;
+  }
+  return chain;
+}

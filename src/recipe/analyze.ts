@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import type { Catalog } from '../catalog/catalog.js';
+import { parseDuration } from '../util/duration.js';
+import { isJsonObject, type JsonValue } from '../util/json.js';
+import { AnalysisContext } from './context.js';
+import { hasErrors, type Diagnostic } from './diagnostic.js';
+import { PreparedScope } from './expressions.js';
+import { loadRecipeFile, type LoadOptions, type LoadedYaml } from './load.js';
+import { buildStages, readDefaults } from './rules/build-stages.js';
+import { checkGraph } from './rules/graph.js';
+import { checkModels } from './rules/model-input.js';
+import { checkRecipeSchema } from './rules/recipe-schema.js';
+import { checkReferences } from './rules/references.js';
+import { applySets, type SetOverride } from './sets.js';
+import { DEFAULT_URL_TTL_MS, type ModelConcurrency, type Recipe } from './types.js';
+
+export interface AnalyzeOptions extends LoadOptions {
+  readonly catalog: Catalog;
+  readonly sets?: readonly SetOverride[];
+}
+
+/** The outcome of analysis: every diagnostic, and the typed recipe when there were no errors. */
+export interface Analysis {
+  readonly recipe?: Recipe;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Reads and checks a recipe file. Never throws for bad input. */
+export async function analyzeRecipeFile(path: string, options: AnalyzeOptions): Promise<Analysis> {
+  return analyzeLoaded(await loadRecipeFile(path, options), options);
+}
+
+/**
+ * Checks a loaded recipe: the schema, then the rules the schema cannot express (models and
+ * their inputs, expressions and what they reference, the dependency graph, `--set` names).
+ * All of them run even when an earlier one found problems, so one run reports everything.
+ */
+export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Analysis {
+  if (loaded.data === undefined || loaded.index === undefined) return { diagnostics: loaded.diagnostics };
+  const data = loaded.data as Record<string, unknown>;
+  const ctx = new AnalysisContext(loaded.source, loaded.index, options.catalog);
+  ctx.diagnostics.push(...loaded.diagnostics);
+
+  checkRecipeSchema(ctx, data);
+  const declared = isJsonObject(data['vars']) ? (data['vars'] as Record<string, JsonValue>) : {};
+  const vars = applySets(ctx, declared, options.sets ?? []);
+  const stages = buildStages(ctx, data, readDefaults(data));
+  checkReferences(ctx, stages, Object.keys(vars));
+  checkModels(ctx, stages, new PreparedScope({ vars, stages: {} }));
+  checkGraph(ctx, stages);
+
+  if (hasErrors(ctx.diagnostics)) return { diagnostics: ctx.diagnostics };
+  const cache = isJsonObject(data['cache']) ? (data['cache'] as Record<string, unknown>) : {};
+  const defaults = isJsonObject(data['defaults']) ? (data['defaults'] as Record<string, unknown>) : {};
+  const recipe: Recipe = {
+    source: loaded.source,
+    index: loaded.index,
+    hash: createHash('sha256').update(loaded.source.text).digest('hex'),
+    name: data['name'] as string,
+    ...(typeof data['description'] === 'string' && { description: data['description'] }),
+    vars,
+    concurrencyPerModel: defaults['concurrency_per_model'] as ModelConcurrency,
+    stages,
+    cacheUrlTtlMs: (typeof cache['url_ttl'] === 'string' ? parseDuration(cache['url_ttl']) : undefined) ?? DEFAULT_URL_TTL_MS,
+    ...(data['consent'] !== undefined && { consent: data['consent'] as JsonValue }),
+  };
+  return { recipe, diagnostics: ctx.diagnostics };
+}

@@ -1,0 +1,61 @@
+import type { Catalog } from '../catalog/catalog.js';
+import { error, warning, type Diagnostic, type DiagnosticCategory, type DiagnosticCode, type DiagnosticLocation, type RelatedLocation } from './diagnostic.js';
+import type { SourceFile, SourceRange } from './source.js';
+import type { DataPath, YamlIndex } from './yaml-index.js';
+
+/**
+ * What every analysis rule needs: the file, a way back from data paths to source ranges, the
+ * catalog, and one list to report into. Rules never throw for bad input; they report and go on,
+ * so one run shows every problem.
+ */
+export class AnalysisContext {
+  readonly source: SourceFile;
+  readonly index: YamlIndex;
+  readonly catalog: Catalog;
+  readonly diagnostics: Diagnostic[] = [];
+
+  constructor(source: SourceFile, index: YamlIndex, catalog: Catalog) {
+    this.source = source;
+    this.index = index;
+    this.catalog = catalog;
+  }
+
+  /** The location of the value (or, with `atKey`, the key) at a data path. */
+  at(path: DataPath, atKey = false): DiagnosticLocation {
+    const range = atKey ? this.index.keyRange(path) : this.index.valueRange(path);
+    return range ? { file: this.source, range } : { file: this.source };
+  }
+
+  /**
+   * A location inside a string scalar: `offset`/`length` count characters of the string's
+   * value. Exact for plain and simply quoted scalars; for block scalars and escapes the value
+   * and the source text differ, so the whole scalar is underlined instead.
+   */
+  atText(path: DataPath, value: string, offset: number, length: number): DiagnosticLocation {
+    const range = this.index.valueRange(path);
+    if (!range) return { file: this.source };
+    return { file: this.source, range: textRange(this.source.text, range, value, offset, length) };
+  }
+
+  error(code: DiagnosticCode, message: string, location?: DiagnosticLocation, related?: readonly RelatedLocation[], category?: DiagnosticCategory): void {
+    this.diagnostics.push(error(code, message, location, related, category));
+  }
+
+  warn(code: DiagnosticCode, message: string, location?: DiagnosticLocation): void {
+    this.diagnostics.push(warning(code, message, location));
+  }
+
+  errorCount(): number {
+    return this.diagnostics.filter((d) => d.severity === 'error').length;
+  }
+}
+
+/** Maps an offset within a scalar's value to source offsets, when the text allows it. */
+export function textRange(text: string, range: SourceRange, value: string, offset: number, length: number): SourceRange {
+  const raw = text.slice(range.start, range.end);
+  let base: number | undefined;
+  if (raw === value) base = range.start;
+  else if ((raw.startsWith("'") || raw.startsWith('"')) && raw.slice(1, -1) === value) base = range.start + 1;
+  if (base === undefined) return range;
+  return { start: base + offset, end: base + offset + Math.max(1, length) };
+}

@@ -1,0 +1,316 @@
+import { Evaluator, Lexer, Parser, data, type Expr } from '@actions/expressions';
+import { ContextAccess, FunctionCall, IndexAccess, Literal, Star } from '@actions/expressions/ast';
+import type { JsonValue } from '../util/json.js';
+
+/**
+ * `${{ }}` expressions, with GitHub Actions' own grammar and functions (`@actions/expressions`,
+ * the parser GitHub's workflow tooling uses) rather than regular expressions. This module finds
+ * expressions inside strings, parses them once, lists what they reference (for the dependency
+ * graph and the reference checks) and evaluates them against run-time data.
+ */
+
+/** Contexts a recipe may use. `item` and `index` exist only in a `foreach` stage. */
+export const RECIPE_CONTEXTS = ['vars', 'stages', 'item', 'index'] as const;
+export type ContextName = (typeof RECIPE_CONTEXTS)[number];
+
+/** One segment of a static access path: a key, a list index, or `*`. */
+export type AccessSegment = string | number | { readonly star: true };
+
+/**
+ * What an expression reads: a context and the literal part of its access path, e.g.
+ * `stages.face.outputs.images[0]` is `{context: 'stages', path: ['face', 'outputs', 'images', 0]}`.
+ * `dynamic` is true when the path continues with a computed index (`stages[vars.which]`), so
+ * only the prefix is known before run time.
+ */
+export interface Reference {
+  readonly context: ContextName;
+  readonly path: readonly AccessSegment[];
+  readonly dynamic: boolean;
+  /** Offset and length of the reference's text within the template string. */
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** One `${{ … }}` inside a string. */
+export interface ExpressionPart {
+  readonly text: string;
+  readonly expr: Expr;
+  /** Offset of `text` (the expression inside the braces) within the template string. */
+  readonly offset: number;
+  readonly references: readonly Reference[];
+}
+
+/**
+ * A string value holding one or more expressions. When `whole` is true the string is exactly
+ * one expression (surrounding spaces allowed) and evaluation keeps the value's type: a list
+ * stays a list. Otherwise results are interpolated as text.
+ */
+export interface Template {
+  readonly source: string;
+  readonly parts: readonly (string | ExpressionPart)[];
+  readonly whole: boolean;
+}
+
+export interface TemplateSyntaxError {
+  readonly message: string;
+  /** Offset and length within the template string. */
+  readonly offset: number;
+  readonly length: number;
+}
+
+export type TemplateParse =
+  | { readonly kind: 'plain' }
+  | { readonly kind: 'template'; readonly template: Template }
+  | { readonly kind: 'error'; readonly errors: readonly TemplateSyntaxError[] };
+
+const OPEN = '${{';
+const CLOSE = '}}';
+
+/** Parses a string's `${{ }}` expressions; `plain` when it has none. Never throws. */
+export function parseTemplate(source: string, contexts: readonly ContextName[] = RECIPE_CONTEXTS): TemplateParse {
+  if (!source.includes(OPEN)) return { kind: 'plain' };
+  const parts: (string | ExpressionPart)[] = [];
+  const errors: TemplateSyntaxError[] = [];
+  let cursor = 0;
+  while (cursor < source.length) {
+    const open = source.indexOf(OPEN, cursor);
+    if (open < 0) {
+      parts.push(source.slice(cursor));
+      break;
+    }
+    if (open > cursor) parts.push(source.slice(cursor, open));
+    const start = open + OPEN.length;
+    const close = findClose(source, start);
+    if (close < 0) {
+      errors.push({ message: 'unclosed "${{": add "}}" to end the expression', offset: open, length: source.length - open });
+      break;
+    }
+    const raw = source.slice(start, close);
+    const leading = raw.length - raw.trimStart().length;
+    const text = raw.trim();
+    const offset = start + leading;
+    if (text === '') {
+      errors.push({ message: 'empty expression "${{ }}"', offset: open, length: close + CLOSE.length - open });
+    } else {
+      const parsed = parseExpression(text, contexts);
+      if (parsed.kind === 'error') {
+        errors.push({ message: parsed.message, offset: offset + parsed.offset, length: Math.max(1, parsed.length) });
+      } else {
+        parts.push({
+          text,
+          expr: parsed.expr,
+          offset,
+          references: parsed.references.map((r) => ({ ...r, offset: r.offset + offset })),
+        });
+      }
+    }
+    cursor = close + CLOSE.length;
+  }
+  if (errors.length > 0) return { kind: 'error', errors };
+  const exprParts = parts.filter((p): p is ExpressionPart => typeof p !== 'string');
+  const whole = exprParts.length === 1 && parts.every((p) => typeof p !== 'string' || p.trim() === '');
+  return { kind: 'template', template: { source, parts: whole ? exprParts : parts, whole } };
+}
+
+/** Finds the `}}` that ends an expression, skipping `}}` inside single-quoted string literals. */
+function findClose(source: string, from: number): number {
+  let inString = false;
+  for (let i = from; i < source.length; i++) {
+    const c = source[i];
+    if (c === "'") {
+      if (inString && source[i + 1] === "'") {
+        i++;
+        continue;
+      }
+      inString = !inString;
+    } else if (!inString && c === '}' && source[i + 1] === '}') {
+      return i;
+    }
+  }
+  return -1;
+}
+
+type ExpressionParse =
+  | { kind: 'ok'; expr: Expr; references: Reference[] }
+  | { kind: 'error'; message: string; offset: number; length: number };
+
+function parseExpression(text: string, contexts: readonly ContextName[]): ExpressionParse {
+  const lineStarts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
+  const toOffset = (pos: { line: number; column: number }) => (lineStarts[pos.line] ?? 0) + pos.column;
+  let expr: Expr;
+  try {
+    const tokens = new Lexer(text).lex().tokens;
+    expr = new Parser(tokens, [...contexts], []).parse();
+  } catch (cause) {
+    const problem = cause as Error & { pos?: { line: number; column: number } };
+    const offset = problem.pos ? toOffset(problem.pos) : 0;
+    return { kind: 'error', message: rewordParseError(problem.message, contexts), offset, length: 1 };
+  }
+  const references: Reference[] = [];
+  collectReferences(expr, references, toOffset);
+  return { kind: 'ok', expr, references };
+}
+
+function rewordParseError(message: string, contexts: readonly ContextName[]): string {
+  const named = /^Unrecognized named-value: '([^']*)'/.exec(message);
+  if (named) {
+    const name = named[1]!.toLowerCase();
+    if ((name === 'item' || name === 'index') && !contexts.includes(name)) {
+      return `"${name}" is only available in the input of a stage with foreach`;
+    }
+    const list = contexts.join(', ');
+    return `unknown context "${named[1]}" in expression; recipes can use ${list}`;
+  }
+  const fn = /^Unrecognized function: '([^']*)'/.exec(message);
+  if (fn) return `unknown function "${fn[1]}" in expression (GitHub Actions expression functions are available, e.g. format, join, toJSON)`;
+  const lowered = message.charAt(0).toLowerCase() + message.slice(1);
+  return `invalid expression: ${lowered}`;
+}
+
+/**
+ * Records every maximal access chain (`stages.face.outputs.images[0]`) rooted at a context.
+ * Computed indexes stop the static path and mark the reference dynamic; their own
+ * sub-expressions are still visited, so `stages[vars.which]` also references `vars.which`.
+ */
+function collectReferences(
+  node: Expr,
+  out: Reference[],
+  toOffset: (pos: { line: number; column: number }) => number,
+): void {
+  const chain = accessChain(node);
+  if (chain) {
+    const start = toOffset(chain.root.name.range.start);
+    const end = chain.end === undefined ? toOffset(chain.root.name.range.end) : toOffset(chain.end);
+    out.push({
+      context: chain.root.name.lexeme.toLowerCase() as ContextName,
+      path: chain.path,
+      dynamic: chain.dynamic,
+      offset: start,
+      length: Math.max(1, end - start),
+    });
+    for (const computed of chain.computed) collectReferences(computed, out, toOffset);
+    return;
+  }
+  if (node instanceof IndexAccess) {
+    collectReferences(node.expr, out, toOffset);
+    collectReferences(node.index, out, toOffset);
+  } else if (node instanceof FunctionCall) {
+    for (const arg of node.args) collectReferences(arg, out, toOffset);
+  } else {
+    for (const child of childrenOf(node)) collectReferences(child, out, toOffset);
+  }
+}
+
+interface Chain {
+  root: ContextAccess;
+  path: AccessSegment[];
+  dynamic: boolean;
+  computed: Expr[];
+  end?: { line: number; column: number };
+}
+
+function accessChain(node: Expr): Chain | undefined {
+  if (node instanceof ContextAccess) return { root: node, path: [], dynamic: false, computed: [] };
+  if (!(node instanceof IndexAccess)) return undefined;
+  const inner = accessChain(node.expr);
+  if (!inner) return undefined;
+  const index = node.index;
+  if (!inner.dynamic && index instanceof Literal && (index.literal.kind === data.Kind.String || index.literal.kind === data.Kind.Number)) {
+    const value = index.literal.kind === data.Kind.String ? index.literal.coerceString() : Number(index.literal.number());
+    inner.path.push(value);
+    inner.end = index.token.range.end;
+    // `stages.face.outputs['images']`: the closing bracket follows the literal.
+    if (index.token.lexeme.startsWith("'") || index.literal.kind === data.Kind.Number) {
+      inner.end = { line: index.token.range.end.line, column: index.token.range.end.column + 1 };
+    }
+  } else if (!inner.dynamic && index instanceof Star) {
+    inner.path.push({ star: true });
+  } else {
+    inner.dynamic = true;
+    inner.computed.push(index);
+  }
+  return inner;
+}
+
+function childrenOf(node: Expr): Expr[] {
+  const n = node as unknown as Record<string, unknown>;
+  const out: Expr[] = [];
+  for (const key of ['expr', 'left', 'right', 'group']) {
+    const child = n[key];
+    if (child && typeof child === 'object' && 'accept' in child) out.push(child as Expr);
+  }
+  const args = n['args'];
+  if (Array.isArray(args)) out.push(...(args as Expr[]));
+  return out;
+}
+
+/** Values the expressions of one evaluation can see. Absent contexts evaluate to null. */
+export interface ExpressionScope {
+  readonly vars: JsonValue;
+  readonly stages: JsonValue;
+  readonly item?: JsonValue;
+  readonly index?: number;
+}
+
+/**
+ * A scope converted once into the library's data model. Converting per expression would redo
+ * the same work for every stage of a large recipe.
+ */
+export class PreparedScope {
+  readonly #dictionary: data.Dictionary;
+
+  constructor(scope: ExpressionScope) {
+    const full: Record<string, JsonValue> = {
+      vars: scope.vars,
+      stages: scope.stages,
+      item: scope.item ?? null,
+      index: scope.index ?? null,
+    };
+    this.#dictionary = toExpressionData(full) as data.Dictionary;
+  }
+
+  get dictionary(): data.Dictionary {
+    return this.#dictionary;
+  }
+}
+
+export type Evaluation = { readonly ok: true; readonly value: JsonValue } | { readonly ok: false; readonly message: string };
+
+/** Evaluates a template: a whole expression keeps its type, anything else becomes text. */
+export function evaluateTemplate(template: Template, scope: PreparedScope): Evaluation {
+  try {
+    if (template.whole) {
+      const part = template.parts[0] as ExpressionPart;
+      return { ok: true, value: fromExpressionData(new Evaluator(part.expr, scope.dictionary).evaluate()) };
+    }
+    let text = '';
+    for (const part of template.parts) {
+      if (typeof part === 'string') {
+        text += part;
+        continue;
+      }
+      const result = new Evaluator(part.expr, scope.dictionary).evaluate();
+      if (result.kind === data.Kind.Array || result.kind === data.Kind.Dictionary) {
+        const what = result.kind === data.Kind.Array ? 'a list' : 'a mapping';
+        return {
+          ok: false,
+          message: `"\${{ ${part.text} }}" gives ${what}, which cannot be embedded in text; make the expression the whole value, or use toJSON(...)`,
+        };
+      }
+      text += result.coerceString();
+    }
+    return { ok: true, value: text };
+  } catch (cause) {
+    return { ok: false, message: `cannot evaluate expression: ${(cause as Error).message}` };
+  }
+}
+
+function toExpressionData(value: JsonValue): data.ExpressionData {
+  return JSON.parse(JSON.stringify(value), data.reviver) as data.ExpressionData;
+}
+
+function fromExpressionData(value: data.ExpressionData): JsonValue {
+  const text = JSON.stringify(value, data.replacer);
+  return text === undefined ? null : (JSON.parse(text) as JsonValue);
+}

@@ -1,0 +1,61 @@
+import type { JsonValue } from '../util/json.js';
+import { evaluateTemplate, type PreparedScope, type Template } from './expressions.js';
+import type { ValueNode } from './types.js';
+import type { DataPath } from './yaml-index.js';
+
+/** A value tree evaluated as far as the scope allows. */
+export interface Resolution {
+  readonly value: JsonValue;
+  /** Paths (relative to the resolved value) whose templates could not be evaluated yet. */
+  readonly unknown: readonly DataPath[];
+  /** Evaluation failures, with the template's own data path in the recipe. */
+  readonly errors: readonly { readonly path: DataPath; readonly message: string }[];
+}
+
+/**
+ * Evaluates a value tree. Templates for which `ready` says no (they read a stage that has not
+ * run, say) become `null` placeholders listed in `unknown`, so static checks can skip them; at
+ * run time every template is ready and `unknown` is empty.
+ */
+export function resolveValue(node: ValueNode, scope: PreparedScope, ready: (template: Template) => boolean = () => true): Resolution {
+  const unknown: DataPath[] = [];
+  const errors: { path: DataPath; message: string }[] = [];
+  const walk = (n: ValueNode, at: DataPath): JsonValue => {
+    switch (n.kind) {
+      case 'literal':
+        return n.value;
+      case 'template': {
+        if (!ready(n.template)) {
+          unknown.push(at);
+          return null;
+        }
+        const result = evaluateTemplate(n.template, scope);
+        if (!result.ok) {
+          errors.push({ path: n.path, message: result.message });
+          unknown.push(at);
+          return null;
+        }
+        return result.value;
+      }
+      case 'list':
+        return n.items.map((item, i) => walk(item, [...at, i]));
+      case 'map': {
+        const out: Record<string, JsonValue> = {};
+        for (const [key, child] of n.entries) out[key] = walk(child, [...at, key]);
+        return out;
+      }
+    }
+  };
+  const value = walk(node, []);
+  return { value, unknown, errors };
+}
+
+/** True when a template reads only `vars` (and functions), so it can be evaluated before any run. */
+export function isStatic(template: Template): boolean {
+  return template.parts.every((p) => typeof p === 'string' || p.references.every((r) => r.context === 'vars'));
+}
+
+/** True when `path` equals or lies under one of `prefixes`. */
+export function isUnder(path: DataPath, prefixes: readonly DataPath[]): boolean {
+  return prefixes.some((prefix) => prefix.length <= path.length && prefix.every((segment, i) => String(segment) === String(path[i])));
+}

@@ -1,0 +1,129 @@
+import type { ModelId } from '../../catalog/model.js';
+import { parseDuration } from '../../util/duration.js';
+import { isJsonObject, type JsonValue } from '../../util/json.js';
+import type { AnalysisContext } from '../context.js';
+import { parseTemplate, RECIPE_CONTEXTS, type ContextName, type Template } from '../expressions.js';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, type RetryOn, type StageId, type StageReference, type StageSpec, type ValueNode } from '../types.js';
+import type { DataPath } from '../yaml-index.js';
+
+/** Stage defaults as the recipe's `defaults:` block gives them (schema-checked elsewhere). */
+export interface StageDefaults {
+  readonly retries: number;
+  readonly timeoutMs: number;
+  readonly retryOn: readonly RetryOn[];
+}
+
+export function readDefaults(data: Record<string, unknown>): StageDefaults {
+  const defaults = isJsonObject(data['defaults']) ? (data['defaults'] as Record<string, unknown>) : {};
+  return {
+    retries: validRetries(defaults['retries']) ?? DEFAULT_RETRIES,
+    timeoutMs: (typeof defaults['timeout'] === 'string' ? parseDuration(defaults['timeout']) : undefined) ?? DEFAULT_TIMEOUT_MS,
+    retryOn: validRetryOn(defaults['retry_on']) ?? [],
+  };
+}
+
+/**
+ * Builds the typed stages from the data, leniently: the schema check has already reported
+ * wrong shapes, so here a wrong-typed field simply falls back to its default, and analysis
+ * goes on to find the problems the schema cannot see (models, expressions, references, cycles).
+ */
+export function buildStages(ctx: AnalysisContext, data: Record<string, unknown>, defaults: StageDefaults): Map<StageId, StageSpec> {
+  const stages = new Map<StageId, StageSpec>();
+  const raw = isJsonObject(data['stages']) ? (data['stages'] as Record<string, unknown>) : {};
+  for (const [key, value] of Object.entries(raw)) {
+    const id = key as StageId;
+    const stage = isJsonObject(value) ? (value as Record<string, unknown>) : {};
+    const base: DataPath = ['stages', id];
+    const hasForeach = stage['foreach'] !== undefined;
+    const inputContexts: ContextName[] = hasForeach ? [...RECIPE_CONTEXTS] : ['vars', 'stages'];
+    const input = toValueNode(ctx, stage['input'] ?? {}, [...base, 'input'], inputContexts);
+    const swap = stage['swap'] === undefined ? undefined : toValueNode(ctx, stage['swap'], [...base, 'swap'], inputContexts);
+    const foreach = hasForeach ? toValueNode(ctx, stage['foreach'], [...base, 'foreach'], ['vars', 'stages']) : undefined;
+    const needs = Array.isArray(stage['needs']) ? (stage['needs'] as unknown[]).filter((n): n is StageId => typeof n === 'string') : [];
+    const references = [input, swap, foreach].flatMap((node) => (node ? stageReferences(ctx, node) : []));
+    const dependsOn = [...new Set<StageId>([...needs, ...references.map((r) => r.stage)])].sort();
+    const timeout = typeof stage['timeout'] === 'string' ? parseDuration(stage['timeout']) : undefined;
+    stages.set(id, {
+      id,
+      ...(typeof stage['description'] === 'string' && { description: stage['description'] }),
+      ...(typeof stage['model'] === 'string' && { model: stage['model'] as ModelId }),
+      input,
+      ...(swap && { swap }),
+      ...(foreach && { foreach }),
+      needs,
+      references,
+      dependsOn,
+      retries: validRetries(stage['retries']) ?? defaults.retries,
+      timeoutMs: timeout ?? defaults.timeoutMs,
+      retryOn: validRetryOn(stage['retry_on']) ?? defaults.retryOn,
+      subjects: Array.isArray(stage['subjects']) ? (stage['subjects'] as unknown[]).filter((s): s is string => typeof s === 'string') : [],
+    });
+  }
+  return stages;
+}
+
+/** Turns written data into a {@link ValueNode}, parsing every `${{ }}` once and reporting syntax errors. */
+export function toValueNode(ctx: AnalysisContext, value: unknown, path: DataPath, contexts: readonly ContextName[]): ValueNode {
+  if (typeof value === 'string') {
+    const parsed = parseTemplate(value, contexts);
+    switch (parsed.kind) {
+      case 'plain':
+        return { kind: 'literal', value };
+      case 'error':
+        for (const problem of parsed.errors) {
+          ctx.error('expression-syntax', problem.message, ctx.atText(path, value, problem.offset, problem.length));
+        }
+        return { kind: 'literal', value };
+      case 'template':
+        return { kind: 'template', template: parsed.template, path };
+    }
+  }
+  if (Array.isArray(value)) {
+    const items = value.map((item, i) => toValueNode(ctx, item, [...path, i], contexts));
+    return items.every((i) => i.kind === 'literal') ? { kind: 'literal', value: value as JsonValue } : { kind: 'list', items };
+  }
+  if (isJsonObject(value)) {
+    const entries = Object.entries(value).map(([k, v]) => [k, toValueNode(ctx, v, [...path, k], contexts)] as const);
+    return entries.every(([, n]) => n.kind === 'literal') ? { kind: 'literal', value: value } : { kind: 'map', entries };
+  }
+  return { kind: 'literal', value: (value ?? null) as JsonValue };
+}
+
+/** Every template in a value tree, with its data path. */
+export function templatesOf(node: ValueNode): { template: Template; path: DataPath }[] {
+  switch (node.kind) {
+    case 'literal':
+      return [];
+    case 'template':
+      return [{ template: node.template, path: node.path }];
+    case 'list':
+      return node.items.flatMap(templatesOf);
+    case 'map':
+      return node.entries.flatMap(([, n]) => templatesOf(n));
+  }
+}
+
+function stageReferences(ctx: AnalysisContext, node: ValueNode): StageReference[] {
+  const out: StageReference[] = [];
+  for (const { template, path } of templatesOf(node)) {
+    for (const part of template.parts) {
+      if (typeof part === 'string') continue;
+      for (const ref of part.references) {
+        const head = ref.path[0];
+        if (ref.context !== 'stages' || typeof head !== 'string') continue;
+        const location = ctx.atText(path, template.source, ref.offset, ref.length);
+        out.push({ stage: head as StageId, path: ref.path.slice(1), at: path, range: location.range });
+      }
+    }
+  }
+  return out;
+}
+
+function validRetries(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 20 ? value : undefined;
+}
+
+function validRetryOn(value: unknown): RetryOn[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value.filter((v): v is RetryOn => v === 'failed' || v === 'cancelled');
+}

@@ -1,0 +1,34 @@
+import { findCycles } from '../../plan/dag.js';
+import { didYouMean } from '../../util/suggest.js';
+import type { AnalysisContext } from '../context.js';
+import type { RelatedLocation } from '../diagnostic.js';
+import type { StageId, StageSpec } from '../types.js';
+
+/** Checks `needs` entries and reports every dependency cycle, naming each stage on it. */
+export function checkGraph(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>): void {
+  for (const stage of stages.values()) {
+    stage.needs.forEach((need, i) => {
+      const at = ctx.at(['stages', stage.id, 'needs', i]);
+      if (need === stage.id) ctx.error('self-reference', `stage "${stage.id}" cannot need itself`, at);
+      else if (!stages.has(need)) ctx.error('unknown-stage', `stage "${stage.id}" needs unknown stage "${need}"${didYouMean(need, [...stages.keys()])}`, at);
+    });
+  }
+  const deps = new Map<StageId, StageId[]>();
+  for (const stage of stages.values()) deps.set(stage.id, stage.dependsOn.filter((d) => d !== stage.id && stages.has(d)));
+  for (const cycle of findCycles(deps)) {
+    const related: RelatedLocation[] = cycle.map((from, i) => {
+      const to = cycle[(i + 1) % cycle.length]!;
+      return { ...edgeLocation(ctx, stages.get(from)!, to), message: `"${from}" depends on "${to}" here` };
+    });
+    const walk = [...cycle, cycle[0]!].join(' -> ');
+    ctx.error('dependency-cycle', `dependency cycle: ${walk}; a stage cannot depend on its own results`, ctx.at(['stages', cycle[0]!], true), related);
+  }
+}
+
+/** Where `from` depends on `to`: the first expression that references it, else its `needs` entry. */
+function edgeLocation(ctx: AnalysisContext, from: StageSpec, to: StageId) {
+  const reference = from.references.find((r) => r.stage === to);
+  if (reference?.range) return { file: ctx.source, range: reference.range };
+  const i = from.needs.indexOf(to);
+  return ctx.at(['stages', from.id, ...(i >= 0 ? ['needs', i] : [])]);
+}

@@ -1,0 +1,104 @@
+import type { ModelInfo } from '../../catalog/model.js';
+import { isJsonObject, type JsonValue } from '../../util/json.js';
+import { didYouMean } from '../../util/suggest.js';
+import type { AnalysisContext } from '../context.js';
+import { describeRecipePath } from '../describe.js';
+import type { PreparedScope } from '../expressions.js';
+import { isStatic, isUnder, resolveValue } from '../resolve.js';
+import type { SchemaIssue } from '../schema-check.js';
+import { pruneBranchIssues, wordIssue } from '../schema-messages.js';
+import type { StageId, StageSpec } from '../types.js';
+import type { DataPath } from '../yaml-index.js';
+import { inputChecker } from '../../catalog/input-check.js';
+
+/**
+ * Checks each stage's model id against the catalog, and its input, as far as it is known
+ * before running (literals and vars), against the model's schema. Values that depend on other
+ * stages are checked again at run time, once they exist.
+ */
+export function checkModels(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, scope: PreparedScope): void {
+  for (const stage of stages.values()) {
+    const base: DataPath = ['stages', stage.id];
+    if (stage.model === undefined && stage.swap === undefined) {
+      if (ctx.index.valueRange(base) !== undefined) {
+        ctx.error('model-or-swap', `stage "${stage.id}" needs "model" (with "input") or "swap"`, ctx.at(base, true));
+      }
+      continue;
+    }
+    if (stage.model === undefined) continue;
+    const model = ctx.catalog.get(stage.model);
+    if (!model) {
+      const hint = didYouMean(stage.model, ctx.catalog.ids()) || ' (`faceswap-pipe models` lists the catalog)';
+      ctx.error('unknown-model', `unknown model "${stage.model}" in stage "${stage.id}"${hint}`, ctx.at([...base, 'model']));
+      continue;
+    }
+    if (stage.swap !== undefined) continue;
+    const resolved = resolveValue(stage.input, scope, isStatic);
+    for (const problem of resolved.errors) ctx.error('expression-syntax', problem.message, ctx.at(problem.path));
+    for (const problem of checkInput(model, resolved.value, stage.id, resolved.unknown)) {
+      const location = ctx.at([...base, 'input', ...problem.path], problem.atKey);
+      if (problem.severity === 'error') ctx.error(problem.code, problem.message, location);
+      else ctx.warn(problem.code, problem.message, location);
+    }
+  }
+}
+
+/** A model-input problem, relative to the input object. */
+export interface InputProblem {
+  readonly severity: 'error' | 'warning';
+  readonly code: 'model-input' | 'unknown-model-field';
+  readonly category: 'invalid';
+  readonly message: string;
+  readonly path: DataPath;
+  readonly atKey: boolean;
+}
+
+/**
+ * Checks an input body against a model. `unknown` lists paths not known yet (placeholders);
+ * problems at or under them are skipped. Unknown fields are warnings, not errors: the
+ * documented field names still conflict (runcomfy-contract.md section 9), so they are sent as
+ * written.
+ */
+export function checkInput(model: ModelInfo, input: JsonValue, stageId: string, unknown: readonly DataPath[] = []): InputProblem[] {
+  const problems: InputProblem[] = [];
+  const describe = (path: DataPath) => describeRecipePath(['stages', stageId, 'input', ...path]);
+  const issues = pruneBranchIssues(inputChecker(model).check(input)).filter((i: SchemaIssue) => !isUnder(i.path, unknown));
+  for (const issue of issues) {
+    const worded = wordIssue(issue, describe);
+    const message =
+      issue.keyword === 'required'
+        ? `${worded.message.replace('required key', 'required field')} of ${model.id}`
+        : `${worded.message} (${model.id})`;
+    problems.push({ severity: 'error', code: 'model-input', category: 'invalid', message, path: worded.path, atKey: worded.atKey });
+  }
+  if (isJsonObject(input)) {
+    const properties = isJsonObject(model.inputSchema['properties']) ? Object.keys(model.inputSchema['properties']) : [];
+    for (const key of Object.keys(input)) {
+      if (properties.includes(key)) continue;
+      problems.push({
+        severity: 'warning',
+        code: 'unknown-model-field',
+        category: 'invalid',
+        message: `${model.id} does not document the input field "${key}"${didYouMean(key, properties)}; it is sent as written`,
+        path: [key],
+        atKey: true,
+      });
+    }
+    if (model.requiredOneOf.length > 0) {
+      const present = new Set(Object.keys(input));
+      const complete = model.requiredOneOf.some((set) => set.every((f) => present.has(f)));
+      if (!complete) {
+        const options = model.requiredOneOf.map((set) => set.map((f) => `"${f}"`).join(' + ')).join(', or ');
+        problems.push({
+          severity: 'error',
+          code: 'model-input',
+          category: 'invalid',
+          message: `${describe([])} needs ${options} (${model.id})`,
+          path: [],
+          atKey: true,
+        });
+      }
+    }
+  }
+  return problems;
+}

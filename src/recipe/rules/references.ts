@@ -1,0 +1,115 @@
+import { isJsonObject } from '../../util/json.js';
+import { didYouMean } from '../../util/suggest.js';
+import type { AnalysisContext } from '../context.js';
+import type { AccessSegment, Reference } from '../expressions.js';
+import type { StageId, StageSpec, ValueNode } from '../types.js';
+import { templatesOf } from './build-stages.js';
+
+/**
+ * Checks what expressions point at: vars that exist, stages that exist (and are not the stage
+ * itself), and, where a model documents its output, output paths it can produce.
+ */
+export function checkReferences(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, varNames: readonly string[]): void {
+  for (const stage of stages.values()) {
+    for (const node of [stage.input, stage.swap, stage.foreach]) {
+      if (node) checkNode(ctx, stages, varNames, stage, node);
+    }
+  }
+}
+
+function checkNode(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, varNames: readonly string[], stage: StageSpec, node: ValueNode): void {
+  for (const { template, path } of templatesOf(node)) {
+    for (const part of template.parts) {
+      if (typeof part === 'string') continue;
+      for (const ref of part.references) {
+        const at = () => ctx.atText(path, template.source, ref.offset, ref.length);
+        const problem = referenceProblem(ctx, stages, varNames, stage, ref);
+        if (problem) ctx.error(problem.code, problem.message, at());
+      }
+    }
+  }
+}
+
+type Problem = { code: 'unknown-var' | 'unknown-stage' | 'unknown-output' | 'self-reference'; message: string };
+
+function referenceProblem(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, varNames: readonly string[], stage: StageSpec, ref: Reference): Problem | undefined {
+  const [head, kind, ...rest] = ref.path;
+  switch (ref.context) {
+    case 'vars':
+      if (typeof head === 'string' && !varNames.some((v) => v.toLowerCase() === head.toLowerCase())) {
+        const declared = varNames.length === 0 ? ' (the recipe declares no vars)' : didYouMean(head, varNames);
+        return { code: 'unknown-var', message: `unknown var "${head}"${declared}` };
+      }
+      return undefined;
+    case 'stages': {
+      if (typeof head !== 'string') return undefined;
+      const target = stages.get(head as StageId);
+      if (!target) {
+        return { code: 'unknown-stage', message: `unknown stage "${head}"${didYouMean(head, [...stages.keys()])}` };
+      }
+      if (target.id === stage.id) {
+        return { code: 'self-reference', message: `stage "${stage.id}" refers to its own results; a stage can only use the results of other stages` };
+      }
+      if (kind === undefined || typeof kind !== 'string') return undefined;
+      if (kind !== 'outputs' && kind !== 'files') {
+        return {
+          code: 'unknown-output',
+          message: `stage results have "outputs" (the model's output object) and "files" (downloaded files), not "${kind}"${didYouMean(kind, ['outputs', 'files'])}`,
+        };
+      }
+      if (kind === 'files') {
+        const next = rest[0];
+        if (typeof next === 'string') return { code: 'unknown-output', message: `stages.${head}.files is a list of file paths; index it with a number, e.g. files[0]` };
+        return undefined;
+      }
+      return outputPathProblem(ctx, target, rest);
+    }
+    case 'item':
+    case 'index':
+      return undefined;
+  }
+}
+
+/** Walks a model's documented output schema along the referenced path. */
+function outputPathProblem(ctx: AnalysisContext, target: StageSpec, path: readonly AccessSegment[]): Problem | undefined {
+  const model = target.model === undefined ? undefined : ctx.catalog.get(target.model);
+  if (!model?.outputs) return undefined;
+  let segments = path;
+  // A fan-out stage's outputs are the list of its items' outputs, in item order.
+  if (target.foreach) {
+    const first = segments[0];
+    if (first === undefined) return undefined;
+    if (typeof first === 'string') {
+      return { code: 'unknown-output', message: `stage "${target.id}" runs once per foreach item, so its outputs are a list; index it first, e.g. stages.${target.id}.outputs[0].${first}` };
+    }
+    segments = segments.slice(1);
+  }
+  let schema: Record<string, unknown> | undefined = model.outputs as Record<string, unknown>;
+  const walked: string[] = [];
+  for (const segment of segments) {
+    if (!schema) return undefined;
+    if (typeof segment === 'string') {
+      const properties: Record<string, Record<string, unknown>> = isJsonObject(schema['properties']) ? (schema['properties'] as Record<string, Record<string, unknown>>) : {};
+      const next: Record<string, unknown> | undefined = properties[segment];
+      if (!next) {
+        if (schema['additionalProperties'] === false) {
+          const place = walked.length === 0 ? 'output field' : `field under output "${walked.join('.')}"`;
+          const known = Object.keys(properties);
+          const hint = didYouMean(segment, known) || (known.length > 0 ? ` (it has ${known.map((k) => `"${k}"`).join(', ')})` : '');
+          return { code: 'unknown-output', message: `${model.id} produces no ${place} "${segment}"${hint}` };
+        }
+        return undefined;
+      }
+      schema = next;
+      walked.push(segment);
+    } else {
+      if (schema['type'] !== 'array') {
+        if (schema['type'] === undefined) return undefined;
+        return { code: 'unknown-output', message: `output field "${walked.join('.')}" of ${model.id} is not a list, so it cannot be indexed` };
+      }
+      schema = isJsonObject(schema['items']) ? (schema['items'] as Record<string, unknown>) : undefined;
+      walked.push(typeof segment === 'number' ? `[${segment}]` : '[*]');
+    }
+  }
+  return undefined;
+}

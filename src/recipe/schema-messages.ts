@@ -1,0 +1,187 @@
+import type { DiagnosticCode } from './diagnostic.js';
+import type { SchemaIssue } from './schema-check.js';
+import type { DataPath } from './yaml-index.js';
+import { didYouMean } from '../util/suggest.js';
+import { describeValue, kindOf } from '../util/json.js';
+
+/** A schema issue in the user's words, and where to point. */
+export interface WordedIssue {
+  readonly code: DiagnosticCode;
+  readonly message: string;
+  /** The data path to underline. */
+  readonly path: DataPath;
+  /** Underline the key that names `path` rather than its value. */
+  readonly atKey: boolean;
+}
+
+/** Names a place in the data for a message: `"retries" in stage "face"`, `the recipe`… */
+export type DescribePath = (path: DataPath) => string;
+
+/**
+ * Drops the noise ajv produces for `anyOf`/`oneOf`: with `allErrors` it reports every failing
+ * branch and then the combinator itself. The user needs one sentence, so the branch errors
+ * are dropped and only the combinator's issue remains.
+ */
+export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[] {
+  const combinators = issues.filter((i) => i.keyword === 'anyOf' || i.keyword === 'oneOf').map((i) => i.schemaPath);
+  if (combinators.length === 0) return [...issues];
+  return issues.filter((i) => !combinators.some((c) => i.schemaPath !== c && i.schemaPath.startsWith(`${c}/`)));
+}
+
+/** Rewords one ajv issue. `knownKeys` lists a mapping's allowed keys for "did you mean". */
+export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIssue {
+  const where = describe(issue.path);
+  const p = issue.params;
+  const schema = issue.schema;
+  switch (issue.keyword) {
+    case 'required': {
+      const key = String(p['missingProperty']);
+      return { code: 'missing-key', message: `${where} is missing the required key "${key}"`, path: issue.path, atKey: true };
+    }
+    case 'additionalProperties': {
+      const key = String(p['additionalProperty']);
+      const allowed = Object.keys((schema['properties'] as Record<string, unknown> | undefined) ?? {});
+      return {
+        code: 'unknown-key',
+        message: `unknown key "${key}" in ${where}${didYouMean(key, allowed)}`,
+        path: [...issue.path, key],
+        atKey: true,
+      };
+    }
+    case 'type':
+      return {
+        code: 'invalid-type',
+        message: `${where} must be ${typeWords(p['type'])}, not ${kindOf(issue.data)}`,
+        path: issue.path,
+        atKey: false,
+      };
+    case 'const':
+      return { code: 'invalid-value', message: `${where} must be ${describeValue(p['allowedValue'])}, not ${describeValue(issue.data)}`, path: issue.path, atKey: false };
+    case 'enum': {
+      const allowed = (p['allowedValues'] as unknown[]).map((v) => String(v));
+      const hint = typeof issue.data === 'string' ? didYouMean(issue.data, allowed) : '';
+      return {
+        code: 'invalid-value',
+        message: `${where} must be one of ${allowed.join(', ')}, not ${describeValue(issue.data)}${hint}`,
+        path: issue.path,
+        atKey: false,
+      };
+    }
+    case 'pattern':
+      if (issue.propertyName !== undefined) {
+        return { code: 'invalid-value', message: `${describeKey(issue.path, issue.propertyName, describe)} is not valid: ${patternHint(String(p['pattern']))}`, path: [...issue.path, issue.propertyName], atKey: true };
+      }
+      return {
+        code: 'invalid-value',
+        message: `${where} ${describeValue(issue.data)} is not valid: ${patternHint(String(p['pattern']))}`,
+        path: issue.path,
+        atKey: false,
+      };
+    case 'maxLength':
+      if (issue.propertyName !== undefined) {
+        return { code: 'invalid-value', message: `${describeKey(issue.path, issue.propertyName, describe)} is longer than ${String(p['limit'])} characters`, path: [...issue.path, issue.propertyName], atKey: true };
+      }
+      return { code: 'invalid-value', message: `${where} is longer than ${String(p['limit'])} characters`, path: issue.path, atKey: false };
+    case 'minLength':
+      return {
+        code: 'invalid-value',
+        message: p['limit'] === 1 ? `${where} must not be empty` : `${where} must be at least ${String(p['limit'])} characters long`,
+        path: issue.path,
+        atKey: false,
+      };
+    case 'minimum':
+    case 'exclusiveMinimum':
+    case 'maximum':
+    case 'exclusiveMaximum': {
+      const bound = issue.keyword.includes('inimum') ? 'at least' : 'at most';
+      const strict = issue.keyword.startsWith('exclusive') ? (bound === 'at least' ? 'more than' : 'less than') : bound;
+      return { code: 'invalid-value', message: `${where} must be ${strict} ${String(p['limit'])}, not ${describeValue(issue.data)}`, path: issue.path, atKey: false };
+    }
+    case 'minItems':
+    case 'maxItems': {
+      const count = Array.isArray(issue.data) ? issue.data.length : 0;
+      const bound = issue.keyword === 'minItems' ? 'at least' : 'at most';
+      return {
+        code: 'invalid-value',
+        message: `${where} has ${count} item${count === 1 ? '' : 's'}; ${bound} ${String(p['limit'])} allowed`,
+        path: issue.path,
+        atKey: false,
+      };
+    }
+    case 'minProperties':
+      return { code: 'invalid-value', message: `${where} must have at least ${String(p['limit'])} entr${p['limit'] === 1 ? 'y' : 'ies'}`, path: issue.path, atKey: false };
+    case 'uniqueItems': {
+      const list = Array.isArray(issue.data) ? issue.data : [];
+      const j = Number(p['j']);
+      return {
+        code: 'invalid-value',
+        message: `${where} lists ${describeValue(list[j])} more than once`,
+        path: [...issue.path, j],
+        atKey: false,
+      };
+    }
+    case 'anyOf':
+    case 'oneOf': {
+      const description = typeof schema['description'] === 'string' ? `: ${firstSentence(schema['description'])}` : '';
+      return { code: 'invalid-type', message: `${where} has the wrong form${description}`, path: issue.path, atKey: false };
+    }
+    default:
+      return { code: 'invalid-value', message: `${where} ${issue.fallback}`, path: issue.path, atKey: false };
+  }
+}
+
+function describeKey(path: DataPath, key: string, describe: DescribePath): string {
+  const container = path[path.length - 1];
+  if (path.length === 1 && container === 'stages') return `stage id "${key}"`;
+  if (path.length === 1 && container === 'vars') return `var name "${key}"`;
+  return `key "${key}" in ${describe(path)}`;
+}
+
+/** Explains the few patterns our schemas use, in words. */
+function patternHint(pattern: string): string {
+  switch (pattern) {
+    case '^[a-z0-9][a-z0-9-]*$':
+      return 'use lowercase letters, digits and "-", starting with a letter or digit';
+    case '^[a-z][a-z0-9_-]*$':
+      return 'use lowercase letters, digits, "_" and "-", starting with a lowercase letter';
+    case '^[A-Za-z_][A-Za-z0-9_-]*$':
+      return 'use letters, digits, "_" and "-", starting with a letter or "_"';
+    case '^[1-9][0-9]*(s|m|h|d)$':
+      return 'write a duration as a whole number and a unit s, m, h or d, e.g. 90s, 15m, 2h';
+    case '^[0-9]{4}-[0-9]{2}-[0-9]{2}$':
+      return 'write a date as YYYY-MM-DD';
+    default:
+      return `it must match ${pattern}`;
+  }
+}
+
+function typeWords(type: unknown): string {
+  const names = (Array.isArray(type) ? type : String(type).split(',')).map((t) => String(t).trim());
+  const words = names.map((t) => {
+    switch (t) {
+      case 'object':
+        return 'a mapping';
+      case 'array':
+        return 'a list';
+      case 'string':
+        return 'a string';
+      case 'integer':
+        return 'an integer';
+      case 'number':
+        return 'a number';
+      case 'boolean':
+        return 'true or false';
+      case 'null':
+        return 'null';
+      default:
+        return t;
+    }
+  });
+  if (words.length <= 1) return words[0] ?? 'something else';
+  return `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]!}`;
+}
+
+function firstSentence(text: string): string {
+  const end = text.indexOf('. ');
+  return (end > 0 ? text.slice(0, end) : text.replace(/\.$/, '')).replace(/^./, (c) => c.toLowerCase());
+}

@@ -1,0 +1,77 @@
+import type { ModelId } from '../catalog/model.js';
+import type { JsonValue } from '../util/json.js';
+import type { AccessSegment, Template } from './expressions.js';
+import type { SourceFile, SourceRange } from './source.js';
+import type { DataPath, YamlIndex } from './yaml-index.js';
+
+/** A stage id as written under `stages:`. Branded so it cannot be mixed up with model ids. */
+export type StageId = string & { readonly __brand: 'StageId' };
+
+/** Outcomes a stage may opt in to retry, on top of the always-retryable ones. */
+export type RetryOn = 'failed' | 'cancelled';
+
+/**
+ * A value as written in the recipe, with its expressions parsed once. `literal` subtrees hold
+ * no expression at all; `template` is a string with `${{ }}` in it. The runner evaluates a
+ * node against finished stages to get the JSON body a model receives.
+ */
+export type ValueNode =
+  | { readonly kind: 'literal'; readonly value: JsonValue }
+  | { readonly kind: 'template'; readonly template: Template; readonly path: DataPath }
+  | { readonly kind: 'list'; readonly items: readonly ValueNode[] }
+  | { readonly kind: 'map'; readonly entries: readonly (readonly [string, ValueNode])[] };
+
+/** A reference from one stage's expressions to another stage's results. */
+export interface StageReference {
+  readonly stage: StageId;
+  /** The access path below `stages.<id>`, e.g. `['outputs', 'images', 0]`. */
+  readonly path: readonly AccessSegment[];
+  /** Where in the recipe's data the expression sits, and where in the source. */
+  readonly at: DataPath;
+  readonly range: SourceRange | undefined;
+}
+
+/** A stage as the user wrote it, defaults applied. What to run, not what happened. */
+export interface StageSpec {
+  readonly id: StageId;
+  readonly description?: string;
+  /** The model as written; `undefined` for a `swap:` stage whose route is chosen later. */
+  readonly model?: ModelId;
+  readonly input: ValueNode;
+  readonly swap?: ValueNode;
+  readonly foreach?: ValueNode;
+  /** Explicit `needs`, as written. */
+  readonly needs: readonly StageId[];
+  readonly references: readonly StageReference[];
+  /** `needs` plus every referenced stage: the stage's dependencies, sorted, without duplicates. */
+  readonly dependsOn: readonly StageId[];
+  readonly retries: number;
+  readonly timeoutMs: number;
+  readonly retryOn: readonly RetryOn[];
+  readonly subjects: readonly string[];
+}
+
+/** `defaults.concurrency_per_model`: one limit for every model, or per model id. */
+export type ModelConcurrency = number | Readonly<Record<string, number>> | undefined;
+
+/** A whole recipe, checked and typed. Built only when analysis found no errors. */
+export interface Recipe {
+  readonly source: SourceFile;
+  readonly index: YamlIndex;
+  /** sha256 of the recipe's bytes as read. */
+  readonly hash: string;
+  readonly name: string;
+  readonly description?: string;
+  /** Vars after `--set` overrides. */
+  readonly vars: Readonly<Record<string, JsonValue>>;
+  readonly concurrencyPerModel: ModelConcurrency;
+  /** In the order written. */
+  readonly stages: ReadonlyMap<StageId, StageSpec>;
+  readonly cacheUrlTtlMs: number;
+  /** The `consent:` block as written (checked by the consent rules). */
+  readonly consent?: JsonValue;
+}
+
+export const DEFAULT_RETRIES = 2;
+export const DEFAULT_TIMEOUT_MS = 15 * 60_000;
+export const DEFAULT_URL_TTL_MS = 6 * 86_400_000;

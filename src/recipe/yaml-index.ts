@@ -1,0 +1,96 @@
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
+import type { SourceRange } from './source.js';
+
+/** A path into the recipe's data, as JSON pointers and ajv name it: keys and list indexes. */
+export type DataPath = readonly (string | number)[];
+
+/**
+ * Maps data paths back to YAML nodes, so every problem found in the plain data (by ajv, by a
+ * rule, at run time) can point at the exact text the user wrote. Only this module and the
+ * loader know about `yaml`'s node types.
+ */
+export class YamlIndex {
+  readonly #doc: Document;
+
+  constructor(doc: Document) {
+    this.#doc = doc;
+  }
+
+  /** The range of the value at `path`, or of its nearest existing ancestor. */
+  valueRange(path: DataPath): SourceRange | undefined {
+    return this.#locate(path).value;
+  }
+
+  /**
+   * The range of the key that names `path`'s last segment (for "unknown key" and "missing key"
+   * problems the key is what the user should look at); falls back to the value's range.
+   */
+  keyRange(path: DataPath): SourceRange | undefined {
+    const found = this.#locate(path);
+    return found.exact ? (found.key ?? found.value) : found.value;
+  }
+
+  /** Ranges of every key of the mapping at `path`, by key text. */
+  keyRanges(path: DataPath): Map<string, SourceRange> {
+    const out = new Map<string, SourceRange>();
+    const node = this.#locate(path).node;
+    if (node && isMap(node)) {
+      for (const pair of node.items) {
+        if (isScalar(pair.key) && pair.key.range) {
+          out.set(String(pair.key.value), toRange(pair.key.range));
+        }
+      }
+    }
+    return out;
+  }
+
+  #locate(path: DataPath): { node?: Node; value?: SourceRange; key?: SourceRange; exact: boolean } {
+    let node: unknown = this.#doc.contents;
+    let key: SourceRange | undefined;
+    let value = rangeOf(node);
+    for (const segment of path) {
+      node = this.#resolve(node);
+      let next: unknown;
+      let nextKey: SourceRange | undefined;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+        if (pair) {
+          next = pair.value;
+          nextKey = rangeOf(pair.key);
+          // `key:` with no value has a null value node without a range; point at the key then.
+          if (next === null || rangeOf(next) === undefined) {
+            return { value: nextKey, key: nextKey, exact: true };
+          }
+        }
+      } else if (isSeq(node) && typeof segment === 'number') {
+        next = node.items[segment];
+      }
+      if (next === undefined) {
+        return { ...(node !== undefined && { node: node as Node }), ...(value && { value }), ...(key && { key }), exact: false };
+      }
+      node = next;
+      key = nextKey;
+      value = rangeOf(node) ?? value;
+    }
+    const resolved = this.#resolve(node);
+    return { ...(resolved !== undefined && { node: resolved as Node }), ...(value && { value }), ...(key && { key }), exact: true };
+  }
+
+  #resolve(node: unknown): unknown {
+    let current = node;
+    for (let hops = 0; hops < 100 && isAlias(current); hops++) current = current.resolve(this.#doc);
+    return current;
+  }
+}
+
+function rangeOf(node: unknown): SourceRange | undefined {
+  if (node && typeof node === 'object' && 'range' in node) {
+    const range = (node as { range?: [number, number, number] | null }).range;
+    if (range) return toRange(range);
+  }
+  return undefined;
+}
+
+function toRange(range: readonly [number, number, number]): SourceRange {
+  return { start: range[0], end: Math.max(range[1], range[0]) };
+}

@@ -1,0 +1,65 @@
+import type { Diagnostic, DiagnosticLocation } from '../recipe/diagnostic.js';
+import type { SourceFile } from '../recipe/source.js';
+
+export interface TextStyle {
+  /** ANSI colours (TTY without NO_COLOR). */
+  readonly color: boolean;
+}
+
+const ANSI = { red: '\u001b[31m', yellow: '\u001b[33m', cyan: '\u001b[36m', bold: '\u001b[1m', reset: '\u001b[0m' };
+
+/**
+ * A diagnostic as a compiler prints it:
+ *
+ *     campaign.yaml:14:7: error: unknown key "retires" in stage "face"; did you mean "retries"?
+ *        14 |     retires: 2
+ *           |     ~~~~~~~
+ *
+ * followed by each related place (`note:`) with its own excerpt.
+ */
+export function renderDiagnostic(d: Diagnostic, style: TextStyle = { color: false }): string {
+  const paint = (code: string, text: string) => (style.color ? `${code}${text}${ANSI.reset}` : text);
+  const label = d.severity === 'error' ? paint(ANSI.red + ANSI.bold, 'error') : paint(ANSI.yellow + ANSI.bold, 'warning');
+  let out = `${where(d.location)}: ${label}: ${d.message}\n`;
+  if (d.location) out += excerpt(d.location, style);
+  for (const related of d.related ?? []) {
+    out += `${where(related)}: ${paint(ANSI.cyan, 'note')}: ${related.message}\n`;
+    out += excerpt(related, style);
+  }
+  return out;
+}
+
+/** `file:line:col`, `file` when only the file is known, the program name when neither is. */
+export function where(location: DiagnosticLocation | undefined): string {
+  if (!location) return 'faceswap-pipe';
+  if (!location.range) return location.file.path;
+  const { line, column } = location.file.position(location.range.start);
+  return `${location.file.path}:${line}:${column}`;
+}
+
+function excerpt(location: DiagnosticLocation, style: TextStyle): string {
+  const range = location.range;
+  if (!range || location.file.text.length === 0) return '';
+  const file: SourceFile = location.file;
+  const start = file.position(range.start);
+  const end = file.position(Math.max(range.start, range.end));
+  const text = file.lineText(start.line);
+  const lastColumn = end.line === start.line ? end.column : text.length + 1;
+  const width = Math.max(1, lastColumn - start.column);
+  const gutter = String(start.line).length;
+  // Keep tabs in the padding so the marks line up under tab-indented text.
+  const pad = text.slice(0, start.column - 1).replace(/[^\t]/g, ' ');
+  const marks = '~'.repeat(Math.min(width, Math.max(1, text.length - start.column + 1)));
+  const underline = style.color ? `${ANSI.red}${marks}${ANSI.reset}` : marks;
+  return `${' '.repeat(3)}${start.line} | ${text}\n${' '.repeat(3 + gutter)} | ${pad}${underline}\n`;
+}
+
+/** `2 errors, 1 warning` (empty when there are none). */
+export function countSummary(diagnostics: readonly Diagnostic[]): string {
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = diagnostics.length - errors;
+  const parts: string[] = [];
+  if (errors > 0) parts.push(`${errors} error${errors === 1 ? '' : 's'}`);
+  if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
+  return parts.join(', ');
+}

@@ -1,0 +1,71 @@
+import type { Plan } from '../plan/plan.js';
+import { formatDurationSetting } from '../util/duration.js';
+
+/** `plan --format text`: a table in run order, and the totals. */
+export function renderPlanText(plan: Plan): string {
+  const rows = plan.stages.map((s, i) => [
+    String(i + 1),
+    s.id,
+    s.model,
+    s.dependsOn.length === 0 ? '-' : s.dependsOn.join(', '),
+    s.calls === undefined ? '?' : String(s.calls),
+    `${s.retries} / ${formatDurationSetting(s.timeoutMs)}`,
+  ]);
+  const header = ['#', 'stage', 'model', 'needs', 'calls', 'retries / timeout'];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: readonly string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
+  const recipe = plan.recipe;
+  let out = `${recipe.name}: ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'} (${recipe.source.path})\n`;
+  if (recipe.description) out += `${recipe.description.trim()}\n`;
+  out += '\n' + [line(header), ...rows.map(line)].join('\n') + '\n\n';
+  const calls = plan.totalCalls === undefined ? 'an unknown number of model calls (a foreach list is only known at run time)' : `${plan.totalCalls} model call${plan.totalCalls === 1 ? '' : 's'}`;
+  out += `${calls}; critical path: ${plan.criticalPath.join(' -> ')}\n`;
+  return out;
+}
+
+/** `plan --format json`: a stable, documented shape (docs/recipes.md). */
+export function renderPlanJson(plan: Plan): string {
+  return (
+    JSON.stringify(
+      {
+        recipe: plan.recipe.name,
+        file: plan.recipe.source.path,
+        totalCalls: plan.totalCalls ?? null,
+        criticalPath: plan.criticalPath,
+        stages: plan.stages.map((s) => ({
+          id: s.id,
+          model: s.model,
+          medium: s.medium,
+          backend: s.backend,
+          needs: s.dependsOn,
+          dependents: s.dependents,
+          calls: s.calls ?? null,
+          retries: s.retries,
+          timeoutMs: s.timeoutMs,
+          input: s.input,
+        })),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
+}
+
+/** Words Mermaid's flowchart grammar reserves; a stage with such an id gets a prefixed node id. */
+const MERMAID_RESERVED = new Set(['end', 'graph', 'flowchart', 'subgraph', 'style', 'class', 'classdef', 'click', 'linkstyle', 'default', 'call', 'href']);
+
+/** `plan --format mermaid`: a flowchart a README or pull request renders. */
+export function renderPlanMermaid(plan: Plan): string {
+  const node = (id: string) => (MERMAID_RESERVED.has(id.toLowerCase()) ? `stage_${id}` : id);
+  const lines = ['flowchart LR'];
+  for (const s of plan.stages) {
+    const calls = s.calls === undefined ? '<br/>? calls' : s.calls === 1 ? '' : `<br/>${s.calls} calls`;
+    lines.push(`  ${node(s.id)}["${s.id}<br/><small>${escapeMermaid(s.model)}</small>${calls}"]`);
+  }
+  for (const s of plan.stages) for (const d of s.dependsOn) lines.push(`  ${node(d)} --> ${node(s.id)}`);
+  return lines.join('\n') + '\n';
+}
+
+function escapeMermaid(text: string): string {
+  return text.replace(/"/g, '#quot;');
+}
