@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { error, type Diagnostic } from './diagnostic.js';
 import { SourceFile } from './source.js';
@@ -23,16 +24,19 @@ export interface LoadedYaml {
 
 export interface LoadOptions {
   readonly maxBytes?: number;
+  /** Folder that relative paths are read from; messages keep the path as the user gave it. */
+  readonly cwd?: string;
 }
 
 /** Reads a recipe from disk: every failure becomes a diagnostic, never an exception. */
 export async function loadRecipeFile(path: string, options: LoadOptions = {}): Promise<LoadedYaml> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_RECIPE_BYTES;
+  const fsPath = options.cwd === undefined ? path : resolve(options.cwd, path);
   const empty = new SourceFile(path, '');
   const at = { file: empty };
   let size: number;
   try {
-    const info = await stat(path);
+    const info = await stat(fsPath);
     if (!info.isFile()) {
       const what = info.isDirectory() ? 'a directory' : 'not a regular file';
       return fail(empty, error('not-a-file', `${path} is ${what}; give the path of a recipe file (.yaml)`, at, undefined, 'missing-file'));
@@ -58,7 +62,7 @@ export async function loadRecipeFile(path: string, options: LoadOptions = {}): P
   }
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readFile(fsPath);
   } catch (cause) {
     return fail(empty, error('unreadable-file', `cannot read ${path}: ${(cause as Error).message}`, at, undefined, 'missing-file'));
   }

@@ -16,7 +16,7 @@ export async function validateCommand(files: readonly string[], options: Validat
   if ('exit' in catalog) return catalog.exit;
   const all: Diagnostic[] = [];
   for (const file of files) {
-    const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize });
+    const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
     all.push(...analysis.diagnostics);
     if (options.format === 'text') {
       printDiagnostics(io, analysis.diagnostics, false);
