@@ -28,7 +28,9 @@ export class Catalog {
     for (const dir of [join(SCHEMAS_DIR, 'models'), ...overrideDirs]) {
       let names: string[];
       try {
-        names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+        names = readdirSync(dir)
+          .filter((n) => n.endsWith('.json'))
+          .sort();
       } catch (cause) {
         throw new CatalogError(`cannot read the model catalog folder ${dir}: ${(cause as Error).message}`);
       }
@@ -68,7 +70,9 @@ function readModelFile(file: string): ModelInfo {
   const meta = schema['x-faceswap'] as Record<string, unknown>;
   const id = meta['model'];
   if (typeof id !== 'string' || !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)+$/.test(id)) {
-    throw new CatalogError(`model schema ${file}: x-faceswap.model must be a model id like vendor/model/endpoint`);
+    throw new CatalogError(
+      `model schema ${file}: x-faceswap.model must be a model id like vendor/model/endpoint`,
+    );
   }
   const medium = meta['medium'] === 'video' ? 'video' : ('still' satisfies Medium);
   const backend: Backend = meta['backend'] === 'local' || id.startsWith('local/') ? 'local' : 'runcomfy';
@@ -85,7 +89,9 @@ function readModelFile(file: string): ModelInfo {
     schemaHash: createHash('sha256').update(canonicalJson(schema)).digest('hex'),
     identityFields: stringList(meta['identityFields']),
     outputs: isJsonObject(outputs) ? outputs : null,
-    requiredOneOf: Array.isArray(meta['requiredOneOf']) ? (meta['requiredOneOf'] as unknown[]).map(stringList) : [],
+    requiredOneOf: Array.isArray(meta['requiredOneOf'])
+      ? (meta['requiredOneOf'] as unknown[]).map(stringList)
+      : [],
     fields: summariseFields(schema),
     ...(typeof meta['notes'] === 'string' && { notes: meta['notes'] }),
     file,
@@ -97,10 +103,14 @@ function stringList(value: unknown): string[] {
 }
 
 function summariseFields(schema: Record<string, unknown>): FieldSummary[] {
-  const properties = isJsonObject(schema['properties']) ? (schema['properties'] as Record<string, Record<string, unknown>>) : {};
+  const properties = isJsonObject(schema['properties'])
+    ? (schema['properties'] as Record<string, Record<string, unknown>>)
+    : {};
   const required = new Set(stringList(schema['required']));
   return Object.entries(properties).map(([name, field]) => {
-    const media = field['x-media'] ?? (isJsonObject(field['items']) ? (field['items'] as Record<string, unknown>)['x-media'] : undefined);
+    const media =
+      field['x-media'] ??
+      (isJsonObject(field['items']) ? (field['items'] as Record<string, unknown>)['x-media'] : undefined);
     return {
       name,
       type: typeWord(field),

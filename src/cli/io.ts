@@ -23,5 +23,10 @@ export interface CliIo {
 
 /** Colour only on a terminal, and never with NO_COLOR or TERM=dumb. */
 export function wantsColor(sink: TextSink, env: CliIo['env']): boolean {
-  return sink.isTTY === true && env['NO_COLOR'] === undefined && env['TERM'] !== 'dumb' && env['FORCE_COLOR'] !== '0';
+  return (
+    sink.isTTY === true &&
+    env['NO_COLOR'] === undefined &&
+    env['TERM'] !== 'dumb' &&
+    env['FORCE_COLOR'] !== '0'
+  );
 }

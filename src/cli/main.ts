@@ -1,7 +1,8 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { version } from '../version.js';
 import { modelsCommand } from './commands/models.js';
 import { planCommand, type PlanOptions } from './commands/plan.js';
+import { runCommand, type RunOptions } from './commands/run.js';
 import { schemaCommand } from './commands/schema.js';
 import { validateCommand, type ValidateOptions } from './commands/validate.js';
 import { ExitCode } from './exit-codes.js';
@@ -61,6 +62,43 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     );
 
   program
+    .command('run')
+    .description(
+      'run a recipe: every stage through the runcomfy client (or the local engine), in dependency order',
+    )
+    .argument('<recipe>', 'recipe file')
+    .addOption(options.set())
+    .addOption(new Option('-j, --concurrency <n>', 'jobs running at once').argParser(positiveInt).default(4))
+    .option('--fail-fast', 'stop starting stages after the first failure and cancel running ones', false)
+    .option('--keep-going', 'keep running stages that do not depend on a failed one (default)')
+    .option(
+      '--dry-run',
+      'resolve and check everything and print the exact runcomfy commands, but call nothing',
+      false,
+    )
+    .addOption(
+      new Option(
+        '--reporter <name>',
+        'tty (listr2), plain (one line per event) or json (NDJSON events); default: tty on a terminal, plain otherwise',
+      ).choices(['tty', 'plain', 'json']),
+    )
+    .option('--out <dir>', 'output folder; files go to <dir>/<recipe name>/', 'outputs')
+    .option('--runcomfy <path>', 'the runcomfy executable (default: runcomfy on PATH; env FACESWAP_RUNCOMFY)')
+    .addOption(
+      new Option(
+        '--poll-interval <ms>',
+        'milliseconds between status checks of a job (env FACESWAP_POLL_INTERVAL_MS; default 2000)',
+      ).argParser(positiveInt),
+    )
+    .addOption(options.catalog())
+    .addOption(options.maxRecipeSize())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ RUNCOMFY_TOKEN=... faceswap-pipe run recipes/kontext-to-kling.yaml\n  $ faceswap-pipe run campaign.yaml --dry-run\n  $ faceswap-pipe run campaign.yaml --reporter json --concurrency 8 > events.ndjson',
+    )
+    .action(async (file: string, opts: RunOptions) => setCode(await runCommand(file, opts, io)));
+
+  program
     .command('validate')
     .description('check recipes without running anything; reports every problem with file:line:col')
     .argument('<recipe...>', 'recipe files')
@@ -68,8 +106,13 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .addOption(options.set())
     .addOption(options.catalog())
     .addOption(options.maxRecipeSize())
-    .addHelpText('after', '\nExamples:\n  $ faceswap-pipe validate recipes/*.yaml\n  $ faceswap-pipe validate campaign.yaml --format json > diagnostics.json')
-    .action(async (files: string[], opts: ValidateOptions) => setCode(await validateCommand(files, opts, io)));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ faceswap-pipe validate recipes/*.yaml\n  $ faceswap-pipe validate campaign.yaml --format json > diagnostics.json',
+    )
+    .action(async (files: string[], opts: ValidateOptions) =>
+      setCode(await validateCommand(files, opts, io)),
+    );
 
   program
     .command('plan')
@@ -79,7 +122,10 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .addOption(options.set())
     .addOption(options.catalog())
     .addOption(options.maxRecipeSize())
-    .addHelpText('after', '\nExamples:\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid --set dance=https://assets.example.com/salsa.mp4')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid --set dance=https://assets.example.com/salsa.mp4',
+    )
     .action(async (file: string, opts: PlanOptions) => setCode(await planCommand(file, opts, io)));
 
   program
@@ -97,4 +143,10 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .action(() => setCode(schemaCommand(io)));
 
   return program;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
 }

@@ -8,15 +8,23 @@ import { parseSetArgument, type SetOverride } from '../recipe/sets.js';
  */
 export const options = {
   set: () =>
-    new Option('--set <name=value>', 'override a recipe var (repeatable); JSON lists, numbers and booleans are parsed, anything else is text')
+    new Option(
+      '--set <name=value>',
+      'override a recipe var (repeatable); JSON lists, numbers and booleans are parsed, anything else is text',
+    )
       .argParser(collectSet)
       .default([] as SetOverride[], 'none'),
   catalog: () =>
-    new Option('--catalog <dir>', 'extra model schema folder; its files add models or replace built-in ones by id (repeatable; env FACESWAP_CATALOG)')
+    new Option(
+      '--catalog <dir>',
+      'extra model schema folder; its files add models or replace built-in ones by id (repeatable; env FACESWAP_CATALOG)',
+    )
       .argParser(collectString)
       .default([] as string[], 'none'),
   maxRecipeSize: () =>
-    new Option('--max-recipe-size <size>', 'refuse recipe files larger than this (e.g. 8MB, 512KB)').argParser(parseSize).default(DEFAULT_MAX_RECIPE_BYTES, '8MB'),
+    new Option('--max-recipe-size <size>', 'refuse recipe files larger than this (e.g. 8MB, 512KB)')
+      .argParser(parseSize)
+      .default(DEFAULT_MAX_RECIPE_BYTES, '8MB'),
   format: (choices: readonly string[], fallback: string) =>
     new Option('--format <format>', `output format`).choices(choices).default(fallback),
 } as const;
@@ -30,7 +38,10 @@ export interface RecipeOptions {
 
 function collectSet(value: string, previous: SetOverride[]): SetOverride[] {
   const parsed = parseSetArgument(value);
-  if (!parsed) throw new InvalidArgumentError(`expected NAME=VALUE, e.g. --set dance=https://assets.example.com/dance.mp4`);
+  if (!parsed)
+    throw new InvalidArgumentError(
+      `expected NAME=VALUE, e.g. --set dance=https://assets.example.com/dance.mp4`,
+    );
   return [...previous, parsed];
 }
 
@@ -43,6 +54,12 @@ export function parseSize(value: string): number {
   const match = /^([0-9]+(?:\.[0-9]+)?)\s*(b|kb|k|mb|m|gb|g)?$/i.exec(value.trim());
   if (!match) throw new InvalidArgumentError('expected a size such as 8MB, 512KB or a number of bytes');
   const unit = (match[2] ?? 'b').toLowerCase();
-  const factor = unit.startsWith('g') ? 1024 ** 3 : unit.startsWith('m') ? 1024 ** 2 : unit.startsWith('k') ? 1024 : 1;
+  const factor = unit.startsWith('g')
+    ? 1024 ** 3
+    : unit.startsWith('m')
+      ? 1024 ** 2
+      : unit.startsWith('k')
+        ? 1024
+        : 1;
   return Math.round(Number(match[1]) * factor);
 }

@@ -9,8 +9,15 @@ export async function runFromProcess(): Promise<void> {
     env: process.env,
     cwd: process.cwd(),
     onSignal: (handler) => {
-      const onInt = () => handler('SIGINT');
-      const onTerm = () => handler('SIGTERM');
+      // The first signal asks the run to stop cleanly; a second one exits at once.
+      let received = 0;
+      const on = (signal: 'SIGINT' | 'SIGTERM') => {
+        received++;
+        if (received > 1) process.exit(130);
+        handler(signal);
+      };
+      const onInt = () => on('SIGINT');
+      const onTerm = () => on('SIGTERM');
       process.on('SIGINT', onInt);
       process.on('SIGTERM', onTerm);
       return () => {

@@ -99,7 +99,10 @@ export function findCycles<N extends string>(deps: Deps<N>): N[][] {
 }
 
 /** Kahn's algorithm; ready nodes are taken by `priority` (higher first), then by id. Assumes no cycles. */
-export function topologicalOrder<N extends string>(deps: Deps<N>, priority: (node: N) => number = () => 0): N[] {
+export function topologicalOrder<N extends string>(
+  deps: Deps<N>,
+  priority: (node: N) => number = () => 0,
+): N[] {
   const remaining = new Map<N, number>();
   const dependents = new Map<N, N[]>();
   for (const [node, list] of deps) {
@@ -112,7 +115,10 @@ export function topologicalOrder<N extends string>(deps: Deps<N>, priority: (nod
     }
   }
   const compare = (a: N, b: N) => priority(b) - priority(a) || (a < b ? -1 : a > b ? 1 : 0);
-  const ready = [...remaining].filter(([, count]) => count === 0).map(([n]) => n).sort(compare);
+  const ready = [...remaining]
+    .filter(([, count]) => count === 0)
+    .map(([n]) => n)
+    .sort(compare);
   const order: N[] = [];
   while (ready.length > 0) {
     const node = ready.shift()!;
@@ -138,7 +144,8 @@ export function topologicalOrder<N extends string>(deps: Deps<N>, priority: (nod
 export function remainingPath<N extends string>(deps: Deps<N>, weight: (node: N) => number): Map<N, number> {
   const order = topologicalOrder(deps);
   const dependents = new Map<N, N[]>();
-  for (const [node, list] of deps) for (const d of list) if (deps.has(d)) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(node);
+  for (const [node, list] of deps)
+    for (const d of list) if (deps.has(d)) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(node);
   const result = new Map<N, number>();
   for (let i = order.length - 1; i >= 0; i--) {
     const node = order[i]!;
@@ -151,7 +158,8 @@ export function remainingPath<N extends string>(deps: Deps<N>, weight: (node: N)
 /** Nodes that depend, directly or not, on any of `roots` (roots included). */
 export function downstreamOf<N extends string>(deps: Deps<N>, roots: Iterable<N>): Set<N> {
   const dependents = new Map<N, N[]>();
-  for (const [node, list] of deps) for (const d of list) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(node);
+  for (const [node, list] of deps)
+    for (const d of list) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(node);
   const seen = new Set<N>();
   const queue = [...roots];
   while (queue.length > 0) {

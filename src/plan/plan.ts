@@ -44,7 +44,8 @@ export function buildPlan(recipe: Recipe, catalog: Catalog): Plan {
   const remaining = remainingPath(deps, (id) => Math.max(1, calls.get(id) ?? 1));
   const order = topologicalOrder(deps, (id) => remaining.get(id) ?? 0);
   const dependents = new Map<StageId, StageId[]>();
-  for (const [id, list] of deps) for (const d of list) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(id);
+  for (const [id, list] of deps)
+    for (const d of list) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(id);
 
   const stages = order.map((id): PlannedStage => {
     const spec = recipe.stages.get(id)!;
@@ -64,7 +65,9 @@ export function buildPlan(recipe: Recipe, catalog: Catalog): Plan {
     };
   });
   const known = stages.map((s) => s.calls);
-  const totalCalls = known.every((c) => c !== undefined) ? known.reduce<number>((a, b) => a + b!, 0) : undefined;
+  const totalCalls = known.every((c) => c !== undefined)
+    ? known.reduce<number>((a, b) => a + b!, 0)
+    : undefined;
   return { recipe, stages, totalCalls, criticalPath: longestChain(stages) };
 }
 

@@ -46,7 +46,7 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
   const vars = applySets(ctx, declared, options.sets ?? []);
   const stages = buildStages(ctx, data, readDefaults(data));
   checkReferences(ctx, stages, Object.keys(vars));
-  checkModels(ctx, stages, new PreparedScope({ vars, stages: {} }));
+  checkModels(ctx, stages, new PreparedScope({ vars, stages: {} }), Object.keys(vars));
   checkGraph(ctx, stages);
 
   if (hasErrors(ctx.diagnostics)) return { diagnostics: ctx.diagnostics };
@@ -61,7 +61,9 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
     vars,
     concurrencyPerModel: defaults['concurrency_per_model'] as ModelConcurrency,
     stages,
-    cacheUrlTtlMs: (typeof cache['url_ttl'] === 'string' ? parseDuration(cache['url_ttl']) : undefined) ?? DEFAULT_URL_TTL_MS,
+    cacheUrlTtlMs:
+      (typeof cache['url_ttl'] === 'string' ? parseDuration(cache['url_ttl']) : undefined) ??
+      DEFAULT_URL_TTL_MS,
     ...(data['consent'] !== undefined && { consent: data['consent'] as JsonValue }),
   };
   return { recipe, diagnostics: ctx.diagnostics };

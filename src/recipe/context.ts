@@ -1,5 +1,13 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { error, warning, type Diagnostic, type DiagnosticCategory, type DiagnosticCode, type DiagnosticLocation, type RelatedLocation } from './diagnostic.js';
+import {
+  error,
+  warning,
+  type Diagnostic,
+  type DiagnosticCategory,
+  type DiagnosticCode,
+  type DiagnosticLocation,
+  type RelatedLocation,
+} from './diagnostic.js';
 import type { SourceFile, SourceRange } from './source.js';
 import type { DataPath, YamlIndex } from './yaml-index.js';
 
@@ -13,6 +21,12 @@ export class AnalysisContext {
   readonly index: YamlIndex;
   readonly catalog: Catalog;
   readonly diagnostics: Diagnostic[] = [];
+  /**
+   * Values whose `${{ }}` could not be parsed (already reported). Later checks treat them as
+   * unknown rather than report a second problem about the same text ("must be a list, not a
+   * string" for a broken expression).
+   */
+  readonly brokenValues: DataPath[] = [];
 
   constructor(source: SourceFile, index: YamlIndex, catalog: Catalog) {
     this.source = source;
@@ -29,7 +43,8 @@ export class AnalysisContext {
   /**
    * A location inside a string scalar: `offset`/`length` count characters of the string's
    * value. Exact for plain and simply quoted scalars; for block scalars and escapes the value
-   * and the source text differ, so the whole scalar is underlined instead.
+   * and the source text differ, so the piece is found by its text, or else the whole scalar is
+   * underlined.
    */
   atText(path: DataPath, value: string, offset: number, length: number): DiagnosticLocation {
     const range = this.index.valueRange(path);
@@ -37,7 +52,13 @@ export class AnalysisContext {
     return { file: this.source, range: textRange(this.source.text, range, value, offset, length) };
   }
 
-  error(code: DiagnosticCode, message: string, location?: DiagnosticLocation, related?: readonly RelatedLocation[], category?: DiagnosticCategory): void {
+  error(
+    code: DiagnosticCode,
+    message: string,
+    location?: DiagnosticLocation,
+    related?: readonly RelatedLocation[],
+    category?: DiagnosticCategory,
+  ): void {
     this.diagnostics.push(error(code, message, location, related, category));
   }
 
@@ -51,11 +72,25 @@ export class AnalysisContext {
 }
 
 /** Maps an offset within a scalar's value to source offsets, when the text allows it. */
-export function textRange(text: string, range: SourceRange, value: string, offset: number, length: number): SourceRange {
+export function textRange(
+  text: string,
+  range: SourceRange,
+  value: string,
+  offset: number,
+  length: number,
+): SourceRange {
   const raw = text.slice(range.start, range.end);
   let base: number | undefined;
   if (raw === value) base = range.start;
   else if ((raw.startsWith("'") || raw.startsWith('"')) && raw.slice(1, -1) === value) base = range.start + 1;
-  if (base === undefined) return range;
+  if (base === undefined) {
+    // Block scalars and escapes: the value differs from the source text, but the piece being
+    // pointed at usually appears in it verbatim, and exactly once.
+    const piece = value.slice(offset, offset + Math.max(1, length));
+    const at = raw.indexOf(piece);
+    if (piece.length > 1 && at >= 0 && raw.indexOf(piece, at + 1) < 0)
+      return { start: range.start + at, end: range.start + at + piece.length };
+    return range;
+  }
   return { start: base + offset, end: base + offset + Math.max(1, length) };
 }

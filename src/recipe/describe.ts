@@ -20,11 +20,18 @@ export function describeRecipePath(path: DataPath): string {
   if (head === 'stages') {
     if (id === undefined) return '"stages"';
     if (key === undefined) return `stage "${id}"`;
-    if (key === 'input') return rest.length === 0 ? `the input of stage "${id}"` : `input field "${fieldPath(rest)}" of stage "${id}"`;
-    if (key === 'swap') return rest.length === 0 ? `the swap of stage "${id}"` : `swap field "${fieldPath(rest)}" of stage "${id}"`;
+    if (key === 'input')
+      return rest.length === 0
+        ? `the input of stage "${id}"`
+        : `input field "${fieldPath(rest)}" of stage "${id}"`;
+    if (key === 'swap')
+      return rest.length === 0
+        ? `the swap of stage "${id}"`
+        : `swap field "${fieldPath(rest)}" of stage "${id}"`;
     return `"${fieldPath([key, ...rest])}" in stage "${id}"`;
   }
-  if (head === 'vars' && id !== undefined) return `var "${fieldPath([id, ...(key === undefined ? [] : [key]), ...rest])}"`;
+  if (head === 'vars' && id !== undefined)
+    return `var "${fieldPath([id, ...(key === undefined ? [] : [key]), ...rest])}"`;
   if (path.length === 1) return `"${String(head)}"`;
   return `"${fieldPath(path)}"`;
 }

@@ -84,7 +84,14 @@ export function error(
   related?: readonly RelatedLocation[],
   category: DiagnosticCategory = 'invalid',
 ): Diagnostic {
-  return { severity: 'error', code, category, message, ...(location && { location }), ...(related && { related }) };
+  return {
+    severity: 'error',
+    code,
+    category,
+    message,
+    ...(location && { location }),
+    ...(related && { related }),
+  };
 }
 
 export function warning(code: DiagnosticCode, message: string, location?: DiagnosticLocation): Diagnostic {

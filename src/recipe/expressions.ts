@@ -67,7 +67,10 @@ const OPEN = '${{';
 const CLOSE = '}}';
 
 /** Parses a string's `${{ }}` expressions; `plain` when it has none. Never throws. */
-export function parseTemplate(source: string, contexts: readonly ContextName[] = RECIPE_CONTEXTS): TemplateParse {
+export function parseTemplate(
+  source: string,
+  contexts: readonly ContextName[] = RECIPE_CONTEXTS,
+): TemplateParse {
   if (!source.includes(OPEN)) return { kind: 'plain' };
   const parts: (string | ExpressionPart)[] = [];
   const errors: TemplateSyntaxError[] = [];
@@ -82,7 +85,17 @@ export function parseTemplate(source: string, contexts: readonly ContextName[] =
     const start = open + OPEN.length;
     const close = findClose(source, start);
     if (close < 0) {
-      errors.push({ message: 'unclosed "${{": add "}}" to end the expression', offset: open, length: source.length - open });
+      const quote = unclosedString(source, start);
+      if (quote >= 0 && source.indexOf(CLOSE, quote) >= 0) {
+        // The `}}` is there, but inside a string literal that never ends: that is the mistake.
+        errors.push({ message: rewordSymbol("'"), offset: quote, length: 1 });
+      } else {
+        errors.push({
+          message: 'unclosed "${{": add "}}" to end the expression',
+          offset: open,
+          length: source.length - open,
+        });
+      }
       break;
     }
     const raw = source.slice(start, close);
@@ -90,11 +103,19 @@ export function parseTemplate(source: string, contexts: readonly ContextName[] =
     const text = raw.trim();
     const offset = start + leading;
     if (text === '') {
-      errors.push({ message: 'empty expression "${{ }}"', offset: open, length: close + CLOSE.length - open });
+      errors.push({
+        message: 'empty expression "${{ }}"',
+        offset: open,
+        length: close + CLOSE.length - open,
+      });
     } else {
       const parsed = parseExpression(text, contexts);
       if (parsed.kind === 'error') {
-        errors.push({ message: parsed.message, offset: offset + parsed.offset, length: Math.max(1, parsed.length) });
+        errors.push({
+          message: parsed.message,
+          offset: offset + parsed.offset,
+          length: Math.max(1, parsed.length),
+        });
       } else {
         parts.push({
           text,
@@ -130,6 +151,17 @@ function findClose(source: string, from: number): number {
   return -1;
 }
 
+/** Where the string literal left open at the end of `source` starts, or -1. */
+function unclosedString(source: string, from: number): number {
+  let open = -1;
+  for (let i = from; i < source.length; i++) {
+    if (source[i] !== "'") continue;
+    if (open >= 0 && source[i + 1] === "'") i++;
+    else open = open >= 0 ? -1 : i;
+  }
+  return open;
+}
+
 type ExpressionParse =
   | { kind: 'ok'; expr: Expr; references: Reference[] }
   | { kind: 'error'; message: string; offset: number; length: number };
@@ -143,9 +175,21 @@ function parseExpression(text: string, contexts: readonly ContextName[]): Expres
     const tokens = new Lexer(text).lex().tokens;
     expr = new Parser(tokens, [...contexts], []).parse();
   } catch (cause) {
-    const problem = cause as Error & { pos?: { line: number; column: number } };
+    const problem = cause as Error & { pos?: { line: number; column: number }; tok?: { lexeme?: string } };
+    // The lexer throws plain errors that carry the position only in their text.
+    const lexed = /^Unexpected symbol: '([\s\S]*)'\. Located at position (\d+) within expression: /.exec(
+      problem.message,
+    );
+    if (lexed)
+      return {
+        kind: 'error',
+        message: rewordSymbol(lexed[1]!),
+        offset: Number(lexed[2]) - 1,
+        length: lexed[1]!.length,
+      };
     const offset = problem.pos ? toOffset(problem.pos) : 0;
-    return { kind: 'error', message: rewordParseError(problem.message, contexts), offset, length: 1 };
+    const length = problem.tok?.lexeme?.length ?? 1;
+    return { kind: 'error', message: rewordParseError(problem.message, contexts), offset, length };
   }
   const references: Reference[] = [];
   collectReferences(expr, references, toOffset);
@@ -160,12 +204,36 @@ function rewordParseError(message: string, contexts: readonly ContextName[]): st
       return `"${name}" is only available in the input of a stage with foreach`;
     }
     const list = contexts.join(', ');
-    return `unknown context "${named[1]}" in expression; recipes can use ${list}`;
+    // GitHub Actions habits: a recipe has no env or secrets; values come in through vars and --set.
+    const hint =
+      name === 'env' || name === 'secrets'
+        ? ' (declare the value under vars and override it with --set NAME=VALUE)'
+        : '';
+    return `unknown context "${named[1]}" in expression; recipes can use ${list}${hint}`;
   }
+  if (message === 'ErrorExceededMaxLength') return 'expression is too long (over 21000 characters)';
   const fn = /^Unrecognized function: '([^']*)'/.exec(message);
-  if (fn) return `unknown function "${fn[1]}" in expression (GitHub Actions expression functions are available, e.g. format, join, toJSON)`;
+  if (fn)
+    return `unknown function "${fn[1]}" in expression (GitHub Actions expression functions are available, e.g. format, join, toJSON)`;
+  const end = /^Unexpected end of expression/.exec(message);
+  if (end) return 'invalid expression: it ends too early; something is missing after this';
+  const symbol = /^Unexpected symbol: '([\s\S]*)'$/.exec(message);
+  if (symbol) return rewordSymbol(symbol[1]!);
+  const depth = /^Exceeded max expression depth (\d+)/.exec(message);
+  if (depth) return `invalid expression: it nests too deeply (more than ${depth[1]!} levels)`;
+  const count = /^Too (few|many) parameters supplied: '([^']*)'/.exec(message);
+  if (count) return `invalid expression: too ${count[1]!} arguments for ${count[2]!}(…)`;
   const lowered = message.charAt(0).toLowerCase() + message.slice(1);
   return `invalid expression: ${lowered}`;
+}
+
+function rewordSymbol(symbol: string): string {
+  if (symbol.startsWith("'"))
+    return "invalid expression: this string is never closed; end it with ' (write '' for a quote inside it)";
+  if (symbol.startsWith('"'))
+    return `invalid expression: strings in expressions take single quotes; write '${symbol.replace(/^"|"$/g, '')}'`;
+  if (symbol === 'EOF') return 'invalid expression: it ends too early; something is missing after this';
+  return `invalid expression: unexpected "${symbol}"`;
 }
 
 /**
@@ -216,8 +284,13 @@ function accessChain(node: Expr): Chain | undefined {
   const inner = accessChain(node.expr);
   if (!inner) return undefined;
   const index = node.index;
-  if (!inner.dynamic && index instanceof Literal && (index.literal.kind === data.Kind.String || index.literal.kind === data.Kind.Number)) {
-    const value = index.literal.kind === data.Kind.String ? index.literal.coerceString() : Number(index.literal.number());
+  if (
+    !inner.dynamic &&
+    index instanceof Literal &&
+    (index.literal.kind === data.Kind.String || index.literal.kind === data.Kind.Number)
+  ) {
+    const value =
+      index.literal.kind === data.Kind.String ? index.literal.coerceString() : Number(index.literal.number());
     inner.path.push(value);
     inner.end = index.token.range.end;
     // `stages.face.outputs['images']`: the closing bracket follows the literal.
@@ -275,7 +348,8 @@ export class PreparedScope {
   }
 }
 
-export type Evaluation = { readonly ok: true; readonly value: JsonValue } | { readonly ok: false; readonly message: string };
+export type Evaluation =
+  { readonly ok: true; readonly value: JsonValue } | { readonly ok: false; readonly message: string };
 
 /** Evaluates a template: a whole expression keeps its type, anything else becomes text. */
 export function evaluateTemplate(template: Template, scope: PreparedScope): Evaluation {
@@ -306,8 +380,24 @@ export function evaluateTemplate(template: Template, scope: PreparedScope): Eval
   }
 }
 
+/**
+ * Our JSON into the library's data model. Not `JSON.parse(…, data.reviver)`: the reviver
+ * spreads every list and mapping into a constructor call, which overflows the stack for a
+ * recipe with some hundred thousand vars or list items.
+ */
 function toExpressionData(value: JsonValue): data.ExpressionData {
-  return JSON.parse(JSON.stringify(value), data.reviver) as data.ExpressionData;
+  if (value === null) return new data.Null();
+  if (typeof value === 'string') return new data.StringData(value);
+  if (typeof value === 'number') return new data.NumberData(value);
+  if (typeof value === 'boolean') return new data.BooleanData(value);
+  if (Array.isArray(value)) {
+    const list = new data.Array();
+    for (const item of value as readonly JsonValue[]) list.add(toExpressionData(item));
+    return list;
+  }
+  const dictionary = new data.Dictionary();
+  for (const [key, item] of Object.entries(value)) dictionary.add(key, toExpressionData(item));
+  return dictionary;
 }
 
 function fromExpressionData(value: data.ExpressionData): JsonValue {

@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { error, type Diagnostic } from './diagnostic.js';
 import { SourceFile } from './source.js';
+import { firstInvalidUtf8 } from '../util/utf8.js';
+import { checkAliases, MAX_ALIAS_EXPANSIONS } from './yaml-aliases.js';
+import { yamlErrorDiagnostic } from './yaml-errors.js';
 import { YamlIndex } from './yaml-index.js';
 
 /** Recipes larger than this are refused before parsing; `--max-recipe-size` raises it. */
@@ -10,9 +13,6 @@ export const DEFAULT_MAX_RECIPE_BYTES = 8 * 1024 * 1024;
 
 /** Deeper nesting than any real recipe needs; refused before anything recursive sees it. */
 export const MAX_NESTING_DEPTH = 64;
-
-/** Aliases expanded while building the data; a "billion laughs" file trips this first. */
-export const MAX_ALIAS_EXPANSIONS = 1_000;
 
 /** A recipe file read and parsed, positions kept. `data` is absent when the YAML is unusable. */
 export interface LoadedYaml {
@@ -28,6 +28,9 @@ export interface LoadOptions {
   readonly cwd?: string;
 }
 
+/** YAML errors shown per file; past the first few, a broken file mostly repeats itself. */
+const MAX_YAML_ERRORS = 20;
+
 /** Reads a recipe from disk: every failure becomes a diagnostic, never an exception. */
 export async function loadRecipeFile(path: string, options: LoadOptions = {}): Promise<LoadedYaml> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_RECIPE_BYTES;
@@ -39,7 +42,16 @@ export async function loadRecipeFile(path: string, options: LoadOptions = {}): P
     const info = await stat(fsPath);
     if (!info.isFile()) {
       const what = info.isDirectory() ? 'a directory' : 'not a regular file';
-      return fail(empty, error('not-a-file', `${path} is ${what}; give the path of a recipe file (.yaml)`, at, undefined, 'missing-file'));
+      return fail(
+        empty,
+        error(
+          'not-a-file',
+          `${path} is ${what}; give the path of a recipe file (.yaml)`,
+          at,
+          undefined,
+          'missing-file',
+        ),
+      );
     }
     size = info.size;
   } catch (cause) {
@@ -47,7 +59,16 @@ export async function loadRecipeFile(path: string, options: LoadOptions = {}): P
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       return fail(empty, error('file-not-found', `no such file: ${path}`, at, undefined, 'missing-file'));
     }
-    return fail(empty, error('unreadable-file', `cannot read ${path}: ${(cause as Error).message}`, at, undefined, 'missing-file'));
+    return fail(
+      empty,
+      error(
+        'unreadable-file',
+        `cannot read ${path}: ${(cause as Error).message}`,
+        at,
+        undefined,
+        'missing-file',
+      ),
+    );
   }
   if (size > maxBytes) {
     return fail(
@@ -64,7 +85,16 @@ export async function loadRecipeFile(path: string, options: LoadOptions = {}): P
   try {
     bytes = await readFile(fsPath);
   } catch (cause) {
-    return fail(empty, error('unreadable-file', `cannot read ${path}: ${(cause as Error).message}`, at, undefined, 'missing-file'));
+    return fail(
+      empty,
+      error(
+        'unreadable-file',
+        `cannot read ${path}: ${(cause as Error).message}`,
+        at,
+        undefined,
+        'missing-file',
+      ),
+    );
   }
   return parseRecipeText(path, bytes);
 }
@@ -75,18 +105,22 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
   if (typeof bytes === 'string') {
     text = bytes;
   } else {
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      const source = new SourceFile(path, '');
-      return fail(source, error('not-utf8', `${path} is not UTF-8 text; save the recipe as UTF-8 YAML`, { file: source }));
-    }
+    const bad = firstInvalidUtf8(bytes);
+    if (bad >= 0) return notUtf8(path, bytes, bad);
+    text = new TextDecoder('utf-8').decode(bytes);
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const source = new SourceFile(path, text);
   const nul = text.indexOf('\0');
   if (nul >= 0) {
-    return fail(source, error('not-utf8', `${path} contains NUL bytes: it looks binary, not like a YAML recipe`, locAt(source, nul)));
+    return fail(
+      source,
+      error(
+        'not-utf8',
+        'the file contains NUL bytes: it looks binary, not like a YAML recipe',
+        locAt(source, nul),
+      ),
+    );
   }
 
   let doc: Document;
@@ -94,17 +128,34 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
     doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, strict: true, stringKeys: false });
   } catch (cause) {
     // The parser is not expected to throw, but a pathological input must not become a stack trace.
-    return fail(source, error('yaml-syntax', `cannot parse YAML: ${(cause as Error).message}`, { file: source }));
+    return fail(
+      source,
+      error('yaml-syntax', `cannot parse YAML: ${(cause as Error).message}`, { file: source }),
+    );
   }
 
   const diagnostics: Diagnostic[] = [];
-  for (const problem of doc.errors) {
-    diagnostics.push(error('yaml-syntax', yamlMessage(problem.code, problem.message), locRange(source, problem.pos)));
+  const overflow = doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION');
+  if (overflow) {
+    // The parser ran out of stack: the nesting is absurd, and its other errors are echoes of that.
+    const message = `the recipe nests too deeply to read; a recipe needs at most ${MAX_NESTING_DEPTH} levels`;
+    return fail(source, error('too-deep', message, locRange(source, overflow.pos)));
+  }
+  for (const problem of doc.errors.slice(0, MAX_YAML_ERRORS))
+    diagnostics.push(yamlErrorDiagnostic(doc, source, problem));
+  const more = doc.errors[MAX_YAML_ERRORS];
+  if (more) {
+    const message = `${doc.errors.length - MAX_YAML_ERRORS} more YAML errors from here on are not shown; fix the ones above first`;
+    diagnostics.push(error('yaml-syntax', message, locRange(source, more.pos)));
   }
   for (const problem of doc.warnings) {
     if (problem.code === 'TAG_RESOLVE_FAILED') {
       diagnostics.push(
-        error('yaml-tag', 'custom YAML tags are not allowed in recipes; remove the "!" tag and write a plain value', locRange(source, problem.pos)),
+        error(
+          'yaml-tag',
+          'custom YAML tags are not allowed in recipes; remove the "!" tag and write a plain value',
+          locRange(source, problem.pos),
+        ),
       );
     }
   }
@@ -112,26 +163,45 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
 
   const structural = checkStructure(doc, source);
   if (structural.length > 0) return { source, diagnostics: structural };
+  const aliases = checkAliases(doc, source);
+  if (aliases.length > 0) return { source, diagnostics: aliases };
 
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
   } catch (cause) {
+    // checkAliases mirrors the library's limits, so this is a backstop that still names a place.
     const message =
       cause instanceof ReferenceError
         ? `too many alias expansions (over ${MAX_ALIAS_EXPANSIONS}); recipes may reuse values with anchors, but not multiply them`
         : `cannot build the recipe's data: ${(cause as Error).message}`;
-    return fail(source, error('yaml-alias-limit', message, { file: source, range: { start: 0, end: 0 } }));
+    return fail(source, error('yaml-alias-limit', message, locAt(source, 0)));
   }
   const index = new YamlIndex(doc);
   if (data === null || data === undefined) {
-    return { source, index, diagnostics: [error('not-a-mapping', 'the recipe is empty; it must be a mapping with version, name and stages', locAt(source, 0))] };
+    return {
+      source,
+      index,
+      diagnostics: [
+        error(
+          'not-a-mapping',
+          'the recipe is empty; it must be a mapping with version, name and stages',
+          locAt(source, 0),
+        ),
+      ],
+    };
   }
   if (typeof data !== 'object' || Array.isArray(data)) {
     return {
       source,
       index,
-      diagnostics: [error('not-a-mapping', 'a recipe must be a YAML mapping (version:, name:, stages: …), not a list or a single value', { file: source, ...(index.valueRange([]) && { range: index.valueRange([])! }) })],
+      diagnostics: [
+        error(
+          'not-a-mapping',
+          'a recipe must be a YAML mapping (version:, name:, stages: …), not a list or a single value',
+          { file: source, ...(index.valueRange([]) && { range: index.valueRange([])! }) },
+        ),
+      ],
     };
   }
   return { source, index, data, diagnostics: [] };
@@ -149,7 +219,13 @@ function checkStructure(doc: Document, source: SourceFile): Diagnostic[] {
     const { node, depth } = stack.pop()!;
     if (!isCollection(node)) continue;
     if (depth >= MAX_NESTING_DEPTH) {
-      out.push(error('too-deep', `the recipe nests deeper than ${MAX_NESTING_DEPTH} levels; no recipe needs that much`, locRange(source, node.range)));
+      out.push(
+        error(
+          'too-deep',
+          `the recipe nests deeper than ${MAX_NESTING_DEPTH} levels; no recipe needs that much`,
+          locRange(source, node.range),
+        ),
+      );
       return out;
     }
     if (isMap(node)) {
@@ -158,16 +234,25 @@ function checkStructure(doc: Document, source: SourceFile): Diagnostic[] {
         if (!isPair(pair)) continue;
         const key = pair.key;
         if (!isScalar(key) || (key.value !== null && typeof key.value === 'object')) {
-          out.push(error('yaml-syntax', 'mapping keys must be plain text, not lists or mappings', locRange(source, (key as { range?: [number, number, number] } | null)?.range)));
+          out.push(
+            error(
+              'yaml-syntax',
+              'mapping keys must be plain text, not lists or mappings',
+              locRange(source, (key as { range?: [number, number, number] } | null)?.range),
+            ),
+          );
           continue;
         }
         const name = String(key.value);
         const first = seen.get(name);
         if (first !== undefined || seen.has(name)) {
           out.push(
-            error('duplicate-key', `duplicate key "${name}"; each key may appear once in a mapping`, locRange(source, key.range), [
-              { ...locRange(source, first), message: `"${name}" first defined here` },
-            ]),
+            error(
+              'duplicate-key',
+              `duplicate key "${name}"; each key may appear once in a mapping`,
+              locRange(source, key.range),
+              [{ ...locRange(source, first), message: `"${name}" first defined here` }],
+            ),
           );
         } else {
           seen.set(name, key.range);
@@ -181,21 +266,6 @@ function checkStructure(doc: Document, source: SourceFile): Diagnostic[] {
   return out.reverse();
 }
 
-/** The `yaml` library's messages, trimmed of its own position suffix (we print ours). */
-function yamlMessage(code: string, message: string): string {
-  const plain = message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').trim();
-  switch (code) {
-    case 'TAB_AS_INDENT':
-      return 'tabs cannot indent YAML; use spaces';
-    case 'MULTIPLE_DOCS':
-      return 'a recipe file holds one YAML document; remove the extra "---" section';
-    case 'DUPLICATE_KEY':
-      return plain;
-    default:
-      return `invalid YAML: ${plain.charAt(0).toLowerCase()}${plain.slice(1)}`;
-  }
-}
-
 function locAt(file: SourceFile, offset: number) {
   return { file, range: { start: offset, end: offset + 1 } };
 }
@@ -206,12 +276,33 @@ function locRange(file: SourceFile, range: readonly number[] | null | undefined)
   return { file, range: { start, end: Math.max(range[1]!, start + 1) } };
 }
 
+/**
+ * A file that is not UTF-8, shown as far as it decodes: the diagnostic points at the first bad
+ * byte, and says so when the bytes look like binary data or UTF-16 rather than a mis-saved text.
+ */
+function notUtf8(path: string, bytes: Uint8Array, bad: number): LoadedYaml {
+  const source = new SourceFile(path, new TextDecoder('utf-8').decode(bytes));
+  const offset = new TextDecoder('utf-8').decode(bytes.subarray(0, bad)).length;
+  const byte = `0x${bytes[bad]!.toString(16).toUpperCase().padStart(2, '0')}`;
+  const head = bytes.subarray(0, 2);
+  let message: string;
+  if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
+    message = 'the file is UTF-16 text; save the recipe as UTF-8';
+  } else if (bytes.subarray(0, 8000).includes(0)) {
+    message = `the file is binary data, not a YAML recipe (byte ${byte} here is not UTF-8 text)`;
+  } else {
+    message = `byte ${byte} here is not UTF-8; save the recipe as UTF-8 text (it may be in Latin-1 or another legacy encoding)`;
+  }
+  return fail(source, error('not-utf8', message, locAt(source, offset)));
+}
+
 function fail(source: SourceFile, diagnostic: Diagnostic): LoadedYaml {
   return { source, diagnostics: [diagnostic] };
 }
 
 function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MB`;
+  if (bytes >= 1024 * 1024)
+    return `${(bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MB`;
   if (bytes >= 1024) return `${(bytes / 1024).toFixed(bytes % 1024 === 0 ? 0 : 1)} KB`;
   return `${bytes} bytes`;
 }

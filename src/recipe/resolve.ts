@@ -17,7 +17,11 @@ export interface Resolution {
  * run, say) become `null` placeholders listed in `unknown`, so static checks can skip them; at
  * run time every template is ready and `unknown` is empty.
  */
-export function resolveValue(node: ValueNode, scope: PreparedScope, ready: (template: Template) => boolean = () => true): Resolution {
+export function resolveValue(
+  node: ValueNode,
+  scope: PreparedScope,
+  ready: (template: Template) => boolean = () => true,
+): Resolution {
   const unknown: DataPath[] = [];
   const errors: { path: DataPath; message: string }[] = [];
   const walk = (n: ValueNode, at: DataPath): JsonValue => {
@@ -52,10 +56,15 @@ export function resolveValue(node: ValueNode, scope: PreparedScope, ready: (temp
 
 /** True when a template reads only `vars` (and functions), so it can be evaluated before any run. */
 export function isStatic(template: Template): boolean {
-  return template.parts.every((p) => typeof p === 'string' || p.references.every((r) => r.context === 'vars'));
+  return template.parts.every(
+    (p) => typeof p === 'string' || p.references.every((r) => r.context === 'vars'),
+  );
 }
 
 /** True when `path` equals or lies under one of `prefixes`. */
 export function isUnder(path: DataPath, prefixes: readonly DataPath[]): boolean {
-  return prefixes.some((prefix) => prefix.length <= path.length && prefix.every((segment, i) => String(segment) === String(path[i])));
+  return prefixes.some(
+    (prefix) =>
+      prefix.length <= path.length && prefix.every((segment, i) => String(segment) === String(path[i])),
+  );
 }

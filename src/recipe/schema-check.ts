@@ -34,8 +34,15 @@ export class SchemaChecker {
   readonly #ajv: Ajv2020;
 
   constructor() {
-    this.#ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true, validateFormats: false });
-    for (const keyword of ['x-faceswap', 'x-media']) this.#ajv.addKeyword({ keyword, schemaType: ['object', 'string', 'null'] });
+    this.#ajv = new Ajv2020({
+      allErrors: true,
+      strict: true,
+      allowUnionTypes: true,
+      verbose: true,
+      validateFormats: false,
+    });
+    for (const keyword of ['x-faceswap', 'x-media'])
+      this.#ajv.addKeyword({ keyword, schemaType: ['object', 'string', 'null'] });
   }
 
   compile(schema: object): CompiledSchema {

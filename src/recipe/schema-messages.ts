@@ -2,6 +2,7 @@ import type { DiagnosticCode } from './diagnostic.js';
 import type { SchemaIssue } from './schema-check.js';
 import type { DataPath } from './yaml-index.js';
 import { didYouMean } from '../util/suggest.js';
+import { DURATION_PATTERN } from '../util/duration.js';
 import { describeValue, kindOf } from '../util/json.js';
 
 /** A schema issue in the user's words, and where to point. */
@@ -23,9 +24,16 @@ export type DescribePath = (path: DataPath) => string;
  * are dropped and only the combinator's issue remains.
  */
 export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[] {
-  const combinators = issues.filter((i) => i.keyword === 'anyOf' || i.keyword === 'oneOf').map((i) => i.schemaPath);
-  if (combinators.length === 0) return [...issues];
-  return issues.filter((i) => !combinators.some((c) => i.schemaPath !== c && i.schemaPath.startsWith(`${c}/`)));
+  // `propertyNames` adds a summary ("property name must be valid") after the issue that names
+  // the bad key; only the latter says anything useful.
+  const named = issues.filter((i) => i.keyword !== 'propertyNames');
+  const combinators = named
+    .filter((i) => i.keyword === 'anyOf' || i.keyword === 'oneOf')
+    .map((i) => i.schemaPath);
+  if (combinators.length === 0) return named;
+  return named.filter(
+    (i) => !combinators.some((c) => i.schemaPath !== c && i.schemaPath.startsWith(`${c}/`)),
+  );
 }
 
 /** Rewords one ajv issue. `knownKeys` lists a mapping's allowed keys for "did you mean". */
@@ -36,7 +44,13 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
   switch (issue.keyword) {
     case 'required': {
       const key = String(p['missingProperty']);
-      return { code: 'missing-key', message: `${where} is missing the required key "${key}"`, path: issue.path, atKey: true };
+      const hint = issue.path.length === 0 && key === 'version' ? '; add "version: 1" at the top' : '';
+      return {
+        code: 'missing-key',
+        message: `${where} is missing the required key "${key}"${hint}`,
+        path: issue.path,
+        atKey: true,
+      };
     }
     case 'additionalProperties': {
       const key = String(p['additionalProperty']);
@@ -51,12 +65,20 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
     case 'type':
       return {
         code: 'invalid-type',
-        message: `${where} must be ${typeWords(p['type'])}, not ${kindOf(issue.data)}`,
+        message:
+          issue.data === null
+            ? `${where} is empty; it must be ${typeWords(p['type'])}`
+            : `${where} must be ${typeWords(p['type'])}, not ${kindOf(issue.data)}`,
         path: issue.path,
         atKey: false,
       };
     case 'const':
-      return { code: 'invalid-value', message: `${where} must be ${describeValue(p['allowedValue'])}, not ${describeValue(issue.data)}`, path: issue.path, atKey: false };
+      return {
+        code: 'invalid-value',
+        message: `${where} must be ${describeValue(p['allowedValue'])}, not ${describeValue(issue.data)}`,
+        path: issue.path,
+        atKey: false,
+      };
     case 'enum': {
       const allowed = (p['allowedValues'] as unknown[]).map((v) => String(v));
       const hint = typeof issue.data === 'string' ? didYouMean(issue.data, allowed) : '';
@@ -67,25 +89,58 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
         atKey: false,
       };
     }
-    case 'pattern':
+    case 'pattern': {
+      const pattern = String(p['pattern']);
       if (issue.propertyName !== undefined) {
-        return { code: 'invalid-value', message: `${describeKey(issue.path, issue.propertyName, describe)} is not valid: ${patternHint(String(p['pattern']))}`, path: [...issue.path, issue.propertyName], atKey: true };
+        return {
+          code: 'invalid-value',
+          message: `${describeKey(issue.path, issue.propertyName, describe)} is not valid: ${patternHint(pattern)}${fixedSpelling(issue.propertyName, pattern)}`,
+          path: [...issue.path, issue.propertyName],
+          atKey: true,
+        };
+      }
+      if (pattern === DURATION_PATTERN) {
+        const fixed = typeof issue.data === 'string' ? durationSpelling(issue.data) : undefined;
+        const hint =
+          fixed === undefined
+            ? `; ${patternHint(pattern)}`
+            : `; write "${fixed}" (a whole number and a unit s, m, h or d)`;
+        return {
+          code: 'invalid-value',
+          message: `invalid duration ${describeValue(issue.data)} for ${where}${hint}`,
+          path: issue.path,
+          atKey: false,
+        };
       }
       return {
         code: 'invalid-value',
-        message: `${where} ${describeValue(issue.data)} is not valid: ${patternHint(String(p['pattern']))}`,
+        message: `invalid value ${describeValue(issue.data)} for ${where}: ${patternHint(pattern)}${typeof issue.data === 'string' ? fixedSpelling(issue.data, pattern) : ''}`,
         path: issue.path,
         atKey: false,
       };
+    }
     case 'maxLength':
       if (issue.propertyName !== undefined) {
-        return { code: 'invalid-value', message: `${describeKey(issue.path, issue.propertyName, describe)} is longer than ${String(p['limit'])} characters`, path: [...issue.path, issue.propertyName], atKey: true };
+        return {
+          code: 'invalid-value',
+          message: `${describeKey(issue.path, issue.propertyName, describe)} is longer than ${String(p['limit'])} characters`,
+          path: [...issue.path, issue.propertyName],
+          atKey: true,
+        };
       }
-      return { code: 'invalid-value', message: `${where} is longer than ${String(p['limit'])} characters`, path: issue.path, atKey: false };
+      return {
+        code: 'invalid-value',
+        message: `${where} is longer than ${String(p['limit'])} characters`,
+        path: issue.path,
+        atKey: false,
+      };
     case 'minLength':
       return {
         code: 'invalid-value',
-        message: p['limit'] === 1 ? `${where} must not be empty` : `${where} must be at least ${String(p['limit'])} characters long`,
+        message:
+          p['limit'] === 1
+            ? `${where} must not be empty`
+            : `${where} must be at least ${String(p['limit'])} characters long`,
         path: issue.path,
         atKey: false,
       };
@@ -94,22 +149,41 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
     case 'maximum':
     case 'exclusiveMaximum': {
       const bound = issue.keyword.includes('inimum') ? 'at least' : 'at most';
-      const strict = issue.keyword.startsWith('exclusive') ? (bound === 'at least' ? 'more than' : 'less than') : bound;
-      return { code: 'invalid-value', message: `${where} must be ${strict} ${String(p['limit'])}, not ${describeValue(issue.data)}`, path: issue.path, atKey: false };
-    }
-    case 'minItems':
-    case 'maxItems': {
-      const count = Array.isArray(issue.data) ? issue.data.length : 0;
-      const bound = issue.keyword === 'minItems' ? 'at least' : 'at most';
+      const strict = issue.keyword.startsWith('exclusive')
+        ? bound === 'at least'
+          ? 'more than'
+          : 'less than'
+        : bound;
       return {
         code: 'invalid-value',
-        message: `${where} has ${count} item${count === 1 ? '' : 's'}; ${bound} ${String(p['limit'])} allowed`,
+        message: `${where} must be ${strict} ${String(p['limit'])}, not ${describeValue(issue.data)}`,
         path: issue.path,
         atKey: false,
       };
     }
+    case 'minItems':
+    case 'maxItems': {
+      const count = Array.isArray(issue.data) ? issue.data.length : 0;
+      const limit = Number(p['limit']);
+      const bound = issue.keyword === 'minItems' ? 'at least' : 'at most';
+      // Too many: point at the first item past the limit, not at the start of a long list.
+      const over = issue.keyword === 'maxItems' && count > limit && Number.isInteger(limit);
+      return {
+        code: 'invalid-value',
+        message: over
+          ? `${where} has ${count} items, ${count - limit} more than the ${limit} allowed`
+          : `${where} has ${count} item${count === 1 ? '' : 's'}; ${bound} ${limit} allowed`,
+        path: over ? [...issue.path, limit] : issue.path,
+        atKey: false,
+      };
+    }
     case 'minProperties':
-      return { code: 'invalid-value', message: `${where} must have at least ${String(p['limit'])} entr${p['limit'] === 1 ? 'y' : 'ies'}`, path: issue.path, atKey: false };
+      return {
+        code: 'invalid-value',
+        message: `${where} must have at least ${String(p['limit'])} entr${p['limit'] === 1 ? 'y' : 'ies'}`,
+        path: issue.path,
+        atKey: false,
+      };
     case 'uniqueItems': {
       const list = Array.isArray(issue.data) ? issue.data : [];
       const j = Number(p['j']);
@@ -122,8 +196,14 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
     }
     case 'anyOf':
     case 'oneOf': {
-      const description = typeof schema['description'] === 'string' ? `: ${firstSentence(schema['description'])}` : '';
-      return { code: 'invalid-type', message: `${where} has the wrong form${description}`, path: issue.path, atKey: false };
+      const description =
+        typeof schema['description'] === 'string' ? `: ${firstSentence(schema['description'])}` : '';
+      return {
+        code: 'invalid-type',
+        message: `${where} has the wrong form${description}`,
+        path: issue.path,
+        atKey: false,
+      };
     }
     default:
       return { code: 'invalid-value', message: `${where} ${issue.fallback}`, path: issue.path, atKey: false };
@@ -135,6 +215,29 @@ function describeKey(path: DataPath, key: string, describe: DescribePath): strin
   if (path.length === 1 && container === 'stages') return `stage id "${key}"`;
   if (path.length === 1 && container === 'vars') return `var name "${key}"`;
   return `key "${key}" in ${describe(path)}`;
+}
+
+/** `; e.g. "face-edit"` for a name that only breaks the pattern by case, spaces or punctuation. */
+function fixedSpelling(value: string, pattern: string): string {
+  const slug = value
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[-_]+|[-_]+$/g, '');
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch {
+    return '';
+  }
+  return slug !== '' && slug !== value && re.test(slug) ? `, e.g. "${slug}"` : '';
+}
+
+/** `15m` for `15 minutes`, `2h` for `2 hours`: the spellings people try first. */
+function durationSpelling(value: string): string | undefined {
+  const match = /^\s*([1-9][0-9]*)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\s*$/i.exec(
+    value,
+  );
+  return match ? `${match[1]!}${match[2]!.charAt(0).toLowerCase()}` : undefined;
 }
 
 /** Explains the few patterns our schemas use, in words. */

@@ -27,7 +27,8 @@ export function setValue(text: string): JsonValue {
   if (/^(\[|-?[0-9]|true$|false$|null$)/.test(trimmed)) {
     try {
       const parsed = JSON.parse(trimmed) as unknown;
-      if (Array.isArray(parsed) && parsed.every((v) => v === null || typeof v !== 'object')) return parsed as JsonValue;
+      if (Array.isArray(parsed) && parsed.every((v) => v === null || typeof v !== 'object'))
+        return parsed as JsonValue;
       if (parsed === null || typeof parsed !== 'object') return parsed as JsonValue;
     } catch {
       // Not JSON after all: a string such as "1024_1536" or "2026 spring".
@@ -37,14 +38,22 @@ export function setValue(text: string): JsonValue {
 }
 
 /** Applies `--set` overrides to the recipe's vars; names that are not declared are errors. */
-export function applySets(ctx: AnalysisContext, vars: Record<string, JsonValue>, sets: readonly SetOverride[]): Record<string, JsonValue> {
+export function applySets(
+  ctx: AnalysisContext,
+  vars: Record<string, JsonValue>,
+  sets: readonly SetOverride[],
+): Record<string, JsonValue> {
   const out = { ...vars };
   const names = Object.keys(vars);
   for (const set of sets) {
     if (!Object.hasOwn(vars, set.name)) {
       const declared = names.length === 0 ? '; the recipe declares no vars' : didYouMean(set.name, names);
       const at = ctx.index.valueRange(['vars']) ? ctx.at(['vars'], true) : { file: ctx.source };
-      ctx.error('unknown-set', `--set ${set.name}=…: the recipe has no var "${set.name}"${declared} (--set can only override declared vars)`, at);
+      ctx.error(
+        'unknown-set',
+        `--set ${set.name}=…: the recipe has no var "${set.name}"${declared} (--set can only override declared vars)`,
+        at,
+      );
       continue;
     }
     out[set.name] = setValue(set.value);

@@ -27,6 +27,12 @@ export class YamlIndex {
    */
   keyRange(path: DataPath): SourceRange | undefined {
     const found = this.#locate(path);
+    // The whole recipe has no key; its first character stands for it (underlining the
+    // document's first line would blame a line that is fine).
+    if (path.length === 0)
+      return (
+        found.value && { start: found.value.start, end: Math.min(found.value.end, found.value.start + 1) }
+      );
     return found.exact ? (found.key ?? found.value) : found.value;
   }
 
@@ -53,12 +59,15 @@ export class YamlIndex {
       let next: unknown;
       let nextKey: SourceRange | undefined;
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+        const pair = node.items.find(
+          (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment),
+        );
         if (pair) {
           next = pair.value;
           nextKey = rangeOf(pair.key);
-          // `key:` with no value has a null value node without a range; point at the key then.
-          if (next === null || rangeOf(next) === undefined) {
+          // `key:` with no value has a null value node without a range (or an empty one); point at the key then.
+          const nextRange = rangeOf(next);
+          if (next === null || nextRange === undefined || nextRange.end <= nextRange.start) {
             return { value: nextKey, key: nextKey, exact: true };
           }
         }
@@ -66,14 +75,24 @@ export class YamlIndex {
         next = node.items[segment];
       }
       if (next === undefined) {
-        return { ...(node !== undefined && { node: node as Node }), ...(value && { value }), ...(key && { key }), exact: false };
+        return {
+          ...(node !== undefined && { node: node as Node }),
+          ...(value && { value }),
+          ...(key && { key }),
+          exact: false,
+        };
       }
       node = next;
       key = nextKey;
       value = rangeOf(node) ?? value;
     }
     const resolved = this.#resolve(node);
-    return { ...(resolved !== undefined && { node: resolved as Node }), ...(value && { value }), ...(key && { key }), exact: true };
+    return {
+      ...(resolved !== undefined && { node: resolved as Node }),
+      ...(value && { value }),
+      ...(key && { key }),
+      exact: true,
+    };
   }
 
   #resolve(node: unknown): unknown {

@@ -37,8 +37,15 @@ export function toJsonDiagnostic(d: Diagnostic): JsonDiagnostic {
 
 function position(location: DiagnosticLocation | undefined): JsonPosition {
   if (!location) return { file: null, line: null, column: null, endLine: null, endColumn: null };
-  if (!location.range) return { file: location.file.path, line: null, column: null, endLine: null, endColumn: null };
+  if (!location.range)
+    return { file: location.file.path, line: null, column: null, endLine: null, endColumn: null };
   const start = location.file.position(location.range.start);
   const end = location.file.position(Math.max(location.range.end, location.range.start));
-  return { file: location.file.path, line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
+  return {
+    file: location.file.path,
+    line: start.line,
+    column: start.column,
+    endLine: end.line,
+    endColumn: end.column,
+  };
 }

@@ -6,7 +6,13 @@ export interface TextStyle {
   readonly color: boolean;
 }
 
-const ANSI = { red: '\u001b[31m', yellow: '\u001b[33m', cyan: '\u001b[36m', bold: '\u001b[1m', reset: '\u001b[0m' };
+const ANSI = {
+  red: '\u001b[31m',
+  yellow: '\u001b[33m',
+  cyan: '\u001b[36m',
+  bold: '\u001b[1m',
+  reset: '\u001b[0m',
+};
 
 /**
  * A diagnostic as a compiler prints it:
@@ -19,7 +25,8 @@ const ANSI = { red: '\u001b[31m', yellow: '\u001b[33m', cyan: '\u001b[36m', bold
  */
 export function renderDiagnostic(d: Diagnostic, style: TextStyle = { color: false }): string {
   const paint = (code: string, text: string) => (style.color ? `${code}${text}${ANSI.reset}` : text);
-  const label = d.severity === 'error' ? paint(ANSI.red + ANSI.bold, 'error') : paint(ANSI.yellow + ANSI.bold, 'warning');
+  const label =
+    d.severity === 'error' ? paint(ANSI.red + ANSI.bold, 'error') : paint(ANSI.yellow + ANSI.bold, 'warning');
   let out = `${where(d.location)}: ${label}: ${d.message}\n`;
   if (d.location) out += excerpt(d.location, style);
   for (const related of d.related ?? []) {
@@ -37,19 +44,33 @@ export function where(location: DiagnosticLocation | undefined): string {
   return `${location.file.path}:${line}:${column}`;
 }
 
+/** Characters of a source line shown at most, and how many of them precede the problem. */
+const MAX_EXCERPT = 120;
+const CONTEXT_BEFORE = 40;
+
 function excerpt(location: DiagnosticLocation, style: TextStyle): string {
   const range = location.range;
   if (!range || location.file.text.length === 0) return '';
   const file: SourceFile = location.file;
   const start = file.position(range.start);
   const end = file.position(Math.max(range.start, range.end));
-  const text = file.lineText(start.line);
-  const lastColumn = end.line === start.line ? end.column : text.length + 1;
-  const width = Math.max(1, lastColumn - start.column);
+  // Control characters (a binary file, a stray NUL) would garble the terminal; show each as one
+  // replacement character so the columns below still line up.
+  const full = file.lineText(start.line).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '\ufffd');
+  const lastColumn = end.line === start.line ? end.column : full.length + 1;
+  // A very long line (minified YAML, a huge scalar) is cut to a window around the problem.
+  const from =
+    full.length > MAX_EXCERPT
+      ? Math.max(0, Math.min(start.column - 1 - CONTEXT_BEFORE, full.length - MAX_EXCERPT))
+      : 0;
+  const to = Math.min(full.length, from + MAX_EXCERPT);
+  const text = `${from > 0 ? '…' : ''}${full.slice(from, to)}${to < full.length ? '…' : ''}`;
+  const column = start.column - from + (from > 0 ? 1 : 0);
+  const width = Math.max(1, Math.min(lastColumn, to + 1) - start.column);
   const gutter = String(start.line).length;
   // Keep tabs in the padding so the marks line up under tab-indented text.
-  const pad = text.slice(0, start.column - 1).replace(/[^\t]/g, ' ');
-  const marks = '~'.repeat(Math.min(width, Math.max(1, text.length - start.column + 1)));
+  const pad = text.slice(0, column - 1).replace(/[^\t]/g, ' ');
+  const marks = '~'.repeat(Math.min(width, Math.max(1, text.length - column + 1)));
   const underline = style.color ? `${ANSI.red}${marks}${ANSI.reset}` : marks;
   return `${' '.repeat(3)}${start.line} | ${text}\n${' '.repeat(3 + gutter)} | ${pad}${underline}\n`;
 }

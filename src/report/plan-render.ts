@@ -13,12 +13,19 @@ export function renderPlanText(plan: Plan): string {
   ]);
   const header = ['#', 'stage', 'model', 'needs', 'calls', 'retries / timeout'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: readonly string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join('  ')
+      .trimEnd();
   const recipe = plan.recipe;
   let out = `${recipe.name}: ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'} (${recipe.source.path})\n`;
   if (recipe.description) out += `${recipe.description.trim()}\n`;
   out += '\n' + [line(header), ...rows.map(line)].join('\n') + '\n\n';
-  const calls = plan.totalCalls === undefined ? 'an unknown number of model calls (a foreach list is only known at run time)' : `${plan.totalCalls} model call${plan.totalCalls === 1 ? '' : 's'}`;
+  const calls =
+    plan.totalCalls === undefined
+      ? 'an unknown number of model calls (a foreach list is only known at run time)'
+      : `${plan.totalCalls} model call${plan.totalCalls === 1 ? '' : 's'}`;
   out += `${calls}; critical path: ${plan.criticalPath.join(' -> ')}\n`;
   return out;
 }
@@ -52,7 +59,20 @@ export function renderPlanJson(plan: Plan): string {
 }
 
 /** Words Mermaid's flowchart grammar reserves; a stage with such an id gets a prefixed node id. */
-const MERMAID_RESERVED = new Set(['end', 'graph', 'flowchart', 'subgraph', 'style', 'class', 'classdef', 'click', 'linkstyle', 'default', 'call', 'href']);
+const MERMAID_RESERVED = new Set([
+  'end',
+  'graph',
+  'flowchart',
+  'subgraph',
+  'style',
+  'class',
+  'classdef',
+  'click',
+  'linkstyle',
+  'default',
+  'call',
+  'href',
+]);
 
 /** `plan --format mermaid`: a flowchart a README or pull request renders. */
 export function renderPlanMermaid(plan: Plan): string {

@@ -26,7 +26,11 @@ export function formatDuration(ms: number): string {
 
 /** A setting's duration in the recipe's own notation, the largest exact unit: `15m`, `2h`, `90s`. */
 export function formatDurationSetting(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`;

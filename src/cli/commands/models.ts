@@ -3,7 +3,10 @@ import type { CliIo } from '../io.js';
 import { loadCatalog } from '../recipe-io.js';
 
 /** `faceswap-pipe models`: the catalog, as a table or JSON. */
-export function modelsCommand(options: { format: 'text' | 'json'; catalog: readonly string[] }, io: CliIo): number {
+export function modelsCommand(
+  options: { format: 'text' | 'json'; catalog: readonly string[] },
+  io: CliIo,
+): number {
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog.exit;
   const models = catalog.all();
@@ -26,9 +29,12 @@ export function modelsCommand(options: { format: 'text' | 'json'; catalog: reado
   for (const m of models) {
     io.stdout.write(`${m.id}  (${m.medium}, ${m.backend})\n  ${m.title}: ${m.summary}\n`);
     for (const f of m.fields) {
-      io.stdout.write(`    ${f.name}${f.required ? '*' : ''}: ${f.type}${f.description ? ` - ${f.description}` : ''}\n`);
+      io.stdout.write(
+        `    ${f.name}${f.required ? '*' : ''}: ${f.type}${f.description ? ` - ${f.description}` : ''}\n`,
+      );
     }
-    if (m.requiredOneOf.length > 0) io.stdout.write(`    one of: ${m.requiredOneOf.map((s) => s.join(' + ')).join(' | ')}\n`);
+    if (m.requiredOneOf.length > 0)
+      io.stdout.write(`    one of: ${m.requiredOneOf.map((s) => s.join(' + ')).join(' | ')}\n`);
     io.stdout.write('\n');
   }
   io.stdout.write('* required field. Schemas: schemas/models/ (override with --catalog DIR).\n');

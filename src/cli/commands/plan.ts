@@ -16,7 +16,12 @@ export interface PlanOptions extends RecipeOptions {
 export async function planCommand(file: string, options: PlanOptions, io: CliIo): Promise<number> {
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog.exit;
-  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
+  const analysis = await analyzeRecipeFile(file, {
+    catalog,
+    sets: options.set,
+    maxBytes: options.maxRecipeSize,
+    cwd: io.cwd,
+  });
   printDiagnostics(io, analysis.diagnostics);
   if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
   const plan = buildPlan(analysis.recipe, catalog);

@@ -11,12 +11,21 @@ export interface ValidateOptions extends RecipeOptions {
 }
 
 /** `faceswap-pipe validate <recipe...>`: every problem of every recipe, then one exit code. */
-export async function validateCommand(files: readonly string[], options: ValidateOptions, io: CliIo): Promise<number> {
+export async function validateCommand(
+  files: readonly string[],
+  options: ValidateOptions,
+  io: CliIo,
+): Promise<number> {
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog.exit;
   const all: Diagnostic[] = [];
   for (const file of files) {
-    const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
+    const analysis = await analyzeRecipeFile(file, {
+      catalog,
+      sets: options.set,
+      maxBytes: options.maxRecipeSize,
+      cwd: io.cwd,
+    });
     all.push(...analysis.diagnostics);
     if (options.format === 'text') {
       printDiagnostics(io, analysis.diagnostics, false);

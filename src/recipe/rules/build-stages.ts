@@ -3,7 +3,15 @@ import { parseDuration } from '../../util/duration.js';
 import { isJsonObject, type JsonValue } from '../../util/json.js';
 import type { AnalysisContext } from '../context.js';
 import { parseTemplate, RECIPE_CONTEXTS, type ContextName, type Template } from '../expressions.js';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, type RetryOn, type StageId, type StageReference, type StageSpec, type ValueNode } from '../types.js';
+import {
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUT_MS,
+  type RetryOn,
+  type StageId,
+  type StageReference,
+  type StageSpec,
+  type ValueNode,
+} from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 
 /** Stage defaults as the recipe's `defaults:` block gives them (schema-checked elsewhere). */
@@ -17,7 +25,9 @@ export function readDefaults(data: Record<string, unknown>): StageDefaults {
   const defaults = isJsonObject(data['defaults']) ? (data['defaults'] as Record<string, unknown>) : {};
   return {
     retries: validRetries(defaults['retries']) ?? DEFAULT_RETRIES,
-    timeoutMs: (typeof defaults['timeout'] === 'string' ? parseDuration(defaults['timeout']) : undefined) ?? DEFAULT_TIMEOUT_MS,
+    timeoutMs:
+      (typeof defaults['timeout'] === 'string' ? parseDuration(defaults['timeout']) : undefined) ??
+      DEFAULT_TIMEOUT_MS,
     retryOn: validRetryOn(defaults['retry_on']) ?? [],
   };
 }
@@ -27,7 +37,11 @@ export function readDefaults(data: Record<string, unknown>): StageDefaults {
  * wrong shapes, so here a wrong-typed field simply falls back to its default, and analysis
  * goes on to find the problems the schema cannot see (models, expressions, references, cycles).
  */
-export function buildStages(ctx: AnalysisContext, data: Record<string, unknown>, defaults: StageDefaults): Map<StageId, StageSpec> {
+export function buildStages(
+  ctx: AnalysisContext,
+  data: Record<string, unknown>,
+  defaults: StageDefaults,
+): Map<StageId, StageSpec> {
   const stages = new Map<StageId, StageSpec>();
   const raw = isJsonObject(data['stages']) ? (data['stages'] as Record<string, unknown>) : {};
   for (const [key, value] of Object.entries(raw)) {
@@ -37,9 +51,16 @@ export function buildStages(ctx: AnalysisContext, data: Record<string, unknown>,
     const hasForeach = stage['foreach'] !== undefined;
     const inputContexts: ContextName[] = hasForeach ? [...RECIPE_CONTEXTS] : ['vars', 'stages'];
     const input = toValueNode(ctx, stage['input'] ?? {}, [...base, 'input'], inputContexts);
-    const swap = stage['swap'] === undefined ? undefined : toValueNode(ctx, stage['swap'], [...base, 'swap'], inputContexts);
-    const foreach = hasForeach ? toValueNode(ctx, stage['foreach'], [...base, 'foreach'], ['vars', 'stages']) : undefined;
-    const needs = Array.isArray(stage['needs']) ? (stage['needs'] as unknown[]).filter((n): n is StageId => typeof n === 'string') : [];
+    const swap =
+      stage['swap'] === undefined
+        ? undefined
+        : toValueNode(ctx, stage['swap'], [...base, 'swap'], inputContexts);
+    const foreach = hasForeach
+      ? toValueNode(ctx, stage['foreach'], [...base, 'foreach'], ['vars', 'stages'])
+      : undefined;
+    const needs = Array.isArray(stage['needs'])
+      ? (stage['needs'] as unknown[]).filter((n): n is StageId => typeof n === 'string')
+      : [];
     const references = [input, swap, foreach].flatMap((node) => (node ? stageReferences(ctx, node) : []));
     const dependsOn = [...new Set<StageId>([...needs, ...references.map((r) => r.stage)])].sort();
     const timeout = typeof stage['timeout'] === 'string' ? parseDuration(stage['timeout']) : undefined;
@@ -56,22 +77,34 @@ export function buildStages(ctx: AnalysisContext, data: Record<string, unknown>,
       retries: validRetries(stage['retries']) ?? defaults.retries,
       timeoutMs: timeout ?? defaults.timeoutMs,
       retryOn: validRetryOn(stage['retry_on']) ?? defaults.retryOn,
-      subjects: Array.isArray(stage['subjects']) ? (stage['subjects'] as unknown[]).filter((s): s is string => typeof s === 'string') : [],
+      subjects: Array.isArray(stage['subjects'])
+        ? (stage['subjects'] as unknown[]).filter((s): s is string => typeof s === 'string')
+        : [],
     });
   }
   return stages;
 }
 
 /** Turns written data into a {@link ValueNode}, parsing every `${{ }}` once and reporting syntax errors. */
-export function toValueNode(ctx: AnalysisContext, value: unknown, path: DataPath, contexts: readonly ContextName[]): ValueNode {
+export function toValueNode(
+  ctx: AnalysisContext,
+  value: unknown,
+  path: DataPath,
+  contexts: readonly ContextName[],
+): ValueNode {
   if (typeof value === 'string') {
     const parsed = parseTemplate(value, contexts);
     switch (parsed.kind) {
       case 'plain':
         return { kind: 'literal', value };
       case 'error':
+        ctx.brokenValues.push(path);
         for (const problem of parsed.errors) {
-          ctx.error('expression-syntax', problem.message, ctx.atText(path, value, problem.offset, problem.length));
+          ctx.error(
+            'expression-syntax',
+            problem.message,
+            ctx.atText(path, value, problem.offset, problem.length),
+          );
         }
         return { kind: 'literal', value };
       case 'template':
@@ -80,11 +113,17 @@ export function toValueNode(ctx: AnalysisContext, value: unknown, path: DataPath
   }
   if (Array.isArray(value)) {
     const items = value.map((item, i) => toValueNode(ctx, item, [...path, i], contexts));
-    return items.every((i) => i.kind === 'literal') ? { kind: 'literal', value: value as JsonValue } : { kind: 'list', items };
+    return items.every((i) => i.kind === 'literal')
+      ? { kind: 'literal', value: value as JsonValue }
+      : { kind: 'list', items };
   }
   if (isJsonObject(value)) {
-    const entries = Object.entries(value).map(([k, v]) => [k, toValueNode(ctx, v, [...path, k], contexts)] as const);
-    return entries.every(([, n]) => n.kind === 'literal') ? { kind: 'literal', value: value } : { kind: 'map', entries };
+    const entries = Object.entries(value).map(
+      ([k, v]) => [k, toValueNode(ctx, v, [...path, k], contexts)] as const,
+    );
+    return entries.every(([, n]) => n.kind === 'literal')
+      ? { kind: 'literal', value: value }
+      : { kind: 'map', entries };
   }
   return { kind: 'literal', value: (value ?? null) as JsonValue };
 }
@@ -120,7 +159,9 @@ function stageReferences(ctx: AnalysisContext, node: ValueNode): StageReference[
 }
 
 function validRetries(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 20 ? value : undefined;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 20
+    ? value
+    : undefined;
 }
 
 function validRetryOn(value: unknown): RetryOn[] | undefined {

@@ -10,18 +10,32 @@ export function checkGraph(ctx: AnalysisContext, stages: ReadonlyMap<StageId, St
     stage.needs.forEach((need, i) => {
       const at = ctx.at(['stages', stage.id, 'needs', i]);
       if (need === stage.id) ctx.error('self-reference', `stage "${stage.id}" cannot need itself`, at);
-      else if (!stages.has(need)) ctx.error('unknown-stage', `stage "${stage.id}" needs unknown stage "${need}"${didYouMean(need, [...stages.keys()])}`, at);
+      else if (!stages.has(need))
+        ctx.error(
+          'unknown-stage',
+          `stage "${stage.id}" needs unknown stage "${need}"${didYouMean(need, [...stages.keys()])}`,
+          at,
+        );
     });
   }
   const deps = new Map<StageId, StageId[]>();
-  for (const stage of stages.values()) deps.set(stage.id, stage.dependsOn.filter((d) => d !== stage.id && stages.has(d)));
+  for (const stage of stages.values())
+    deps.set(
+      stage.id,
+      stage.dependsOn.filter((d) => d !== stage.id && stages.has(d)),
+    );
   for (const cycle of findCycles(deps)) {
     const related: RelatedLocation[] = cycle.map((from, i) => {
       const to = cycle[(i + 1) % cycle.length]!;
       return { ...edgeLocation(ctx, stages.get(from)!, to), message: `"${from}" depends on "${to}" here` };
     });
     const walk = [...cycle, cycle[0]!].join(' -> ');
-    ctx.error('dependency-cycle', `dependency cycle: ${walk}; a stage cannot depend on its own results`, ctx.at(['stages', cycle[0]!], true), related);
+    ctx.error(
+      'dependency-cycle',
+      `dependency cycle: ${walk}; a stage cannot depend on its own results`,
+      ctx.at(['stages', cycle[0]!], true),
+      related,
+    );
   }
 }
 

@@ -3,7 +3,7 @@ import { isJsonObject, type JsonValue } from '../../util/json.js';
 import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
-import type { PreparedScope } from '../expressions.js';
+import type { PreparedScope, Template } from '../expressions.js';
 import { isStatic, isUnder, resolveValue } from '../resolve.js';
 import type { SchemaIssue } from '../schema-check.js';
 import { pruneBranchIssues, wordIssue } from '../schema-messages.js';
@@ -16,26 +16,57 @@ import { inputChecker } from '../../catalog/input-check.js';
  * before running (literals and vars), against the model's schema. Values that depend on other
  * stages are checked again at run time, once they exist.
  */
-export function checkModels(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, scope: PreparedScope): void {
+export function checkModels(
+  ctx: AnalysisContext,
+  stages: ReadonlyMap<StageId, StageSpec>,
+  scope: PreparedScope,
+  varNames: readonly string[],
+): void {
+  // A template that reads an undeclared var is reported by the reference checks; evaluating it
+  // here would add a second, misleading problem ("must be a string, not null").
+  const declared = new Set(varNames.map((v) => v.toLowerCase()));
+  const ready = (template: Template) =>
+    isStatic(template) &&
+    template.parts.every(
+      (p) =>
+        typeof p === 'string' ||
+        p.references.every((r) => typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())),
+    );
   for (const stage of stages.values()) {
     const base: DataPath = ['stages', stage.id];
     if (stage.model === undefined && stage.swap === undefined) {
       if (ctx.index.valueRange(base) !== undefined) {
-        ctx.error('model-or-swap', `stage "${stage.id}" needs "model" (with "input") or "swap"`, ctx.at(base, true));
+        ctx.error(
+          'model-or-swap',
+          `stage "${stage.id}" needs "model" (with "input") or "swap"`,
+          ctx.at(base, true),
+        );
       }
       continue;
     }
     if (stage.model === undefined) continue;
     const model = ctx.catalog.get(stage.model);
     if (!model) {
-      const hint = didYouMean(stage.model, ctx.catalog.ids()) || ' (`faceswap-pipe models` lists the catalog)';
-      ctx.error('unknown-model', `unknown model "${stage.model}" in stage "${stage.id}"${hint}`, ctx.at([...base, 'model']));
+      const hint =
+        didYouMean(stage.model, ctx.catalog.ids()) || ' (`faceswap-pipe models` lists the catalog)';
+      ctx.error(
+        'unknown-model',
+        `unknown model "${stage.model}" in stage "${stage.id}"${hint}`,
+        ctx.at([...base, 'model']),
+      );
       continue;
     }
     if (stage.swap !== undefined) continue;
-    const resolved = resolveValue(stage.input, scope, isStatic);
-    for (const problem of resolved.errors) ctx.error('expression-syntax', problem.message, ctx.at(problem.path));
-    for (const problem of checkInput(model, resolved.value, stage.id, resolved.unknown)) {
+    const resolved = resolveValue(stage.input, scope, ready);
+    // An input that is not a mapping is already reported by the recipe schema.
+    if (!isJsonObject(resolved.value)) continue;
+    for (const problem of resolved.errors)
+      ctx.error('expression-syntax', problem.message, ctx.at(problem.path));
+    const inputPath = [...base, 'input'];
+    const broken = ctx.brokenValues
+      .filter((path) => isUnder(path, [inputPath]))
+      .map((path) => path.slice(inputPath.length));
+    for (const problem of checkInput(model, resolved.value, stage.id, [...resolved.unknown, ...broken])) {
       const location = ctx.at([...base, 'input', ...problem.path], problem.atKey);
       if (problem.severity === 'error') ctx.error(problem.code, problem.message, location);
       else ctx.warn(problem.code, problem.message, location);
@@ -59,27 +90,43 @@ export interface InputProblem {
  * documented field names still conflict (runcomfy-contract.md section 9), so they are sent as
  * written.
  */
-export function checkInput(model: ModelInfo, input: JsonValue, stageId: string, unknown: readonly DataPath[] = []): InputProblem[] {
+export function checkInput(
+  model: ModelInfo,
+  input: JsonValue,
+  stageId: string,
+  unknown: readonly DataPath[] = [],
+): InputProblem[] {
   const problems: InputProblem[] = [];
   const describe = (path: DataPath) => describeRecipePath(['stages', stageId, 'input', ...path]);
-  const issues = pruneBranchIssues(inputChecker(model).check(input)).filter((i: SchemaIssue) => !isUnder(i.path, unknown));
+  const issues = pruneBranchIssues(inputChecker(model).check(input)).filter(
+    (i: SchemaIssue) => !isUnder(i.path, unknown),
+  );
   for (const issue of issues) {
     const worded = wordIssue(issue, describe);
     const message =
       issue.keyword === 'required'
         ? `${worded.message.replace('required key', 'required field')} of ${model.id}`
         : `${worded.message} (${model.id})`;
-    problems.push({ severity: 'error', code: 'model-input', category: 'invalid', message, path: worded.path, atKey: worded.atKey });
+    problems.push({
+      severity: 'error',
+      code: 'model-input',
+      category: 'invalid',
+      message,
+      path: worded.path,
+      atKey: worded.atKey,
+    });
   }
   if (isJsonObject(input)) {
-    const properties = isJsonObject(model.inputSchema['properties']) ? Object.keys(model.inputSchema['properties']) : [];
+    const properties = isJsonObject(model.inputSchema['properties'])
+      ? Object.keys(model.inputSchema['properties'])
+      : [];
     for (const key of Object.keys(input)) {
       if (properties.includes(key)) continue;
       problems.push({
         severity: 'warning',
         code: 'unknown-model-field',
         category: 'invalid',
-        message: `${model.id} does not document the input field "${key}"${didYouMean(key, properties)}; it is sent as written`,
+        message: `${model.id} does not document the input field "${key}" (it is sent as written)${didYouMean(key, properties)}`,
         path: [key],
         atKey: true,
       });
@@ -88,12 +135,22 @@ export function checkInput(model: ModelInfo, input: JsonValue, stageId: string, 
       const present = new Set(Object.keys(input));
       const complete = model.requiredOneOf.some((set) => set.every((f) => present.has(f)));
       if (!complete) {
-        const options = model.requiredOneOf.map((set) => set.map((f) => `"${f}"`).join(' + ')).join(', or ');
+        const singles = model.requiredOneOf.every((set) => set.length === 1);
+        const options = model.requiredOneOf
+          .map((set) => set.map((f) => `"${f}"`).join(' + '))
+          .join(singles ? ' or ' : ', or ');
+        // When one set is started, name what it still lacks: that is the likely intent.
+        const started = model.requiredOneOf.filter((set) => set.some((f) => present.has(f)));
+        const missing = started.length === 1 ? started[0]!.filter((f) => !present.has(f)) : [];
+        const message =
+          missing.length > 0
+            ? `${describe([])} is missing ${missing.map((f) => `"${f}"`).join(' and ')}; ${model.id} needs ${options}`
+            : `${describe([])} needs ${options} (${model.id})`;
         problems.push({
           severity: 'error',
           code: 'model-input',
           category: 'invalid',
-          message: `${describe([])} needs ${options} (${model.id})`,
+          message,
           path: [],
           atKey: true,
         });

@@ -25,7 +25,11 @@ export function checkRecipeSchema(ctx: AnalysisContext, data: unknown): void {
   compiled ??= schemaChecker().compile(recipeSchema());
   for (const issue of pruneBranchIssues(compiled.check(data))) {
     if (issue.keyword === 'const' && issue.path.length === 1 && issue.path[0] === 'version') {
-      ctx.error('unsupported-version', `unsupported recipe version ${JSON.stringify(issue.data)}; this faceswap-pipe reads recipes of version 1`, ctx.at(['version']));
+      const message =
+        issue.data === '1'
+          ? 'the recipe version must be the number 1, not the text "1"; write version: 1 without quotes'
+          : `unsupported recipe version ${JSON.stringify(issue.data)}; this faceswap-pipe reads recipes of version 1`;
+      ctx.error('unsupported-version', message, ctx.at(['version']));
       continue;
     }
     const worded = wordIssue(issue, describeRecipePath);

@@ -9,7 +9,11 @@ import { templatesOf } from './build-stages.js';
  * Checks what expressions point at: vars that exist, stages that exist (and are not the stage
  * itself), and, where a model documents its output, output paths it can produce.
  */
-export function checkReferences(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, varNames: readonly string[]): void {
+export function checkReferences(
+  ctx: AnalysisContext,
+  stages: ReadonlyMap<StageId, StageSpec>,
+  varNames: readonly string[],
+): void {
   for (const stage of stages.values()) {
     for (const node of [stage.input, stage.swap, stage.foreach]) {
       if (node) checkNode(ctx, stages, varNames, stage, node);
@@ -17,7 +21,13 @@ export function checkReferences(ctx: AnalysisContext, stages: ReadonlyMap<StageI
   }
 }
 
-function checkNode(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, varNames: readonly string[], stage: StageSpec, node: ValueNode): void {
+function checkNode(
+  ctx: AnalysisContext,
+  stages: ReadonlyMap<StageId, StageSpec>,
+  varNames: readonly string[],
+  stage: StageSpec,
+  node: ValueNode,
+): void {
   for (const { template, path } of templatesOf(node)) {
     for (const part of template.parts) {
       if (typeof part === 'string') continue;
@@ -30,14 +40,24 @@ function checkNode(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>
   }
 }
 
-type Problem = { code: 'unknown-var' | 'unknown-stage' | 'unknown-output' | 'self-reference'; message: string };
+type Problem = {
+  code: 'unknown-var' | 'unknown-stage' | 'unknown-output' | 'self-reference';
+  message: string;
+};
 
-function referenceProblem(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, varNames: readonly string[], stage: StageSpec, ref: Reference): Problem | undefined {
+function referenceProblem(
+  ctx: AnalysisContext,
+  stages: ReadonlyMap<StageId, StageSpec>,
+  varNames: readonly string[],
+  stage: StageSpec,
+  ref: Reference,
+): Problem | undefined {
   const [head, kind, ...rest] = ref.path;
   switch (ref.context) {
     case 'vars':
       if (typeof head === 'string' && !varNames.some((v) => v.toLowerCase() === head.toLowerCase())) {
-        const declared = varNames.length === 0 ? ' (the recipe declares no vars)' : didYouMean(head, varNames);
+        const declared =
+          varNames.length === 0 ? ' (the recipe declares no vars)' : didYouMean(head, varNames);
         return { code: 'unknown-var', message: `unknown var "${head}"${declared}` };
       }
       return undefined;
@@ -45,10 +65,16 @@ function referenceProblem(ctx: AnalysisContext, stages: ReadonlyMap<StageId, Sta
       if (typeof head !== 'string') return undefined;
       const target = stages.get(head as StageId);
       if (!target) {
-        return { code: 'unknown-stage', message: `unknown stage "${head}"${didYouMean(head, [...stages.keys()])}` };
+        return {
+          code: 'unknown-stage',
+          message: `unknown stage "${head}"${didYouMean(head, [...stages.keys()])}`,
+        };
       }
       if (target.id === stage.id) {
-        return { code: 'self-reference', message: `stage "${stage.id}" refers to its own results; a stage can only use the results of other stages` };
+        return {
+          code: 'self-reference',
+          message: `stage "${stage.id}" refers to its own results; a stage can only use the results of other stages`,
+        };
       }
       if (kind === undefined || typeof kind !== 'string') return undefined;
       if (kind !== 'outputs' && kind !== 'files') {
@@ -59,7 +85,11 @@ function referenceProblem(ctx: AnalysisContext, stages: ReadonlyMap<StageId, Sta
       }
       if (kind === 'files') {
         const next = rest[0];
-        if (typeof next === 'string') return { code: 'unknown-output', message: `stages.${head}.files is a list of file paths; index it with a number, e.g. files[0]` };
+        if (typeof next === 'string')
+          return {
+            code: 'unknown-output',
+            message: `stages.${head}.files is a list of file paths; index it with a number, e.g. files[0]`,
+          };
         return undefined;
       }
       return outputPathProblem(ctx, target, rest);
@@ -71,7 +101,11 @@ function referenceProblem(ctx: AnalysisContext, stages: ReadonlyMap<StageId, Sta
 }
 
 /** Walks a model's documented output schema along the referenced path. */
-function outputPathProblem(ctx: AnalysisContext, target: StageSpec, path: readonly AccessSegment[]): Problem | undefined {
+function outputPathProblem(
+  ctx: AnalysisContext,
+  target: StageSpec,
+  path: readonly AccessSegment[],
+): Problem | undefined {
   const model = target.model === undefined ? undefined : ctx.catalog.get(target.model);
   if (!model?.outputs) return undefined;
   let segments = path;
@@ -80,7 +114,10 @@ function outputPathProblem(ctx: AnalysisContext, target: StageSpec, path: readon
     const first = segments[0];
     if (first === undefined) return undefined;
     if (typeof first === 'string') {
-      return { code: 'unknown-output', message: `stage "${target.id}" runs once per foreach item, so its outputs are a list; index it first, e.g. stages.${target.id}.outputs[0].${first}` };
+      return {
+        code: 'unknown-output',
+        message: `stage "${target.id}" runs once per foreach item, so its outputs are a list; index it first, e.g. stages.${target.id}.outputs[0].${first}`,
+      };
     }
     segments = segments.slice(1);
   }
@@ -89,14 +126,21 @@ function outputPathProblem(ctx: AnalysisContext, target: StageSpec, path: readon
   for (const segment of segments) {
     if (!schema) return undefined;
     if (typeof segment === 'string') {
-      const properties: Record<string, Record<string, unknown>> = isJsonObject(schema['properties']) ? (schema['properties'] as Record<string, Record<string, unknown>>) : {};
+      const properties: Record<string, Record<string, unknown>> = isJsonObject(schema['properties'])
+        ? (schema['properties'] as Record<string, Record<string, unknown>>)
+        : {};
       const next: Record<string, unknown> | undefined = properties[segment];
       if (!next) {
         if (schema['additionalProperties'] === false) {
           const place = walked.length === 0 ? 'output field' : `field under output "${walked.join('.')}"`;
           const known = Object.keys(properties);
-          const hint = didYouMean(segment, known) || (known.length > 0 ? ` (it has ${known.map((k) => `"${k}"`).join(', ')})` : '');
-          return { code: 'unknown-output', message: `${model.id} produces no ${place} "${segment}"${hint}` };
+          const hint =
+            didYouMean(segment, known) ||
+            (known.length > 0 ? ` (it has ${known.map((k) => `"${k}"`).join(', ')})` : '');
+          return {
+            code: 'unknown-output',
+            message: `stage "${target.id}" runs ${model.id}, which produces no ${place} "${segment}"${hint}`,
+          };
         }
         return undefined;
       }
@@ -105,7 +149,10 @@ function outputPathProblem(ctx: AnalysisContext, target: StageSpec, path: readon
     } else {
       if (schema['type'] !== 'array') {
         if (schema['type'] === undefined) return undefined;
-        return { code: 'unknown-output', message: `output field "${walked.join('.')}" of ${model.id} is not a list, so it cannot be indexed` };
+        return {
+          code: 'unknown-output',
+          message: `output field "${walked.join('.')}" of ${model.id} is not a list, so it cannot be indexed`,
+        };
       }
       schema = isJsonObject(schema['items']) ? (schema['items'] as Record<string, unknown>) : undefined;
       walked.push(typeof segment === 'number' ? `[${segment}]` : '[*]');

@@ -1,0 +1,91 @@
+import { execa } from 'execa';
+
+/**
+ * The one module that imports execa. A child process that fails is data, not an exception
+ * (execa's `reject: false`), and stopping one stops its whole process group: the npm shim of
+ * the runcomfy client spawns the native binary as a child, and a signal to the shim's PID
+ * alone would leave that binary running (runcomfy-contract.md section 7).
+ */
+export interface ProcessRequest {
+  readonly file: string;
+  readonly args: readonly string[];
+  /** Written to stdin, then stdin is closed. */
+  readonly input?: string;
+  /** The child's whole environment (nothing is inherited implicitly). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
+  /** Aborting stops the process group: `stopSignal`, then SIGKILL after `graceMs`. */
+  readonly signal?: AbortSignal;
+  readonly stopSignal?: 'SIGINT' | 'SIGTERM';
+  readonly graceMs?: number;
+}
+
+export type ProcessResult =
+  | { readonly kind: 'exited'; readonly exitCode: number; readonly stdout: string; readonly stderr: string }
+  | { readonly kind: 'signaled'; readonly signal: string; readonly stdout: string; readonly stderr: string }
+  | { readonly kind: 'stopped'; readonly stdout: string; readonly stderr: string }
+  | { readonly kind: 'not-started'; readonly message: string };
+
+export async function runProcess(request: ProcessRequest): Promise<ProcessResult> {
+  if (request.signal?.aborted) return { kind: 'stopped', stdout: '', stderr: '' };
+  const child = execa(request.file, [...request.args], {
+    reject: false,
+    input: request.input ?? '',
+    env: request.env as Record<string, string>,
+    extendEnv: false,
+    ...(request.cwd !== undefined && { cwd: request.cwd }),
+    detached: true,
+    cleanup: true,
+    stripFinalNewline: false,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  let stopped = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    stopped = true;
+    signalGroup(child.pid, request.stopSignal ?? 'SIGTERM');
+    killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), request.graceMs ?? 3_000);
+    killTimer.unref();
+  };
+  request.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    const result = await child;
+    const stdout = String(result.stdout ?? '');
+    const stderr = String(result.stderr ?? '');
+    if (result.exitCode === undefined && result.signal === undefined && !stopped) {
+      const cause = result.cause as NodeJS.ErrnoException | undefined;
+      return { kind: 'not-started', message: describeSpawnError(request.file, cause) };
+    }
+    if (stopped) return { kind: 'stopped', stdout, stderr };
+    if (result.signal) return { kind: 'signaled', signal: result.signal, stdout, stderr };
+    return { kind: 'exited', exitCode: result.exitCode ?? 1, stdout, stderr };
+  } finally {
+    request.signal?.removeEventListener('abort', stop);
+    if (killTimer) clearTimeout(killTimer);
+  }
+}
+
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function describeSpawnError(file: string, cause: NodeJS.ErrnoException | undefined): string {
+  switch (cause?.code) {
+    case 'ENOENT':
+      return `cannot run "${file}": not found`;
+    case 'EACCES':
+      return `cannot run "${file}": permission denied (is it executable?)`;
+    default:
+      return `cannot run "${file}": ${cause?.message ?? 'unknown error'}`;
+  }
+}

@@ -1,0 +1,172 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+  AttemptFailure,
+  AttemptHooks,
+  AttemptOutcome,
+  AttemptRequest,
+  Backend,
+  CancelOutcome,
+} from '../backend.js';
+import type { RemoteState, RuncomfyClient } from './client.js';
+import { isTrustedOutputUrl, matchDownloads, outputUrls } from './downloads.js';
+
+export interface RuncomfyBackendOptions {
+  /** How often to ask for a job's status. The client's own default is 2 s. */
+  readonly pollIntervalMs: number;
+}
+
+/**
+ * Runs one attempt of a hosted model through the client: submit (or re-attach), record the
+ * request id, poll until the job ends, fetch the result into a folder of its own, and check
+ * that every trusted output URL became a file (the client exits 0 even when downloads fail).
+ */
+export class RuncomfyBackend implements Backend {
+  readonly #client: RuncomfyClient;
+  readonly #options: RuncomfyBackendOptions;
+
+  constructor(client: RuncomfyClient, options: RuncomfyBackendOptions) {
+    this.#client = client;
+    this.#options = options;
+  }
+
+  async runAttempt(request: AttemptRequest, hooks: AttemptHooks): Promise<AttemptOutcome> {
+    let requestId = request.reattach;
+    if (requestId === undefined) {
+      // The submit is not abortable: killing the client mid-request may leave a paid job with an
+      // unknown id (contract section 7). It is one short API call; on abort we cancel right after.
+      const submitted = await this.#client.submit(request.model.id, request.input);
+      if (!submitted.ok) return failed(submitted.failure);
+      requestId = submitted.value;
+    }
+    await hooks.submitted(requestId);
+
+    const finalState = await this.#waitForEnd(requestId, request, hooks);
+    if ('failure' in finalState) return failed(finalState.failure);
+    switch (finalState.state) {
+      case 'completed':
+        return this.#collect(requestId, request);
+      case 'failed': {
+        const record = await this.#client.result(requestId, undefined);
+        const detail = record.ok
+          ? record.value.error
+          : record.failure.message.replace(/^request failed:\s*/, '');
+        return failed({
+          reason: 'job-failed',
+          message: `the service reports job ${requestId} failed${detail ? `: ${detail}` : ''}`,
+          requestId,
+          jobAlive: false,
+          ...(!record.ok &&
+            record.failure.stderrTail !== undefined && { stderrTail: record.failure.stderrTail }),
+        });
+      }
+      case 'cancelled':
+        return failed({
+          reason: 'job-cancelled',
+          message: `job ${requestId} was cancelled on the service`,
+          requestId,
+          jobAlive: false,
+        });
+    }
+  }
+
+  cancel(requestId: string): Promise<CancelOutcome> {
+    return this.#client.cancel(requestId);
+  }
+
+  async #waitForEnd(
+    requestId: string,
+    request: AttemptRequest,
+    hooks: AttemptHooks,
+  ): Promise<{ state: 'completed' | 'failed' | 'cancelled' } | { failure: AttemptFailure }> {
+    let last: string | undefined;
+    for (;;) {
+      if (request.signal.aborted) return { failure: await this.#stopped(requestId, request) };
+      const status = await this.#client.status(requestId, request.signal);
+      if (!status.ok) {
+        if (request.signal.aborted) return { failure: await this.#stopped(requestId, request) };
+        // Polling failed but the job lives on (and bills): the retry re-attaches to it.
+        return { failure: { ...status.failure, requestId, jobAlive: true } };
+      }
+      const state: RemoteState = status.value.state;
+      if (state === 'completed' || state === 'failed' || state === 'cancelled') return { state };
+      const key = `${state}:${status.value.queuePosition ?? ''}`;
+      if (key !== last) {
+        last = key;
+        hooks.progress({
+          state,
+          ...(status.value.queuePosition !== undefined && { queuePosition: status.value.queuePosition }),
+        });
+      }
+      try {
+        await sleep(this.#options.pollIntervalMs, undefined, { signal: request.signal });
+      } catch {
+        // Aborted while sleeping: handled at the top of the loop.
+      }
+    }
+  }
+
+  /** The attempt was stopped (deadline or Ctrl-C): cancel the remote job, say what happened. */
+  async #stopped(requestId: string, request: AttemptRequest): Promise<AttemptFailure> {
+    const outcome = await this.#client.cancel(requestId);
+    const why = request.abortReason() === 'deadline' ? 'the attempt timed out' : 'the run was interrupted';
+    const what =
+      outcome === 'cancelled'
+        ? `job ${requestId} was cancelled on the service`
+        : outcome === 'not-cancellable'
+          ? `job ${requestId} was already running and cannot be cancelled; it will run to completion and may bill`
+          : `cancelling job ${requestId} failed; it may still run and bill`;
+    return {
+      reason: request.abortReason() === 'deadline' ? 'timed-out' : 'interrupted',
+      message: `${why}; ${what}`,
+      requestId,
+      // A job that could not be cancelled keeps running: the next attempt follows it instead of paying again.
+      jobAlive: outcome !== 'cancelled',
+    };
+  }
+
+  async #collect(requestId: string, request: AttemptRequest): Promise<AttemptOutcome> {
+    const dir = join(request.outputRoot, safeSegment(requestId));
+    // A re-fetch of the same job starts clean: the client never overwrites, it would add -1 suffixes.
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(request.outputRoot, { recursive: true });
+    const result = await this.#client.result(requestId, dir, request.signal);
+    if (!result.ok) return failed({ ...result.failure, requestId, jobAlive: true });
+    if (result.value.state !== undefined && result.value.state !== 'completed') {
+      return failed({
+        reason: 'protocol',
+        message: `job ${requestId}: status said completed but the result says ${result.value.state}`,
+        requestId,
+        jobAlive: true,
+      });
+    }
+    const trusted = outputUrls(result.value.output).filter(isTrustedOutputUrl);
+    const present = await readdir(dir).catch(() => [] as string[]);
+    const { ordered, missing } = matchDownloads(trusted, present);
+    if (missing.length > 0) {
+      return failed({
+        reason: 'missing-download',
+        message: `job ${requestId} finished but ${missing.length} of its output file(s) did not download: ${missing.join(', ')}`,
+        requestId,
+        jobAlive: true,
+      });
+    }
+    return {
+      kind: 'succeeded',
+      requestId,
+      output: result.value.output,
+      files: ordered.map((name) => join(dir, name)),
+    };
+  }
+}
+
+function failed(failure: AttemptFailure): AttemptOutcome {
+  return { kind: 'failed', failure };
+}
+
+/** Request ids are opaque: make one safe as a folder name. */
+export function safeSegment(id: string): string {
+  const cleaned = id.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  return cleaned === '' ? 'job' : cleaned.slice(0, 120);
+}

@@ -1,0 +1,216 @@
+import { isJsonObject, type JsonObject, type JsonValue } from '../../util/json.js';
+import type { Redactor } from '../../policy/redact.js';
+import { tail } from '../../policy/redact.js';
+import type { AttemptFailure, CancelOutcome } from '../backend.js';
+import { runProcess, type ProcessResult } from '../process.js';
+import { classifyExit, type ClientPhase } from './classify.js';
+
+/** A job's state as `status` reports it, normalised (the client accepts `succeeded`, `canceled`, any case). */
+export type RemoteState = 'in_queue' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
+
+export interface ClientSettings {
+  /** The `runcomfy` executable: a name looked up on PATH, or a path. */
+  readonly executable: string;
+  /** The environment the client runs with (token, config dir, API base…). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly redact: Redactor;
+}
+
+export type ClientCall<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: AttemptFailure };
+
+/** One invocation, for dry runs and logs: the exact command line and the body sent on stdin. */
+export interface Invocation {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly stdin?: string;
+}
+
+/**
+ * The runcomfy command-line client, one method per subcommand, every one in `--output json`
+ * mode. Bodies always go on stdin (`--input-file -`): prompts and signed URLs stay out of argv,
+ * `ps` and logs. Follows runcomfy-contract.md section 4's approach A: submit with `--no-wait`
+ * so the request id is known before waiting, then `status` and `result`.
+ */
+export class RuncomfyClient {
+  readonly #settings: ClientSettings;
+
+  constructor(settings: ClientSettings) {
+    this.#settings = settings;
+  }
+
+  submitInvocation(model: string, body: JsonObject): Invocation {
+    return {
+      file: this.#settings.executable,
+      args: ['--output', 'json', 'run', model, '--input-file', '-', '--no-wait'],
+      stdin: JSON.stringify(body),
+    };
+  }
+
+  /** Submits a job; the request id on success. Not abortable: see the backend for why. */
+  async submit(model: string, body: JsonObject): Promise<ClientCall<string>> {
+    const invocation = this.submitInvocation(model, body);
+    const result = await this.#run(invocation);
+    const failure = this.#failure(result, 'submit');
+    if (failure) return { ok: false, failure };
+    const parsed = parseJson((result as { stdout: string }).stdout);
+    const id = isJsonObject(parsed) ? parsed['request_id'] : undefined;
+    if (typeof id !== 'string' || id === '') {
+      return {
+        ok: false,
+        failure: { reason: 'protocol', message: 'the client accepted the job but printed no request_id' },
+      };
+    }
+    return { ok: true, value: id };
+  }
+
+  async status(
+    id: string,
+    signal?: AbortSignal,
+  ): Promise<ClientCall<{ state: RemoteState; queuePosition?: number }>> {
+    const result = await this.#run(
+      { file: this.#settings.executable, args: ['--output', 'json', 'status', id] },
+      signal,
+    );
+    const failure = this.#failure(result, 'status', id);
+    if (failure) return { ok: false, failure };
+    const parsed = parseJson((result as { stdout: string }).stdout);
+    const state = isJsonObject(parsed) ? normaliseState(parsed['status']) : undefined;
+    if (!state) {
+      return {
+        ok: false,
+        failure: {
+          reason: 'protocol',
+          message: `unexpected status output for request ${id}`,
+          requestId: id,
+          jobAlive: true,
+        },
+      };
+    }
+    const position = isJsonObject(parsed) ? parsed['queue_position'] : undefined;
+    return { ok: true, value: { state, ...(typeof position === 'number' && { queuePosition: position }) } };
+  }
+
+  /**
+   * Fetches a finished job's record and downloads its files into `outputDir`. A failed or
+   * cancelled job exits 1 after printing the record; the failure then carries the job's error.
+   */
+  async result(
+    id: string,
+    outputDir: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<ClientCall<{ state: RemoteState | undefined; output: JsonObject; error?: string }>> {
+    const args = [
+      '--output',
+      'json',
+      'result',
+      id,
+      ...(outputDir === undefined ? ['--no-download'] : ['--output-dir', outputDir]),
+    ];
+    const result = await this.#run({ file: this.#settings.executable, args }, signal);
+    const failure = this.#failure(result, 'result', id);
+    if (failure) return { ok: false, failure };
+    const record = parseJson((result as { stdout: string }).stdout);
+    if (!isJsonObject(record))
+      return {
+        ok: false,
+        failure: {
+          reason: 'protocol',
+          message: `unexpected result output for request ${id}`,
+          requestId: id,
+          jobAlive: true,
+        },
+      };
+    const output = isJsonObject(record['output']) ? record['output'] : {};
+    const error = record['error'];
+    return {
+      ok: true,
+      value: {
+        state: normaliseState(record['status']),
+        output,
+        ...(error !== undefined &&
+          error !== null && { error: typeof error === 'string' ? error : JSON.stringify(error) }),
+      },
+    };
+  }
+
+  /** Asks the service to cancel a job. Only queued jobs can be; never throws. */
+  async cancel(id: string): Promise<CancelOutcome> {
+    const result = await this.#run(
+      { file: this.#settings.executable, args: ['--output', 'json', 'cancel', id] },
+      AbortSignal.timeout(30_000),
+    );
+    if (result.kind !== 'exited' || result.exitCode !== 0) return 'failed';
+    const parsed = parseJson(result.stdout);
+    const outcome = isJsonObject(parsed) ? parsed['outcome'] : undefined;
+    if (outcome === 'cancelled') return 'cancelled';
+    if (outcome === 'not_cancellable') return 'not-cancellable';
+    const status = isJsonObject(parsed) ? normaliseState(parsed['status']) : undefined;
+    return status === 'cancelled' ? 'cancelled' : 'not-cancellable';
+  }
+
+  /** `runcomfy --version`, for the run record; undefined when it cannot be read. */
+  async version(): Promise<string | undefined> {
+    const result = await this.#run(
+      { file: this.#settings.executable, args: ['--version'] },
+      AbortSignal.timeout(15_000),
+    );
+    return result.kind === 'exited' && result.exitCode === 0 ? result.stdout.trim() : undefined;
+  }
+
+  async #run(invocation: Invocation, signal?: AbortSignal): Promise<ProcessResult> {
+    return runProcess({
+      file: invocation.file,
+      args: invocation.args,
+      ...(invocation.stdin !== undefined && { input: invocation.stdin }),
+      env: this.#settings.env,
+      cwd: this.#settings.cwd,
+      ...(signal && { signal }),
+      stopSignal: 'SIGTERM',
+    });
+  }
+
+  #failure(result: ProcessResult, phase: ClientPhase, requestId?: string): AttemptFailure | undefined {
+    const failure = classifyExit(result, phase);
+    if (!failure) return undefined;
+    const stderr = 'stderr' in result ? result.stderr : '';
+    const redact = this.#settings.redact;
+    return {
+      ...failure,
+      message: redact(failure.message),
+      ...(stderr.trim() !== '' && { stderrTail: redact(tail(stderr)) }),
+      ...(requestId !== undefined && { requestId }),
+    };
+  }
+}
+
+function parseJson(text: string): JsonValue | undefined {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return undefined;
+  }
+}
+
+function normaliseState(value: unknown): RemoteState | undefined {
+  if (typeof value !== 'string') return undefined;
+  switch (value.toLowerCase()) {
+    case 'in_queue':
+    case 'queued':
+      return 'in_queue';
+    case 'in_progress':
+    case 'running':
+      return 'in_progress';
+    case 'completed':
+    case 'succeeded':
+      return 'completed';
+    case 'failed':
+      return 'failed';
+    case 'cancelled':
+    case 'canceled':
+      return 'cancelled';
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** Replaces secrets in text. Every string that leaves the process through us goes through one. */
+export type Redactor = (text: string) => string;
+
+const MASK = '***';
+
+/**
+ * Builds the redactor for a run: the RunComfy token from `RUNCOMFY_TOKEN` and from the
+ * client's `token.json` (same search order as the client, runcomfy-contract.md section 3),
+ * plus anything that looks like a bearer credential. Reading the token file here is only for
+ * masking; we never send or store it.
+ */
+export function makeRedactor(env: Readonly<Record<string, string | undefined>>): Redactor {
+  const secrets = new Set<string>();
+  const fromEnv = env['RUNCOMFY_TOKEN']?.trim();
+  if (fromEnv) secrets.add(fromEnv);
+  const fromFile = readTokenFile(env);
+  if (fromFile) secrets.add(fromFile);
+  // Longest first, so a token containing another secret is masked whole.
+  const list = [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+  return (text: string) => {
+    let out = text;
+    for (const secret of list) out = out.split(secret).join(MASK);
+    return out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1${MASK}`);
+  };
+}
+
+/** The directory the client reads `token.json` from. */
+export function clientConfigDir(env: Readonly<Record<string, string | undefined>>): string {
+  const explicit = env['RUNCOMFY_CONFIG_DIR'];
+  if (explicit) return explicit;
+  const xdg = env['XDG_CONFIG_HOME'];
+  if (xdg) return join(xdg, 'runcomfy');
+  return join(env['HOME'] ?? homedir(), '.config', 'runcomfy');
+}
+
+function readTokenFile(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(join(clientConfigDir(env), 'token.json'), 'utf8')) as {
+      access_token?: unknown;
+    };
+    return typeof parsed.access_token === 'string' ? parsed.access_token.trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last `lines` lines of a text, for records and messages. */
+export function tail(text: string, lines = 20): string {
+  const all = text.trimEnd().split('\n');
+  return all.slice(-lines).join('\n');
+}

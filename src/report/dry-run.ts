@@ -1,0 +1,30 @@
+import type { RuncomfyClient } from '../backends/runcomfy/client.js';
+import type { Plan } from '../plan/plan.js';
+import { isJsonObject } from '../util/json.js';
+
+/**
+ * `run --dry-run`: everything up to the client call. For each stage, the exact command line
+ * and the body it would get on stdin; values that depend on earlier stages are shown as the
+ * expressions that will fill them.
+ */
+export function renderDryRun(plan: Plan, client: RuncomfyClient): string {
+  let out = `${plan.recipe.name}: dry run, no model is called\n`;
+  plan.stages.forEach((stage, i) => {
+    const body = isJsonObject(stage.input) ? stage.input : {};
+    const invocation = client.submitInvocation(stage.model, body);
+    const calls =
+      stage.calls === undefined
+        ? 'one call per foreach item'
+        : stage.calls === 1
+          ? '1 call'
+          : `${stage.calls} calls`;
+    out += `\n${i + 1}. ${stage.id} (${calls}${stage.dependsOn.length ? `, after ${stage.dependsOn.join(', ')}` : ''})\n`;
+    out += `   $ ${[invocation.file, ...invocation.args].map(shellQuote).join(' ')}\n`;
+    out += `   stdin: ${JSON.stringify(body)}\n`;
+  });
+  return out;
+}
+
+function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:=@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

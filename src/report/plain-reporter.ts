@@ -1,0 +1,54 @@
+import type { TextSink } from '../cli/io.js';
+import type { RunEvent, RunObserver } from '../run/events.js';
+import { formatDuration } from '../util/duration.js';
+import { unreachable } from '../util/unreachable.js';
+import { reasonText } from './format.js';
+
+/**
+ * One line per event: no colour, no cursor movement. The default when stdout is not a
+ * terminal, in CI, and with NO_COLOR; logs stay readable and greppable.
+ */
+export class PlainReporter implements RunObserver {
+  readonly #out: TextSink;
+
+  constructor(out: TextSink) {
+    this.#out = out;
+  }
+
+  event(e: RunEvent): void {
+    const line = plainLine(e);
+    if (line !== undefined) this.#out.write(`${line}\n`);
+  }
+}
+
+export function plainLine(e: RunEvent): string | undefined {
+  const item = (i: number | null) => (i === null ? '' : `[${i}]`);
+  switch (e.type) {
+    case 'run-start':
+      return `[run] ${e.recipe.name}: ${e.stages.length} stage${e.stages.length === 1 ? '' : 's'}, concurrency ${e.concurrency}${e.dryRun ? ' (dry run)' : ''}`;
+    case 'stage-start':
+      return `[start] ${e.stage} ${e.model}${e.jobs === 1 ? '' : ` (${e.jobs} jobs)`}`;
+    case 'stage-attempt':
+      return e.attempt === 1 && e.reattach === null
+        ? undefined
+        : `[attempt] ${e.stage}${item(e.item)} attempt ${e.attempt}${e.reattach ? ` (following job ${e.reattach})` : ''}`;
+    case 'stage-submitted':
+      return `[submit] ${e.stage}${item(e.item)} request ${e.requestId}`;
+    case 'stage-progress':
+      return `[${e.state === 'in_queue' ? 'queue' : 'progress'}] ${e.stage}${item(e.item)} ${e.state === 'in_queue' ? `queued${e.queuePosition === null ? '' : ` (position ${e.queuePosition})`}` : 'in progress'}`;
+    case 'stage-retry':
+      return `[retry] ${e.stage}${item(e.item)} attempt ${e.attempt} ${reasonText(e.reason)}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}: ${e.message}; retrying in ${formatDuration(e.delayMs)}${e.reattach ? ` (following job ${e.reattach})` : ''}`;
+    case 'item-finished':
+      return `[item] ${e.stage}[${e.item}] ${e.ok ? 'done' : 'failed'} (${e.done}/${e.total}${e.failed > 0 ? `, ${e.failed} failed` : ''})`;
+    case 'stage-succeeded':
+      return `[${e.cached ? 'cached' : 'ok'}] ${e.stage} ${e.cached ? '' : `in ${formatDuration(e.durationMs)}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}, `}${e.files.length} file${e.files.length === 1 ? '' : 's'}`;
+    case 'stage-failed':
+      return `[fail] ${e.stage} ${reasonText(e.reason)}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}: ${e.message}`;
+    case 'stage-skipped':
+      return `[skip] ${e.stage} ${e.message}`;
+    case 'run-finished':
+      return `[done] ${e.status}: ${e.counts.succeeded} succeeded, ${e.counts.cached} cached, ${e.counts.failed} failed, ${e.counts.skipped} skipped in ${formatDuration(e.durationMs)} (exit ${e.exitCode})`;
+    default:
+      return unreachable(e);
+  }
+}

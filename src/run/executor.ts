@@ -1,0 +1,593 @@
+import { relative } from 'node:path';
+import type { AttemptFailure, Backend } from '../backends/backend.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { ModelInfo } from '../catalog/model.js';
+import type { Plan } from '../plan/plan.js';
+import type { Recipe, StageId, StageSpec } from '../recipe/types.js';
+import type { JsonObject, JsonValue } from '../util/json.js';
+import type { RunEvent } from './events.js';
+import type { AttemptRecord, RunStatus, SkipReason, StageFailure, StageResult } from './result.js';
+import { decideRetry, isTransient, type BackoffSettings } from './retry.js';
+import { resolveStageInputs, type StageView } from './stage-input.js';
+
+/** Where the executor reports durable facts; `src/state` implements it. */
+export interface RunJournal {
+  /** A job exists on the service: record its id before waiting for it (a crash then re-attaches). */
+  submitted(
+    stage: StageId,
+    item: number | null,
+    attempt: number,
+    requestId: string,
+    body: JsonObject,
+  ): Promise<void>;
+  /** A stage is final: record it (its files are downloaded and checked by now). */
+  stageFinished(result: StageResult): Promise<void>;
+}
+
+export interface ExecutorOptions {
+  readonly recipe: Recipe;
+  readonly plan: Plan;
+  readonly catalog: Catalog;
+  readonly backendFor: (model: ModelInfo) => Backend;
+  /** The run's output folder, `outputs/<recipe name>`; stage files are reported relative to it. */
+  readonly outDir: string;
+  readonly concurrency: number;
+  readonly failFast: boolean;
+  /** Aborted on Ctrl-C / SIGTERM: stop starting jobs, cancel running ones. */
+  readonly signal: AbortSignal;
+  readonly backoff: BackoffSettings;
+  readonly emit: (event: RunEvent) => void;
+  readonly journal: RunJournal;
+  readonly now?: () => number;
+}
+
+export interface ExecutionResult {
+  readonly status: RunStatus;
+  readonly results: ReadonlyMap<StageId, StageResult>;
+  /** Jobs submitted (paid) during this run; re-attachments do not count. */
+  readonly submissions: number;
+  /** A token problem stopped the run. */
+  readonly unauthorized: boolean;
+}
+
+type StopCause = 'interrupted' | 'fail-fast' | 'unauthorized';
+
+interface Job {
+  readonly stage: StageState;
+  readonly item: number | null;
+  readonly body: JsonObject;
+  readonly attempts: AttemptRecord[];
+  unavailable: number;
+  reattach: string | undefined;
+  notBefore: number;
+  state: 'waiting' | 'running' | 'succeeded' | 'failed';
+  controller?: AbortController;
+  result?: { output: JsonObject; files: string[]; requestId: string };
+  failure?: AttemptFailure & { retryable: boolean };
+}
+
+interface StageState {
+  readonly spec: StageSpec;
+  readonly model: ModelInfo;
+  readonly order: number;
+  readonly priority: number;
+  unfinishedDeps: number;
+  phase: 'pending' | 'active' | 'done';
+  jobs: Job[];
+  input: JsonValue;
+  startedAt: number;
+}
+
+/**
+ * Runs a plan: every stage whose dependencies are done, up to the global and per-model
+ * limits, longest remaining chain first; retries with backoff; follows live jobs instead of
+ * paying twice; stops cleanly on Ctrl-C. It decides everything and draws nothing: what it does
+ * goes out as events.
+ */
+export class Executor {
+  readonly #o: ExecutorOptions;
+  readonly #now: () => number;
+  readonly #stages = new Map<StageId, StageState>();
+  readonly #dependents = new Map<StageId, StageId[]>();
+  readonly #results = new Map<StageId, StageResult>();
+  readonly #views = new Map<StageId, StageView>();
+  readonly #waiting: Job[] = [];
+  readonly #running = new Set<Job>();
+  readonly #runningByModel = new Map<string, number>();
+  readonly #blockedUntil = new Map<string, number>();
+  #pendingFinishes = 0;
+  #submissions = 0;
+  #stop: StopCause | undefined;
+  #stopDetail = '';
+  #wake: (() => void) | undefined;
+
+  constructor(options: ExecutorOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    options.plan.stages.forEach((planned, order) => {
+      const spec = options.recipe.stages.get(planned.id)!;
+      this.#stages.set(planned.id, {
+        spec,
+        model: options.catalog.get(planned.model)!,
+        order,
+        priority: planned.criticalPath,
+        unfinishedDeps: spec.dependsOn.length,
+        phase: 'pending',
+        jobs: [],
+        input: null,
+        startedAt: 0,
+      });
+      for (const dep of spec.dependsOn)
+        (this.#dependents.get(dep) ?? this.#dependents.set(dep, []).get(dep)!).push(planned.id);
+    });
+  }
+
+  async run(): Promise<ExecutionResult> {
+    const onAbort = () => this.#halt('interrupted', 'the run was interrupted');
+    this.#o.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (this.#o.signal.aborted) onAbort();
+      for (const stage of this.#stages.values()) if (stage.unfinishedDeps === 0) this.#activate(stage);
+      for (;;) {
+        this.#startEligible();
+        if (
+          this.#running.size === 0 &&
+          this.#pendingFinishes === 0 &&
+          (this.#waiting.length === 0 || this.#stop)
+        )
+          break;
+        await this.#waitForChange(this.#nextTimer());
+      }
+      this.#skipTheRest();
+      while (this.#pendingFinishes > 0) await this.#waitForChange(undefined);
+      return {
+        status:
+          this.#stop === 'interrupted'
+            ? 'interrupted'
+            : [...this.#results.values()].some((r) => r.status === 'failed' || r.status === 'skipped')
+              ? 'failed'
+              : 'succeeded',
+        results: this.#results,
+        submissions: this.#submissions,
+        unauthorized: this.#stop === 'unauthorized',
+      };
+    } finally {
+      this.#o.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** A stage whose dependencies are done: resolve its inputs and queue its jobs. */
+  #activate(stage: StageState): void {
+    if (this.#stop) return;
+    stage.phase = 'active';
+    stage.startedAt = this.#now();
+    const inputs = resolveStageInputs(stage.spec, stage.model, this.#o.recipe.vars, this.#views);
+    this.#emit({
+      type: 'stage-start',
+      stage: stage.spec.id,
+      model: stage.model.id,
+      jobs: inputs.ok ? inputs.bodies.length : 0,
+    });
+    if (!inputs.ok) {
+      this.#finishStage(stage, { reason: 'invalid-input', message: inputs.message, retryable: false });
+      return;
+    }
+    stage.input = inputs.fanOut ? [...inputs.bodies] : inputs.bodies[0]!;
+    stage.jobs = inputs.bodies.map((body, i) => ({
+      stage,
+      item: inputs.fanOut ? i : null,
+      body,
+      attempts: [],
+      unavailable: 0,
+      reattach: undefined,
+      notBefore: 0,
+      state: 'waiting' as const,
+    }));
+    if (stage.jobs.length === 0) {
+      this.#finishStage(stage);
+      return;
+    }
+    for (const job of stage.jobs) this.#enqueue(job);
+  }
+
+  #enqueue(job: Job): void {
+    job.state = 'waiting';
+    this.#waiting.push(job);
+    this.#waiting.sort(
+      (a, b) =>
+        b.stage.priority - a.stage.priority || a.stage.order - b.stage.order || (a.item ?? 0) - (b.item ?? 0),
+    );
+  }
+
+  #startEligible(): void {
+    if (this.#stop) return;
+    const now = this.#now();
+    for (let i = 0; i < this.#waiting.length && this.#running.size < this.#o.concurrency;) {
+      const job = this.#waiting[i]!;
+      const model = job.stage.model.id;
+      const eligible =
+        job.notBefore <= now &&
+        (this.#blockedUntil.get(model) ?? 0) <= now &&
+        (this.#runningByModel.get(model) ?? 0) < this.#modelLimit(model);
+      if (!eligible) {
+        i++;
+        continue;
+      }
+      this.#waiting.splice(i, 1);
+      void this.#runAttempt(job);
+    }
+  }
+
+  #modelLimit(model: string): number {
+    const limit = this.#o.recipe.concurrencyPerModel;
+    if (limit === undefined) return Infinity;
+    if (typeof limit === 'number') return limit;
+    return limit[model] ?? Infinity;
+  }
+
+  async #runAttempt(job: Job): Promise<void> {
+    const { stage } = job;
+    const stageId = stage.spec.id;
+    const model = stage.model.id;
+    const attempt = job.attempts.length + 1;
+    const controller = new AbortController();
+    let abortReason: 'deadline' | 'interrupted' = 'interrupted';
+    const deadline = setTimeout(() => {
+      abortReason = 'deadline';
+      controller.abort();
+    }, stage.spec.timeoutMs);
+    job.state = 'running';
+    job.controller = controller;
+    this.#running.add(job);
+    this.#runningByModel.set(model, (this.#runningByModel.get(model) ?? 0) + 1);
+    const startedAt = this.#now();
+    const reattach = job.reattach;
+    this.#emit({
+      type: 'stage-attempt',
+      stage: stageId,
+      item: job.item,
+      attempt,
+      reattach: reattach ?? null,
+    });
+    let requestId: string | undefined = reattach;
+    try {
+      const outcome = await this.#o.backendFor(stage.model).runAttempt(
+        {
+          model: stage.model,
+          input: job.body,
+          outputRoot: `${this.#o.outDir}/${stageId}`,
+          ...(reattach !== undefined && { reattach }),
+          signal: controller.signal,
+          abortReason: () => abortReason,
+        },
+        {
+          submitted: async (id) => {
+            requestId = id;
+            if (id !== reattach) {
+              this.#submissions++;
+              this.#emit({ type: 'stage-submitted', stage: stageId, item: job.item, attempt, requestId: id });
+            }
+            await this.#o.journal.submitted(stageId, job.item, attempt, id, job.body);
+          },
+          progress: (status) =>
+            this.#emit({
+              type: 'stage-progress',
+              stage: stageId,
+              item: job.item,
+              state: status.state,
+              queuePosition: status.queuePosition ?? null,
+            }),
+        },
+      );
+      const endedAt = this.#now();
+      const base = { attempt, item: job.item, reattached: reattach !== undefined, startedAt, endedAt };
+      if (outcome.kind === 'succeeded') {
+        job.attempts.push({ ...base, requestId: outcome.requestId, outcome: 'succeeded' });
+        job.state = 'succeeded';
+        job.result = {
+          output: outcome.output,
+          files: outcome.files.map((f) => relative(this.#o.outDir, f)),
+          requestId: outcome.requestId,
+        };
+      } else {
+        this.#attemptFailed(job, outcome.failure, base, requestId);
+      }
+    } catch (cause) {
+      // A backend must return failures as values; anything thrown is a bug, kept as data for the record.
+      this.#attemptFailed(
+        job,
+        { reason: 'protocol', message: `internal error in the backend: ${(cause as Error).message}` },
+        { attempt, item: job.item, reattached: reattach !== undefined, startedAt, endedAt: this.#now() },
+        requestId,
+      );
+    } finally {
+      clearTimeout(deadline);
+      this.#running.delete(job);
+      this.#runningByModel.set(model, (this.#runningByModel.get(model) ?? 1) - 1);
+      job.controller = undefined;
+    }
+    const settled = job.state as Job['state'];
+    if (settled === 'succeeded' || settled === 'failed') this.#jobSettled(job);
+    this.#signalChange();
+  }
+
+  #attemptFailed(
+    job: Job,
+    failure: AttemptFailure,
+    base: Omit<AttemptRecord, 'requestId' | 'outcome'>,
+    requestId: string | undefined,
+  ): void {
+    const stageId = job.stage.spec.id;
+    if (failure.reason === 'service-unavailable') job.unavailable++;
+    const decision =
+      this.#stop === undefined
+        ? decideRetry(
+            failure,
+            job.attempts.length + 1,
+            {
+              retries: job.stage.spec.retries,
+              retryOn: job.stage.spec.retryOn,
+              unavailableSoFar: job.unavailable,
+            },
+            this.#o.backoff,
+          )
+        : ({ retry: false, retryable: false } as const);
+    job.attempts.push({
+      ...base,
+      requestId: failure.requestId ?? requestId ?? null,
+      outcome: 'failed',
+      reason: failure.reason,
+      retryable: decision.retry || decision.retryable,
+      message: failure.message,
+      ...(failure.exitCode !== undefined && { exitCode: failure.exitCode }),
+      ...(failure.stderrTail !== undefined && { stderrTail: failure.stderrTail }),
+    });
+    if (failure.reason === 'unauthorized')
+      this.#halt('unauthorized', `stage "${stageId}": ${failure.message}`);
+    if (decision.retry) {
+      job.reattach = decision.reattach;
+      job.notBefore = this.#now() + decision.delayMs;
+      if (failure.reason === 'rate-limited') {
+        // The whole model backs off, not only this job: its other submissions would hit the same limit.
+        const model = job.stage.model.id;
+        this.#blockedUntil.set(model, Math.max(this.#blockedUntil.get(model) ?? 0, job.notBefore));
+      }
+      this.#emit({
+        type: 'stage-retry',
+        stage: stageId,
+        item: job.item,
+        attempt: base.attempt,
+        reason: failure.reason,
+        message: failure.message,
+        exitCode: failure.exitCode ?? null,
+        delayMs: decision.delayMs,
+        reattach: decision.reattach ?? null,
+      });
+      this.#enqueue(job);
+      return;
+    }
+    job.state = 'failed';
+    job.failure = { ...failure, retryable: decision.retryable && isTransient(failure.reason) };
+  }
+
+  /** One job is final; when it is its stage's last, the stage is. */
+  #jobSettled(job: Job): void {
+    const stage = job.stage;
+    if (job.item !== null) {
+      const done = stage.jobs.filter((j) => j.state === 'succeeded' || j.state === 'failed').length;
+      const failed = stage.jobs.filter((j) => j.state === 'failed').length;
+      this.#emit({
+        type: 'item-finished',
+        stage: stage.spec.id,
+        item: job.item,
+        ok: job.state === 'succeeded',
+        done,
+        total: stage.jobs.length,
+        failed,
+      });
+    }
+    if (stage.jobs.every((j) => j.state === 'succeeded' || j.state === 'failed')) {
+      const failedJobs = stage.jobs.filter((j) => j.state === 'failed');
+      if (failedJobs.length === 0) this.#finishStage(stage);
+      else {
+        const first = failedJobs[0]!.failure!;
+        const fanOut = job.item !== null;
+        this.#finishStage(stage, {
+          reason: first.reason,
+          message: fanOut
+            ? `${failedJobs.length} of ${stage.jobs.length} items failed; item ${failedJobs[0]!.item}: ${first.message}`
+            : first.message,
+          retryable: failedJobs.every((j) => j.failure!.retryable),
+          ...(first.exitCode !== undefined && { exitCode: first.exitCode }),
+          ...(first.stderrTail !== undefined && { stderrTail: first.stderrTail }),
+          ...(fanOut && { items: failedJobs.map((j) => j.item!) }),
+        });
+      }
+    }
+  }
+
+  #finishStage(stage: StageState, failure?: StageFailure): void {
+    stage.phase = 'done';
+    const id = stage.spec.id;
+    const fanOut = stage.jobs.some((j) => j.item !== null) || stage.spec.foreach !== undefined;
+    const outputs: JsonValue = fanOut
+      ? stage.jobs.map((j) => j.result?.output ?? null)
+      : (stage.jobs[0]?.result?.output ?? null);
+    const files = stage.jobs.flatMap((j) => j.result?.files ?? []);
+    const attempts = stage.jobs.flatMap((j) => j.attempts).sort((a, b) => a.startedAt - b.startedAt);
+    const endedAt = this.#now();
+    const base = {
+      stage: id,
+      model: stage.model.id,
+      input: stage.input,
+      attempts,
+      startedAt: stage.startedAt,
+      endedAt,
+    };
+    let result: StageResult;
+    if (failure) {
+      result = { ...base, status: 'failed', failure, outputs, files };
+      this.#emit({
+        type: 'stage-failed',
+        stage: id,
+        reason: failure.reason,
+        message: failure.message,
+        attempts: attempts.length,
+        durationMs: endedAt - stage.startedAt,
+        exitCode: failure.exitCode ?? null,
+        stderrTail: failure.stderrTail ?? null,
+      });
+      if (this.#o.failFast && failure.reason !== 'interrupted')
+        this.#halt('fail-fast', `stage "${id}" failed and --fail-fast is set`);
+    } else {
+      const requestIds = stage.jobs.map((j) => j.result!.requestId);
+      result = { ...base, status: 'succeeded', outputs, files, requestIds };
+      this.#views.set(id, { outputs, files });
+      this.#emit({
+        type: 'stage-succeeded',
+        stage: id,
+        cached: false,
+        attempts: attempts.length,
+        durationMs: endedAt - stage.startedAt,
+        outputs,
+        files,
+      });
+    }
+    this.#results.set(id, result);
+    this.#pendingFinishes++;
+    void this.#o.journal
+      .stageFinished(result)
+      .catch(() => undefined)
+      .finally(() => {
+        this.#pendingFinishes--;
+        if (result.status === 'succeeded') this.#releaseDependents(id);
+        else this.#skipDownstream(id);
+        this.#signalChange();
+      });
+  }
+
+  #releaseDependents(id: StageId): void {
+    for (const next of this.#dependents.get(id) ?? []) {
+      const stage = this.#stages.get(next)!;
+      stage.unfinishedDeps--;
+      if (stage.unfinishedDeps === 0 && stage.phase === 'pending') this.#activate(stage);
+    }
+  }
+
+  #skipDownstream(failed: StageId): void {
+    const queue = [...(this.#dependents.get(failed) ?? [])];
+    while (queue.length > 0) {
+      const id = queue.shift()!;
+      const stage = this.#stages.get(id)!;
+      if (stage.phase !== 'pending') continue;
+      this.#skip(
+        stage,
+        'dependency-failed',
+        `needs stage "${failed}", which ${this.#results.get(failed)?.status === 'skipped' ? 'was skipped' : 'failed'}`,
+      );
+      queue.push(...(this.#dependents.get(id) ?? []));
+    }
+  }
+
+  #skip(stage: StageState, reason: SkipReason, message: string): void {
+    stage.phase = 'done';
+    const now = this.#now();
+    const result: StageResult = {
+      stage: stage.spec.id,
+      model: stage.model.id,
+      input: null,
+      attempts: [],
+      startedAt: now,
+      endedAt: now,
+      status: 'skipped',
+      reason,
+      message,
+    };
+    this.#results.set(stage.spec.id, result);
+    this.#emit({ type: 'stage-skipped', stage: stage.spec.id, reason, message });
+    this.#pendingFinishes++;
+    void this.#o.journal
+      .stageFinished(result)
+      .catch(() => undefined)
+      .finally(() => {
+        this.#pendingFinishes--;
+        this.#signalChange();
+      });
+  }
+
+  /** Stops starting work. Running attempts are stopped too, except after a token problem (they may still succeed). */
+  #halt(cause: StopCause, detail: string): void {
+    if (this.#stop === 'interrupted') return;
+    if (this.#stop === undefined || cause === 'interrupted') {
+      this.#stop = cause;
+      this.#stopDetail = detail;
+    }
+    if (cause !== 'unauthorized') for (const job of this.#running) job.controller?.abort();
+    this.#signalChange();
+  }
+
+  /** After the loop: whatever never ran is skipped, with the reason the run stopped. */
+  #skipTheRest(): void {
+    for (const job of this.#waiting.splice(0)) {
+      if (job.state !== 'waiting') continue;
+      job.state = 'failed';
+      const last = job.attempts[job.attempts.length - 1];
+      job.failure = {
+        reason: 'interrupted',
+        message: `${this.#stopDetail}${last?.message ? `; last attempt: ${last.message}` : ''}`,
+        retryable: false,
+      };
+    }
+    for (const stage of [...this.#stages.values()].sort((a, b) => a.order - b.order)) {
+      if (
+        stage.phase === 'active' &&
+        stage.jobs.every((j) => j.state === 'succeeded' || j.state === 'failed')
+      ) {
+        const failed = stage.jobs.filter((j) => j.state === 'failed');
+        if (failed.length > 0 && !this.#results.has(stage.spec.id)) {
+          this.#finishStage(stage, {
+            reason: 'interrupted',
+            message: failed[0]!.failure!.message,
+            retryable: false,
+          });
+        }
+      }
+      if (stage.phase === 'pending') {
+        const reason: SkipReason = this.#stop ?? 'dependency-failed';
+        this.#skip(stage, reason, this.#stopDetail || 'not run');
+      }
+    }
+  }
+
+  #nextTimer(): number | undefined {
+    if (this.#stop) return undefined;
+    const now = this.#now();
+    let next = Infinity;
+    for (const job of this.#waiting) {
+      const at = Math.max(job.notBefore, this.#blockedUntil.get(job.stage.model.id) ?? 0);
+      if (at > now) next = Math.min(next, at);
+    }
+    return next === Infinity ? undefined : next - now;
+  }
+
+  #waitForChange(timeoutMs: number | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(resolve, timeoutMs);
+      this.#wake = () => {
+        if (timer) clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  #signalChange(): void {
+    this.#wake?.();
+  }
+
+  #emit(event: DistributiveOmit<RunEvent, 'time'>): void {
+    this.#o.emit({ ...event, time: new Date(this.#now()).toISOString() } as RunEvent);
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

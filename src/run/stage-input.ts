@@ -1,0 +1,100 @@
+import type { ModelInfo } from '../catalog/model.js';
+import { PreparedScope } from '../recipe/expressions.js';
+import { templatesOf } from '../recipe/rules/build-stages.js';
+import { checkInput } from '../recipe/rules/model-input.js';
+import { resolveValue } from '../recipe/resolve.js';
+import type { StageId, StageSpec } from '../recipe/types.js';
+import type { DataPath } from '../recipe/yaml-index.js';
+import { describeValue, isJsonObject, kindOf, type JsonObject, type JsonValue } from '../util/json.js';
+
+/** What later stages see of a finished stage: `stages.<id>.outputs` and `stages.<id>.files`. */
+export interface StageView {
+  readonly outputs: JsonValue;
+  readonly files: readonly string[];
+}
+
+export type StageInputs =
+  | {
+      readonly ok: true;
+      readonly bodies: readonly JsonObject[];
+      readonly fanOut: boolean;
+      readonly warnings: readonly string[];
+    }
+  | { readonly ok: false; readonly message: string };
+
+/**
+ * Evaluates a stage's input against the stages that finished before it, one body per job
+ * (per foreach item), and checks each against the model's schema again: an upstream output
+ * that does not fit is caught here, before any money is spent, naming the stage it came from.
+ */
+export function resolveStageInputs(
+  stage: StageSpec,
+  model: ModelInfo,
+  vars: Readonly<Record<string, JsonValue>>,
+  finished: ReadonlyMap<StageId, StageView>,
+): StageInputs {
+  const stages: Record<string, JsonValue> = {};
+  for (const [id, view] of finished) stages[id] = { outputs: view.outputs, files: [...view.files] };
+  let items: readonly JsonValue[] | undefined;
+  if (stage.foreach) {
+    const list = resolveValue(stage.foreach, new PreparedScope({ vars, stages }));
+    if (list.errors.length > 0)
+      return { ok: false, message: `foreach of stage "${stage.id}": ${list.errors[0]!.message}` };
+    if (!Array.isArray(list.value)) {
+      return {
+        ok: false,
+        message: `foreach of stage "${stage.id}" must give a list, but it gave ${kindOf(list.value)} (${describeValue(list.value)})`,
+      };
+    }
+    items = list.value;
+  }
+  const bodies: JsonObject[] = [];
+  const warnings: string[] = [];
+  const count = items?.length ?? 1;
+  for (let index = 0; index < count; index++) {
+    const scope = new PreparedScope({ vars, stages, ...(items && { item: items[index]!, index }) });
+    const resolved = resolveValue(stage.input, scope);
+    const where = items ? ` (item ${index})` : '';
+    if (resolved.errors.length > 0)
+      return { ok: false, message: `stage "${stage.id}"${where}: ${resolved.errors[0]!.message}` };
+    if (!isJsonObject(resolved.value))
+      return {
+        ok: false,
+        message: `the input of stage "${stage.id}"${where} must be a mapping, not ${kindOf(resolved.value)}`,
+      };
+    for (const problem of checkInput(model, resolved.value, stage.id)) {
+      if (problem.severity === 'warning') {
+        if (index === 0) warnings.push(problem.message);
+        continue;
+      }
+      return { ok: false, message: `${problem.message}${where}${origin(stage, problem.path)}` };
+    }
+    bodies.push(resolved.value);
+  }
+  return { ok: true, bodies, fanOut: items !== undefined, warnings };
+}
+
+/** `; the value comes from stage "face" (${{ stages.face.outputs.images }})` for a problem at `path`. */
+function origin(stage: StageSpec, path: DataPath): string {
+  const full = ['stages', stage.id, 'input', ...path].map(String);
+  for (const { template, path: at } of templatesOf(stage.input)) {
+    const here = at.map(String);
+    const related =
+      here.length <= full.length ? here.every((s, i) => s === full[i]) : full.every((s, i) => s === here[i]);
+    if (!related) continue;
+    const upstream = [
+      ...new Set(
+        template.parts.flatMap((p) =>
+          typeof p === 'string'
+            ? []
+            : p.references.filter((r) => r.context === 'stages').map((r) => String(r.path[0])),
+        ),
+      ),
+    ];
+    if (upstream.length > 0) {
+      const names = upstream.map((s) => `"${s}"`).join(', ');
+      return `; the value comes from stage ${names} (${template.source.trim()}): check that stage's output`;
+    }
+  }
+  return '';
+}

@@ -1,0 +1,121 @@
+import { join } from 'node:path';
+import type { Redactor } from '../policy/redact.js';
+import type { Recipe, StageId } from '../recipe/types.js';
+import type { RunJournal } from '../run/executor.js';
+import type { RunStatus, StageResult } from '../run/result.js';
+import type { JsonObject } from '../util/json.js';
+import { writeFileAtomic } from './atomic.js';
+
+export const RUN_RECORD_VERSION = 1;
+
+/** A job known to exist on the service whose stage has not finished yet. */
+interface InFlight {
+  readonly stage: StageId;
+  readonly item: number | null;
+  readonly attempt: number;
+  readonly requestId: string;
+  readonly submittedAt: string;
+}
+
+export interface RunRecordHeader {
+  readonly runId: string;
+  readonly recipe: Recipe;
+  /** The recipe path as the user gave it. */
+  readonly recipeFile: string;
+  readonly version: string;
+  readonly clientVersion: string | null;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly startedAt: string;
+}
+
+/**
+ * `outputs/<recipe>/runs/<timestamp>/run.json`: what a run did, rewritten atomically after every
+ * submission and every finished stage, so a run that dies keeps what it finished and the ids of
+ * the jobs it was following. Everything written passes the redactor: the token never lands here.
+ */
+export class RunRecord implements RunJournal {
+  readonly path: string;
+  readonly #header: RunRecordHeader;
+  readonly #redact: Redactor;
+  readonly #stages = new Map<StageId, StageResult>();
+  readonly #inFlight = new Map<string, InFlight>();
+  #status: RunStatus | 'running' = 'running';
+  #exitCode: number | null = null;
+  #endedAt: string | null = null;
+  #submissions = 0;
+  #writes: Promise<void> = Promise.resolve();
+
+  constructor(runDir: string, header: RunRecordHeader, redact: Redactor) {
+    this.path = join(runDir, 'run.json');
+    this.#header = header;
+    this.#redact = redact;
+  }
+
+  async submitted(
+    stage: StageId,
+    item: number | null,
+    attempt: number,
+    requestId: string,
+    _body: JsonObject,
+  ): Promise<void> {
+    this.#inFlight.set(`${stage}/${item ?? ''}`, {
+      stage,
+      item,
+      attempt,
+      requestId,
+      submittedAt: new Date().toISOString(),
+    });
+    this.#submissions++;
+    await this.write();
+  }
+
+  async stageFinished(result: StageResult): Promise<void> {
+    this.#stages.set(result.stage, result);
+    for (const key of [...this.#inFlight.keys()])
+      if (key.startsWith(`${result.stage}/`)) this.#inFlight.delete(key);
+    await this.write();
+  }
+
+  async finish(status: RunStatus, exitCode: number): Promise<void> {
+    this.#status = status;
+    this.#exitCode = exitCode;
+    this.#endedAt = new Date().toISOString();
+    await this.write();
+  }
+
+  /** Serialised writes: concurrent stage completions must not reorder record versions. */
+  write(): Promise<void> {
+    const text = this.#redact(JSON.stringify(this.#snapshot(), null, 2) + '\n');
+    this.#writes = this.#writes.then(() => writeFileAtomic(this.path, text, { mode: 0o600 }));
+    return this.#writes;
+  }
+
+  #snapshot(): Record<string, unknown> {
+    const h = this.#header;
+    const stages: Record<string, unknown> = {};
+    for (const id of h.recipe.stages.keys()) {
+      const result = this.#stages.get(id);
+      if (result) stages[id] = { ...result, stage: undefined };
+    }
+    return {
+      schemaVersion: RUN_RECORD_VERSION,
+      runId: h.runId,
+      faceswapPipe: h.version,
+      runcomfy: h.clientVersion,
+      recipe: { name: h.recipe.name, file: h.recipeFile, hash: h.recipe.hash },
+      options: h.options,
+      startedAt: h.startedAt,
+      endedAt: this.#endedAt,
+      status: this.#status,
+      exitCode: this.#exitCode,
+      submissions: this.#submissions,
+      inFlight: [...this.#inFlight.values()],
+      stages,
+    };
+  }
+}
+
+/** A run's folder name: its start time, safe on every file system (`2026-11-28T04-30-12.345Z`). */
+export function runFolderName(date: Date): string {
+  return date.toISOString().replace(/:/g, '-');
+}
