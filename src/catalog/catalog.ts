@@ -125,7 +125,7 @@ function typeWord(field: Record<string, unknown>): string {
   if (Array.isArray(field['enum'])) return (field['enum'] as unknown[]).map(String).join(' | ');
   const type = field['type'];
   if (type === 'array') {
-    const items = isJsonObject(field['items']) ? typeWord(field['items'] as Record<string, unknown>) : 'any';
+    const items = isJsonObject(field['items']) ? typeWord(field['items']) : 'any';
     return `${items}[]`;
   }
   if (Array.isArray(type)) return type.join(' | ');

@@ -66,7 +66,7 @@ export function buildPlan(recipe: Recipe, catalog: Catalog): Plan {
   });
   const known = stages.map((s) => s.calls);
   const totalCalls = known.every((c) => c !== undefined)
-    ? known.reduce<number>((a, b) => a + b!, 0)
+    ? known.reduce<number>((a, b) => a + b, 0)
     : undefined;
   return { recipe, stages, totalCalls, criticalPath: longestChain(stages) };
 }

@@ -61,7 +61,7 @@ function toIssue(e: ErrorObject): SchemaIssue {
     path: parsePointer(e.instancePath),
     keyword: e.keyword,
     params: e.params as Record<string, unknown>,
-    schema: (e.parentSchema ?? {}) as Record<string, unknown>,
+    schema: (e.parentSchema ?? {}),
     data: e.data,
     ...(e.propertyName !== undefined && { propertyName: e.propertyName }),
     schemaPath: e.schemaPath,

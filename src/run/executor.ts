@@ -480,11 +480,13 @@ export class Executor {
       const id = queue.shift()!;
       const stage = this.#stages.get(id)!;
       if (stage.phase !== 'pending') continue;
-      this.#skip(
-        stage,
-        'dependency-failed',
-        `needs stage "${failed}", which ${this.#results.get(failed)?.status === 'skipped' ? 'was skipped' : 'failed'}`,
-      );
+      const upstream = this.#results.get(failed);
+      const stopped = upstream?.status === 'skipped' || (upstream?.status === 'failed' && upstream.failure.reason === 'interrupted');
+      if (this.#stop && stopped) this.#skip(stage, this.#stop, this.#stopDetail);
+      else {
+        const what = upstream?.status === 'skipped' ? 'was skipped' : 'failed';
+        this.#skip(stage, 'dependency-failed', `needs stage "${failed}", which ${what}`);
+      }
       queue.push(...(this.#dependents.get(id) ?? []));
     }
   }
@@ -586,7 +588,7 @@ export class Executor {
   }
 
   #emit(event: DistributiveOmit<RunEvent, 'time'>): void {
-    this.#o.emit({ ...event, time: new Date(this.#now()).toISOString() } as RunEvent);
+    this.#o.emit({ ...event, time: new Date(this.#now()).toISOString() });
   }
 }
 

@@ -87,7 +87,7 @@ function origin(stage: StageSpec, path: DataPath): string {
         template.parts.flatMap((p) =>
           typeof p === 'string'
             ? []
-            : p.references.filter((r) => r.context === 'stages').map((r) => String(r.path[0])),
+            : p.references.filter((r) => r.context === 'stages').flatMap((r) => (typeof r.path[0] === 'string' ? [r.path[0]] : [])),
         ),
       ),
     ];

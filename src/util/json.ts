@@ -30,7 +30,7 @@ export function describeValue(value: unknown, max = 60): string {
   let text: string;
   if (value === undefined) return 'nothing';
   if (typeof value === 'string') text = JSON.stringify(value);
-  else text = JSON.stringify(value) ?? String(value);
+  else text = JSON.stringify(value) ?? typeof value;
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 

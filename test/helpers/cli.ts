@@ -23,6 +23,7 @@ export async function runCli(argv: readonly string[], options: { cwd?: string; e
 
 /** Makes printed output comparable: no ANSI codes, temp folders as `<tmp>`, Windows line ends folded. */
 export function normalize(text: string, tmpDirs: readonly string[] = []): string {
+  // eslint-disable-next-line no-control-regex -- stripping ANSI escapes is the point
   let out = text.replace(/\u001b\[[0-9;]*m/g, '').replace(/\r\n/g, '\n');
   for (const dir of [...tmpDirs].sort((a, b) => b.length - a.length)) out = out.split(dir).join('<tmp>');
   return out;

@@ -121,7 +121,7 @@ function outputPathProblem(
     }
     segments = segments.slice(1);
   }
-  let schema: Record<string, unknown> | undefined = model.outputs as Record<string, unknown>;
+  let schema: Record<string, unknown> | undefined = model.outputs;
   const walked: string[] = [];
   for (const segment of segments) {
     if (!schema) return undefined;
@@ -154,7 +154,7 @@ function outputPathProblem(
           message: `output field "${walked.join('.')}" of ${model.id} is not a list, so it cannot be indexed`,
         };
       }
-      schema = isJsonObject(schema['items']) ? (schema['items'] as Record<string, unknown>) : undefined;
+      schema = isJsonObject(schema['items']) ? (schema['items']) : undefined;
       walked.push(typeof segment === 'number' ? `[${segment}]` : '[*]');
     }
   }

@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createStandin, type LogRecord, type Scenario, type Standin } from '../standin/harness.js';
+import { runCli, type CliResult } from './cli.js';
+
+/** Knobs that keep runner tests fast on a shared box: quick polls, short backoff. */
+export const FAST_ENV = { FACESWAP_POLL_INTERVAL_MS: '40', FACESWAP_RETRY_BASE_MS: '20' } as const;
+
+export interface RunnerSandbox {
+  readonly standin: Standin;
+  /** Writes a recipe into the sandbox and returns its path relative to the sandbox. */
+  recipe(name: string, text: string): string;
+  /** Runs the CLI in-process with the sandbox as cwd and the stand-in first on PATH. */
+  run(argv: readonly string[], env?: Record<string, string>): Promise<CliResult>;
+  /** `run` submissions that created a job, per model. */
+  submissions(): LogRecord[];
+  readJson(relativePath: string): unknown;
+  /** The newest run record of a recipe. */
+  runRecord(recipeName: string): RunRecordJson;
+  cleanup(): void;
+}
+
+export interface RunRecordJson {
+  status: string;
+  exitCode: number;
+  submissions: number;
+  stages: Record<string, { status: string; attempts: { attempt: number; requestId: string | null; reattached: boolean; outcome: string; reason?: string; exitCode?: number; stderrTail?: string }[]; outputs: unknown; files: string[]; failure?: { reason: string; message: string }; reason?: string; message?: string; input: unknown }>;
+}
+
+export function sandbox(scenario: Scenario = {}, options: { token?: string | null } = {}): RunnerSandbox {
+  const standin = createStandin({ scenario, ...(options.token !== undefined && { token: options.token }) });
+  const sb: RunnerSandbox = {
+    standin,
+    recipe(name, text) {
+      const file = path.join(standin.dir, name);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, text);
+      return name;
+    },
+    run(argv, env = {}) {
+      return runCli(argv, { cwd: standin.dir, env: { ...standin.env, ...FAST_ENV, ...env } });
+    },
+    submissions() {
+      return standin.readLog().filter((r) => r.command === 'run' && r.created);
+    },
+    readJson(relativePath) {
+      return JSON.parse(fs.readFileSync(path.join(standin.dir, relativePath), 'utf8')) as unknown;
+    },
+    runRecord(recipeName) {
+      const runs = path.join(standin.dir, 'outputs', recipeName, 'runs');
+      const newest = fs.readdirSync(runs).sort().at(-1)!;
+      return JSON.parse(fs.readFileSync(path.join(runs, newest, 'run.json'), 'utf8')) as RunRecordJson;
+    },
+    cleanup() {
+      standin.cleanup();
+    },
+  };
+  return sb;
+}
+
+export const CHAIN_RECIPE = `version: 1
+name: chain
+vars:
+  still: https://assets.example.com/ana.jpg
+  dance: https://assets.example.com/dance.mp4
+defaults:
+  retries: 2
+stages:
+  face:
+    model: blackforestlabs/flux-1-kontext/pro/edit
+    input:
+      prompt: Change only the face
+      image: \${{ vars.still }}
+  motion:
+    model: kling/kling-2-6/motion-control-pro
+    input:
+      character_image_url: \${{ stages.face.outputs.images[0] }}
+      reference_video_url: \${{ vars.dance }}
+`;
+
+/** Intervals [start, end] of each job's life as the log shows it: from its submit to its last call. */
+export function jobIntervals(log: readonly LogRecord[]): Map<string, { model: string; start: number; end: number }> {
+  const jobs = new Map<string, { model: string; start: number; end: number }>();
+  for (const r of log) {
+    if (r.command === 'run' && r.created && r.request_id) jobs.set(r.request_id, { model: r.model!, start: r.start, end: r.end });
+  }
+  for (const r of log) {
+    if ((r.command === 'status' || r.command === 'result') && r.request_id && jobs.has(r.request_id)) {
+      const job = jobs.get(r.request_id)!;
+      job.end = Math.max(job.end, r.end);
+    }
+  }
+  return jobs;
+}
+
+/** The most jobs alive at one instant, optionally of one model. */
+export function maxOverlap(intervals: Iterable<{ model: string; start: number; end: number }>, model?: string): number {
+  const points: [number, number][] = [];
+  for (const i of intervals) {
+    if (model !== undefined && i.model !== model) continue;
+    points.push([i.start, 1], [i.end, -1]);
+  }
+  points.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let current = 0;
+  let max = 0;
+  for (const [, delta] of points) {
+    current += delta;
+    max = Math.max(max, current);
+  }
+  return max;
+}

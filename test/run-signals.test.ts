@@ -1,0 +1,75 @@
+import { execa } from 'execa';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FAST_ENV, sandbox, type RunnerSandbox } from './helpers/runner.js';
+
+const BIN = fileURLToPath(new URL('../bin/faceswap-pipe.js', import.meta.url));
+const KONTEXT = 'blackforestlabs/flux-1-kontext/pro/edit';
+const KLING = 'kling/kling-2-6/motion-control-pro';
+
+let sb: RunnerSandbox | undefined;
+afterEach(() => {
+  sb?.cleanup();
+  sb = undefined;
+});
+
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('signals (a real faceswap-pipe process)', () => {
+  it('SIGINT cancels every in-flight job, says which could not be cancelled, records the run and exits 130', async () => {
+    // Kontext jobs stay queued (cancellable); the Kling job starts running at once (not cancellable).
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } }, [KLING]: { base: { queueMs: 0, runMs: null } } } });
+    const recipe = sb.recipe(
+      'wide.yaml',
+      `version: 1
+name: wide
+stages:
+  one:
+    model: ${KONTEXT}
+    input: { prompt: a, image: https://assets.example.com/1.jpg }
+  two:
+    model: ${KONTEXT}
+    input: { prompt: b, image: https://assets.example.com/2.jpg }
+  dance:
+    model: ${KLING}
+    input: { character_image_url: https://assets.example.com/c.png, reference_video_url: https://assets.example.com/d.mp4 }
+  after:
+    model: ${KONTEXT}
+    input: { prompt: c, image: "\${{ stages.one.outputs.images[0] }}" }
+`,
+    );
+    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    await until(() => sb!.submissions().length === 3, 'three submissions');
+    await sleep(200);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    const cancels = sb.standin.readLog().filter((r) => r.command === 'cancel');
+    expect(new Set(cancels.map((c) => c.request_id))).toEqual(new Set(sb.submissions().map((s) => s.request_id)));
+    expect(result.stderr).toContain('SIGINT received; cancelling in-flight jobs');
+    expect(result.stdout).toContain('cannot be cancelled; it will run to completion and may bill');
+    const record = sb.runRecord('wide');
+    expect(record.status).toBe('interrupted');
+    expect(record.exitCode).toBe(130);
+    expect(record.stages['after']).toMatchObject({ status: 'skipped', reason: 'interrupted' });
+    expect(record.stages['one']!.status).toBe('failed');
+  });
+
+  it('SIGTERM is handled like Ctrl-C', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } } } });
+    const recipe = sb.recipe('one.yaml', `version: 1\nname: one\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: a, image: https://assets.example.com/1.jpg }\n`);
+    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    await until(() => sb!.submissions().length === 1, 'a submission');
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(sb.standin.readLog().filter((r) => r.command === 'cancel')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SchemaChecker } from '../src/recipe/schema-check.js';
+import { CHAIN_RECIPE, jobIntervals, maxOverlap, sandbox, type RunnerSandbox } from './helpers/runner.js';
+
+let sb: RunnerSandbox | undefined;
+afterEach(() => {
+  sb?.cleanup();
+  sb = undefined;
+});
+
+const KONTEXT = 'blackforestlabs/flux-1-kontext/pro/edit';
+const NANO = 'google/nano-banana-2/edit';
+
+/** A recipe of Kontext stages with the given dependencies (`{b: ['a']}` = b uses a's output). */
+function kontextRecipe(name: string, deps: Record<string, string[]>, extra = ''): string {
+  let text = `version: 1\nname: ${name}\n${extra}stages:\n`;
+  for (const [id, needs] of Object.entries(deps)) {
+    const image = needs.length > 0 ? `\${{ stages.${needs[0]}.outputs.images[0] }}` : 'https://assets.example.com/scene.jpg';
+    text += `  ${id}:\n    model: ${KONTEXT}\n    input:\n      prompt: edit ${id}\n      image: ${image}\n`;
+    if (needs.length > 1) text += `    needs: [${needs.slice(1).join(', ')}]\n`;
+  }
+  return text;
+}
+
+describe('run against the runcomfy stand-in', () => {
+  it('runs the Kontext -> Kling chain, passing the first output URL into the second stage', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const subs = sb.submissions();
+    expect(subs.map((s) => s.model)).toEqual([KONTEXT, 'kling/kling-2-6/motion-control-pro']);
+    const faceId = subs[0]!.request_id!;
+    expect(subs[1]!.body).toEqual({
+      character_image_url: `https://files.runcomfy.net/${faceId}/result.png`,
+      reference_video_url: 'https://assets.example.com/dance.mp4',
+    });
+    // Bodies go on stdin, never in argv.
+    for (const s of subs) expect(s.argv).toEqual(['--output', 'json', 'run', s.model, '--input-file', '-', '--no-wait']);
+    const record = sb.runRecord('chain');
+    expect(record.status).toBe('succeeded');
+    expect(record.stages['face']!.files).toEqual([`face/${faceId}/result.png`]);
+    expect(readFileSync(join(sb.standin.dir, 'outputs/chain', record.stages['face']!.files[0]!)).length).toBeGreaterThan(0);
+    expect(result.stdout).toContain('2 jobs submitted');
+  });
+
+  it('retries a 75 twice, then succeeds with 3 attempts recorded (exit 0)', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { steps: [75, 75] } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    const attempts = sb.runRecord('chain').stages['face']!.attempts;
+    expect(attempts.map((a) => [a.outcome, a.reason ?? null, a.exitCode ?? null])).toEqual([
+      ['failed', 'rate-limited', 75],
+      ['failed', 'rate-limited', 75],
+      ['succeeded', null, null],
+    ]);
+    expect(result.stdout).toMatch(/\[retry\] face attempt 1 rate limited \(exit 75\)/);
+  });
+
+  it('re-attaches to a live job after a failure while polling instead of submitting again', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 50, runMs: 300, faults: [{ on: 'status', call: 2, error: 69 }] } } } });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    const attempts = sb.runRecord('one').stages['a']!.attempts;
+    expect(attempts).toHaveLength(2);
+    expect(attempts[0]).toMatchObject({ outcome: 'failed', reason: 'service-unavailable', reattached: false });
+    expect(attempts[1]).toMatchObject({ outcome: 'succeeded', reattached: true, requestId: attempts[0]!.requestId });
+  });
+
+  it.each([
+    [65, 'invalid-input', 1],
+    [77, 'unauthorized', 77],
+  ])('does not retry exit %i (%s); exits %i', async (exit, reason, code) => {
+    sb = sandbox({ models: { [KONTEXT]: { steps: [exit as 65 | 77] } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(code);
+    const stage = sb.runRecord('chain').stages['face']!;
+    expect(stage.attempts).toHaveLength(1);
+    expect(stage.failure?.reason).toBe(reason);
+    expect(sb.runRecord('chain').stages['motion']!.status).toBe('skipped');
+    expect(sb.standin.readLog().filter((r) => r.command === 'run')).toHaveLength(1);
+  });
+
+  it('skips the dependents of a failed job while independent stages finish; exit 1', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { runMs: 100 } }, [NANO]: { steps: [{ status: 'failed', error: 'NSFW filter' }] } } });
+    const recipe = sb.recipe(
+      'mixed.yaml',
+      `version: 1
+name: mixed
+stages:
+  gallery:
+    model: ${NANO}
+    input: { prompt: swap, image_urls: [https://assets.example.com/a.jpg, https://assets.example.com/b.jpg] }
+  after:
+    model: ${KONTEXT}
+    input: { prompt: touch up, image: "\${{ stages.gallery.outputs.images[0] }}" }
+  later:
+    model: ${KONTEXT}
+    input: { prompt: again, image: "\${{ stages.after.outputs.images[0] }}" }
+  alone:
+    model: ${KONTEXT}
+    input: { prompt: independent, image: https://assets.example.com/c.jpg }
+`,
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(1);
+    const record = sb.runRecord('mixed');
+    expect(record.stages['gallery']!.status).toBe('failed');
+    expect(record.stages['gallery']!.failure?.reason).toBe('job-failed');
+    expect(record.stages['gallery']!.attempts).toHaveLength(1);
+    expect(record.stages['after']).toMatchObject({ status: 'skipped', reason: 'dependency-failed' });
+    expect(record.stages['later']).toMatchObject({ status: 'skipped', reason: 'dependency-failed' });
+    expect(record.stages['alone']!.status).toBe('succeeded');
+    expect(result.stdout).toContain('[skip] after needs stage "gallery", which failed');
+  });
+
+  it('retries a failed job only when the stage opts in with retry_on: [failed]', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { steps: [{ status: 'failed' }] } } });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  retry_on: [failed]\n'));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+  });
+
+  it('runs the two middle stages of a diamond in parallel', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 600 } } } });
+    const recipe = sb.recipe('diamond.yaml', kontextRecipe('diamond', { top: [], left: ['top'], right: ['top'], bottom: ['left', 'right'] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    const byBody = new Map(sb.submissions().map((s) => [String((s.body as { prompt: string }).prompt), s.request_id!]));
+    const jobs = jobIntervals(sb.standin.readLog());
+    const left = jobs.get(byBody.get('edit left')!)!;
+    const right = jobs.get(byBody.get('edit right')!)!;
+    const top = jobs.get(byBody.get('edit top')!)!;
+    const bottom = jobs.get(byBody.get('edit bottom')!)!;
+    // Both middle jobs were alive at the same time, after top and before bottom.
+    expect(Math.max(left.start, right.start)).toBeLessThan(Math.min(left.end, right.end));
+    expect(Math.min(left.start, right.start)).toBeGreaterThanOrEqual(top.end);
+    expect(bottom.start).toBeGreaterThanOrEqual(Math.max(left.end, right.end));
+  });
+
+  it('honours --concurrency and per-model limits (from the invocation log)', async () => {
+    sb = sandbox({ models: { default: { base: { queueMs: 0, runMs: 300 } } } });
+    let text = `version: 1\nname: wide\ndefaults:\n  concurrency_per_model:\n    ${NANO}: 1\nstages:\n`;
+    for (let i = 0; i < 6; i++) text += `  k${i}:\n    model: ${KONTEXT}\n    input: { prompt: p${i}, image: https://assets.example.com/${i}.jpg }\n`;
+    for (let i = 0; i < 3; i++) text += `  n${i}:\n    model: ${NANO}\n    input: { prompt: p${i}, image_urls: [https://assets.example.com/${i}.jpg] }\n`;
+    const recipe = sb.recipe('wide.yaml', text);
+    const result = await sb.run(['run', recipe, '--reporter', 'plain', '--concurrency', '3']);
+    expect(result.code).toBe(0);
+    const jobs = [...jobIntervals(sb.standin.readLog()).values()];
+    expect(jobs).toHaveLength(9);
+    expect(maxOverlap(jobs)).toBeLessThanOrEqual(3);
+    expect(maxOverlap(jobs)).toBeGreaterThanOrEqual(2);
+    expect(maxOverlap(jobs, NANO)).toBe(1);
+  });
+
+  it('cancels the remote job when an attempt times out, and counts the timeout as retryable (exit 75)', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } } } });
+    const recipe = sb.recipe('slow.yaml', kontextRecipe('slow', { a: [] }, 'defaults:\n  timeout: 1s\n  retries: 0\n'));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(75);
+    const log = sb.standin.readLog();
+    const id = sb.submissions()[0]!.request_id;
+    expect(log.filter((r) => r.command === 'cancel' && r.request_id === id)).toHaveLength(1);
+    const stage = sb.runRecord('slow').stages['a']!;
+    expect(stage.failure?.reason).toBe('timed-out');
+    expect(stage.failure?.message).toContain('cancelled on the service');
+  });
+
+  it('--dry-run prints the exact commands and makes zero calls', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const result = await sb.run(['run', recipe, '--dry-run']);
+    expect(result.code).toBe(0);
+    expect(sb.standin.readLog()).toEqual([]);
+    expect(result.stdout).toContain(`$ runcomfy --output json run ${KONTEXT} --input-file - --no-wait`);
+    expect(result.stdout).toContain('"character_image_url":"${{ stages.face.outputs.images[0] }}"');
+  });
+
+  it('emits NDJSON events that validate against schemas/run-events.schema.json', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { steps: [75] } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const result = await sb.run(['run', recipe, '--reporter', 'json']);
+    expect(result.code).toBe(0);
+    const schema = JSON.parse(readFileSync(new URL('../schemas/run-events.schema.json', import.meta.url), 'utf8')) as object;
+    const check = new SchemaChecker().compile(schema);
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string });
+    for (const event of events) expect(check.check(event), JSON.stringify(event)).toEqual([]);
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe('run-start');
+    expect(types.at(-1)).toBe('run-finished');
+    for (const type of ['stage-start', 'stage-attempt', 'stage-retry', 'stage-succeeded']) expect(types).toContain(type);
+  });
+
+  it('never writes the token into any output, record or message', async () => {
+    const token = 'tok-SECRET-7f3a9c1e5b';
+    sb = sandbox({ models: { [KONTEXT]: { steps: [75, { status: 'failed', error: `bad token ${token}` }] } } }, { token });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const result = await sb.run(['run', recipe, '--reporter', 'json']);
+    expect(result.stdout + result.stderr).not.toContain(token);
+    const { execSync } = await import('node:child_process');
+    const hits = execSync(`grep -rl -- ${token} outputs || true`, { cwd: sb.standin.dir, encoding: 'utf8' });
+    expect(hits).toBe('');
+    for (const log of sb.standin.readLog()) expect(log.argv.join(' ')).not.toContain(token);
+  });
+
+  it('fails a stage whose trusted output URL did not download', async () => {
+    sb = sandbox({ downloads: { 'https://files.runcomfy.net/{request_id}/result.png': { fail: 'http' } } });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  retries: 1\n'));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(75);
+    const stage = sb.runRecord('one').stages['a']!;
+    expect(stage.failure?.reason).toBe('missing-download');
+    expect(stage.failure?.message).toContain('did not download');
+    // The retry re-fetched the same job rather than paying again.
+    expect(sb.submissions()).toHaveLength(1);
+  });
+});
