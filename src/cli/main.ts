@@ -1,10 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { version } from '../version.js';
-import { modelsCommand } from './commands/models.js';
-import { planCommand, type PlanOptions } from './commands/plan.js';
-import { runCommand, type RunOptions } from './commands/run.js';
-import { schemaCommand } from './commands/schema.js';
-import { validateCommand, type ValidateOptions } from './commands/validate.js';
+import type { PlanOptions } from './commands/plan.js';
+import type { RunOptions } from './commands/run.js';
+import type { ValidateOptions } from './commands/validate.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { options } from './options.js';
@@ -96,7 +94,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       'after',
       '\nExamples:\n  $ RUNCOMFY_TOKEN=... faceswap-pipe run recipes/kontext-to-kling.yaml\n  $ faceswap-pipe run campaign.yaml --dry-run\n  $ faceswap-pipe run campaign.yaml --reporter json --concurrency 8 > events.ndjson',
     )
-    .action(async (file: string, opts: RunOptions) => setCode(await runCommand(file, opts, io)));
+    .action(async (file: string, opts: RunOptions) => setCode(await (await import('./commands/run.js')).runCommand(file, opts, io)));
 
   program
     .command('validate')
@@ -111,7 +109,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       '\nExamples:\n  $ faceswap-pipe validate recipes/*.yaml\n  $ faceswap-pipe validate campaign.yaml --format json > diagnostics.json',
     )
     .action(async (files: string[], opts: ValidateOptions) =>
-      setCode(await validateCommand(files, opts, io)),
+      setCode(await (await import('./commands/validate.js')).validateCommand(files, opts, io)),
     );
 
   program
@@ -126,7 +124,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       'after',
       '\nExamples:\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid --set dance=https://assets.example.com/salsa.mp4',
     )
-    .action(async (file: string, opts: PlanOptions) => setCode(await planCommand(file, opts, io)));
+    .action(async (file: string, opts: PlanOptions) => setCode(await (await import('./commands/plan.js')).planCommand(file, opts, io)));
 
   program
     .command('models')
@@ -134,13 +132,13 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .addOption(options.format(['text', 'json'], 'text'))
     .addOption(options.catalog())
     .addHelpText('after', '\nExamples:\n  $ faceswap-pipe models\n  $ faceswap-pipe models --format json')
-    .action((opts: { format: 'text' | 'json'; catalog: string[] }) => setCode(modelsCommand(opts, io)));
+    .action(async (opts: { format: 'text' | 'json'; catalog: string[] }) => setCode((await import('./commands/models.js')).modelsCommand(opts, io)));
 
   program
     .command('schema')
     .description('print the recipe JSON Schema (for editors: see docs/recipes.md)')
     .addHelpText('after', '\nExample:\n  $ faceswap-pipe schema > recipe.schema.json')
-    .action(() => setCode(schemaCommand(io)));
+    .action(async () => setCode((await import('./commands/schema.js')).schemaCommand(io)));
 
   return program;
 }

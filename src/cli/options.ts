@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_MAX_RECIPE_BYTES } from '../recipe/load.js';
+import { DEFAULT_MAX_RECIPE_BYTES } from '../recipe/limits.js';
 import { parseSetArgument, type SetOverride } from '../recipe/sets.js';
 
 /**
