@@ -19,6 +19,7 @@ import type { JsonObject } from '../util/json.js';
  * - `client-missing`: the client executable could not be started.
  * - `engine-error`: the local engine failed on this input.
  * - `interrupted`: the run was cancelled (Ctrl-C, SIGTERM, --fail-fast).
+ * - `postprocess-failed`: the job succeeded but its files could not be labelled or recorded.
  */
 export type FailureReason =
   | 'rate-limited'
@@ -35,7 +36,8 @@ export type FailureReason =
   | 'protocol'
   | 'client-missing'
   | 'engine-error'
-  | 'interrupted';
+  | 'interrupted'
+  | 'postprocess-failed';
 
 /** A failed attempt, as data. */
 export interface AttemptFailure {

@@ -49,6 +49,12 @@ export interface StageSpec {
   readonly timeoutMs: number;
   readonly retryOn: readonly RetryOn[];
   readonly subjects: readonly string[];
+  /**
+   * How a fan-out stage's per-job outputs become `stages.<id>.outputs`. Absent: the list of
+   * per-item outputs, in item order (`foreach`). `images`: one `{images: [...]}` with every
+   * job's images concatenated in job order (a batch split into chunks by the router).
+   */
+  readonly merge?: 'images';
 }
 
 /** `defaults.concurrency_per_model`: one limit for every model, or per model id. */

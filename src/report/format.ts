@@ -36,6 +36,8 @@ export function reasonText(reason: FailureReason): string {
       return 'engine error';
     case 'interrupted':
       return 'interrupted';
+    case 'postprocess-failed':
+      return 'labelling or recording the outputs failed';
     default:
       return unreachable(reason);
   }

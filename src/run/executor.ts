@@ -38,7 +38,23 @@ export interface ExecutorOptions {
   readonly backoff: BackoffSettings;
   readonly emit: (event: RunEvent) => void;
   readonly journal: RunJournal;
+  /**
+   * Runs when all of a stage's jobs succeeded, before the stage is recorded and its dependents
+   * start (provenance records, embedded disclosure labels). A failure fails the stage.
+   */
+  readonly beforeRecord?: (finished: FinishedStage) => Promise<{ readonly ok: true } | { readonly ok: false; readonly message: string }>;
   readonly now?: () => number;
+}
+
+/** A stage whose jobs all succeeded, as {@link ExecutorOptions.beforeRecord} sees it. */
+export interface FinishedStage {
+  readonly spec: StageSpec;
+  readonly model: ModelInfo;
+  readonly input: JsonValue;
+  readonly outputs: JsonValue;
+  /** Relative to the run's output folder. */
+  readonly files: readonly string[];
+  readonly requestIds: readonly string[];
 }
 
 export interface ExecutionResult {
@@ -76,6 +92,8 @@ interface StageState {
   jobs: Job[];
   input: JsonValue;
   startedAt: number;
+  /** The beforeRecord hook has run (it runs once). */
+  hooked: boolean;
 }
 
 /**
@@ -116,6 +134,7 @@ export class Executor {
         jobs: [],
         input: null,
         startedAt: 0,
+        hooked: false,
       });
       for (const dep of spec.dependsOn)
         (this.#dependents.get(dep) ?? this.#dependents.set(dep, []).get(dep)!).push(planned.id);
@@ -407,13 +426,26 @@ export class Executor {
   }
 
   #finishStage(stage: StageState, failure?: StageFailure): void {
+    const hook = this.#o.beforeRecord;
+    if (!failure && hook && !stage.hooked && stage.jobs.length > 0) {
+      stage.hooked = true;
+      this.#pendingFinishes++;
+      const merged = this.#merged(stage);
+      void hook({ spec: stage.spec, model: stage.model, input: stage.input, ...merged, requestIds: stage.jobs.map((j) => j.result!.requestId) })
+        .then(
+          (r) => (r.ok ? undefined : { reason: 'postprocess-failed' as const, message: r.message, retryable: false }),
+          (cause: unknown) => ({ reason: 'postprocess-failed' as const, message: (cause as Error).message, retryable: false }),
+        )
+        .then((hookFailure) => this.#finishStage(stage, hookFailure))
+        .finally(() => {
+          this.#pendingFinishes--;
+          this.#signalChange();
+        });
+      return;
+    }
     stage.phase = 'done';
     const id = stage.spec.id;
-    const fanOut = stage.jobs.some((j) => j.item !== null) || stage.spec.foreach !== undefined;
-    const outputs: JsonValue = fanOut
-      ? stage.jobs.map((j) => j.result?.output ?? null)
-      : (stage.jobs[0]?.result?.output ?? null);
-    const files = stage.jobs.flatMap((j) => j.result?.files ?? []);
+    const { outputs, files } = this.#merged(stage);
     const attempts = stage.jobs.flatMap((j) => j.attempts).sort((a, b) => a.startedAt - b.startedAt);
     const endedAt = this.#now();
     const base = {
@@ -464,6 +496,17 @@ export class Executor {
         else this.#skipDownstream(id);
         this.#signalChange();
       });
+  }
+
+  /** A stage's outputs and files as later stages see them. */
+  #merged(stage: StageState): { outputs: JsonValue; files: string[] } {
+    const fanOut = stage.jobs.some((j) => j.item !== null) || stage.spec.foreach !== undefined;
+    const outputs: JsonValue = !fanOut
+      ? (stage.jobs[0]?.result?.output ?? null)
+      : stage.spec.merge === 'images'
+        ? { images: stage.jobs.flatMap((j) => imagesOf(j.result?.output)) }
+        : stage.jobs.map((j) => j.result?.output ?? null);
+    return { outputs, files: stage.jobs.flatMap((j) => j.result?.files ?? []) };
   }
 
   #releaseDependents(id: StageId): void {
@@ -590,6 +633,12 @@ export class Executor {
   #emit(event: DistributiveOmit<RunEvent, 'time'>): void {
     this.#o.emit({ ...event, time: new Date(this.#now()).toISOString() });
   }
+}
+
+/** The `images` list of a model output (chunked batches are merged by concatenating these). */
+function imagesOf(output: JsonObject | undefined): JsonValue[] {
+  const images = output?.['images'];
+  return Array.isArray(images) ? [...(images as JsonValue[])] : [];
 }
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;

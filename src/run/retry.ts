@@ -68,6 +68,7 @@ export function isRetryable(reason: FailureReason, retryOn: readonly RetryOn[]):
     case 'client-missing':
     case 'engine-error':
     case 'interrupted':
+    case 'postprocess-failed':
       return false;
     default:
       return unreachable(reason);
