@@ -74,6 +74,12 @@ export interface AttemptRequest {
 /** What a backend tells the runner while an attempt goes on. */
 export interface AttemptHooks {
   /**
+   * Called right before a new submission (not a re-attachment). The runner records that a
+   * submission is under way and may name a file for the client's stdout, so the request id
+   * survives even if the runner is killed before reading it.
+   */
+  beforeSubmit(): Promise<{ readonly stdoutFile?: string }>;
+  /**
    * Called with the request id as soon as the job exists, before waiting for it. The runner
    * records it durably here, so a crash after this point re-attaches instead of paying again.
    */

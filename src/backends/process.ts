@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 
 /**
@@ -18,6 +19,13 @@ export interface ProcessRequest {
   readonly signal?: AbortSignal;
   readonly stopSignal?: 'SIGINT' | 'SIGTERM';
   readonly graceMs?: number;
+  /**
+   * Send stdout to this file instead of a pipe. The child keeps writing there even if this
+   * process dies, which is how a submitted job's id survives a killed runner.
+   */
+  readonly stdoutFile?: string;
+  /** Called with the child's pid as soon as it exists. */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 export type ProcessResult =
@@ -39,7 +47,9 @@ export async function runProcess(request: ProcessRequest): Promise<ProcessResult
     stripFinalNewline: false,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
+    ...(request.stdoutFile !== undefined && { stdout: { file: request.stdoutFile } }),
   });
+  if (child.pid !== undefined) request.onSpawn?.(child.pid);
   let stopped = false;
   let killTimer: NodeJS.Timeout | undefined;
   const stop = () => {
@@ -51,7 +61,7 @@ export async function runProcess(request: ProcessRequest): Promise<ProcessResult
   request.signal?.addEventListener('abort', stop, { once: true });
   try {
     const result = await child;
-    const stdout = String(result.stdout ?? '');
+    const stdout = request.stdoutFile === undefined ? String(result.stdout ?? '') : await readFile(request.stdoutFile, 'utf8').catch(() => '');
     const stderr = String(result.stderr ?? '');
     if (result.exitCode === undefined && result.signal === undefined && !stopped) {
       const cause = result.cause as NodeJS.ErrnoException | undefined;

@@ -1,6 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { version } from '../version.js';
+import type { CleanOptions } from './commands/clean.js';
 import type { PlanOptions } from './commands/plan.js';
+import type { StatusOptions } from './commands/status.js';
 import type { RunOptions } from './commands/run.js';
 import type { ValidateOptions } from './commands/validate.js';
 import { ExitCode } from './exit-codes.js';
@@ -82,6 +84,12 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     )
     .option('--out <dir>', 'output folder; files go to <dir>/<recipe name>/', 'outputs')
     .option('--runcomfy <path>', 'the runcomfy executable (default: runcomfy on PATH; env FACESWAP_RUNCOMFY)')
+    .option('--state-dir <dir>', 'where job records and the lock live (default: .faceswap/ next to the recipe)')
+    .addOption(new Option('--force [stage]', 'ignore the cache: for every stage, or (repeatable) for the named stage; write it after the recipe').argParser(collectStages))
+    .option('--no-cache', 'run without reading or writing the cache')
+    .addOption(new Option('--only <stage>', 'run just this stage (repeatable, or comma-separated); upstream results come from the cache').argParser(collectStages))
+    .option('--from <stage>', 'run this stage and everything downstream of it')
+    .option('--until <stage>', 'run this stage and everything it needs')
     .addOption(
       new Option(
         '--poll-interval <ms>',
@@ -95,6 +103,32 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       '\nExamples:\n  $ RUNCOMFY_TOKEN=... faceswap-pipe run recipes/kontext-to-kling.yaml\n  $ faceswap-pipe run campaign.yaml --dry-run\n  $ faceswap-pipe run campaign.yaml --reporter json --concurrency 8 > events.ndjson',
     )
     .action(async (file: string, opts: RunOptions) => setCode(await (await import('./commands/run.js')).runCommand(file, opts, io)));
+
+  program
+    .command('status')
+    .description('show each stage: done (cached), stale, running (request id), never run; and what a run would call')
+    .argument('<recipe>', 'recipe file')
+    .addOption(options.format(['text', 'json'], 'text'))
+    .addOption(options.set())
+    .option('--out <dir>', 'output folder the runs used', 'outputs')
+    .option('--state-dir <dir>', 'state folder (default: .faceswap/ next to the recipe)')
+    .addOption(options.catalog())
+    .addOption(options.maxRecipeSize())
+    .addHelpText('after', '\nExample:\n  $ faceswap-pipe status recipes/kontext-to-kling.yaml')
+    .action(async (file: string, opts: StatusOptions) => setCode(await (await import('./commands/status.js')).statusCommand(file, opts, io)));
+
+  program
+    .command('clean')
+    .description("remove a recipe's state (cache, job records) and, unless --keep-outputs, its outputs")
+    .argument('<recipe>', 'recipe file')
+    .option('--keep-outputs', 'keep outputs/<recipe>/', false)
+    .addOption(options.set())
+    .option('--out <dir>', 'output folder the runs used', 'outputs')
+    .option('--state-dir <dir>', 'state folder (default: .faceswap/ next to the recipe)')
+    .addOption(options.catalog())
+    .addOption(options.maxRecipeSize())
+    .addHelpText('after', '\nExample:\n  $ faceswap-pipe clean recipes/kontext-to-kling.yaml --keep-outputs')
+    .action(async (file: string, opts: CleanOptions) => setCode(await (await import('./commands/clean.js')).cleanCommand(file, opts, io)));
 
   program
     .command('validate')
@@ -147,4 +181,10 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
   return n;
+}
+
+/** Repeatable stage options; values may also be comma-separated (`--only a,b`). */
+function collectStages(value: string, previous: unknown): string[] {
+  const before = Array.isArray(previous) ? (previous as string[]) : [];
+  return [...before, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
 }

@@ -46,7 +46,7 @@ export function reasonText(reason: FailureReason): string {
 /** The end-of-run table: stage, model, status, attempts, time, output files. */
 export function renderSummary(
   results: readonly StageResult[],
-  options: { submissions: number; record: string | null },
+  options: { submissions: number; clientCalls: number; record: string | null },
 ): string {
   const rows = results.map((r) => {
     const files = r.status === 'skipped' ? [] : r.files;
@@ -68,10 +68,16 @@ export function renderSummary(
       .join('  ')
       .trimEnd();
   let out = [line(header), ...rows.map(line)].join('\n') + '\n';
+  const cached = results.filter((r) => r.status === 'cached').length;
+  const cachedText = cached > 0 ? `${cached} stage${cached === 1 ? '' : 's'} cached` : '';
   const calls =
-    options.submissions === 0
-      ? 'no runcomfy jobs submitted'
-      : `${options.submissions} job${options.submissions === 1 ? '' : 's'} submitted`;
+    options.clientCalls === 0
+      ? `no runcomfy calls${cachedText ? ` (${cachedText})` : ''}`
+      : [
+          `${options.clientCalls} runcomfy call${options.clientCalls === 1 ? '' : 's'}`,
+          `${options.submissions} job${options.submissions === 1 ? '' : 's'} submitted`,
+          ...(cachedText ? [cachedText] : []),
+        ].join(', ');
   out += `\n${calls}${options.record ? `; run record: ${options.record}` : ''}\n`;
   return out;
 }

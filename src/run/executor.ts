@@ -1,4 +1,5 @@
-import { relative } from 'node:path';
+import { access } from 'node:fs/promises';
+import { relative, resolve as resolvePath } from 'node:path';
 import type { AttemptFailure, Backend } from '../backends/backend.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { ModelInfo } from '../catalog/model.js';
@@ -9,6 +10,10 @@ import type { RunEvent } from './events.js';
 import type { AttemptRecord, RunStatus, SkipReason, StageFailure, StageResult } from './result.js';
 import { decideRetry, isTransient, type BackoffSettings } from './retry.js';
 import { resolveStageInputs, type StageView } from './stage-input.js';
+import type { CacheDecision, CachePlan } from './cache-plan.js';
+import { mergeOutputs } from './cache-plan.js';
+import { jobKey } from '../state/cache-key.js';
+import type { JobStore } from '../state/job-store.js';
 
 /** Where the executor reports durable facts; `src/state` implements it. */
 export interface RunJournal {
@@ -38,6 +43,11 @@ export interface ExecutorOptions {
   readonly backoff: BackoffSettings;
   readonly emit: (event: RunEvent) => void;
   readonly journal: RunJournal;
+  /**
+   * The cache: what the pre-run pass decided per stage, and the job records (absent with
+   * --no-cache: nothing is read or written then).
+   */
+  readonly cache?: { readonly plan?: CachePlan; readonly store?: JobStore };
   /**
    * Runs when all of a stage's jobs succeeded, before the stage is recorded and its dependents
    * start (provenance records, embedded disclosure labels). A failure fails the stage.
@@ -72,6 +82,10 @@ interface Job {
   readonly stage: StageState;
   readonly item: number | null;
   readonly body: JsonObject;
+  /** The cache key (see src/state/cache-key.ts). */
+  readonly key: string;
+  /** Its result came from a finished record: no call was made. */
+  cached: boolean;
   readonly attempts: AttemptRecord[];
   unavailable: number;
   reattach: string | undefined;
@@ -94,6 +108,8 @@ interface StageState {
   startedAt: number;
   /** The beforeRecord hook has run (it runs once). */
   hooked: boolean;
+  /** Outputs and files of a stage answered wholly from the cache plan. */
+  cachedView?: StageView;
 }
 
 /**
@@ -146,7 +162,12 @@ export class Executor {
     this.#o.signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (this.#o.signal.aborted) onAbort();
-      for (const stage of this.#stages.values()) if (stage.unfinishedDeps === 0) this.#activate(stage);
+      for (const stage of this.#stages.values()) {
+        if (this.#decision(stage)?.kind === 'not-selected') this.#skip(stage, 'not-selected', 'not selected by --only, --from or --until');
+      }
+      for (const stage of this.#stages.values()) {
+        if (stage.unfinishedDeps === 0 && stage.phase === 'pending') this.#activate(stage);
+      }
       for (;;) {
         this.#startEligible();
         if (
@@ -163,7 +184,7 @@ export class Executor {
         status:
           this.#stop === 'interrupted'
             ? 'interrupted'
-            : [...this.#results.values()].some((r) => r.status === 'failed' || r.status === 'skipped')
+            : [...this.#results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.reason !== 'not-selected'))
               ? 'failed'
               : 'succeeded',
         results: this.#results,
@@ -180,6 +201,11 @@ export class Executor {
     if (this.#stop) return;
     stage.phase = 'active';
     stage.startedAt = this.#now();
+    const decision = this.#decision(stage);
+    if (decision?.kind === 'cached') {
+      this.#finishCached(stage, decision);
+      return;
+    }
     const inputs = resolveStageInputs(stage.spec, stage.model, this.#o.recipe.vars, this.#views);
     this.#emit({
       type: 'stage-start',
@@ -196,6 +222,8 @@ export class Executor {
       stage,
       item: inputs.fanOut ? i : null,
       body,
+      key: jobKey(stage.model, body),
+      cached: false,
       attempts: [],
       unavailable: 0,
       reattach: undefined,
@@ -206,7 +234,79 @@ export class Executor {
       this.#finishStage(stage);
       return;
     }
-    for (const job of stage.jobs) this.#enqueue(job);
+    const store = this.#o.cache?.store;
+    if (!store) {
+      for (const job of stage.jobs) this.#enqueue(job);
+      return;
+    }
+    this.#pendingFinishes++;
+    const bypass = decision?.kind === 'run' && decision.bypass;
+    void Promise.all(stage.jobs.map((job) => this.#resume(job, store, bypass)))
+      .catch(() => undefined)
+      .finally(() => {
+        this.#pendingFinishes--;
+        for (const job of stage.jobs) {
+          if (job.state === 'waiting') this.#enqueue(job);
+        }
+        if (stage.jobs.every((j) => j.state === 'succeeded')) this.#jobSettled(stage.jobs[stage.jobs.length - 1]!);
+        this.#signalChange();
+      });
+  }
+
+  /**
+   * What the job records say about a job before it runs: finished (reuse it), submitted or
+   * being submitted by a run that died (follow that job instead of paying again), or nothing.
+   * With `bypass` (forced, or refreshing expired URLs) finished records are ignored.
+   */
+  async #resume(job: Job, store: JobStore, bypass: boolean): Promise<void> {
+    const { record } = await store.read(job.key);
+    if (!record) return;
+    switch (record.status) {
+      case 'succeeded': {
+        if (bypass) return;
+        const files = record.files.map((f) => relative(this.#o.outDir, resolvePath(record.outRoot, f)));
+        if (!(await allExist(record.files.map((f) => resolvePath(record.outRoot, f))))) {
+          job.reattach = record.requestId;
+          return;
+        }
+        job.state = 'succeeded';
+        job.cached = true;
+        job.result = { output: record.output, files, requestId: record.requestId };
+        return;
+      }
+      case 'submitted':
+        job.reattach = record.requestId;
+        return;
+      case 'submitting': {
+        const id = await store.pendingRequestId(record);
+        if (id !== undefined) job.reattach = id;
+        return;
+      }
+    }
+  }
+
+  /** A stage every job of which is cached: its results come from the records, nothing runs. */
+  #finishCached(stage: StageState, decision: CacheDecision & { kind: 'cached' }): void {
+    stage.input = null;
+    stage.jobs = decision.records.map((record, i) => ({
+      stage,
+      item: decision.records.length > 1 || stage.spec.foreach ? i : null,
+      body: {},
+      key: record.key,
+      cached: true,
+      attempts: [],
+      unavailable: 0,
+      reattach: undefined,
+      notBefore: 0,
+      state: 'succeeded' as const,
+      result: { output: record.output, files: [], requestId: record.requestId },
+    }));
+    stage.cachedView = { outputs: decision.outputs, files: [...decision.files] };
+    this.#finishStage(stage);
+  }
+
+  #decision(stage: StageState): CacheDecision | undefined {
+    return this.#o.cache?.plan?.decisions.get(stage.spec.id);
   }
 
   #enqueue(job: Job): void {
@@ -280,8 +380,14 @@ export class Executor {
           abortReason: () => abortReason,
         },
         {
+          beforeSubmit: async () => {
+            const store = this.#o.cache?.store;
+            if (!store) return {};
+            return { stdoutFile: await store.submitting(job.key, stage.model.id, jobLabel(stageId, job.item)) };
+          },
           submitted: async (id) => {
             requestId = id;
+            await this.#o.cache?.store?.submitted(job.key, stage.model.id, jobLabel(stageId, job.item), id);
             if (id !== reattach) {
               this.#submissions++;
               this.#emit({ type: 'stage-submitted', stage: stageId, item: job.item, attempt, requestId: id });
@@ -301,6 +407,13 @@ export class Executor {
       const endedAt = this.#now();
       const base = { attempt, item: job.item, reattached: reattach !== undefined, startedAt, endedAt };
       if (outcome.kind === 'succeeded') {
+        // The record is written only now, after the files are downloaded and checked.
+        await this.#o.cache?.store?.succeeded(job.key, stage.model.id, jobLabel(stageId, job.item), {
+          requestId: outcome.requestId,
+          output: outcome.output,
+          files: outcome.files,
+          outRoot: this.#o.outDir,
+        });
         job.attempts.push({ ...base, requestId: outcome.requestId, outcome: 'succeeded' });
         job.state = 'succeeded';
         job.result = {
@@ -387,6 +500,18 @@ export class Executor {
     }
     job.state = 'failed';
     job.failure = { ...failure, retryable: decision.retryable && isTransient(failure.reason) };
+    const store = this.#o.cache?.store;
+    if (store && (failure.reason === 'job-failed' || failure.reason === 'job-cancelled')) {
+      // The service ended this job: a later run may submit it again rather than follow it.
+      this.#pendingFinishes++;
+      void store
+        .forget(job.key)
+        .catch(() => undefined)
+        .finally(() => {
+          this.#pendingFinishes--;
+          this.#signalChange();
+        });
+    }
   }
 
   /** One job is final; when it is its stage's last, the stage is. */
@@ -427,7 +552,7 @@ export class Executor {
 
   #finishStage(stage: StageState, failure?: StageFailure): void {
     const hook = this.#o.beforeRecord;
-    if (!failure && hook && !stage.hooked && stage.jobs.length > 0) {
+    if (!failure && hook && !stage.hooked && stage.jobs.length > 0 && !stage.jobs.every((j) => j.cached)) {
       stage.hooked = true;
       this.#pendingFinishes++;
       const merged = this.#merged(stage);
@@ -473,12 +598,13 @@ export class Executor {
         this.#halt('fail-fast', `stage "${id}" failed and --fail-fast is set`);
     } else {
       const requestIds = stage.jobs.map((j) => j.result!.requestId);
-      result = { ...base, status: 'succeeded', outputs, files, requestIds };
+      const cached = stage.jobs.length > 0 && stage.jobs.every((j) => j.cached);
+      result = { ...base, status: cached ? 'cached' : 'succeeded', outputs, files, requestIds };
       this.#views.set(id, { outputs, files });
       this.#emit({
         type: 'stage-succeeded',
         stage: id,
-        cached: false,
+        cached,
         attempts: attempts.length,
         durationMs: endedAt - stage.startedAt,
         outputs,
@@ -492,7 +618,7 @@ export class Executor {
       .catch(() => undefined)
       .finally(() => {
         this.#pendingFinishes--;
-        if (result.status === 'succeeded') this.#releaseDependents(id);
+        if (result.status === 'succeeded' || result.status === 'cached') this.#releaseDependents(id);
         else this.#skipDownstream(id);
         this.#signalChange();
       });
@@ -500,13 +626,12 @@ export class Executor {
 
   /** A stage's outputs and files as later stages see them. */
   #merged(stage: StageState): { outputs: JsonValue; files: string[] } {
+    if (stage.cachedView) return { outputs: stage.cachedView.outputs, files: [...stage.cachedView.files] };
     const fanOut = stage.jobs.some((j) => j.item !== null) || stage.spec.foreach !== undefined;
-    const outputs: JsonValue = !fanOut
-      ? (stage.jobs[0]?.result?.output ?? null)
-      : stage.spec.merge === 'images'
-        ? { images: stage.jobs.flatMap((j) => imagesOf(j.result?.output)) }
-        : stage.jobs.map((j) => j.result?.output ?? null);
-    return { outputs, files: stage.jobs.flatMap((j) => j.result?.files ?? []) };
+    return {
+      outputs: mergeOutputs(fanOut, stage.spec.merge, stage.jobs.map((j) => j.result?.output ?? null)),
+      files: stage.jobs.flatMap((j) => j.result?.files ?? []),
+    };
   }
 
   #releaseDependents(id: StageId): void {
@@ -635,10 +760,20 @@ export class Executor {
   }
 }
 
-/** The `images` list of a model output (chunked batches are merged by concatenating these). */
-function imagesOf(output: JsonObject | undefined): JsonValue[] {
-  const images = output?.['images'];
-  return Array.isArray(images) ? [...(images as JsonValue[])] : [];
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/** `face` or `gallery[3]`: how job records name the job that wrote them. */
+function jobLabel(stage: StageId, item: number | null): string {
+  return item === null ? stage : `${stage}[${item}]`;
 }
 
-type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+async function allExist(paths: readonly string[]): Promise<boolean> {
+  for (const path of paths) {
+    try {
+      await access(path);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}

@@ -33,10 +33,17 @@ export class RuncomfyBackend implements Backend {
 
   async runAttempt(request: AttemptRequest, hooks: AttemptHooks): Promise<AttemptOutcome> {
     let requestId = request.reattach;
+    if (requestId !== undefined) {
+      // A job recorded by an earlier attempt or run: if the service no longer knows it (404 -> 65),
+      // it is submitted anew; any other answer is handled by the polling below.
+      const probe = await this.#client.status(requestId, request.signal);
+      if (!probe.ok && probe.failure.exitCode === 65) requestId = undefined;
+    }
     if (requestId === undefined) {
       // The submit is not abortable: killing the client mid-request may leave a paid job with an
       // unknown id (contract section 7). It is one short API call; on abort we cancel right after.
-      const submitted = await this.#client.submit(request.model.id, request.input);
+      const { stdoutFile } = await hooks.beforeSubmit();
+      const submitted = await this.#client.submit(request.model.id, request.input, stdoutFile);
       if (!submitted.ok) return failed(submitted.failure);
       requestId = submitted.value;
     }

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { processStartTime } from '../../state/process-alive.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../util/json.js';
 import type { Redactor } from '../../policy/redact.js';
 import { tail } from '../../policy/redact.js';
@@ -35,9 +37,15 @@ export interface Invocation {
  */
 export class RuncomfyClient {
   readonly #settings: ClientSettings;
+  #calls = 0;
 
   constructor(settings: ClientSettings) {
     this.#settings = settings;
+  }
+
+  /** Client processes started so far (every subcommand counts). */
+  get calls(): number {
+    return this.#calls;
   }
 
   submitInvocation(model: string, body: JsonObject): Invocation {
@@ -48,10 +56,14 @@ export class RuncomfyClient {
     };
   }
 
-  /** Submits a job; the request id on success. Not abortable: see the backend for why. */
-  async submit(model: string, body: JsonObject): Promise<ClientCall<string>> {
+  /**
+   * Submits a job; the request id on success. Not abortable: see the backend for why. With
+   * `stdoutFile`, the client's answer (the id) goes to that file and the child's pid to
+   * `<stdoutFile>.pid`, so a runner killed meanwhile can find the job afterwards.
+   */
+  async submit(model: string, body: JsonObject, stdoutFile?: string): Promise<ClientCall<string>> {
     const invocation = this.submitInvocation(model, body);
-    const result = await this.#run(invocation);
+    const result = await this.#run(invocation, undefined, stdoutFile);
     const failure = this.#failure(result, 'submit');
     if (failure) return { ok: false, failure };
     const parsed = parseJson((result as { stdout: string }).stdout);
@@ -159,8 +171,16 @@ export class RuncomfyClient {
     return result.kind === 'exited' && result.exitCode === 0 ? result.stdout.trim() : undefined;
   }
 
-  async #run(invocation: Invocation, signal?: AbortSignal): Promise<ProcessResult> {
+  async #run(invocation: Invocation, signal?: AbortSignal, stdoutFile?: string): Promise<ProcessResult> {
+    this.#calls++;
     return runProcess({
+      ...(stdoutFile !== undefined && {
+        stdoutFile,
+        onSpawn: (pid: number) => {
+          const startTime = processStartTime(pid);
+          writeFileSync(`${stdoutFile}.pid`, JSON.stringify({ pid, ...(startTime !== undefined && { startTime }) }), { mode: 0o600 });
+        },
+      }),
       file: invocation.file,
       args: invocation.args,
       ...(invocation.stdin !== undefined && { input: invocation.stdin }),

@@ -1,27 +1,34 @@
 import { randomUUID } from 'node:crypto';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { isCI } from 'ci-info';
 import type { Backend } from '../../backends/backend.js';
 import { RuncomfyBackend } from '../../backends/runcomfy/backend.js';
 import { RuncomfyClient } from '../../backends/runcomfy/client.js';
-import { buildPlan } from '../../plan/plan.js';
+import type { Catalog } from '../../catalog/catalog.js';
+import { buildPlan, type Plan } from '../../plan/plan.js';
 import { makeRedactor } from '../../policy/redact.js';
 import { analyzeRecipeFile } from '../../recipe/analyze.js';
 import { exitCategory } from '../../recipe/diagnostic.js';
+import type { StageId } from '../../recipe/types.js';
+import { renderDryRun } from '../../report/dry-run.js';
 import { renderSummary } from '../../report/format.js';
 import { JsonReporter } from '../../report/json-reporter.js';
 import { PlainReporter } from '../../report/plain-reporter.js';
 import { TtyReporter } from '../../report/tty-reporter.js';
+import { planCache, type CachePlan, type Selection } from '../../run/cache-plan.js';
 import { EVENT_SCHEMA_VERSION, type RunEvent, type RunObserver } from '../../run/events.js';
 import { Executor, type ExecutionResult } from '../../run/executor.js';
 import { isTransient } from '../../run/retry.js';
+import { JobStore } from '../../state/job-store.js';
+import { acquireLock } from '../../state/lock.js';
+import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
 import { RunRecord, runFolderName } from '../../state/run-record.js';
+import { didYouMean } from '../../util/suggest.js';
 import { version } from '../../version.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import { wantsColor, type CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
 import { loadCatalog, printDiagnostics } from '../recipe-io.js';
-import { renderDryRun } from '../../report/dry-run.js';
 
 export type ReporterName = 'tty' | 'plain' | 'json';
 
@@ -33,36 +40,97 @@ export interface RunOptions extends RecipeOptions {
   readonly out: string;
   readonly runcomfy?: string;
   readonly pollInterval?: number;
+  /** Where state lives (default: `.faceswap/` next to the recipe). */
+  readonly stateDir?: string;
+  /** `--force` alone (true) ignores the cache for every stage; `--force <stage>` for the named ones. */
+  readonly force?: true | readonly string[];
+  /** False with `--no-cache`. */
+  readonly cache: boolean;
+  readonly only?: readonly string[];
+  readonly from?: string;
+  readonly until?: string;
 }
 
-/** `faceswap-pipe run <recipe>`: check, plan, execute, record, report. */
+/** `faceswap-pipe run <recipe>`: check, plan, consult the cache, execute, record, report. */
 export async function runCommand(file: string, options: RunOptions, io: CliIo): Promise<number> {
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog.exit;
-  const analysis = await analyzeRecipeFile(file, {
-    catalog,
-    sets: options.set,
-    maxBytes: options.maxRecipeSize,
-    cwd: io.cwd,
-  });
+  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
   printDiagnostics(io, analysis.diagnostics);
   if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
-  const plan = buildPlan(analysis.recipe, catalog);
+  const recipe = analysis.recipe;
+  const plan = buildPlan(recipe, catalog);
+  const selection = checkSelection(plan, options, io);
+  if (!selection) return ExitCode.usage;
   const redact = makeRedactor(io.env);
-  const client = new RuncomfyClient({
-    executable: options.runcomfy ?? io.env['FACESWAP_RUNCOMFY'] ?? 'runcomfy',
-    env: io.env,
-    cwd: io.cwd,
-    redact,
-  });
+  const executable = options.runcomfy ?? io.env['FACESWAP_RUNCOMFY'] ?? 'runcomfy';
+  const client = new RuncomfyClient({ executable, env: io.env, cwd: io.cwd, redact });
 
   if (options.dryRun) {
     io.stdout.write(renderDryRun(plan, client));
     return ExitCode.ok;
   }
 
+  const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: recipe.name });
+  const stateDir = recipeStateDir({ cwd: io.cwd, recipeFile: file, recipeName: recipe.name, ...(options.stateDir !== undefined && { stateDir: options.stateDir }) });
+  const lock = await acquireLock(stateDir, `faceswap-pipe run ${file}`);
+  if (!lock.acquired) {
+    io.stderr.write(
+      `faceswap-pipe: error: another run (pid ${lock.holder.pid} on ${lock.holder.host}, since ${lock.holder.since}) is using the state folder ${relative(io.cwd, stateDir) || stateDir}.\n` +
+        'Wait for it to finish and run again; two runs at once could pay for the same jobs twice.\n',
+    );
+    return ExitCode.tempFail;
+  }
+  try {
+    if (lock.tookOverFrom) {
+      io.stderr.write(`faceswap-pipe: note: took over the lock of a run that is gone (pid ${lock.tookOverFrom.pid}, since ${lock.tookOverFrom.since}); its jobs will be followed up\n`);
+    }
+    const store = options.cache ? new JobStore(stateDir, redact) : undefined;
+    const cachePlan = await planCache(
+      plan,
+      catalog,
+      store,
+      { enabled: options.cache, force: forceSet(options.force), urlTtlMs: recipe.cacheUrlTtlMs, now: Date.now() },
+      outDir,
+      selection,
+    );
+    for (const problem of cachePlan.problems) io.stderr.write(`faceswap-pipe: warning: ${problem}\n`);
+    for (const warning of cachePlan.warnings) io.stderr.write(`faceswap-pipe: warning: ${warning}\n`);
+    if (cachePlan.blocked.length > 0) {
+      for (const { stage, upstream } of cachePlan.blocked) {
+        io.stderr.write(
+          `faceswap-pipe: error: stage "${stage}" needs the results of stage "${upstream}", which has no cached result and is not selected.\n` +
+            `Run it first (faceswap-pipe run ${file} --until ${upstream}) or widen the selection.\n`,
+        );
+      }
+      return ExitCode.dataError;
+    }
+    return await execute({ file, catalog, options, io, plan, cachePlan, store, client, outDir, redact });
+  } finally {
+    await lock.release();
+  }
+}
+
+interface ExecuteContext {
+  readonly file: string;
+  readonly catalog: Catalog;
+  readonly options: RunOptions;
+  readonly io: CliIo;
+  readonly plan: Plan;
+  readonly cachePlan: CachePlan;
+  readonly store: JobStore | undefined;
+  readonly client: RuncomfyClient;
+  readonly outDir: string;
+  readonly redact: (text: string) => string;
+}
+
+async function execute(ctx: ExecuteContext): Promise<number> {
+  const { file, options, io, plan, cachePlan, client, outDir, redact } = ctx;
+  const recipe = plan.recipe;
+  const willCall = plan.stages.some((s) => s.backend === 'runcomfy' && cachePlan.decisions.get(s.id)?.kind === 'run');
   let clientVersion: string | null = null;
-  if (plan.stages.some((s) => s.backend === 'runcomfy')) {
+  if (willCall) {
+    // Only when something will be called: a fully cached run makes no client call at all.
     clientVersion = (await client.version()) ?? null;
     if (clientVersion === null) {
       io.stderr.write(
@@ -74,14 +142,13 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   }
 
   const startedAt = new Date();
-  const outDir = resolve(io.cwd, options.out, analysis.recipe.name);
   const runDir = join(outDir, 'runs', runFolderName(startedAt));
   const runId = randomUUID();
   const record = new RunRecord(
     runDir,
     {
       runId,
-      recipe: analysis.recipe,
+      recipe,
       recipeFile: file,
       version: version(),
       clientVersion,
@@ -90,6 +157,11 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
         failFast: options.failFast,
         out: options.out,
         sets: options.set.map((s) => s.name),
+        cache: options.cache,
+        force: options.force ?? false,
+        ...(options.only && { only: options.only }),
+        ...(options.from && { from: options.from }),
+        ...(options.until && { until: options.until }),
       },
       startedAt: startedAt.toISOString(),
     },
@@ -97,15 +169,11 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   );
   const observer = pickReporter(options.reporter, io);
   const emit = (event: RunEvent) => observer.event(event);
-  const backend = new RuncomfyBackend(client, {
-    pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000,
-  });
+  const backend = new RuncomfyBackend(client, { pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000 });
   const controller = new AbortController();
   const unsubscribe = io.onSignal?.((signal) => {
     if (controller.signal.aborted) return;
-    io.stderr.write(
-      `\nfaceswap-pipe: ${signal} received; cancelling in-flight jobs (press Ctrl-C again to exit at once)\n`,
-    );
+    io.stderr.write(`\nfaceswap-pipe: ${signal} received; cancelling in-flight jobs (press Ctrl-C again to exit at once)\n`);
     controller.abort();
   });
 
@@ -114,13 +182,8 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     time: startedAt.toISOString(),
     schemaVersion: EVENT_SCHEMA_VERSION,
     runId,
-    recipe: { name: analysis.recipe.name, file, hash: analysis.recipe.hash },
-    stages: plan.stages.map((s) => ({
-      id: s.id,
-      model: s.model,
-      needs: s.dependsOn,
-      calls: s.calls ?? null,
-    })),
+    recipe: { name: recipe.name, file, hash: recipe.hash },
+    stages: plan.stages.map((s) => ({ id: s.id, model: s.model, needs: s.dependsOn, calls: s.calls ?? null })),
     concurrency: options.concurrency,
     dryRun: false,
   });
@@ -128,21 +191,18 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   let execution: ExecutionResult;
   try {
     execution = await new Executor({
-      recipe: analysis.recipe,
+      recipe,
       plan,
-      catalog,
+      catalog: ctx.catalog,
       backendFor: (): Backend => backend,
       outDir,
       concurrency: options.concurrency,
       failFast: options.failFast,
       signal: controller.signal,
-      backoff: {
-        baseMs: numberFromEnv(io.env['FACESWAP_RETRY_BASE_MS']) ?? 1_000,
-        capMs: 60_000,
-        random: Math.random,
-      },
+      backoff: { baseMs: numberFromEnv(io.env['FACESWAP_RETRY_BASE_MS']) ?? 1_000, capMs: 60_000, random: Math.random },
       emit,
       journal: record,
+      cache: { plan: cachePlan, ...(ctx.store && { store: ctx.store }) },
     }).run();
   } finally {
     unsubscribe?.();
@@ -150,7 +210,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
 
   const code = exitCodeOf(execution);
   await record.finish(execution.status, code);
-  const results = plan.stages.map((s) => execution.results.get(s.id)!).filter(Boolean);
+  const results = plan.stages.map((s) => execution.results.get(s.id)).filter((r) => r !== undefined);
   const counts = { succeeded: 0, cached: 0, failed: 0, skipped: 0 };
   for (const r of results) counts[r.status]++;
   const recordPath = relative(io.cwd, record.path) || record.path;
@@ -160,14 +220,33 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     status: execution.status,
     exitCode: code,
     counts,
-    calls: execution.submissions,
+    calls: client.calls,
     durationMs: Date.now() - startedAt.getTime(),
     record: recordPath,
   });
   await observer.close?.();
-  const summary = renderSummary(results, { submissions: execution.submissions, record: recordPath });
+  const summary = renderSummary(results, { submissions: execution.submissions, clientCalls: client.calls, record: recordPath });
   (options.reporter === 'json' ? io.stderr : io.stdout).write(`\n${summary}`);
   return code;
+}
+
+/** Checks --only/--from/--until/--force stage names; undefined (after printing why) when one is unknown. */
+function checkSelection(plan: Plan, options: RunOptions, io: CliIo): Selection | undefined {
+  const ids = plan.stages.map((s) => s.id as string);
+  const named = [...(options.only ?? []), ...(options.from ? [options.from] : []), ...(options.until ? [options.until] : []), ...(Array.isArray(options.force) ? options.force : [])];
+  const unknown = named.filter((n) => !ids.includes(n));
+  for (const name of unknown) io.stderr.write(`faceswap-pipe: error: no stage "${name}" in ${plan.recipe.source.path}${didYouMean(name, ids)}\n`);
+  if (unknown.length > 0) return undefined;
+  return {
+    ...(options.only && options.only.length > 0 && { only: options.only as StageId[] }),
+    ...(options.from && { from: options.from as StageId }),
+    ...(options.until && { until: options.until as StageId }),
+  };
+}
+
+function forceSet(force: RunOptions['force']): true | ReadonlySet<StageId> {
+  if (force === true) return true;
+  return new Set((force ?? []) as StageId[]);
 }
 
 /** The exit code of a finished run (README, "Exit codes"). */
@@ -183,8 +262,7 @@ export function exitCodeOf(execution: ExecutionResult): number {
 }
 
 function pickReporter(name: ReporterName | undefined, io: CliIo): RunObserver {
-  const chosen =
-    name ?? (io.stdout.isTTY === true && !isCI && wantsColor(io.stdout, io.env) ? 'tty' : 'plain');
+  const chosen = name ?? (io.stdout.isTTY === true && !isCI && wantsColor(io.stdout, io.env) ? 'tty' : 'plain');
   switch (chosen) {
     case 'tty':
       return new TtyReporter();

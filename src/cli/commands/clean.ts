@@ -1,0 +1,46 @@
+import { rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { analyzeRecipeFile } from '../../recipe/analyze.js';
+import { exitCategory } from '../../recipe/diagnostic.js';
+import { acquireLock } from '../../state/lock.js';
+import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
+import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import type { RecipeOptions } from '../options.js';
+import { loadCatalog, printDiagnostics } from '../recipe-io.js';
+
+export interface CleanOptions extends RecipeOptions {
+  readonly keepOutputs: boolean;
+  readonly out: string;
+  readonly stateDir?: string;
+}
+
+/**
+ * `faceswap-pipe clean <recipe>`: removes the recipe's state (job records: the cache and the
+ * ids of jobs to follow) and, unless --keep-outputs, its output folder. Refuses while a run
+ * holds the state's lock: its jobs would be forgotten while still billing.
+ */
+export async function cleanCommand(file: string, options: CleanOptions, io: CliIo): Promise<number> {
+  const catalog = loadCatalog(io, options.catalog);
+  if ('exit' in catalog) return catalog.exit;
+  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
+  printDiagnostics(io, analysis.diagnostics);
+  if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
+  const name = analysis.recipe.name;
+  const stateDir = recipeStateDir({ cwd: io.cwd, recipeFile: file, recipeName: name, ...(options.stateDir !== undefined && { stateDir: options.stateDir }) });
+  const lock = await acquireLock(stateDir, `faceswap-pipe clean ${file}`);
+  if (!lock.acquired) {
+    io.stderr.write(`faceswap-pipe: error: a run (pid ${lock.holder.pid}, since ${lock.holder.since}) is using ${relative(io.cwd, stateDir) || stateDir}; wait for it to finish\n`);
+    return ExitCode.tempFail;
+  }
+  await rm(join(stateDir, 'jobs'), { recursive: true, force: true });
+  await lock.release();
+  await rm(stateDir, { recursive: true, force: true });
+  io.stdout.write(`removed ${relative(io.cwd, stateDir) || stateDir}\n`);
+  if (!options.keepOutputs) {
+    const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: name });
+    await rm(outDir, { recursive: true, force: true });
+    io.stdout.write(`removed ${relative(io.cwd, outDir) || outDir}\n`);
+  }
+  return ExitCode.ok;
+}

@@ -1,0 +1,136 @@
+import { join, relative } from 'node:path';
+import type { Plan } from '../../plan/plan.js';
+import { makeRedactor } from '../../policy/redact.js';
+import { analyzeRecipeFile } from '../../recipe/analyze.js';
+import { exitCategory } from '../../recipe/diagnostic.js';
+import type { StageId } from '../../recipe/types.js';
+import { buildPlan } from '../../plan/plan.js';
+import { planCache, type CacheDecision } from '../../run/cache-plan.js';
+import { resolveStageInputs, type StageView } from '../../run/stage-input.js';
+import type { Catalog } from '../../catalog/catalog.js';
+import { jobKey } from '../../state/cache-key.js';
+import { JobStore } from '../../state/job-store.js';
+import { readOwner } from '../../state/lock.js';
+import { processAlive } from '../../state/process-alive.js';
+import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
+import { unreachable } from '../../util/unreachable.js';
+import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import type { RecipeOptions } from '../options.js';
+import { loadCatalog, printDiagnostics } from '../recipe-io.js';
+
+export interface StatusOptions extends RecipeOptions {
+  readonly format: 'text' | 'json';
+  readonly out: string;
+  readonly stateDir?: string;
+}
+
+/** One stage's state as `status` shows it. */
+interface StageStatus {
+  readonly stage: StageId;
+  readonly model: string;
+  readonly state: 'done' | 'stale' | 'running' | 'never-run';
+  readonly detail: string;
+  readonly requestIds: readonly string[];
+  /** Jobs a run would submit or follow for this stage (0 when done). */
+  readonly wouldCall: number | null;
+}
+
+/**
+ * `faceswap-pipe status <recipe>`: per stage, done (cached), stale (cached, URLs past
+ * url_ttl), running (a job recorded as submitted, with its id), or never run; and what a run
+ * would call. Reads the state folder; changes nothing and calls nothing.
+ */
+export async function statusCommand(file: string, options: StatusOptions, io: CliIo): Promise<number> {
+  const catalog = loadCatalog(io, options.catalog);
+  if ('exit' in catalog) return catalog.exit;
+  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
+  printDiagnostics(io, analysis.diagnostics);
+  if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
+  const recipe = analysis.recipe;
+  const plan = buildPlan(recipe, catalog);
+  const stateDir = recipeStateDir({ cwd: io.cwd, recipeFile: file, recipeName: recipe.name, ...(options.stateDir !== undefined && { stateDir: options.stateDir }) });
+  const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: recipe.name });
+  const store = new JobStore(stateDir, makeRedactor(io.env));
+  const cache = await planCache(plan, catalog, store, { enabled: true, force: new Set(), urlTtlMs: recipe.cacheUrlTtlMs, now: Date.now() }, outDir);
+  const stages: StageStatus[] = [];
+  for (const stage of plan.stages) stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog));
+  const owner = await readOwner(join(stateDir, 'lock'));
+  const activeRun = owner && processAlive(owner.pid, owner.startTime) ? owner : undefined;
+  const toCall = stages.filter((s) => s.state !== 'done');
+
+  if (options.format === 'json') {
+    io.stdout.write(
+      JSON.stringify(
+        {
+          recipe: recipe.name,
+          file,
+          stateDir,
+          activeRun: activeRun ?? null,
+          problems: cache.problems,
+          stages,
+          wouldCall: toCall.map((s) => ({ stage: s.stage, jobs: s.wouldCall })),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    return ExitCode.ok;
+  }
+  for (const problem of cache.problems) io.stderr.write(`faceswap-pipe: warning: ${problem}\n`);
+  let out = `${recipe.name} (${file}); state: ${relative(io.cwd, stateDir) || stateDir}\n`;
+  if (activeRun) out += `a run is in progress: pid ${activeRun.pid} since ${activeRun.since}\n`;
+  const rows = stages.map((s) => [s.stage, s.model, s.state, s.detail]);
+  const header = ['stage', 'model', 'state', 'detail'];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  out += '\n' + [header, ...rows].map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n') + '\n\n';
+  if (toCall.length === 0) out += 'a run would call nothing: every stage is cached\n';
+  else {
+    const jobs = toCall.map((s) => `${s.stage} (${s.wouldCall === null ? 'jobs known at run time' : `${s.wouldCall} job${s.wouldCall === 1 ? '' : 's'}`})`);
+    out += `a run would call: ${jobs.join(', ')}\n`;
+  }
+  io.stdout.write(out);
+  return ExitCode.ok;
+}
+
+async function stageStatus(plan: Plan, id: StageId, decisions: ReadonlyMap<StageId, CacheDecision>, store: JobStore, catalog: Catalog): Promise<StageStatus> {
+  const decision = decisions.get(id)!;
+  const planned = plan.stages.find((s) => s.id === id)!;
+  const base = { stage: id, model: planned.model as string };
+  switch (decision.kind) {
+    case 'cached': {
+      const when = new Date(Math.min(...decision.records.map((r) => Date.parse(r.finishedAt)))).toISOString().replace('T', ' ').slice(0, 16);
+      const files = decision.files.length;
+      return {
+        ...base,
+        state: decision.stale ? 'stale' : 'done',
+        detail: `${decision.stale ? 'cached URLs older than cache.url_ttl; ' : ''}finished ${when} UTC, ${files} file${files === 1 ? '' : 's'}`,
+        requestIds: decision.records.map((r) => r.requestId),
+        wouldCall: 0,
+      };
+    }
+    case 'run': {
+      // Jobs recorded as submitted belong to a run that is still going or was killed: a run follows them.
+      const spec = plan.recipe.stages.get(id)!;
+      const model = catalog.get(planned.model)!;
+      const views = new Map<StageId, StageView>();
+      for (const [stage, d] of decisions) if (d.kind === 'cached') views.set(stage, { outputs: d.outputs, files: d.files });
+      const inputs = resolveStageInputs(spec, model, plan.recipe.vars, views);
+      const running: string[] = [];
+      if (inputs.ok) {
+        for (const body of inputs.bodies) {
+          const { record } = await store.read(jobKey(model, body));
+          if (record?.status === 'submitted') running.push(record.requestId);
+          if (record?.status === 'submitting') running.push('(submitting)');
+        }
+      }
+      if (running.length > 0) return { ...base, state: 'running', detail: `submitted: ${running.join(', ')}`, requestIds: running, wouldCall: planned.calls ?? null };
+      return { ...base, state: 'never-run', detail: decision.why, requestIds: [], wouldCall: planned.calls ?? null };
+    }
+    case 'unavailable':
+    case 'not-selected':
+      return { ...base, state: 'never-run', detail: 'not selected', requestIds: [], wouldCall: 0 };
+    default:
+      return unreachable(decision);
+  }
+}

@@ -1,0 +1,173 @@
+import { access } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
+import type { Catalog } from '../catalog/catalog.js';
+import { downstreamOf, upstreamOf } from '../plan/dag.js';
+import type { Plan } from '../plan/plan.js';
+import type { StageId } from '../recipe/types.js';
+import { jobKey } from '../state/cache-key.js';
+import type { JobStore, SucceededJob } from '../state/job-store.js';
+import type { JsonValue } from '../util/json.js';
+import { resolveStageInputs, type StageView } from './stage-input.js';
+
+/** Which stages a run selects: all, or `--only`, `--from`, `--until`. */
+export interface Selection {
+  readonly only?: readonly StageId[];
+  readonly from?: StageId;
+  readonly until?: StageId;
+}
+
+export interface CacheSettings {
+  /** False with `--no-cache`: nothing is read (or written). */
+  readonly enabled: boolean;
+  /** `--force` (true: every stage) or `--force <stage>`. */
+  readonly force: true | ReadonlySet<StageId>;
+  readonly urlTtlMs: number;
+  readonly now: number;
+}
+
+/**
+ * What a run will do with each stage before it starts:
+ * - `cached`: every job has a finished record (files present); outputs come from the records.
+ * - `run`: something must be called (`why` says what changed).
+ * - `unavailable`: a stage the selection needs but does not run, with no usable cached result.
+ * - `not-selected`: outside `--only`/`--from`/`--until` and not needed.
+ */
+export type CacheDecision =
+  | { readonly kind: 'cached'; readonly outputs: JsonValue; readonly files: readonly string[]; readonly records: readonly SucceededJob[]; readonly stale: boolean }
+  | { readonly kind: 'run'; readonly why: string; /** Ignore finished job records (forced, or refreshing expired URLs). */ readonly bypass: boolean }
+  | { readonly kind: 'unavailable'; readonly why: string }
+  | { readonly kind: 'not-selected' };
+
+export interface CachePlan {
+  readonly decisions: ReadonlyMap<StageId, CacheDecision>;
+  /** Records that exist but could not be used (torn, unreadable): reported, then ignored. */
+  readonly problems: readonly string[];
+  /** Stages of the selection whose upstream is `unavailable`: the run cannot start. */
+  readonly blocked: readonly { readonly stage: StageId; readonly upstream: StageId }[];
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Decides, stage by stage in run order, what is cached. A stage's key depends on its resolved
+ * input, which depends on its upstream stages' outputs: cached upstream outputs are used to
+ * resolve it, and a stage whose upstream will run is itself run (its input may change).
+ * Hosted URLs expire: a cached stage older than `url_ttl` whose outputs a running dependent
+ * references is run again rather than passing a dead URL (its files are kept).
+ */
+export async function planCache(plan: Plan, catalog: Catalog, store: JobStore | undefined, settings: CacheSettings, outDir: string, selection: Selection = {}): Promise<CachePlan> {
+  const deps = new Map(plan.stages.map((s) => [s.id, s.dependsOn] as const));
+  const selected = selectedStages(deps, selection);
+  const needed = upstreamOf(deps, selected);
+  const problems = new Set<string>();
+  const refreshed = new Set<StageId>();
+  for (let round = 0; ; round++) {
+    const decisions = new Map<StageId, CacheDecision>();
+    const views = new Map<StageId, StageView>();
+    for (const stage of plan.stages) {
+      const id = stage.id;
+      const isSelected = selected.has(id);
+      if (!isSelected && !needed.has(id)) {
+        decisions.set(id, { kind: 'not-selected' });
+        continue;
+      }
+      const decision = await decide(id);
+      const final: CacheDecision = !isSelected && decision.kind === 'run' ? { kind: 'unavailable', why: decision.why } : decision;
+      decisions.set(id, final);
+      if (final.kind === 'cached') views.set(id, { outputs: final.outputs, files: final.files });
+    }
+
+    // A stale cached stage whose URLs a running, selected dependent reads is refreshed.
+    const stale = plan.stages.find((s) => {
+      const d = decisions.get(s.id);
+      if (d?.kind !== 'cached' || !d.stale || !selected.has(s.id) || refreshed.has(s.id)) return false;
+      return plan.stages.some((other) => decisions.get(other.id)?.kind === 'run' && readsOutputsOf(plan, other.id, s.id));
+    });
+    if (stale && round < plan.stages.length) {
+      refreshed.add(stale.id);
+      continue;
+    }
+    const blocked: { stage: StageId; upstream: StageId }[] = [];
+    const warnings: string[] = [];
+    for (const stage of plan.stages) {
+      if (!selected.has(stage.id)) continue;
+      for (const up of upstreamOf(deps, [stage.id])) {
+        if (up !== stage.id && decisions.get(up)?.kind === 'unavailable') blocked.push({ stage: stage.id, upstream: up });
+        const d = decisions.get(up);
+        if (up !== stage.id && !selected.has(up) && d?.kind === 'cached' && d.stale) {
+          warnings.push(`stage "${up}" is outside the selection and its cached output URLs are older than cache.url_ttl; they are used anyway`);
+        }
+      }
+    }
+    return { decisions, problems: [...problems], blocked, warnings: [...new Set(warnings)] };
+
+    async function decide(id: StageId): Promise<CacheDecision> {
+      const spec = plan.recipe.stages.get(id)!;
+      if (!settings.enabled) return { kind: 'run', why: 'the cache is off (--no-cache)', bypass: true };
+      if (settings.force === true || settings.force.has(id)) return { kind: 'run', why: 'forced (--force)', bypass: true };
+      if (refreshed.has(id)) return { kind: 'run', why: 'its cached output URLs are older than cache.url_ttl and a dependent needs them', bypass: true };
+      const upstreamRuns = spec.dependsOn.find((d) => !views.has(d));
+      if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
+      const model = catalog.get(stage(id).model)!;
+      const inputs = resolveStageInputs(spec, model, plan.recipe.vars, views);
+      if (!inputs.ok || !store) return { kind: 'run', why: 'never run', bypass: false };
+      const records: SucceededJob[] = [];
+      for (const body of inputs.bodies) {
+        const lookup = await store.read(jobKey(model, body));
+        if (lookup.problem) problems.add(lookup.problem);
+        const record = lookup.record;
+        if (record?.status !== 'succeeded') {
+          const why = record ? 'a job of an earlier run is still to be followed up' : records.length > 0 || inputs.bodies.length > 1 ? 'some items have no cached result' : 'its input changed or it never ran';
+          return { kind: 'run', why, bypass: false };
+        }
+        if (!(await filesPresent(record))) return { kind: 'run', why: 'its cached files are missing; they will be fetched again', bypass: false };
+        records.push(record);
+      }
+      const files = records.flatMap((r) => r.files.map((f) => relativeTo(outDir, resolve(r.outRoot, f))));
+      const outputs = mergeOutputs(spec.foreach !== undefined || inputs.fanOut, spec.merge, records.map((r) => r.output));
+      const oldest = Math.min(...records.map((r) => Date.parse(r.finishedAt)));
+      return { kind: 'cached', outputs, files, records, stale: settings.now - oldest > settings.urlTtlMs };
+    }
+  }
+
+  function stage(id: StageId) {
+    return plan.stages.find((s) => s.id === id)!;
+  }
+}
+
+function selectedStages(deps: ReadonlyMap<StageId, readonly StageId[]>, selection: Selection): Set<StageId> {
+  let set = new Set<StageId>(deps.keys());
+  if (selection.only && selection.only.length > 0) set = new Set(selection.only);
+  if (selection.from) set = new Set([...set].filter((id) => downstreamOf(deps, [selection.from!]).has(id)));
+  if (selection.until) set = new Set([...set].filter((id) => upstreamOf(deps, [selection.until!]).has(id)));
+  return set;
+}
+
+/** True when `stage`'s expressions read `stages.<upstream>.outputs` (not only its files). */
+function readsOutputsOf(plan: Plan, stage: StageId, upstream: StageId): boolean {
+  const spec = plan.recipe.stages.get(stage)!;
+  return spec.references.some((r) => r.stage === upstream && (r.path.length === 0 || r.path[0] === 'outputs'));
+}
+
+/** The same merge the executor applies to live results. */
+export function mergeOutputs(fanOut: boolean, merge: 'images' | undefined, outputs: readonly JsonValue[]): JsonValue {
+  if (!fanOut) return outputs[0] ?? null;
+  if (merge === 'images') {
+    return { images: outputs.flatMap((o) => (o && typeof o === 'object' && !Array.isArray(o) && Array.isArray((o as Record<string, JsonValue>)['images']) ? [...((o as Record<string, JsonValue[]>)['images'] ?? [])] : [])) };
+  }
+  return [...outputs];
+}
+
+async function filesPresent(record: SucceededJob): Promise<boolean> {
+  for (const file of record.files) {
+    try {
+      await access(resolve(record.outRoot, file));
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function relativeTo(outDir: string, absolute: string): string {
+  return relative(outDir, absolute);
+}

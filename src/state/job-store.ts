@@ -1,0 +1,180 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redactor } from '../policy/redact.js';
+import { isJsonObject, type JsonObject } from '../util/json.js';
+import { writeFileAtomic } from './atomic.js';
+import { processAlive, processStartTime } from './process-alive.js';
+
+export const JOB_RECORD_VERSION = 1;
+
+interface RecordBase {
+  readonly v: 1;
+  readonly key: string;
+  readonly model: string;
+  /** The stage (and item) that last wrote it; informational: the key alone identifies the job. */
+  readonly stage: string;
+}
+
+/**
+ * What the state folder knows of one job, by key. Written atomically at each step:
+ * - `submitting`: written before the submit process starts; its stdout goes to `stdoutFile`,
+ *   so even if this run dies before reading the request id, the next run finds it there.
+ * - `submitted`: the service accepted the job; its id is known. A later run re-attaches.
+ * - `succeeded`: the job's files are downloaded and checked. A later run reuses it (cache).
+ */
+export type JobRecord =
+  | (RecordBase & { readonly status: 'submitting'; readonly since: string; readonly submitter: { readonly pid: number; readonly startTime?: string }; readonly stdoutFile: string })
+  | (RecordBase & { readonly status: 'submitted'; readonly requestId: string; readonly submittedAt: string })
+  | (RecordBase & {
+      readonly status: 'succeeded';
+      readonly requestId: string;
+      readonly finishedAt: string;
+      readonly output: JsonObject;
+      /** Relative to `outRoot`. */
+      readonly files: readonly string[];
+      /** The run output folder the files were written under (absolute). */
+      readonly outRoot: string;
+    });
+
+export type SucceededJob = Extract<JobRecord, { readonly status: 'succeeded' }>;
+
+export interface JobLookup {
+  readonly record?: JobRecord;
+  /** Set when a record exists but cannot be used (torn, unreadable, another format): it is ignored. */
+  readonly problem?: string;
+}
+
+/**
+ * Job records under `<state dir>/jobs/<key>.json`. A torn or unreadable record is treated as
+ * absent and reported, never a crash: the worst case is paying for a job again, never using
+ * a wrong result.
+ */
+export class JobStore {
+  readonly dir: string;
+  readonly #redact: Redactor;
+
+  constructor(stateDir: string, redact: Redactor) {
+    this.dir = join(stateDir, 'jobs');
+    this.#redact = redact;
+  }
+
+  async read(key: string): Promise<JobLookup> {
+    let text: string;
+    try {
+      text = await readFile(this.#path(key), 'utf8');
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      return { problem: `cannot read job record ${this.#path(key)}: ${(cause as Error).message}` };
+    }
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (isValidRecord(parsed, key)) return { record: parsed };
+      return { problem: `job record ${this.#path(key)} is not a record of this faceswap-pipe version; it is ignored` };
+    } catch {
+      return { problem: `job record ${this.#path(key)} is torn or not JSON (a crash while writing?); it is ignored` };
+    }
+  }
+
+  /** Records that a submission is about to start; returns the file its stdout must go to. */
+  async submitting(key: string, model: string, stage: string): Promise<string> {
+    const stdoutFile = join(this.dir, `${key}.submit-${process.pid}-${Date.now()}.out`);
+    const startTime = processStartTime();
+    await this.#write({
+      v: 1,
+      key,
+      model,
+      stage,
+      status: 'submitting',
+      since: new Date().toISOString(),
+      submitter: { pid: process.pid, ...(startTime !== undefined && { startTime }) },
+      stdoutFile,
+    });
+    return stdoutFile;
+  }
+
+  async submitted(key: string, model: string, stage: string, requestId: string): Promise<void> {
+    await this.#write({ v: 1, key, model, stage, status: 'submitted', requestId, submittedAt: new Date().toISOString() });
+  }
+
+  async succeeded(key: string, model: string, stage: string, result: { requestId: string; output: JsonObject; files: readonly string[]; outRoot: string }): Promise<void> {
+    const outRoot = resolve(result.outRoot);
+    await this.#write({
+      v: 1,
+      key,
+      model,
+      stage,
+      status: 'succeeded',
+      requestId: result.requestId,
+      finishedAt: new Date().toISOString(),
+      output: result.output,
+      files: result.files.map((f) => relative(outRoot, resolve(outRoot, f))),
+      outRoot,
+    });
+  }
+
+  /** Drops a record: the job failed or was cancelled on the service, so a later run may submit it again. */
+  async forget(key: string): Promise<void> {
+    await rm(this.#path(key), { force: true });
+  }
+
+  /**
+   * The request id of an interrupted submission, if it created a job: read from the stdout
+   * file the submit process wrote. If that process still runs (it outlives a killed runner
+   * because it has its own process group), wait for it first.
+   */
+  async pendingRequestId(record: JobRecord & { status: 'submitting' }, waitMs = 120_000): Promise<string | undefined> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const id = await readRequestId(record.stdoutFile);
+      if (id !== undefined) return id;
+      const submitterAlive = record.submitter.pid !== process.pid && processAlive(record.submitter.pid, record.submitter.startTime);
+      // The runner that wrote the record is gone; its submit child may still be finishing.
+      if (!submitterAlive && !(await childMayBeRunning(record.stdoutFile)) ) return undefined;
+      if (Date.now() > deadline) return undefined;
+      await sleep(100);
+    }
+  }
+
+  #path(key: string): string {
+    return join(this.dir, `${key}.json`);
+  }
+
+  async #write(record: JobRecord): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.#path(record.key), this.#redact(JSON.stringify(record, null, 2) + '\n'), { mode: 0o600 });
+  }
+}
+
+async function readRequestId(file: string): Promise<string | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { request_id?: unknown };
+    return typeof parsed.request_id === 'string' && parsed.request_id !== '' ? parsed.request_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A submit child writes its pid next to its stdout file; true while that process lives. */
+async function childMayBeRunning(stdoutFile: string): Promise<boolean> {
+  try {
+    const info = JSON.parse(await readFile(`${stdoutFile}.pid`, 'utf8')) as { pid?: number; startTime?: string };
+    return typeof info.pid === 'number' && processAlive(info.pid, info.startTime);
+  } catch {
+    return false;
+  }
+}
+
+function isValidRecord(value: unknown, key: string): value is JobRecord {
+  if (!isJsonObject(value) || value['v'] !== JOB_RECORD_VERSION || value['key'] !== key) return false;
+  switch (value['status']) {
+    case 'submitting':
+      return typeof value['stdoutFile'] === 'string' && isJsonObject(value['submitter']);
+    case 'submitted':
+      return typeof value['requestId'] === 'string';
+    case 'succeeded':
+      return typeof value['requestId'] === 'string' && isJsonObject(value['output']) && Array.isArray(value['files']) && typeof value['outRoot'] === 'string';
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,109 @@
+import { hostname } from 'node:os';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive, processStartTime } from './process-alive.js';
+
+export interface LockOwner {
+  readonly pid: number;
+  readonly startTime?: string;
+  readonly host: string;
+  readonly since: string;
+  readonly command: string;
+}
+
+export type LockResult =
+  | { readonly acquired: true; readonly release: () => Promise<void>; readonly tookOverFrom?: LockOwner }
+  | { readonly acquired: false; readonly holder: LockOwner };
+
+const UNKNOWN: LockOwner = { pid: 0, host: '?', since: '?', command: '?' };
+
+/**
+ * One run per recipe state folder at a time: two runs would both see a job as missing and both
+ * pay for it. The lock is a file created exclusively (`O_EXCL`). A lock whose owner is gone
+ * (killed, power loss, a zombie) is taken over; to keep two runs from both deciding a lock is
+ * stale and each removing the other's fresh one, only the holder of a second, short-lived
+ * `lock.takeover` file may remove a stale lock, after checking again. A lock held on another
+ * host is never taken over: its liveness cannot be checked from here.
+ */
+export async function acquireLock(stateDir: string, command: string): Promise<LockResult> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const path = join(stateDir, 'lock');
+  const takeover = join(stateDir, 'lock.takeover');
+  const startTime = processStartTime();
+  const me: LockOwner = { pid: process.pid, ...(startTime !== undefined && { startTime }), host: hostname(), since: new Date().toISOString(), command };
+  let tookOverFrom: LockOwner | undefined;
+  for (let tries = 0; tries < 50; tries++) {
+    if (await createExclusive(path, me)) {
+      return { acquired: true, release: () => releaseIfMine(path, me), ...(tookOverFrom && { tookOverFrom }) };
+    }
+    const holder = await readOwner(path);
+    if (holder && !isStale(holder, me.host)) return { acquired: false, holder };
+    if (!holder && (await ageMs(path)) < 2_000) {
+      // Empty or torn: either its owner died mid-write, or it is being written right now.
+      await sleep(50);
+      continue;
+    }
+    if (!(await createExclusive(takeover, me))) {
+      const other = await readOwner(takeover);
+      if (!other || isStale(other, me.host)) await rm(takeover, { force: true });
+      else await sleep(20);
+      continue;
+    }
+    try {
+      const again = await readOwner(path);
+      if ((!again && (await ageMs(path)) >= 2_000) || (again && isStale(again, me.host))) {
+        tookOverFrom = again ?? holder ?? UNKNOWN;
+        await rm(path, { force: true });
+      }
+    } finally {
+      await rm(takeover, { force: true });
+    }
+  }
+  return { acquired: false, holder: (await readOwner(path)) ?? UNKNOWN };
+}
+
+function isStale(owner: LockOwner, host: string): boolean {
+  return owner.host === host && !processAlive(owner.pid, owner.startTime);
+}
+
+async function createExclusive(path: string, owner: LockOwner): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(path, 'wx', 0o600);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw cause;
+  }
+  try {
+    await handle.writeFile(JSON.stringify(owner) + '\n');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+async function releaseIfMine(path: string, me: LockOwner): Promise<void> {
+  const current = await readOwner(path);
+  if (current?.pid === me.pid && current.since === me.since) await rm(path, { force: true });
+}
+
+/** The owner written in a lock file; undefined when absent or torn (a crash between create and write). */
+export async function readOwner(path: string): Promise<LockOwner | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
+    if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string') return undefined;
+    return parsed as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+async function ageMs(path: string): Promise<number> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch {
+    return Infinity;
+  }
+}
