@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 
@@ -20,8 +21,10 @@ export interface ProcessRequest {
   readonly stopSignal?: 'SIGINT' | 'SIGTERM';
   readonly graceMs?: number;
   /**
-   * Send stdout to this file instead of a pipe. The child keeps writing there even if this
-   * process dies, which is how a submitted job's id survives a killed runner.
+   * Send stdout to this file, and stderr to `<file>.err`, as file descriptors the child owns
+   * rather than pipes through this process. The child then finishes and writes its answer even
+   * if this process dies (a pipe would break under it): that is how a submitted job's id
+   * survives a killed runner.
    */
   readonly stdoutFile?: string;
   /** Called with the child's pid as soon as it exists. */
@@ -36,6 +39,7 @@ export type ProcessResult =
 
 export async function runProcess(request: ProcessRequest): Promise<ProcessResult> {
   if (request.signal?.aborted) return { kind: 'stopped', stdout: '', stderr: '' };
+  const files = request.stdoutFile === undefined ? undefined : { out: openSync(request.stdoutFile, 'w', 0o600), err: openSync(`${request.stdoutFile}.err`, 'w', 0o600) };
   const child = execa(request.file, [...request.args], {
     reject: false,
     input: request.input ?? '',
@@ -47,8 +51,14 @@ export async function runProcess(request: ProcessRequest): Promise<ProcessResult
     stripFinalNewline: false,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
-    ...(request.stdoutFile !== undefined && { stdout: { file: request.stdoutFile } }),
+    // execa's types list only the descriptors 3-9, but any open descriptor is passed through to the child as is.
+    ...(files && { stdout: files.out as 3, stderr: files.err as 3 }),
   });
+  if (files) {
+    // The child holds its own copies of the descriptors now.
+    closeSync(files.out);
+    closeSync(files.err);
+  }
   if (child.pid !== undefined) request.onSpawn?.(child.pid);
   let stopped = false;
   let killTimer: NodeJS.Timeout | undefined;
@@ -62,7 +72,7 @@ export async function runProcess(request: ProcessRequest): Promise<ProcessResult
   try {
     const result = await child;
     const stdout = request.stdoutFile === undefined ? String(result.stdout ?? '') : await readFile(request.stdoutFile, 'utf8').catch(() => '');
-    const stderr = String(result.stderr ?? '');
+    const stderr = request.stdoutFile === undefined ? String(result.stderr ?? '') : await readFile(`${request.stdoutFile}.err`, 'utf8').catch(() => '');
     if (result.exitCode === undefined && result.signal === undefined && !stopped) {
       const cause = result.cause as NodeJS.ErrnoException | undefined;
       return { kind: 'not-started', message: describeSpawnError(request.file, cause) };

@@ -70,7 +70,7 @@ export async function planCache(plan: Plan, catalog: Catalog, store: JobStore | 
         decisions.set(id, { kind: 'not-selected' });
         continue;
       }
-      const decision = await decide(id);
+      const decision = await decide(id, isSelected);
       const final: CacheDecision = !isSelected && decision.kind === 'run' ? { kind: 'unavailable', why: decision.why } : decision;
       decisions.set(id, final);
       if (final.kind === 'cached') views.set(id, { outputs: final.outputs, files: final.files });
@@ -100,10 +100,11 @@ export async function planCache(plan: Plan, catalog: Catalog, store: JobStore | 
     }
     return { decisions, problems: [...problems], blocked, warnings: [...new Set(warnings)] };
 
-    async function decide(id: StageId): Promise<CacheDecision> {
+    async function decide(id: StageId, isSelected: boolean): Promise<CacheDecision> {
       const spec = plan.recipe.stages.get(id)!;
       if (!settings.enabled) return { kind: 'run', why: 'the cache is off (--no-cache)', bypass: true };
-      if (settings.force === true || settings.force.has(id)) return { kind: 'run', why: 'forced (--force)', bypass: true };
+      // --force applies to the stages a run selects; stages it only needs come from the cache.
+      if (isSelected && (settings.force === true || settings.force.has(id))) return { kind: 'run', why: 'forced (--force)', bypass: true };
       if (refreshed.has(id)) return { kind: 'run', why: 'its cached output URLs are older than cache.url_ttl and a dependent needs them', bypass: true };
       const upstreamRuns = spec.dependsOn.find((d) => !views.has(d));
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };

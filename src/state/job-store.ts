@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redactor } from '../policy/redact.js';
@@ -155,13 +155,21 @@ async function readRequestId(file: string): Promise<string | undefined> {
   }
 }
 
-/** A submit child writes its pid next to its stdout file; true while that process lives. */
+/**
+ * Whether the submit process of an interrupted submission may still answer. Its pid is written
+ * next to its stdout file right after it starts; a runner killed in the microseconds between
+ * the two leaves no pid file, so a fresh stdout file without one also counts for a while.
+ */
 async function childMayBeRunning(stdoutFile: string): Promise<boolean> {
   try {
     const info = JSON.parse(await readFile(`${stdoutFile}.pid`, 'utf8')) as { pid?: number; startTime?: string };
     return typeof info.pid === 'number' && processAlive(info.pid, info.startTime);
   } catch {
-    return false;
+    try {
+      return Date.now() - (await stat(stdoutFile)).mtimeMs < 15_000;
+    } catch {
+      return false;
+    }
   }
 }
 

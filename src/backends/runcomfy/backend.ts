@@ -1,4 +1,5 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { processAlive } from '../../state/process-alive.js';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
@@ -133,12 +134,20 @@ export class RuncomfyBackend implements Backend {
     };
   }
 
+  /**
+   * Fetches a finished job's result into a fresh folder of this process, checks it, then moves
+   * it into place (`<stage>/<request id>/`). The client never overwrites (it adds -1 suffixes),
+   * and a result process orphaned by a killed run may still be writing its own folder: neither
+   * can mix files into the final folder this way.
+   */
   async #collect(requestId: string, request: AttemptRequest): Promise<AttemptOutcome> {
-    const dir = join(request.outputRoot, safeSegment(requestId));
-    // A re-fetch of the same job starts clean: the client never overwrites, it would add -1 suffixes.
-    await rm(dir, { recursive: true, force: true });
+    const name = safeSegment(requestId);
+    const dir = join(request.outputRoot, name);
+    const partial = join(request.outputRoot, `.${name}.partial-${process.pid}`);
     await mkdir(request.outputRoot, { recursive: true });
-    const result = await this.#client.result(requestId, dir, request.signal);
+    await removeAbandonedPartials(request.outputRoot, name);
+    await rm(partial, { recursive: true, force: true });
+    const result = await this.#client.result(requestId, partial, request.signal);
     if (!result.ok) return failed({ ...result.failure, requestId, jobAlive: true });
     if (result.value.state !== undefined && result.value.state !== 'completed') {
       return failed({
@@ -149,9 +158,10 @@ export class RuncomfyBackend implements Backend {
       });
     }
     const trusted = outputUrls(result.value.output).filter(isTrustedOutputUrl);
-    const present = await readdir(dir).catch(() => [] as string[]);
+    const present = await readdir(partial).catch(() => [] as string[]);
     const { ordered, missing } = matchDownloads(trusted, present);
     if (missing.length > 0) {
+      await rm(partial, { recursive: true, force: true });
       return failed({
         reason: 'missing-download',
         message: `job ${requestId} finished but ${missing.length} of its output file(s) did not download: ${missing.join(', ')}`,
@@ -159,12 +169,25 @@ export class RuncomfyBackend implements Backend {
         jobAlive: true,
       });
     }
+    await rm(dir, { recursive: true, force: true });
+    if (present.length > 0) await rename(partial, dir);
+    else await rm(partial, { recursive: true, force: true });
     return {
       kind: 'succeeded',
       requestId,
       output: result.value.output,
-      files: ordered.map((name) => join(dir, name)),
+      files: ordered.map((file) => join(dir, file)),
     };
+  }
+}
+
+/** Partial result folders of this job left by runs that are gone. */
+async function removeAbandonedPartials(root: string, name: string): Promise<void> {
+  const prefix = `.${name}.partial-`;
+  for (const entry of await readdir(root).catch(() => [] as string[])) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = Number(entry.slice(prefix.length));
+    if (pid !== process.pid && !processAlive(pid)) await rm(join(root, entry), { recursive: true, force: true });
   }
 }
 

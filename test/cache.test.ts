@@ -1,0 +1,233 @@
+import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CHAIN_RECIPE, FAST_ENV, sandbox, type RunnerSandbox } from './helpers/runner.js';
+
+const BIN = fileURLToPath(new URL('../bin/faceswap-pipe.js', import.meta.url));
+const KONTEXT = 'blackforestlabs/flux-1-kontext/pro/edit';
+const KLING = 'kling/kling-2-6/motion-control-pro';
+
+let sb: RunnerSandbox | undefined;
+afterEach(() => {
+  sb?.cleanup();
+  sb = undefined;
+});
+
+function submittedModels(box: RunnerSandbox): string[] {
+  return box.submissions().map((s) => s.model!);
+}
+
+function jobRecords(box: RunnerSandbox, recipe: string): { status: string; key: string }[] {
+  const dir = join(box.standin.dir, '.faceswap', recipe, 'jobs');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { status: string; key: string });
+}
+
+describe('the cache', () => {
+  it('an unchanged re-run makes zero runcomfy calls, reports the stages cached and exits 0', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    const callsBefore = sb.standin.readLog().length;
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    expect(sb.standin.readLog()).toHaveLength(callsBefore);
+    expect(again.stdout).toContain('no runcomfy calls (2 stages cached)');
+    const record = sb.runRecord('chain');
+    expect(record.stages['face']!.status).toBe('cached');
+    expect(record.stages['motion']!.status).toBe('cached');
+    // The cached run hands the same outputs on: motion's files are the first run's.
+    expect(record.stages['motion']!.files[0]).toMatch(/^motion\/[^/]+\/output\.mp4$/);
+  });
+
+  it('an edited prompt re-runs exactly that stage and the dependents whose input changes', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    // The dance video only feeds motion: face stays cached.
+    await sb.run(['run', recipe, '--reporter', 'plain', '--set', 'dance=https://assets.example.com/salsa.mp4']);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING]);
+    // A new face prompt changes face's output URL, so motion's input changes too.
+    sb.recipe('chain.yaml', CHAIN_RECIPE.replace('Change only the face', 'Change only the face, add freckles'));
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING, KONTEXT, KLING]);
+    // Back to the original text: both are cached from the first run.
+    sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const back = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(back.stdout).toContain('no runcomfy calls');
+    expect(submittedModels(sb)).toHaveLength(5);
+  });
+
+  it('re-runs the producer of expired URLs when a running dependent needs them, keeping its files', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 1s\ndefaults:\n'));
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    const firstFace = sb.runRecord('chain').stages['face']!.files[0]!;
+    await sleep(1_200);
+    // Everything cached: stale URLs are not needed by anyone, nothing runs.
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).stdout).toContain('no runcomfy calls');
+    // motion must run (new dance): face's URL is too old to hand on, so face runs again first.
+    await sb.run(['run', recipe, '--reporter', 'plain', '--set', 'dance=https://assets.example.com/salsa.mp4']);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
+    expect(existsSync(join(sb.standin.dir, 'outputs/chain', firstFace))).toBe(true);
+  });
+
+  it('--force re-runs every stage; --force <stage> only that one; --no-cache neither reads nor writes', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    await sb.run(['run', recipe, '--reporter', 'plain', '--force', 'motion']);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING]);
+    await sb.run(['run', recipe, '--reporter', 'plain', '--force']);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING, KONTEXT, KLING]);
+    const recordsBefore = jobRecords(sb, 'chain').length;
+    const other = sb.recipe('other.yaml', CHAIN_RECIPE.replace('name: chain', 'name: other'));
+    await sb.run(['run', other, '--reporter', 'plain', '--no-cache']);
+    expect(existsSync(join(sb.standin.dir, '.faceswap', 'other', 'jobs'))).toBe(false);
+    expect(jobRecords(sb, 'chain')).toHaveLength(recordsBefore);
+  });
+
+  it('a truncated job record is reported and treated as absent, never a crash', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
+    const face = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => join(dir, f)).find((f) => readFileSync(f, 'utf8').includes(KONTEXT))!;
+    writeFileSync(face, readFileSync(face, 'utf8').slice(0, 40));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/warning: job record .* is torn or not JSON/);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
+    expect(() => JSON.parse(readFileSync(face, 'utf8')) as unknown).not.toThrow();
+  });
+});
+
+describe('partial runs', () => {
+  const DIAMOND = `version: 1
+name: parts
+stages:
+  a:
+    model: ${KONTEXT}
+    input: { prompt: a, image: https://assets.example.com/a.jpg }
+  b:
+    model: ${KONTEXT}
+    input: { prompt: b, image: "\${{ stages.a.outputs.images[0] }}" }
+  c:
+    model: ${KONTEXT}
+    input: { prompt: c, image: "\${{ stages.b.outputs.images[0] }}" }
+  d:
+    model: ${KONTEXT}
+    input: { prompt: d, image: https://assets.example.com/d.jpg }
+`;
+  const prompts = (box: RunnerSandbox) => box.submissions().map((s) => (s.body as { prompt: string }).prompt);
+
+  it('--until runs a stage and what it needs; --only fails clearly when an upstream never ran', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('parts.yaml', DIAMOND);
+    const only = await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'c']);
+    expect(only.code).toBe(65);
+    expect(only.stderr).toContain('stage "c" needs the results of stage "b", which has no cached result and is not selected');
+    expect(sb.submissions()).toHaveLength(0);
+    const until = await sb.run(['run', recipe, '--reporter', 'plain', '--until', 'b']);
+    expect(until.code).toBe(0);
+    expect(prompts(sb).sort()).toEqual(['a', 'b']);
+    expect(sb.runRecord('parts').stages['d']).toMatchObject({ status: 'skipped', reason: 'not-selected' });
+  });
+
+  it('--only takes upstream outputs from the cache; --from runs a stage and everything downstream', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('parts.yaml', DIAMOND);
+    await sb.run(['run', recipe, '--reporter', 'plain', '--until', 'b']);
+    const only = await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'c', '--force', 'c']);
+    expect(only.code).toBe(0);
+    expect(prompts(sb).sort()).toEqual(['a', 'b', 'c']);
+    await sb.run(['run', recipe, '--reporter', 'plain', '--from', 'b', '--force']);
+    expect(prompts(sb).sort()).toEqual(['a', 'b', 'b', 'c', 'c']);
+    const bad = await sb.run(['run', recipe, '--only', 'cc']);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain('no stage "cc" in parts.yaml; did you mean "c"?');
+  });
+});
+
+describe('state and locks', () => {
+  it('a second run of the same recipe refuses while the first holds the lock (exit 75), never double-submits', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 2_500 } } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    const deadline = Date.now() + 20_000;
+    while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(50);
+    const second = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(second.code).toBe(75);
+    expect(second.stderr).toMatch(/another run \(pid \d+ on .*\) is using the state folder/);
+    expect((await first).exitCode).toBe(0);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+  });
+
+  it('takes over a stale lock left by a dead process, including a zombie that still answers kill(pid, 0)', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    // `sh` starts `true` in the background, then becomes `sleep`, which never reaps it: a zombie.
+    const parent = spawn('sh', ['-c', 'true & exec sleep 30'], { stdio: 'ignore' });
+    await sleep(300);
+    const children = readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const zombie = children[0]!;
+    expect(readFileSync(`/proc/${zombie}/stat`, 'utf8')).toMatch(/\) Z /);
+    expect(() => process.kill(zombie, 0)).not.toThrow();
+    const stateDir = join(sb.standin.dir, '.faceswap', 'chain');
+    (await import('node:fs')).mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'lock'), JSON.stringify({ pid: zombie, host: hostname(), since: '2026-01-01T00:00:00.000Z', command: 'faceswap-pipe run' }));
+    try {
+      const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(`took over the lock of a run that is gone (pid ${zombie}`);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  it('a run killed while a job is in flight is resumed by the next run without paying again', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 1_500 } } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    const deadline = Date.now() + 20_000;
+    while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
+    first.kill('SIGKILL');
+    await first;
+    const second = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(second.code).toBe(0);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    const face = sb.runRecord('chain').stages['face']!;
+    expect(face.attempts[0]).toMatchObject({ reattached: true, outcome: 'succeeded' });
+  });
+
+  it('status shows done, running (with the request id) and never run; clean removes the state', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 60_000 } } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    const deadline = Date.now() + 20_000;
+    while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
+    await sleep(300);
+    first.kill('SIGKILL');
+    await first;
+    const id = sb.submissions()[0]!.request_id!;
+    const status = await sb.run(['status', recipe]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`face +${KONTEXT} +running +submitted: ${id}`));
+    expect(status.stdout).toMatch(/motion .* never-run/);
+    expect(status.stdout).toContain('a run would call: face (1 job), motion (1 job)');
+    const json = JSON.parse((await sb.run(['status', recipe, '--format', 'json'])).stdout) as { stages: { stage: string; state: string; requestIds: string[] }[] };
+    expect(json.stages.map((s) => s.state)).toEqual(['running', 'never-run']);
+    expect(json.stages[0]!.requestIds).toEqual([id]);
+    const clean = await sb.run(['clean', recipe]);
+    expect(clean.code).toBe(0);
+    expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain'))).toBe(false);
+    expect(existsSync(join(sb.standin.dir, 'outputs', 'chain'))).toBe(false);
+  });
+});
