@@ -52,6 +52,8 @@ export interface Template {
 }
 
 export interface TemplateSyntaxError {
+  /** `unknown-context` for a name the recipe cannot use (`env`, `secrets`, `item` outside foreach). */
+  readonly code: 'expression-syntax' | 'unknown-context';
   readonly message: string;
   /** Offset and length within the template string. */
   readonly offset: number;
@@ -88,9 +90,10 @@ export function parseTemplate(
       const quote = unclosedString(source, start);
       if (quote >= 0 && source.indexOf(CLOSE, quote) >= 0) {
         // The `}}` is there, but inside a string literal that never ends: that is the mistake.
-        errors.push({ message: rewordSymbol("'"), offset: quote, length: 1 });
+        errors.push({ code: 'expression-syntax', message: rewordSymbol("'"), offset: quote, length: 1 });
       } else {
         errors.push({
+          code: 'expression-syntax',
           message: 'unclosed "${{": add "}}" to end the expression',
           offset: open,
           length: source.length - open,
@@ -104,6 +107,7 @@ export function parseTemplate(
     const offset = start + leading;
     if (text === '') {
       errors.push({
+        code: 'expression-syntax',
         message: 'empty expression "${{ }}"',
         offset: open,
         length: close + CLOSE.length - open,
@@ -112,6 +116,7 @@ export function parseTemplate(
       const parsed = parseExpression(text, contexts);
       if (parsed.kind === 'error') {
         errors.push({
+          code: parsed.code,
           message: parsed.message,
           offset: offset + parsed.offset,
           length: Math.max(1, parsed.length),
@@ -164,7 +169,13 @@ function unclosedString(source: string, from: number): number {
 
 type ExpressionParse =
   | { kind: 'ok'; expr: Expr; references: Reference[] }
-  | { kind: 'error'; message: string; offset: number; length: number };
+  | {
+      kind: 'error';
+      code: TemplateSyntaxError['code'];
+      message: string;
+      offset: number;
+      length: number;
+    };
 
 function parseExpression(text: string, contexts: readonly ContextName[]): ExpressionParse {
   const lineStarts = [0];
@@ -183,13 +194,15 @@ function parseExpression(text: string, contexts: readonly ContextName[]): Expres
     if (lexed)
       return {
         kind: 'error',
+        code: 'expression-syntax',
         message: rewordSymbol(lexed[1]!),
         offset: Number(lexed[2]) - 1,
         length: lexed[1]!.length,
       };
     const offset = problem.pos ? toOffset(problem.pos) : 0;
     const length = problem.tok?.lexeme?.length ?? 1;
-    return { kind: 'error', message: rewordParseError(problem.message, contexts), offset, length };
+    const code = /^Unrecognized named-value/.test(problem.message) ? 'unknown-context' : 'expression-syntax';
+    return { kind: 'error', code, message: rewordParseError(problem.message, contexts), offset, length };
   }
   const references: Reference[] = [];
   collectReferences(expr, references, toOffset);
@@ -348,8 +361,10 @@ export class PreparedScope {
   }
 }
 
+/** A failed evaluation names, where it can, the expression at fault (offset and length in the template). */
 export type Evaluation =
-  { readonly ok: true; readonly value: JsonValue } | { readonly ok: false; readonly message: string };
+  | { readonly ok: true; readonly value: JsonValue }
+  | { readonly ok: false; readonly message: string; readonly offset?: number; readonly length?: number };
 
 /** Evaluates a template: a whole expression keeps its type, anything else becomes text. */
 export function evaluateTemplate(template: Template, scope: PreparedScope): Evaluation {
@@ -370,6 +385,8 @@ export function evaluateTemplate(template: Template, scope: PreparedScope): Eval
         return {
           ok: false,
           message: `"\${{ ${part.text} }}" gives ${what}, which cannot be embedded in text; make the expression the whole value, or use toJSON(...)`,
+          offset: part.offset,
+          length: part.text.length,
         };
       }
       text += result.coerceString();

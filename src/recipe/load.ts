@@ -2,14 +2,14 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { error, type Diagnostic } from './diagnostic.js';
+import { DEFAULT_MAX_RECIPE_BYTES } from './limits.js';
 import { SourceFile } from './source.js';
 import { firstInvalidUtf8 } from '../util/utf8.js';
 import { checkAliases, MAX_ALIAS_EXPANSIONS } from './yaml-aliases.js';
 import { yamlErrorDiagnostic } from './yaml-errors.js';
 import { YamlIndex } from './yaml-index.js';
 
-/** Recipes larger than this are refused before parsing; `--max-recipe-size` raises it. */
-export const DEFAULT_MAX_RECIPE_BYTES = 8 * 1024 * 1024;
+export { DEFAULT_MAX_RECIPE_BYTES } from './limits.js';
 
 /** Deeper nesting than any real recipe needs; refused before anything recursive sees it. */
 export const MAX_NESTING_DEPTH = 64;
@@ -75,7 +75,7 @@ export async function loadRecipeFile(path: string, options: LoadOptions = {}): P
       empty,
       error(
         'file-too-large',
-        `${path} is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} limit for recipes; ` +
+        `${path} is ${sizeAgainst(size, maxBytes)} limit for recipes; ` +
           `raise it with --max-recipe-size if the file is really meant to be this large`,
         at,
       ),
@@ -298,6 +298,12 @@ function notUtf8(path: string, bytes: Uint8Array, bad: number): LoadedYaml {
 
 function fail(source: SourceFile, diagnostic: Diagnostic): LoadedYaml {
   return { source, diagnostics: [diagnostic] };
+}
+
+/** `9.5 MB, over the 8 MB`; in bytes when rounding would hide the difference (`8.0 MB, over the 8 MB`). */
+function sizeAgainst(size: number, limit: number): string {
+  if (size < limit * 1.1) return `${size} bytes, over the ${formatBytes(limit)} (${limit} bytes)`;
+  return `${formatBytes(size)}, over the ${formatBytes(limit)}`;
 }
 
 function formatBytes(bytes: number): string {

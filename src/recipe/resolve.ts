@@ -9,7 +9,16 @@ export interface Resolution {
   /** Paths (relative to the resolved value) whose templates could not be evaluated yet. */
   readonly unknown: readonly DataPath[];
   /** Evaluation failures, with the template's own data path in the recipe. */
-  readonly errors: readonly { readonly path: DataPath; readonly message: string }[];
+  readonly errors: readonly ResolutionError[];
+}
+
+export interface ResolutionError {
+  readonly path: DataPath;
+  readonly message: string;
+  /** The template, and where in it the failing expression is, when that is known. */
+  readonly source?: string;
+  readonly offset?: number;
+  readonly length?: number;
 }
 
 /**
@@ -23,7 +32,7 @@ export function resolveValue(
   ready: (template: Template) => boolean = () => true,
 ): Resolution {
   const unknown: DataPath[] = [];
-  const errors: { path: DataPath; message: string }[] = [];
+  const errors: ResolutionError[] = [];
   const walk = (n: ValueNode, at: DataPath): JsonValue => {
     switch (n.kind) {
       case 'literal':
@@ -35,7 +44,15 @@ export function resolveValue(
         }
         const result = evaluateTemplate(n.template, scope);
         if (!result.ok) {
-          errors.push({ path: n.path, message: result.message });
+          errors.push({
+            path: n.path,
+            message: result.message,
+            ...(result.offset !== undefined && {
+              source: n.template.source,
+              offset: result.offset,
+              length: result.length,
+            }),
+          });
           unknown.push(at);
           return null;
         }

@@ -19,7 +19,7 @@ import type { SourceFile, SourceRange } from './source.js';
  */
 export function yamlErrorDiagnostic(doc: Document, source: SourceFile, problem: YAMLError): Diagnostic {
   const plain = problem.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').trim();
-  const at = { file: source, ...rangeAt(problem.pos) };
+  const at = { file: source, ...rangeAt(source, problem.pos) };
   switch (problem.code) {
     case 'TAB_AS_INDENT':
       return error('yaml-syntax', 'tabs cannot indent YAML; use spaces', at);
@@ -42,22 +42,15 @@ export function yamlErrorDiagnostic(doc: Document, source: SourceFile, problem: 
       break;
     }
     case 'BAD_INDENT': {
-      const kind = /^Flow (sequence|map) in block collection/.exec(plain)?.[1];
-      const opening =
-        kind === undefined
-          ? undefined
-          : unclosedFlow(doc, source, kind === 'sequence' ? ']' : '}', problem.pos[0]);
-      if (kind !== undefined && opening !== undefined) {
-        const [open, close, what] = kind === 'sequence' ? ['[', ']', 'list'] : ['{', '}', 'mapping'];
+      if (/^All mapping items must start at the same column/.test(plain)) {
         return error(
           'yaml-syntax',
-          `invalid YAML: this "${open}" is never closed; end the ${what} with "${close}" (a flow ${what} continued on the next lines must be indented)`,
-          {
-            file: source,
-            range: opening,
-          },
+          'invalid YAML: this key is not lined up with the other keys of its mapping; indent it like them',
+          at,
         );
       }
+      const flow = unclosedFlowError(doc, source, plain, problem.pos[0]);
+      if (flow) return flow;
       break;
     }
     default:
@@ -66,10 +59,39 @@ export function yamlErrorDiagnostic(doc: Document, source: SourceFile, problem: 
   return error('yaml-syntax', `invalid YAML: ${plain.charAt(0).toLowerCase()}${plain.slice(1)}`, at);
 }
 
-function rangeAt(pos: readonly number[] | undefined): { range?: SourceRange } {
+/** "Flow sequence in block collection must be … end with a ]": points at the unclosed bracket. */
+function unclosedFlowError(
+  doc: Document,
+  source: SourceFile,
+  plain: string,
+  before: number,
+): Diagnostic | undefined {
+  const kind = /^Flow (sequence|map) in block collection/.exec(plain)?.[1];
+  if (kind === undefined) return undefined;
+  const [open, close, what] = kind === 'sequence' ? ['[', ']', 'list'] : ['{', '}', 'mapping'];
+  const opening = unclosedFlow(doc, source, close, before);
+  if (opening === undefined) return undefined;
+  return error(
+    'yaml-syntax',
+    `invalid YAML: this "${open}" is never closed; end the ${what} with "${close}" (a flow ${what} continued on the next lines must be indented)`,
+    { file: source, range: opening },
+  );
+}
+
+/**
+ * The library's position as a range. A one-character position on indentation moves to the
+ * text after it, so the underline starts where the misplaced key does.
+ */
+function rangeAt(source: SourceFile, pos: readonly number[] | undefined): { range?: SourceRange } {
   if (!pos || pos.length < 2) return {};
-  const start = pos[0]!;
-  return { range: { start, end: Math.max(pos[1]!, start + 1) } };
+  let start = pos[0]!;
+  const end = Math.max(pos[1]!, start + 1);
+  if (end - start === 1) {
+    let text = start;
+    while (source.text[text] === ' ') text++;
+    if (text < source.text.length && source.text[text] !== '\n' && source.text[text] !== '\r') start = text;
+  }
+  return { range: { start, end: Math.max(end, start + 1) } };
 }
 
 /** The last quoted scalar before `before` whose text does not end with its closing quote. */

@@ -56,7 +56,7 @@ function excerpt(location: DiagnosticLocation, style: TextStyle): string {
   const end = file.position(Math.max(range.start, range.end));
   // Control characters (a binary file, a stray NUL) would garble the terminal; show each as one
   // replacement character so the columns below still line up.
-  const full = file.lineText(start.line).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '\ufffd');
+  const full = file.lineText(start.line).replace(/[^\P{Cc}\t]/gu, '\ufffd');
   const lastColumn = end.line === start.line ? end.column : full.length + 1;
   // A very long line (minified YAML, a huge scalar) is cut to a window around the problem.
   const from =

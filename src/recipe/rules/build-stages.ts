@@ -100,11 +100,7 @@ export function toValueNode(
       case 'error':
         ctx.brokenValues.push(path);
         for (const problem of parsed.errors) {
-          ctx.error(
-            'expression-syntax',
-            problem.message,
-            ctx.atText(path, value, problem.offset, problem.length),
-          );
+          ctx.error(problem.code, problem.message, ctx.atText(path, value, problem.offset, problem.length));
         }
         return { kind: 'literal', value };
       case 'template':

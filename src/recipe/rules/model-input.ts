@@ -44,6 +44,7 @@ export function checkModels(
       }
       continue;
     }
+    // A swap stage the router could not route has no model; its problems are reported already.
     if (stage.model === undefined) continue;
     const model = ctx.catalog.get(stage.model);
     if (!model) {
@@ -56,12 +57,19 @@ export function checkModels(
       );
       continue;
     }
+    // A routed `swap:` stage's generated input was checked by the swap rule (rules/swap.ts),
+    // which points problems at the swap field they come from.
     if (stage.swap !== undefined) continue;
     const resolved = resolveValue(stage.input, scope, ready);
     // An input that is not a mapping is already reported by the recipe schema.
     if (!isJsonObject(resolved.value)) continue;
-    for (const problem of resolved.errors)
-      ctx.error('expression-syntax', problem.message, ctx.at(problem.path));
+    for (const problem of resolved.errors) {
+      const at =
+        problem.source !== undefined && problem.offset !== undefined
+          ? ctx.atText(problem.path, problem.source, problem.offset, problem.length ?? 1)
+          : ctx.at(problem.path);
+      ctx.error('expression-syntax', problem.message, at);
+    }
     const inputPath = [...base, 'input'];
     const broken = ctx.brokenValues
       .filter((path) => isUnder(path, [inputPath]))
@@ -95,9 +103,10 @@ export function checkInput(
   input: JsonValue,
   stageId: string,
   unknown: readonly DataPath[] = [],
+  /** Names a place in the input for messages; a `swap:` stage names the swap field it came from. */
+  describe: (path: DataPath) => string = (path) => describeRecipePath(['stages', stageId, 'input', ...path]),
 ): InputProblem[] {
   const problems: InputProblem[] = [];
-  const describe = (path: DataPath) => describeRecipePath(['stages', stageId, 'input', ...path]);
   const issues = pruneBranchIssues(inputChecker(model).check(input)).filter(
     (i: SchemaIssue) => !isUnder(i.path, unknown),
   );

@@ -1,0 +1,196 @@
+/**
+ * The CLI shell: help, usage errors (64), `--set`, `models`, `schema`, and two end-to-end runs
+ * of the real binary. Everything else runs in-process through `main(argv, io)`.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const recipe = 'recipes/sku-gallery.yaml';
+
+/** Command names as the top-level help lists them, so a new command is covered automatically. */
+async function commands(): Promise<string[]> {
+  const { stdout } = await runCli(['--help']);
+  const section = stdout.split('Commands:\n')[1]!.split('\n\n')[0]!;
+  return [...section.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+}
+
+describe('--help', () => {
+  it('the top level lists the commands, examples and exit codes', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Examples:\n  $ faceswap-pipe validate recipes/*.yaml');
+    expect(result.stdout).toContain('64 usage, 65 invalid recipe or data, 66 missing file');
+    expect(await commands()).toEqual(expect.arrayContaining(['validate', 'plan', 'models', 'schema']));
+  });
+
+  it('every command has help with an example of itself, and exits 0', async () => {
+    for (const command of await commands()) {
+      const result = await runCli([command, '--help']);
+      expect(result.code, command).toBe(0);
+      expect(result.stdout, command).toMatch(/Examples?:\n/);
+      expect(result.stdout, command).toContain(`$ `);
+      expect(result.stdout, command).toMatch(new RegExp(`\\bfaceswap-pipe ${command}\\b`));
+      expect(result.stderr, command).toBe('');
+    }
+  });
+
+  it('`help COMMAND` works too, and --version prints the version', async () => {
+    expect((await runCli(['help', 'validate'])).stdout).toContain('Usage: faceswap-pipe validate');
+    const version = await runCli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^faceswap-pipe \d+\.\d+\.\d+/);
+  });
+});
+
+describe('usage errors exit 64', () => {
+  const cases: [string, string[], string][] = [
+    ['an unknown command', ['frobnicate'], "error: unknown command 'frobnicate'"],
+    ['an unknown option', ['validate', '--frobnicate', recipe], "error: unknown option '--frobnicate'"],
+    ['a missing argument', ['validate'], "error: missing required argument 'recipe'"],
+    ['a missing argument to plan', ['plan'], "error: missing required argument 'recipe'"],
+    [
+      'an unknown format',
+      ['validate', '--format', 'xml', recipe],
+      "argument 'xml' is invalid. Allowed choices are text, json.",
+    ],
+    ['--set without "="', ['validate', '--set', 'dance', recipe], 'expected NAME=VALUE'],
+    ['--set with an empty name', ['validate', '--set', '=x', recipe], 'expected NAME=VALUE'],
+    [
+      'a bad --max-recipe-size',
+      ['validate', '--max-recipe-size', 'lots', recipe],
+      'expected a size such as 8MB',
+    ],
+  ];
+  for (const [what, argv, message] of cases) {
+    it(what, async () => {
+      const result = await runCli(argv, { cwd: root });
+      expect(result.code).toBe(64);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).toContain('(add --help for usage)');
+      expect(result.stdout).toBe('');
+    });
+  }
+});
+
+describe('--set', () => {
+  it('a name the recipe does not declare is invalid data (65), located at vars:, with a suggestion', async () => {
+    const result = await runCli(
+      ['validate', '--set', 'ambasador=https://assets.example.com/leo.jpg', recipe],
+      { cwd: root },
+    );
+    expect(result.code).toBe(65);
+    expect(result.stderr).toBe(
+      'recipes/sku-gallery.yaml:10:1: error: --set ambasador=…: the recipe has no var "ambasador"; did you mean "ambassador"? (--set can only override declared vars)\n' +
+        '   10 | vars:\n' +
+        '      | ~~~~\n' +
+        '1 error\n',
+    );
+  });
+
+  it('in a recipe without vars, it points at the top and says what to do', async () => {
+    const result = await runCli(
+      ['validate', '--set', 'x=1', 'test/fixtures/invalid/stage-without-model.yaml'],
+      { cwd: root },
+    );
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain(
+      'test/fixtures/invalid/stage-without-model.yaml:1:1: error: --set x=…: the recipe declares no vars, so there is no "x" to override; declare it under vars:\n' +
+        '   1 | version: 1\n' +
+        '     | ~\n',
+    );
+  });
+
+  it('a declared name is accepted; its value is typed from JSON when it reads as JSON', async () => {
+    const ok = await runCli(['validate', '--set', 'ambassador=https://assets.example.com/leo.jpg', recipe], {
+      cwd: root,
+    });
+    expect(ok).toMatchObject({ code: 0, stderr: '' });
+    // aspect_ratio must be one of the model's enum values: the override is checked like the recipe.
+    const bad = await runCli(['validate', '--set', 'aspect=7:5', recipe], { cwd: root });
+    expect(bad.code).toBe(65);
+    expect(bad.stderr).toContain('input field "aspect_ratio" of stage "gallery" must be one of auto, 21:9');
+  });
+});
+
+describe('models', () => {
+  const ids = [
+    'blackforestlabs/flux-1-kontext/pro/edit',
+    'community/wan-2-2-animate/api',
+    'google/nano-banana-2/edit',
+    'kling/kling-2-6/motion-control-pro',
+    'openai/gpt-image-2/edit',
+  ];
+
+  it('lists every catalog model with its fields', async () => {
+    const result = await runCli(['models']);
+    expect(result.code).toBe(0);
+    for (const id of ids) expect(result.stdout).toContain(`${id}  (`);
+    expect(result.stdout).toContain('    images*: string[] - Up to 10 reference image URLs');
+    expect(result.stdout).toContain('* required field');
+  });
+
+  it('--format json gives the same catalog as data', async () => {
+    const result = await runCli(['models', '--format', 'json']);
+    expect(result.code).toBe(0);
+    const models = JSON.parse(result.stdout) as {
+      id: string;
+      medium: string;
+      fields: { name: string; required: boolean }[];
+    }[];
+    expect(models.map((m) => m.id)).toEqual(expect.arrayContaining(ids));
+    const gpt = models.find((m) => m.id === 'openai/gpt-image-2/edit')!;
+    expect(gpt.medium).toBe('still');
+    expect(gpt.fields.filter((f) => f.required).map((f) => f.name)).toEqual(['prompt', 'images']);
+  });
+});
+
+describe('schema', () => {
+  it('prints the recipe JSON Schema, equal to schemas/recipe.schema.json', async () => {
+    const result = await runCli(['schema']);
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout) as unknown;
+    expect(printed).toEqual(
+      JSON.parse(readFileSync(new URL('../schemas/recipe.schema.json', import.meta.url), 'utf8')),
+    );
+  });
+});
+
+describe('the real binary (bin/faceswap-pipe.js)', () => {
+  beforeAll(async () => {
+    // Emit dist/ from the current sources; type errors elsewhere in the tree do not stop emitting.
+    await execa('node', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+      cwd: root,
+      reject: false,
+    });
+  });
+
+  it('validate prints the same diagnostics as in-process, and exits 65', async () => {
+    const fixture = 'test/fixtures/invalid/acceptance';
+    const result = await execa('node', ['bin/faceswap-pipe.js', 'validate', `${fixture}.yaml`], {
+      cwd: root,
+      reject: false,
+      env: { NO_COLOR: '1' },
+    });
+    expect(result.exitCode).toBe(65);
+    expect(`exit: ${result.exitCode}\n${result.stderr}\n`).toBe(
+      readFileSync(`${root}/${fixture}.expected`, 'utf8'),
+    );
+  });
+
+  it('plan --format mermaid prints the chain, exit 0', async () => {
+    const result = await execa(
+      'node',
+      ['bin/faceswap-pipe.js', 'plan', 'recipes/kontext-to-kling.yaml', '--format', 'mermaid'],
+      {
+        cwd: root,
+        reject: false,
+      },
+    );
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain('face --> motion');
+  });
+});

@@ -1,0 +1,128 @@
+/** Every example recipe in recipes/ is valid, warning-free, and plans as documented. */
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const recipes = readdirSync(new URL('../recipes/', import.meta.url))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
+  .map((f) => `recipes/${f}`);
+
+describe('recipes/', () => {
+  it('holds the three example campaigns of the brief, at least', () => {
+    expect(recipes).toEqual(
+      expect.arrayContaining([
+        'recipes/kontext-to-kling.yaml',
+        'recipes/sku-gallery.yaml',
+        'recipes/spokesperson-video.yaml',
+      ]),
+    );
+  });
+
+  for (const recipe of recipes) {
+    it(`${recipe} validates with no errors and no warnings`, async () => {
+      const result = await runCli(['validate', recipe], { cwd: root });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(
+        new RegExp(`^ok ${recipe.replace(/[.]/g, '\\.')} \\([a-z0-9-]+: \\d+ stages?\\)\\n$`),
+      );
+    });
+
+    it(`${recipe} plans`, async () => {
+      const result = await runCli(['plan', recipe], { cwd: root });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+    });
+  }
+
+  it('validates all of them in one call', async () => {
+    const result = await runCli(['validate', ...recipes], { cwd: root });
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout.trimEnd().split('\n')).toHaveLength(recipes.length);
+  });
+});
+
+describe('plan of the Kontext-then-Kling chain', () => {
+  const chain = 'recipes/kontext-to-kling.yaml';
+
+  it('--format mermaid draws the edge face --> motion', async () => {
+    const result = await runCli(['plan', chain, '--format', 'mermaid'], { cwd: root });
+    expect(result.code).toBe(0);
+    expect(result.stdout.split('\n')[0]).toBe('flowchart LR');
+    expect(result.stdout).toContain('  face --> motion\n');
+  });
+
+  it('--format json has the documented shape', async () => {
+    const result = await runCli(['plan', chain, '--format', 'json'], { cwd: root });
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout) as Record<string, unknown> & { stages: Record<string, unknown>[] };
+    expect(Object.keys(plan)).toEqual(['recipe', 'file', 'totalCalls', 'criticalPath', 'stages']);
+    expect(plan).toMatchObject({
+      recipe: 'summer-launch',
+      file: chain,
+      totalCalls: 2,
+      criticalPath: ['face', 'motion'],
+    });
+    expect(plan.stages.map((s) => Object.keys(s))).toEqual(
+      plan.stages.map(() => [
+        'id',
+        'model',
+        'medium',
+        'backend',
+        'needs',
+        'dependents',
+        'calls',
+        'retries',
+        'timeoutMs',
+        'input',
+      ]),
+    );
+    expect(plan.stages).toEqual([
+      {
+        id: 'face',
+        model: 'blackforestlabs/flux-1-kontext/pro/edit',
+        medium: 'still',
+        backend: 'runcomfy',
+        needs: [],
+        dependents: ['motion'],
+        calls: 1,
+        retries: 2,
+        timeoutMs: 15 * 60_000,
+        input: {
+          prompt: expect.stringContaining('Change only the face') as unknown,
+          // vars are resolved before anything runs...
+          image: 'https://assets.example.com/campaign-2026/ana-portrait.jpg',
+        },
+      },
+      {
+        id: 'motion',
+        model: 'kling/kling-2-6/motion-control-pro',
+        medium: 'video',
+        backend: 'runcomfy',
+        needs: ['face'],
+        dependents: [],
+        calls: 1,
+        retries: 1,
+        timeoutMs: 30 * 60_000,
+        input: {
+          // ...while references to other stages' results are kept as written.
+          character_image_url: '${{ stages.face.outputs.images[0] }}',
+          reference_video_url: 'https://assets.example.com/campaign-2026/dance.mp4',
+        },
+      },
+    ]);
+  });
+
+  it('--set overrides a var in the plan', async () => {
+    const result = await runCli(
+      ['plan', chain, '--format', 'json', '--set', 'dance=https://assets.example.com/salsa.mp4'],
+      { cwd: root },
+    );
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout) as { stages: { input: Record<string, unknown> }[] };
+    expect(plan.stages[1]!.input['reference_video_url']).toBe('https://assets.example.com/salsa.mp4');
+  });
+});
