@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { isCI } from 'ci-info';
 import type { Backend } from '../../backends/backend.js';
+import { LocalBackend } from '../../backends/local/backend.js';
 import { RuncomfyBackend } from '../../backends/runcomfy/backend.js';
 import { RuncomfyClient } from '../../backends/runcomfy/client.js';
 import type { Catalog } from '../../catalog/catalog.js';
@@ -169,7 +170,9 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   );
   const observer = pickReporter(options.reporter, io);
   const emit = (event: RunEvent) => observer.event(event);
-  const backend = new RuncomfyBackend(client, { pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000 });
+  const hosted = new RuncomfyBackend(client, { pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000 });
+  // The offline engine starts (and loads its model) only when a local stage first runs.
+  const local = new LocalBackend(dirname(resolve(io.cwd, file)));
   const controller = new AbortController();
   const unsubscribe = io.onSignal?.((signal) => {
     if (controller.signal.aborted) return;
@@ -194,7 +197,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
       recipe,
       plan,
       catalog: ctx.catalog,
-      backendFor: (): Backend => backend,
+      backendFor: (model): Backend => (model.backend === 'local' ? local : hosted),
       outDir,
       concurrency: options.concurrency,
       failFast: options.failFast,
@@ -206,6 +209,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     }).run();
   } finally {
     unsubscribe?.();
+    await local.close();
   }
 
   const code = exitCodeOf(execution);

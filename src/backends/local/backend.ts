@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { JsonObject } from '../../util/json.js';
+import type { AttemptFailure, AttemptHooks, AttemptOutcome, AttemptRequest, Backend, CancelOutcome, FailureReason } from '../backend.js';
+import type { EngineFailure, LocalEngine } from './types.js';
+
+/**
+ * The offline engine as a backend: `local/face-swap` (an identity image and one scene or a list
+ * of scenes in, one swapped PNG per scene out) and `local/face-swap-video` (needs ffmpeg). It
+ * goes through the same scheduler, cache, records and reporters as the hosted models; its
+ * "request ids" are local job ids, and its outputs are the files themselves: `images` (or
+ * `video`) hold absolute paths, so a later local stage can take them as inputs.
+ *
+ * Inputs are local paths relative to the recipe's folder (the URL policy and consent rules
+ * have already refused paths that leave it). Remote URLs are not fetched: this engine runs
+ * with no network.
+ */
+export class LocalBackend implements Backend {
+  readonly #recipeDir: string;
+  #engine: Promise<LocalEngine> | undefined;
+
+  constructor(recipeDir: string) {
+    this.#recipeDir = recipeDir;
+  }
+
+  async runAttempt(request: AttemptRequest, hooks: AttemptHooks): Promise<AttemptOutcome> {
+    const jobId = request.reattach ?? `local-${randomUUID()}`;
+    await hooks.submitted(jobId);
+    const input = request.input;
+    const identity = this.#path(input['identity']);
+    if (typeof identity !== 'string') return fail('invalid-input', `${request.model.id}: "identity" must be the path of an image file (${identity.problem})`, jobId);
+    const faceIndex = typeof input['face_index'] === 'number' ? input['face_index'] : undefined;
+    const partial = join(request.outputRoot, `.${jobId}.partial-${process.pid}`);
+    const dir = join(request.outputRoot, jobId);
+    await rm(partial, { recursive: true, force: true });
+    await mkdir(partial, { recursive: true });
+    try {
+      return await this.#swapInto(partial, dir, identity, faceIndex, request, hooks, jobId);
+    } finally {
+      await rm(partial, { recursive: true, force: true });
+    }
+  }
+
+  async #swapInto(partial: string, dir: string, identity: string, faceIndex: number | undefined, request: AttemptRequest, hooks: AttemptHooks, jobId: string): Promise<AttemptOutcome> {
+    const input = request.input;
+    let engine: LocalEngine;
+    try {
+      engine = await this.#open();
+    } catch (cause) {
+      return fail('engine-error', `the local engine could not start: ${(cause as Error).message}`, jobId);
+    }
+    hooks.progress({ state: 'in_progress' });
+    const files: string[] = [];
+    if (request.model.id === 'local/face-swap-video') {
+      const video = this.#path(input['video']);
+      if (typeof video !== 'string') return fail('invalid-input', `local/face-swap-video: "video" must be the path of a video file (${video.problem})`, jobId);
+      const out = join(partial, 'swapped.mp4');
+      const result = await engine.swapVideo({ identityPath: identity, targetPath: video, outputPath: out, ...(faceIndex !== undefined && { faceIndex }), signal: request.signal });
+      if (result.kind === 'failed') return this.#failed(result, request, jobId);
+      files.push('swapped.mp4');
+    } else {
+      const scenes = Array.isArray(input['scene']) ? input['scene'] : [input['scene']];
+      for (const [i, raw] of scenes.entries()) {
+        const scene = this.#path(raw);
+        if (typeof scene !== 'string') return fail('invalid-input', `${request.model.id}: scene ${i} must be the path of an image file (${scene.problem})`, jobId);
+        const name = `scene-${String(i).padStart(3, '0')}.png`;
+        const result = await engine.swap({ identityPath: identity, targetPath: scene, outputPath: join(partial, name), ...(faceIndex !== undefined && { faceIndex }), signal: request.signal });
+        if (result.kind === 'failed') return this.#failed(result, request, jobId, scenes.length > 1 ? `scene ${i} (${String(raw)})` : undefined);
+        files.push(name);
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+    await rename(partial, dir);
+    const paths = files.map((f) => join(dir, f));
+    const output: JsonObject = request.model.id === 'local/face-swap-video' ? { video: paths[0]! } : { images: paths };
+    return { kind: 'succeeded', requestId: jobId, output, files: paths };
+  }
+
+  cancel(): Promise<CancelOutcome> {
+    // Local jobs stop with their attempt's signal; there is nothing remote to cancel.
+    return Promise.resolve('cancelled');
+  }
+
+  /** Stops the engine's worker (end of the run). */
+  async close(): Promise<void> {
+    const engine = this.#engine;
+    this.#engine = undefined;
+    if (engine) await (await engine.catch(() => undefined))?.close();
+  }
+
+  #open(): Promise<LocalEngine> {
+    // Imported on first use: a run without local stages never loads sharp or the worker code.
+    this.#engine ??= import('./engine.js').then(({ openLocalEngine }) => openLocalEngine());
+    return this.#engine;
+  }
+
+  /** A local input path, resolved against the recipe's folder; remote URLs are refused. */
+  #path(value: unknown): string | { problem: string } {
+    if (typeof value !== 'string' || value === '') return { problem: 'it is missing or not text' };
+    if (/^https?:\/\//i.test(value)) return { problem: `${value} is a URL; the local engine works offline, so download the file and give its path` };
+    const path = value.startsWith('file://') ? new URL(value).pathname : value;
+    return isAbsolute(path) ? path : resolve(this.#recipeDir, path);
+  }
+
+  #failed(failure: EngineFailure, request: AttemptRequest, jobId: string, where?: string): AttemptOutcome {
+    const message = where ? `${where}: ${failure.message}` : failure.message;
+    switch (failure.reason) {
+      case 'cancelled':
+        return fail(request.abortReason() === 'deadline' ? 'timed-out' : 'interrupted', message, jobId);
+      case 'engine-error':
+      case 'ffmpeg-not-found':
+        return fail('engine-error', message, jobId);
+      case 'output-not-writable':
+        return fail('postprocess-failed', message, jobId);
+      default:
+        return fail('invalid-input', message, jobId);
+    }
+  }
+}
+
+function fail(reason: FailureReason, message: string, requestId: string): AttemptOutcome {
+  const failure: AttemptFailure = { reason, message, requestId, jobAlive: false };
+  return { kind: 'failed', failure };
+}

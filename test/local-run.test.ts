@@ -1,0 +1,108 @@
+import { execa } from 'execa';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin/faceswap-pipe.js');
+
+/** An environment with no token and no runcomfy on PATH: the offline path must need neither. */
+function offlineEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: '/usr/bin:/bin', HOME: tmpdir(), NO_COLOR: '1' };
+  return env;
+}
+
+let dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs = [];
+});
+
+/** A temp copy of recipes/ (the demo and its assets), so runs write their outputs there. */
+function workspace(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'faceswap-local-'));
+  dirs.push(dir);
+  cpSync(join(ROOT, 'recipes'), join(dir, 'recipes'), { recursive: true, filter: (src) => !src.includes('.faceswap') });
+  return dir;
+}
+
+function run(dir: string, args: readonly string[]) {
+  return execa(process.execPath, [BIN, ...args], { cwd: dir, env: offlineEnv(), extendEnv: false, reject: false });
+}
+
+describe('the offline engine through the runner', () => {
+  it('runs the README demo end to end with no token, no network and no runcomfy client', async () => {
+    const dir = workspace();
+    const result = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain('no runcomfy calls');
+    const runs = join(dir, 'outputs/local-demo/runs');
+    const record = JSON.parse(readFileSync(join(runs, readdirSync(runs)[0]!, 'run.json'), 'utf8')) as {
+      stages: Record<string, { status: string; files: string[]; outputs: { images: string[] }; input: { scene: string } }>;
+    };
+    const swap = record.stages['swap']!;
+    expect(swap.status).toBe('succeeded');
+    // The second stage received the first stage's output file as its scene.
+    expect(record.stages['swap-back']!.input.scene).toBe(swap.outputs.images[0]);
+    const out = join(dir, 'outputs/local-demo', swap.files[0]!);
+    const scene = join(dir, 'recipes/assets/grace-hopper.jpg');
+    const [a, b] = await Promise.all([sharp(out).removeAlpha().raw().toBuffer({ resolveWithObject: true }), sharp(scene).removeAlpha().raw().toBuffer({ resolveWithObject: true })]);
+    expect([a.info.width, a.info.height]).toEqual([b.info.width, b.info.height]);
+    // The face region changed; a corner of the background did not.
+    const diff = (x0: number, y0: number, w: number, h: number) => {
+      let total = 0;
+      for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) for (let c = 0; c < 3; c++) {
+        const i = (y * a.info.width + x) * 3 + c;
+        total += Math.abs(a.data[i]! - b.data[i]!);
+      }
+      return total / (w * h * 3);
+    };
+    expect(diff(200, 230, 110, 110)).toBeGreaterThan(8);
+    expect(diff(0, 0, 60, 60)).toBeLessThan(1);
+    // A second run is answered from the cache: nothing is swapped again.
+    const again = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toMatch(/\[cached\] swap /);
+  });
+
+  it('fails a stage with a clear message when the scene has no face (exit 1)', async () => {
+    const dir = workspace();
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: '#8899aa' } }).jpeg().toFile(join(dir, 'recipes/assets/wall.jpg'));
+    const recipe = readFileSync(join(dir, 'recipes/local-demo.yaml'), 'utf8').replace('hopper: assets/grace-hopper.jpg', 'hopper: assets/wall.jpg').replace('images: [assets/grace-hopper.jpg]', 'images: [assets/wall.jpg]');
+    writeFileSync(join(dir, 'recipes/noface.yaml'), recipe.replace('name: local-demo', 'name: noface'));
+    const result = await run(dir, ['run', 'recipes/noface.yaml', '--reporter', 'plain']);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toMatch(/\[fail\] swap invalid input: .*no face/i);
+    expect(result.stdout).toContain('[skip] swap-back needs stage "swap", which failed');
+  });
+
+  it('Ctrl-C stops a long local batch promptly and records the run as interrupted (exit 130)', async () => {
+    const dir = workspace();
+    const scenes = Array.from({ length: 40 }, () => '      - assets/grace-hopper.jpg').join('\n');
+    const recipe = readFileSync(join(dir, 'recipes/local-demo.yaml'), 'utf8')
+      .replace('name: local-demo', 'name: batch')
+      .replace('      scene: ${{ vars.hopper }}', `      scene:\n${scenes}`);
+    writeFileSync(join(dir, 'recipes/batch.yaml'), recipe);
+    const child = run(dir, ['run', 'recipes/batch.yaml', '--reporter', 'plain']);
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!stdout.includes('[progress] swap in progress') && Date.now() < deadline) await sleep(50);
+    await sleep(1_500);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    const runs = join(dir, 'outputs/batch/runs');
+    const record = JSON.parse(readFileSync(join(runs, readdirSync(runs)[0]!, 'run.json'), 'utf8')) as { status: string; stages: Record<string, { status: string }> };
+    expect(record.status).toBe('interrupted');
+    expect(record.stages['swap']!.status).toBe('failed');
+    // No half-finished job folder is left behind as if it were a result.
+    const jobs = existsSync(join(dir, 'outputs/batch/swap')) ? readdirSync(join(dir, 'outputs/batch/swap')) : [];
+    expect(jobs.filter((j) => !j.startsWith('.'))).toEqual([]);
+  });
+});
