@@ -1,3 +1,5 @@
+import { Heap } from './heap.js';
+
 /**
  * Pure graph algorithms over string node ids. `deps.get(n)` lists the nodes `n` depends on
  * (edges point from a node to its dependencies). Every result is deterministic: ties are
@@ -114,24 +116,22 @@ export function topologicalOrder<N extends string>(
       bucket.push(node);
     }
   }
-  const compare = (a: N, b: N) => priority(b) - priority(a) || (a < b ? -1 : a > b ? 1 : 0);
-  const ready = [...remaining]
-    .filter(([, count]) => count === 0)
-    .map(([n]) => n)
-    .sort(compare);
+  // Priorities are read once per node: the callers' functions are map lookups, but a heap
+  // compares often.
+  const rank = new Map<N, number>();
+  for (const node of deps.keys()) rank.set(node, priority(node));
+  const compare = (a: N, b: N) => rank.get(b)! - rank.get(a)! || (a < b ? -1 : a > b ? 1 : 0);
+  const ready = new Heap<N>(
+    compare,
+    [...remaining].filter(([, count]) => count === 0).map(([n]) => n),
+  );
   const order: N[] = [];
-  while (ready.length > 0) {
-    const node = ready.shift()!;
+  for (let node = ready.pop(); node !== undefined; node = ready.pop()) {
     order.push(node);
     for (const next of dependents.get(node) ?? []) {
       const left = remaining.get(next)! - 1;
       remaining.set(next, left);
-      if (left === 0) {
-        // Keep `ready` sorted; graphs are small enough that insertion beats a heap in clarity.
-        let i = 0;
-        while (i < ready.length && compare(ready[i]!, next) <= 0) i++;
-        ready.splice(i, 0, next);
-      }
+      if (left === 0) ready.push(next);
     }
   }
   return order;

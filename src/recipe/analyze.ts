@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.js';
+import type { Backend } from '../catalog/model.js';
 import { parseDuration } from '../util/duration.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
 import { AnalysisContext } from './context.js';
@@ -10,13 +11,21 @@ import { buildStages, readDefaults } from './rules/build-stages.js';
 import { checkGraph } from './rules/graph.js';
 import { checkModels } from './rules/model-input.js';
 import { checkRecipeSchema } from './rules/recipe-schema.js';
+import { preloadValidators } from './schema-check.js';
 import { checkReferences } from './rules/references.js';
+import { routeSwapStages } from './rules/swap.js';
 import { applySets, type SetOverride } from './sets.js';
 import { DEFAULT_URL_TTL_MS, type ModelConcurrency, type Recipe } from './types.js';
 
 export interface AnalyzeOptions extends LoadOptions {
   readonly catalog: Catalog;
   readonly sets?: readonly SetOverride[];
+  /**
+   * The engine `swap:` stages are routed for: `local` picks a `local/` model wherever one
+   * serves the intent (and is an error where none does). Default `runcomfy`. A stage that
+   * pins `model:` keeps it either way.
+   */
+  readonly engine?: Backend;
 }
 
 /** The outcome of analysis: every diagnostic, and the typed recipe when there were no errors. */
@@ -27,7 +36,8 @@ export interface Analysis {
 
 /** Reads and checks a recipe file. Never throws for bad input. */
 export async function analyzeRecipeFile(path: string, options: AnalyzeOptions): Promise<Analysis> {
-  return analyzeLoaded(await loadRecipeFile(path, options), options);
+  const [loaded] = await Promise.all([loadRecipeFile(path, options), preloadValidators()]);
+  return analyzeLoaded(loaded, options);
 }
 
 /**
@@ -44,8 +54,10 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
   checkRecipeSchema(ctx, data);
   const declared = isJsonObject(data['vars']) ? (data['vars'] as Record<string, JsonValue>) : {};
   const vars = applySets(ctx, declared, options.sets ?? []);
-  const stages = buildStages(ctx, data, readDefaults(data));
-  checkReferences(ctx, stages, Object.keys(vars));
+  const written = buildStages(ctx, data, readDefaults(data));
+  checkReferences(ctx, written, Object.keys(vars));
+  // `swap:` stages become model stages (model, generated input, maybe foreach + merge) from here on.
+  const stages = routeSwapStages(ctx, written, vars, options.engine ?? 'runcomfy');
   checkModels(ctx, stages, new PreparedScope({ vars, stages: {} }), Object.keys(vars));
   checkGraph(ctx, stages);
 

@@ -1,4 +1,7 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ErrorObject } from 'ajv/dist/2020.js';
+import { canonicalJson } from '../util/json.js';
 import type { DataPath } from './yaml-index.js';
 
 /**
@@ -26,27 +29,58 @@ export interface CompiledSchema {
   check(value: unknown): SchemaIssue[];
 }
 
+/** The ajv options every schema is compiled with, at build time and at run time alike. */
+export const AJV_OPTIONS = {
+  allErrors: true,
+  strict: true,
+  allowUnionTypes: true,
+  verbose: true,
+  validateFormats: false,
+} as const;
+
+/** Our annotation keywords (`x-…`), declared so ajv's strict mode still catches real typos. */
+export const ANNOTATION_KEYWORDS = ['x-faceswap', 'x-media'] as const;
+
+/** A validator as ajv compiles it: true, or false with `errors` set. */
+type Validator = ((value: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
 /**
- * The one module that imports ajv. Annotation keywords of ours (`x-…`) are declared so ajv's
- * strict mode still catches real typos in our schemas.
+ * Validators compiled ahead of time by `scripts/build-validators.mjs` (into
+ * `dist/recipe/validators.generated.js`), by schema hash. Compiling the recipe schema with ajv
+ * at start-up cost about as much as validating a whole recipe; with these, ajv is not even
+ * loaded unless a schema changed after the build or comes from a `--catalog` folder.
+ */
+let precompiled: ReadonlyMap<string, Validator> = new Map();
+
+let preloading: Promise<void> | undefined;
+
+/** Loads the ahead-of-time validators when the build made them (not under vitest's sources). Idempotent. */
+export function preloadValidators(): Promise<void> {
+  preloading ??= import(new URL('./validators.generated.js', import.meta.url).href).then(
+    (module: { validators?: Record<string, Validator> }) => {
+      precompiled = new Map(Object.entries(module.validators ?? {}));
+    },
+    () => {
+      // No generated module: every schema is compiled with ajv on first use.
+    },
+  );
+  return preloading;
+}
+
+/** The key the build and the run time use for a schema: sha256 of its canonical JSON. */
+export function schemaKey(schema: object): string {
+  return createHash('sha256').update(canonicalJson(schema)).digest('hex');
+}
+
+/**
+ * The one module that imports ajv, and only when a schema has no precompiled validator:
+ * `require` keeps that import lazy and synchronous (ajv is CommonJS).
  */
 export class SchemaChecker {
-  readonly #ajv: Ajv2020;
-
-  constructor() {
-    this.#ajv = new Ajv2020({
-      allErrors: true,
-      strict: true,
-      allowUnionTypes: true,
-      verbose: true,
-      validateFormats: false,
-    });
-    for (const keyword of ['x-faceswap', 'x-media'])
-      this.#ajv.addKeyword({ keyword, schemaType: ['object', 'string', 'null'] });
-  }
+  #ajv: Ajv2020 | undefined;
 
   compile(schema: object): CompiledSchema {
-    const validate: ValidateFunction = this.#ajv.compile(schema);
+    const validate: Validator = precompiled.get(schemaKey(schema)) ?? this.#compiler().compile(schema);
     return {
       check(value: unknown): SchemaIssue[] {
         if (validate(value)) return [];
@@ -54,6 +88,27 @@ export class SchemaChecker {
       },
     };
   }
+
+  #compiler(): Ajv2020 {
+    if (!this.#ajv) this.#ajv = createAjv();
+    return this.#ajv;
+  }
+}
+
+/**
+ * A configured ajv instance. The build script (scripts/build-validators.mjs) uses it with
+ * `standalone` to generate the ahead-of-time validators, so both paths share every option.
+ */
+export function createAjv(options: { readonly standalone?: boolean } = {}): Ajv2020 {
+  const require = createRequire(import.meta.url);
+  const { Ajv2020: AjvClass } = require('ajv/dist/2020.js') as { Ajv2020: new (options: object) => Ajv2020 };
+  const ajv = new AjvClass({
+    ...AJV_OPTIONS,
+    ...(options.standalone && { code: { source: true, esm: true } }),
+  });
+  for (const keyword of ANNOTATION_KEYWORDS)
+    ajv.addKeyword({ keyword, schemaType: ['object', 'string', 'null'] });
+  return ajv;
 }
 
 function toIssue(e: ErrorObject): SchemaIssue {
@@ -61,7 +116,7 @@ function toIssue(e: ErrorObject): SchemaIssue {
     path: parsePointer(e.instancePath),
     keyword: e.keyword,
     params: e.params as Record<string, unknown>,
-    schema: (e.parentSchema ?? {}),
+    schema: e.parentSchema ?? {},
     data: e.data,
     ...(e.propertyName !== undefined && { propertyName: e.propertyName }),
     schemaPath: e.schemaPath,

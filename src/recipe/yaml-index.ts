@@ -1,4 +1,14 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from 'yaml';
 import type { SourceRange } from './source.js';
 
 /** A path into the recipe's data, as JSON pointers and ajv name it: keys and list indexes. */
@@ -11,6 +21,7 @@ export type DataPath = readonly (string | number)[];
  */
 export class YamlIndex {
   readonly #doc: Document;
+  readonly #pairCache = new WeakMap<YAMLMap, Map<string, Pair>>();
 
   constructor(doc: Document) {
     this.#doc = doc;
@@ -50,6 +61,26 @@ export class YamlIndex {
     return out;
   }
 
+  /**
+   * A mapping's pairs by key text, built once per mapping: looking keys up by scanning made
+   * every lookup in a 10,000-stage `stages:` mapping linear, and analysis quadratic. The first
+   * pair of a duplicated key wins, as in the data.
+   */
+  #pairs(node: YAMLMap): Map<string, Pair> {
+    let pairs = this.#pairCache.get(node);
+    if (!pairs) {
+      pairs = new Map();
+      for (const p of node.items) {
+        if (isPair(p) && isScalar(p.key)) {
+          const key = String(p.key.value);
+          if (!pairs.has(key)) pairs.set(key, p as Pair);
+        }
+      }
+      this.#pairCache.set(node, pairs);
+    }
+    return pairs;
+  }
+
   #locate(path: DataPath): { node?: Node; value?: SourceRange; key?: SourceRange; exact: boolean } {
     let node: unknown = this.#doc.contents;
     let key: SourceRange | undefined;
@@ -59,9 +90,7 @@ export class YamlIndex {
       let next: unknown;
       let nextKey: SourceRange | undefined;
       if (isMap(node)) {
-        const pair = node.items.find(
-          (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment),
-        );
+        const pair = this.#pairs(node).get(String(segment));
         if (pair) {
           next = pair.value;
           nextKey = rangeOf(pair.key);

@@ -1,0 +1,87 @@
+// Validator benchmark (issue 3): validate + plan of generated recipes, measured in one run
+// against the floors of perf-notes.md: a bare Node start, and yaml's own parseDocument of the
+// same file (uniqueKeys off), which nothing built on `yaml` can beat.
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateRecipe } from './generate.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(root, 'bin', 'faceswap-pipe.js');
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Wall time and peak RSS of a command, via GNU time. */
+async function timed(file, args, cwd) {
+  const result = await execa('/usr/bin/time', ['-f', '%e %M', file, ...args], { cwd, reject: false });
+  const [seconds, kb] = result.stderr.trim().split('\n').at(-1).split(' ').map(Number);
+  return { ms: seconds * 1000, rssMb: kb / 1024, exitCode: result.exitCode };
+}
+
+export async function runValidatorBench({ runs = 7, quiet = false } = {}) {
+  const log = quiet ? () => undefined : (line) => console.log(line);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-validator-'));
+  try {
+    const small = join(dir, 'small.yaml');
+    const big = join(dir, 'big.yaml');
+    writeFileSync(small, generateRecipe(20));
+    writeFileSync(big, generateRecipe(10_000));
+
+    const node = [];
+    const plan20 = [];
+    for (let i = 0; i < runs; i++) {
+      node.push((await timed('node', ['-e', ''], dir)).ms);
+      plan20.push((await timed('node', [BIN, 'plan', small, '--format', 'json'], dir)).ms);
+    }
+    const bigRun = await timed('node', [BIN, 'plan', big, '--format', 'json'], dir);
+
+    // In-process: validate+plan against parseDocument of the same text, same process, warm.
+    const { Catalog } = await import(join(root, 'dist/catalog/catalog.js'));
+    const { analyzeLoaded } = await import(join(root, 'dist/recipe/analyze.js'));
+    const { parseRecipeText } = await import(join(root, 'dist/recipe/load.js'));
+    const { buildPlan } = await import(join(root, 'dist/plan/plan.js'));
+    const { parseDocument } = await import('yaml');
+    const text = readFileSync(big, 'utf8');
+    const catalog = Catalog.load();
+    const analysePlan = () => {
+      const analysis = analyzeLoaded(parseRecipeText(big, Buffer.from(text)), { catalog });
+      if (!analysis.recipe) throw new Error('the generated recipe does not validate');
+      buildPlan(analysis.recipe, catalog);
+    };
+    const parseOnly = () => parseDocument(text, { uniqueKeys: false }).toJS();
+    analysePlan();
+    parseOnly();
+    const ours = [];
+    const floor = [];
+    for (let i = 0; i < 3; i++) {
+      let t = performance.now();
+      analysePlan();
+      ours.push(performance.now() - t);
+      t = performance.now();
+      parseOnly();
+      floor.push(performance.now() - t);
+    }
+    const result = {
+      nodeStartMs: median(node),
+      plan20Ms: median(plan20),
+      plan10kMs: bigRun.ms,
+      plan10kRssMb: bigRun.rssMb,
+      analysePlan10kMs: median(ours),
+      parseDocument10kMs: median(floor),
+      ratioToParse: median(ours) / median(floor),
+    };
+    log(`validator: 20 stages, process wall time (validate + plan, Node start included): median ${result.plan20Ms.toFixed(0)} ms over ${runs} runs (target well under 150 ms); bare 'node -e ""': ${result.nodeStartMs.toFixed(0)} ms`);
+    log(`validator: 10,000 stages (${(text.length / 1e6).toFixed(2)} MB), whole process: ${result.plan10kMs.toFixed(0)} ms, peak RSS ${result.plan10kRssMb.toFixed(0)} MB (target < 250 MB)`);
+    log(`validator: 10,000 stages in-process: validate+plan ${result.analysePlan10kMs.toFixed(0)} ms vs yaml parseDocument(uniqueKeys: false)+toJS ${result.parseDocument10kMs.toFixed(0)} ms = ${result.ratioToParse.toFixed(2)}x (target <= 1.5x; 1 s absolute is below the parser's floor, perf-notes.md)`);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await runValidatorBench();
