@@ -121,6 +121,39 @@ stages:
     expect(result.stdout).toContain('[skip] after needs stage "gallery", which failed');
   });
 
+  it('--fail-fast stops starting stages after the first failure and cancels running jobs', async () => {
+    sb = sandbox({
+      models: {
+        [NANO]: { steps: [{ status: 'failed', queueMs: 0, runMs: 50 }] },
+        [KONTEXT]: { base: { queueMs: null } },
+      },
+    });
+    const recipe = sb.recipe(
+      'ff.yaml',
+      `version: 1
+name: ff
+stages:
+  broken:
+    model: ${NANO}
+    input: { prompt: swap, image_urls: [https://assets.example.com/a.jpg] }
+  slow:
+    model: ${KONTEXT}
+    input: { prompt: slow, image: https://assets.example.com/b.jpg }
+  later:
+    model: ${KONTEXT}
+    input: { prompt: later, image: "\${{ stages.slow.outputs.images[0] }}" }
+`,
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'plain', '--fail-fast']);
+    expect(result.code).toBe(1);
+    const record = sb.runRecord('ff');
+    expect(record.stages['broken']!.failure?.reason).toBe('job-failed');
+    expect(record.stages['slow']!.failure?.reason).toBe('interrupted');
+    expect(record.stages['later']).toMatchObject({ status: 'skipped', reason: 'fail-fast' });
+    const slowId = sb.submissions().find((s) => s.model === KONTEXT)!.request_id;
+    expect(sb.standin.readLog().filter((r) => r.command === 'cancel' && r.request_id === slowId)).toHaveLength(1);
+  });
+
   it('retries a failed job only when the stage opts in with retry_on: [failed]', async () => {
     sb = sandbox({ models: { [KONTEXT]: { steps: [{ status: 'failed' }] } } });
     const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  retry_on: [failed]\n'));
