@@ -73,7 +73,7 @@ export class YamlIndex {
       for (const p of node.items) {
         if (isPair(p) && isScalar(p.key)) {
           const key = String(p.key.value);
-          if (!pairs.has(key)) pairs.set(key, p as Pair);
+          if (!pairs.has(key)) pairs.set(key, p);
         }
       }
       this.#pairCache.set(node, pairs);

@@ -237,7 +237,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
 /** Checks --only/--from/--until/--force stage names; undefined (after printing why) when one is unknown. */
 function checkSelection(plan: Plan, options: RunOptions, io: CliIo): Selection | undefined {
   const ids = plan.stages.map((s) => s.id as string);
-  const named = [...(options.only ?? []), ...(options.from ? [options.from] : []), ...(options.until ? [options.until] : []), ...(Array.isArray(options.force) ? options.force : [])];
+  const named = [...(options.only ?? []), ...(options.from ? [options.from] : []), ...(options.until ? [options.until] : []), ...(options.force === true || options.force === undefined ? [] : options.force)];
   const unknown = named.filter((n) => !ids.includes(n));
   for (const name of unknown) io.stderr.write(`faceswap-pipe: error: no stage "${name}" in ${plan.recipe.source.path}${didYouMean(name, ids)}\n`);
   if (unknown.length > 0) return undefined;
