@@ -34,7 +34,12 @@ export function resolveStageInputs(
   finished: ReadonlyMap<StageId, StageView>,
 ): StageInputs {
   const stages: Record<string, JsonValue> = {};
-  for (const [id, view] of finished) stages[id] = { outputs: view.outputs, files: [...view.files] };
+  // Only the stages this one references: converting every finished stage for every stage made
+  // large recipes quadratic.
+  for (const id of stage.dependsOn) {
+    const view = finished.get(id);
+    if (view) stages[id] = { outputs: view.outputs, files: [...view.files] };
+  }
   let items: readonly JsonValue[] | undefined;
   if (stage.foreach) {
     const list = resolveValue(stage.foreach, new PreparedScope({ vars, stages }));
