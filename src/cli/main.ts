@@ -2,6 +2,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { version } from '../version.js';
 import type { CleanOptions } from './commands/clean.js';
 import type { PlanOptions } from './commands/plan.js';
+import type { RouteOptions } from './commands/route.js';
+import type { ReportOptions } from './commands/report.js';
 import type { StatusOptions } from './commands/status.js';
 import type { RunOptions } from './commands/run.js';
 import type { ValidateOptions } from './commands/validate.js';
@@ -79,9 +81,11 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .addOption(
       new Option(
         '--reporter <name>',
-        'tty (listr2), plain (one line per event) or json (NDJSON events); default: tty on a terminal, plain otherwise',
-      ).choices(['tty', 'plain', 'json']),
+        'tty (listr2), plain (one line per event), json (NDJSON events) or github (plain lines, grouped per stage, with annotations); default: github when GITHUB_ACTIONS=true, tty on a terminal, plain otherwise',
+      ).choices(['tty', 'plain', 'json', 'github']),
     )
+    .option('--summary <file>', 'also write the job summary (Markdown) to this file; under GitHub Actions it is appended to $GITHUB_STEP_SUMMARY as well')
+    .option('--junit <file>', 'write a JUnit XML report (one test case per stage, or per item of a fan-out stage)')
     .option('--out <dir>', 'output folder; files go to <dir>/<recipe name>/', 'outputs')
     .option('--runcomfy <path>', 'the runcomfy executable (default: runcomfy on PATH; env FACESWAP_RUNCOMFY)')
     .option('--state-dir <dir>', 'where job records and the lock live (default: .faceswap/ next to the recipe)')
@@ -131,11 +135,28 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .action(async (file: string, opts: CleanOptions) => setCode(await (await import('./commands/clean.js')).cleanCommand(file, opts, io)));
 
   program
+    .command('report')
+    .description("rebuild a run's contact sheet (report.html, with thumbnails) and, on request, its job summary and JUnit report")
+    .argument('[run-dir]', 'a run folder, outputs/<recipe>/runs/<timestamp> (default: the newest run under --out)')
+    .option('--out <dir>', 'output folder to look for the newest run in', 'outputs')
+    .option('--summary <file>', 'also write the job summary (Markdown) to this file')
+    .option('--junit <file>', 'also write a JUnit XML report to this file')
+    .addOption(options.catalog())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ faceswap-pipe report\n  $ faceswap-pipe report outputs/summer-launch/runs/2026-05-01T09-30-00.000Z --junit junit.xml --summary summary.md',
+    )
+    .action(async (dir: string | undefined, opts: ReportOptions) =>
+      setCode(await (await import('./commands/report.js')).reportCommand(dir, opts, io)),
+    );
+
+  program
     .command('validate')
     .description('check recipes without running anything; reports every problem with file:line:col')
     .argument('<recipe...>', 'recipe files')
     .addOption(options.format(['text', 'json'], 'text'))
     .addOption(options.set())
+    .addOption(engineOption())
     .addOption(options.catalog())
     .addOption(options.maxRecipeSize())
     .addHelpText(
@@ -152,6 +173,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .argument('<recipe>', 'recipe file')
     .addOption(options.format(['text', 'json', 'mermaid'], 'text'))
     .addOption(options.set())
+    .addOption(engineOption())
     .addOption(options.catalog())
     .addOption(options.maxRecipeSize())
     .addHelpText(
@@ -159,6 +181,26 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       '\nExamples:\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid --set dance=https://assets.example.com/salsa.mp4',
     )
     .action(async (file: string, opts: PlanOptions) => setCode(await (await import('./commands/plan.js')).planCommand(file, opts, io)));
+
+  program
+    .command('route')
+    .description(
+      'explain how each swap: stage is routed: inputs seen and their kinds, the rule, the model, the calls, the routes not taken',
+    )
+    .argument('<recipe>', 'recipe file')
+    .argument('[stage]', 'only this stage')
+    .addOption(options.format(['text', 'json'], 'text'))
+    .addOption(options.set())
+    .addOption(engineOption())
+    .addOption(options.catalog())
+    .addOption(options.maxRecipeSize())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ faceswap-pipe route recipes/sku-gallery.yaml\n  $ faceswap-pipe route recipes/hero-still.yaml hero --format json\n  $ faceswap-pipe route recipes/sku-gallery.yaml --engine local',
+    )
+    .action(async (file: string, stage: string | undefined, opts: RouteOptions) =>
+      setCode(await (await import('./commands/route.js')).routeCommand(file, stage, opts, io)),
+    );
 
   program
     .command('models')
@@ -175,6 +217,19 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .action(async () => setCode((await import('./commands/schema.js')).schemaCommand(io)));
 
   return program;
+}
+
+/**
+ * `--engine local|runcomfy`: which engine `swap:` stages are routed for (validate, plan, route;
+ * `run` too once it passes it on). Defined once here; it belongs in options.ts with the others.
+ */
+function engineOption(): Option {
+  return new Option(
+    '--engine <engine>',
+    'route swap: stages for this engine: local prefers local/ models (offline) where one serves the swap',
+  )
+    .choices(['runcomfy', 'local'])
+    .default('runcomfy');
 }
 
 function positiveInt(value: string): number {

@@ -3,6 +3,7 @@ import type { Diagnostic } from '../recipe/diagnostic.js';
 import { sortDiagnostics } from '../recipe/diagnostic.js';
 import { toJsonDiagnostic } from '../report/diagnostics-json.js';
 import { countSummary, renderDiagnostic } from '../report/diagnostics-text.js';
+import { diagnosticAnnotation, isGithubActions } from '../report/github-commands.js';
 import { ExitCode } from './exit-codes.js';
 import { wantsColor, type CliIo } from './io.js';
 
@@ -20,11 +21,24 @@ export function loadCatalog(io: CliIo, dirs: readonly string[]): Catalog | { exi
   }
 }
 
-/** Prints diagnostics as text on stderr (warnings included), with a count at the end. */
-export function printDiagnostics(io: CliIo, diagnostics: readonly Diagnostic[], summary = true): void {
+/**
+ * Prints diagnostics as text on stderr (warnings included), with a count at the end. Under
+ * GitHub Actions (`GITHUB_ACTIONS=true`, or `github: true` for `--reporter github`) each one is
+ * also printed as an `::error`/`::warning` annotation on the recipe's line; the runner reads
+ * workflow commands from stderr as from stdout, and `--format json` output on stdout stays clean.
+ */
+export function printDiagnostics(
+  io: CliIo,
+  diagnostics: readonly Diagnostic[],
+  summary = true,
+  options: { readonly github?: boolean } = {},
+): void {
   const style = { color: wantsColor(io.stderr, io.env) };
-  for (const d of sortDiagnostics(diagnostics)) io.stderr.write(renderDiagnostic(d, style));
+  const sorted = sortDiagnostics(diagnostics);
+  for (const d of sorted) io.stderr.write(renderDiagnostic(d, style));
   if (summary && diagnostics.length > 0) io.stderr.write(`${countSummary(diagnostics)}\n`);
+  if (options.github ?? isGithubActions(io.env))
+    for (const d of sorted) io.stderr.write(`${diagnosticAnnotation(d, { cwd: io.cwd, env: io.env })}\n`);
 }
 
 export function printDiagnosticsJson(io: CliIo, diagnostics: readonly Diagnostic[]): void {

@@ -33,7 +33,7 @@ export interface CacheSettings {
  * - `not-selected`: outside `--only`/`--from`/`--until` and not needed.
  */
 export type CacheDecision =
-  | { readonly kind: 'cached'; readonly outputs: JsonValue; readonly files: readonly string[]; readonly records: readonly SucceededJob[]; readonly stale: boolean }
+  | { readonly kind: 'cached'; readonly outputs: JsonValue; readonly files: readonly string[]; readonly records: readonly SucceededJob[]; readonly stale: boolean; /** The bodies the records answer (one per job). */ readonly input: JsonValue }
   | { readonly kind: 'run'; readonly why: string; /** Ignore finished job records (forced, or refreshing expired URLs). */ readonly bypass: boolean }
   | { readonly kind: 'unavailable'; readonly why: string }
   | { readonly kind: 'not-selected' };
@@ -126,7 +126,8 @@ export async function planCache(plan: Plan, catalog: Catalog, store: JobStore | 
       const files = records.flatMap((r) => r.files.map((f) => relativeTo(outDir, resolve(r.outRoot, f))));
       const outputs = mergeOutputs(spec.foreach !== undefined || inputs.fanOut, spec.merge, records.map((r) => r.output));
       const oldest = Math.min(...records.map((r) => Date.parse(r.finishedAt)));
-      return { kind: 'cached', outputs, files, records, stale: settings.now - oldest > settings.urlTtlMs };
+      const input: JsonValue = spec.foreach !== undefined || inputs.fanOut ? [...inputs.bodies] : (inputs.bodies[0] ?? null);
+      return { kind: 'cached', outputs, files, records, stale: settings.now - oldest > settings.urlTtlMs, input };
     }
   }
 

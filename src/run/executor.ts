@@ -287,7 +287,7 @@ export class Executor {
 
   /** A stage every job of which is cached: its results come from the records, nothing runs. */
   #finishCached(stage: StageState, decision: CacheDecision & { kind: 'cached' }): void {
-    stage.input = null;
+    stage.input = decision.input;
     stage.jobs = decision.records.map((record, i) => ({
       stage,
       item: decision.records.length > 1 || stage.spec.foreach ? i : null,

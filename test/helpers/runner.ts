@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isMap, parseDocument } from 'yaml';
 import { createStandin, type LogRecord, type Scenario, type Standin } from '../standin/harness.js';
 import { runCli, type CliResult } from './cli.js';
 
@@ -8,8 +9,13 @@ export const FAST_ENV = { FACESWAP_POLL_INTERVAL_MS: '40', FACESWAP_RETRY_BASE_M
 
 export interface RunnerSandbox {
   readonly standin: Standin;
-  /** Writes a recipe into the sandbox and returns its path relative to the sandbox. */
-  recipe(name: string, text: string): string;
+  /**
+   * Writes a recipe into the sandbox and returns its path relative to the sandbox. Unless the
+   * recipe has a `consent:` block or `consent: false` is passed, a test consent record is added
+   * (see {@link consented}): every face-swap stage must carry one, and these tests are about
+   * the runner.
+   */
+  recipe(name: string, text: string, options?: { consent?: boolean }): string;
   /** Runs the CLI in-process with the sandbox as cwd and the stand-in first on PATH. */
   run(argv: readonly string[], env?: Record<string, string>): Promise<CliResult>;
   /** `run` submissions that created a job, per model. */
@@ -31,10 +37,10 @@ export function sandbox(scenario: Scenario = {}, options: { token?: string | nul
   const standin = createStandin({ scenario, ...(options.token !== undefined && { token: options.token }) });
   const sb: RunnerSandbox = {
     standin,
-    recipe(name, text) {
+    recipe(name, text, options = {}) {
       const file = path.join(standin.dir, name);
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, text);
+      fs.writeFileSync(file, options.consent === false ? text : consented(text));
       return name;
     },
     run(argv, env = {}) {
@@ -56,6 +62,31 @@ export function sandbox(scenario: Scenario = {}, options: { token?: string | nul
     },
   };
   return sb;
+}
+
+/**
+ * The recipe with a test consent record: one subject (`ana`) named by every stage, and an asset
+ * rule covering the example URLs. Recipes that already have a `consent:` block are unchanged.
+ */
+export function consented(text: string): string {
+  const doc = parseDocument(text);
+  if (doc.has('consent') || !doc.has('stages')) return text;
+  const stages = doc.get('stages');
+  if (isMap(stages)) {
+    for (const pair of stages.items) {
+      const stage = pair.value;
+      if (isMap(stage) && !stage.has('subjects')) stage.set('subjects', doc.createNode(['ana'], { flow: true }));
+    }
+  }
+  doc.set(
+    'consent',
+    doc.createNode({
+      subjects: { ana: { release: 'REL-TEST-0001' } },
+      assets: [{ match: 'https://assets.example.com/**', rights: 'test assets' }],
+      disclosure: { label: 'AI-generated' },
+    }),
+  );
+  return doc.toString({ lineWidth: 0 });
 }
 
 export const CHAIN_RECIPE = `version: 1

@@ -10,7 +10,13 @@ import { buildPlan, type Plan } from '../../plan/plan.js';
 import { makeRedactor } from '../../policy/redact.js';
 import { analyzeRecipeFile } from '../../recipe/analyze.js';
 import { exitCategory } from '../../recipe/diagnostic.js';
-import type { StageId } from '../../recipe/types.js';
+import type { Recipe, StageId } from '../../recipe/types.js';
+import { isGithubActions } from '../../report/github-commands.js';
+import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
+import { graphOf } from '../../report/html/run-data.js';
+import { writeRunReport } from '../../report/html/write-run-report.js';
+import { writeJunitReport } from '../../report/junit.js';
+import { writeJobSummary } from '../../report/summary-md.js';
 import { renderDryRun } from '../../report/dry-run.js';
 import { renderSummary } from '../../report/format.js';
 import { JsonReporter } from '../../report/json-reporter.js';
@@ -31,7 +37,7 @@ import { wantsColor, type CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
 import { loadCatalog, printDiagnostics } from '../recipe-io.js';
 
-export type ReporterName = 'tty' | 'plain' | 'json';
+export type ReporterName = 'tty' | 'plain' | 'json' | 'github';
 
 export interface RunOptions extends RecipeOptions {
   readonly concurrency: number;
@@ -50,6 +56,10 @@ export interface RunOptions extends RecipeOptions {
   readonly only?: readonly string[];
   readonly from?: string;
   readonly until?: string;
+  /** Also write the job summary (Markdown) here; under GitHub Actions it also goes to $GITHUB_STEP_SUMMARY. */
+  readonly summary?: string;
+  /** Write a JUnit XML report here. */
+  readonly junit?: string;
 }
 
 /** `faceswap-pipe run <recipe>`: check, plan, consult the cache, execute, record, report. */
@@ -57,7 +67,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog.exit;
   const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
-  printDiagnostics(io, analysis.diagnostics);
+  printDiagnostics(io, analysis.diagnostics, true, { github: options.reporter === 'github' || isGithubActions(io.env) });
   if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
   const recipe = analysis.recipe;
   const plan = buildPlan(recipe, catalog);
@@ -168,7 +178,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     },
     redact,
   );
-  const observer = pickReporter(options.reporter, io);
+  const observer = pickReporter(options.reporter, io, recipe);
   const emit = (event: RunEvent) => observer.event(event);
   const hosted = new RuncomfyBackend(client, { pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000 });
   // The offline engine starts (and loads its model) only when a local stage first runs.
@@ -230,7 +240,9 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   });
   await observer.close?.();
   const summary = renderSummary(results, { submissions: execution.submissions, clientCalls: client.calls, record: recordPath });
-  (options.reporter === 'json' ? io.stderr : io.stdout).write(`\n${summary}`);
+  const out = options.reporter === 'json' ? io.stderr : io.stdout;
+  out.write(`\n${summary}`);
+  await writeReports({ runDir: dirname(record.path), plan, options, io, out });
   return code;
 }
 
@@ -265,8 +277,9 @@ export function exitCodeOf(execution: ExecutionResult): number {
   return ExitCode.stageFailed;
 }
 
-function pickReporter(name: ReporterName | undefined, io: CliIo): RunObserver {
-  const chosen = name ?? (io.stdout.isTTY === true && !isCI && wantsColor(io.stdout, io.env) ? 'tty' : 'plain');
+function pickReporter(name: ReporterName | undefined, io: CliIo, recipe: Recipe): RunObserver {
+  const chosen =
+    name ?? (isGithubActions(io.env) ? 'github' : io.stdout.isTTY === true && !isCI && wantsColor(io.stdout, io.env) ? 'tty' : 'plain');
   switch (chosen) {
     case 'tty':
       return new TtyReporter();
@@ -274,6 +287,26 @@ function pickReporter(name: ReporterName | undefined, io: CliIo): RunObserver {
       return new PlainReporter(io.stdout);
     case 'json':
       return new JsonReporter(io.stdout);
+    case 'github':
+      return new GithubReporter(io.stdout, { env: io.env, stageLocations: stageLocations(recipe, { cwd: io.cwd, env: io.env }) });
+  }
+}
+
+/**
+ * After the run: the contact sheet (report.html), the job summary (GitHub's step summary and/or
+ * --summary) and --junit. They describe the run; a failure to write one is a warning and never
+ * changes the run's exit code.
+ */
+async function writeReports(ctx: { runDir: string; plan: Plan; options: RunOptions; io: CliIo; out: CliIo['stdout'] }): Promise<void> {
+  const { runDir, plan, options, io, out } = ctx;
+  try {
+    const graph = graphOf(plan);
+    const report = await writeRunReport(runDir, { graph, env: io.env });
+    out.write(`contact sheet: ${relative(io.cwd, report.path) || report.path}\n`);
+    await writeJobSummary(runDir, { ...(options.summary !== undefined && { file: options.summary }), env: io.env, cwd: io.cwd, graph });
+    if (options.junit !== undefined) await writeJunitReport(runDir, { file: options.junit, cwd: io.cwd, graph });
+  } catch (cause) {
+    io.stderr.write(`faceswap-pipe: warning: could not write the run's reports: ${(cause as Error).message}\n`);
   }
 }
 

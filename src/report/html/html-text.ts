@@ -1,0 +1,37 @@
+/** Text and attribute values safe in HTML (and in inline SVG). */
+export function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+/** A relative path (with `/`) as a URL reference: each segment percent-encoded. */
+export function pathHref(relativePath: string): string {
+  return relativePath
+    .split('/')
+    .map((segment) => (segment === '..' || segment === '.' ? segment : encodeURIComponent(segment)))
+    .join('/');
+}
+
+/** Only http(s) URLs become links; anything else (javascript:, data:, file:) stays text. */
+export function safeRemoteHref(url: string): string | undefined {
+  return /^https?:\/\//i.test(url) ? url : undefined;
+}
+
+/** The last path segment of a URL or path, for captions. */
+export function baseName(urlOrPath: string): string {
+  const withoutQuery = urlOrPath.replace(/[?#].*$/, '');
+  const last =
+    withoutQuery
+      .split('/')
+      .filter((s) => s !== '')
+      .pop() ?? urlOrPath;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}

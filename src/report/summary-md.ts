@@ -1,0 +1,268 @@
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { formatDuration } from '../util/duration.js';
+import { unreachable } from '../util/unreachable.js';
+import { reasonText } from './format.js';
+import type { Env } from './github-commands.js';
+import {
+  paidJobs,
+  readRunData,
+  rowStatus,
+  stageDurationMs,
+  type GraphNode,
+  type RowStatus,
+  type RunData,
+  type RunStage,
+} from './html/run-data.js';
+
+export interface SummaryOptions {
+  /** Links to output files are relative to this folder (where the Markdown is read from). */
+  readonly linkBase: string;
+  /** For a link to the workflow run (its artifacts) when GitHub's variables are set. */
+  readonly env?: Env;
+  /** Output links listed per stage at most (the rest are counted). Default 20. */
+  readonly maxFilesPerStage?: number;
+}
+
+/**
+ * The job summary in GitHub-flavoured Markdown: a headline, a table of stages (status, model,
+ * attempts, time, cached or paid), the failures with the client's message, the DAG as a
+ * Mermaid flowchart coloured by status, and the output files as relative links.
+ */
+export function renderJobSummary(run: RunData, options: SummaryOptions): string {
+  const r = run.record;
+  const counts = countStatuses(run.stages);
+  const duration = r.endedAt === null ? undefined : Date.parse(r.endedAt) - Date.parse(r.startedAt);
+  const lines: string[] = [];
+  lines.push(
+    `### faceswap-pipe: ${md(r.recipe.name)} ${statusBadge(r.status === 'succeeded' || r.status === 'failed' ? r.status : 'not-run')} ${md(r.status)}`,
+  );
+  lines.push('');
+  const facts = [
+    `recipe \`${r.recipe.file}\``,
+    `${run.stages.length} stage${run.stages.length === 1 ? '' : 's'}: ${countText(counts)}`,
+    `${r.submissions} job${r.submissions === 1 ? '' : 's'} paid`,
+    ...(duration !== undefined && Number.isFinite(duration) ? [formatDuration(duration)] : []),
+    ...(r.exitCode === null ? [] : [`exit ${r.exitCode}`]),
+  ];
+  lines.push(facts.join(' · '));
+  lines.push('');
+  lines.push('| stage | status | model | attempts | time | cost |');
+  lines.push('| --- | --- | --- | ---: | ---: | --- |');
+  for (const s of run.stages) {
+    const ms = stageDurationMs(s.result);
+    lines.push(
+      `| ${cell(s.id)} | ${statusBadge(rowStatus(s))} ${cell(statusText(s))} | \`${cell(s.model)}\` | ${s.result ? s.result.attempts.length : '-'} | ${ms === undefined ? '-' : formatDuration(ms)} | ${cell(costText(s))} |`,
+    );
+  }
+  const failed = run.stages.filter((s) => s.result?.status === 'failed');
+  if (failed.length > 0) {
+    lines.push('', '#### Failures', '');
+    for (const s of failed) {
+      if (s.result?.status !== 'failed') continue;
+      const f = s.result.failure;
+      lines.push(
+        `- **${md(s.id)}**: ${md(reasonText(f.reason))}${f.exitCode === undefined ? '' : ` (exit ${f.exitCode})`}: ${md(f.message)}`,
+      );
+      if (f.stderrTail) {
+        lines.push(
+          `  <details><summary>stderr (last lines)</summary>`,
+          '',
+          fence(f.stderrTail, '  '),
+          '',
+          '  </details>',
+        );
+      }
+    }
+  }
+  lines.push('', '#### Graph', '', '```mermaid', runMermaid(run.stages).trimEnd(), '```');
+  if (run.graphSource === 'inferred')
+    lines.push('', '_Dependencies inferred from the run record (stage outputs used as inputs)._');
+  const withFiles = run.stages.filter(
+    (s) => s.result && s.result.status !== 'skipped' && s.result.files.length > 0,
+  );
+  lines.push('', '#### Outputs', '');
+  if (withFiles.length === 0) lines.push('No output files.');
+  const max = options.maxFilesPerStage ?? 20;
+  for (const s of withFiles) {
+    const files = s.result && s.result.status !== 'skipped' ? s.result.files : [];
+    const shown = files
+      .slice(0, max)
+      .map((f) => link(f, relativeLink(join(run.outDir, f), options.linkBase)));
+    const more = files.length > max ? `, … and ${files.length - max} more` : '';
+    lines.push(
+      `- **${md(s.id)}** (${files.length} file${files.length === 1 ? '' : 's'}): ${shown.join(', ')}${more}`,
+    );
+  }
+  lines.push(
+    '',
+    `Run record: ${link(relativeLink(join(run.runDir, 'run.json'), options.linkBase), relativeLink(join(run.runDir, 'run.json'), options.linkBase))} · contact sheet: ${link('report.html', relativeLink(join(run.runDir, 'report.html'), options.linkBase))}`,
+  );
+  const env = options.env ?? {};
+  if (env['GITHUB_SERVER_URL'] && env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID']) {
+    const url = `${env['GITHUB_SERVER_URL']}/${env['GITHUB_REPOSITORY']}/actions/runs/${env['GITHUB_RUN_ID']}`;
+    lines.push('', `The files are in this workflow run's artifacts: ${url}#artifacts`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The run's DAG as a Mermaid flowchart, each stage coloured by its status. */
+export function runMermaid(stages: readonly RunStage[]): string {
+  const list = stages.map((s) => ({ id: s.id, model: s.model, needs: s.needs, status: rowStatus(s) }));
+  // Node ids by position: stage ids may collide with Mermaid's keywords (`end`, `class`, …).
+  const node = new Map<string, string>(list.map((s, i) => [s.id, `s${i}`]));
+  const lines = ['flowchart LR'];
+  for (const s of list) {
+    lines.push(
+      `  ${node.get(s.id)!}["${mermaidText(s.id)}<br/><small>${mermaidText(s.model)}</small><br/>${mermaidText(statusWord(s.status))}"]`,
+    );
+  }
+  for (const s of list)
+    for (const d of s.needs) {
+      const from = node.get(d);
+      if (from !== undefined) lines.push(`  ${from} --> ${node.get(s.id)!}`);
+    }
+  const classes: Record<RowStatus, string> = {
+    succeeded: 'fill:#dafbe1,stroke:#1a7f37,color:#0f5323',
+    cached: 'fill:#ddf4ff,stroke:#0969da,color:#0a3069',
+    failed: 'fill:#ffebe9,stroke:#cf222e,color:#82071e',
+    skipped: 'fill:#f6f8fa,stroke:#8c959f,color:#57606a',
+    'not-run': 'fill:#fff8c5,stroke:#9a6700,color:#633c01',
+  };
+  for (const [status, style] of Object.entries(classes) as [RowStatus, string][]) {
+    const members = list.filter((s) => s.status === status).map((s) => node.get(s.id)!);
+    if (members.length === 0) continue;
+    const name = status.replace('-', '');
+    lines.push(`  classDef ${name} ${style}`);
+    lines.push(`  class ${members.join(',')} ${name}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Writes the job summary of a finished run: appended to `$GITHUB_STEP_SUMMARY` when the
+ * variable is set (GitHub shows it on the run's page), and written to `file` when given
+ * (`--summary FILE`, relative to `cwd`). Returns the paths written; none when neither is set.
+ */
+export async function writeJobSummary(
+  runDir: string,
+  options: {
+    readonly file?: string;
+    readonly env: Env;
+    readonly cwd: string;
+    readonly graph?: readonly GraphNode[];
+    /** Append to `$GITHUB_STEP_SUMMARY` when it is set. Default true. */
+    readonly appendStepSummary?: boolean;
+  },
+): Promise<string[]> {
+  const targets: { path: string; append: boolean; linkBase: string }[] = [];
+  const step = options.env['GITHUB_STEP_SUMMARY'];
+  const workspace = options.env['GITHUB_WORKSPACE'] || options.cwd;
+  // The step summary is read on GitHub, where paths mean something relative to the checkout.
+  if (step && options.appendStepSummary !== false)
+    targets.push({ path: resolve(options.cwd, step), append: true, linkBase: workspace });
+  if (options.file !== undefined) {
+    const path = resolve(options.cwd, options.file);
+    // `--summary "$GITHUB_STEP_SUMMARY"` names GitHub's file: append to it once, never overwrite.
+    if (step && path === resolve(options.cwd, step)) {
+      if (!targets.some((t) => t.path === path)) targets.push({ path, append: true, linkBase: workspace });
+    } else targets.push({ path, append: false, linkBase: dirname(path) });
+  }
+  if (targets.length === 0) return [];
+  const run = await readRunData(runDir, { ...(options.graph && { graph: options.graph }) });
+  for (const t of targets) {
+    const text = renderJobSummary(run, { linkBase: t.linkBase, env: options.env });
+    await mkdir(dirname(t.path), { recursive: true });
+    if (t.append) await appendFile(t.path, text);
+    else await writeFile(t.path, text);
+  }
+  return targets.map((t) => t.path);
+}
+
+export function statusWord(status: RowStatus): string {
+  return status === 'not-run' ? 'not run' : status;
+}
+
+function statusText(s: RunStage): string {
+  const r = s.result;
+  if (!r) return 'not run';
+  switch (r.status) {
+    case 'succeeded':
+    case 'cached':
+      return r.status;
+    case 'failed':
+      return `failed: ${reasonText(r.failure.reason)}`;
+    case 'skipped':
+      return `skipped: ${r.reason}`;
+    default:
+      return unreachable(r);
+  }
+}
+
+/** Cached, paid (jobs submitted in this run), or neither (a job followed from an earlier run). */
+export function costText(s: RunStage): string {
+  if (!s.result) return '-';
+  if (s.result.status === 'cached') return 'cached';
+  const paid = paidJobs(s.result);
+  if (paid > 0) return `paid: ${paid} job${paid === 1 ? '' : 's'}`;
+  return s.result.status === 'skipped' ? '-' : 'no new job';
+}
+
+function statusBadge(status: RowStatus): string {
+  switch (status) {
+    case 'succeeded':
+      return '✅';
+    case 'cached':
+      return '♻️';
+    case 'failed':
+      return '❌';
+    case 'skipped':
+      return '⏭️';
+    case 'not-run':
+      return '⏸️';
+    default:
+      return unreachable(status);
+  }
+}
+
+function countStatuses(stages: readonly RunStage[]): Record<RowStatus, number> {
+  const counts: Record<RowStatus, number> = { succeeded: 0, cached: 0, failed: 0, skipped: 0, 'not-run': 0 };
+  for (const s of stages) counts[rowStatus(s)]++;
+  return counts;
+}
+
+export function countText(counts: Record<RowStatus, number>): string {
+  const parts = (Object.entries(counts) as [RowStatus, number][])
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${statusWord(status)}`);
+  return parts.length === 0 ? 'none' : parts.join(', ');
+}
+
+/** A path from `base` to `target`, with `/`, for a Markdown or HTML link. */
+export function relativeLink(target: string, base: string): string {
+  return relative(base, target).split(sep).join('/');
+}
+
+function link(text: string, href: string): string {
+  return `[${md(text)}](${encodeURI(href).replace(/\(/g, '%28').replace(/\)/g, '%29')})`;
+}
+
+/** Text safe in Markdown prose: HTML's specials escaped (GitHub renders inline HTML). */
+function md(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r?\n/g, ' ');
+}
+
+/** Text safe in a table cell: no pipe, no line break. */
+function cell(text: string): string {
+  return md(text).replace(/\|/g, '\\|');
+}
+
+function fence(text: string, indent: string): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const ticks = '`'.repeat(longest + 1);
+  return [ticks, ...text.split(/\r?\n/), ticks].map((l) => `${indent}${l}`).join('\n');
+}
+
+function mermaidText(text: string): string {
+  return text.replace(/&/g, '#amp;').replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+}

@@ -1,0 +1,376 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../src/catalog/catalog.js';
+import { analyzeRecipeFile } from '../src/recipe/analyze.js';
+import type { StageId } from '../src/recipe/types.js';
+import {
+  addMask,
+  annotation,
+  escapeData,
+  escapeProperty,
+  isGithubActions,
+} from '../src/report/github-commands.js';
+import { GithubReporter, stageLocations } from '../src/report/github-reporter.js';
+import type { RunEvent } from '../src/run/events.js';
+import { dropTimes, normalize, runCli } from './helpers/cli.js';
+import { sandbox, type RunnerSandbox } from './helpers/runner.js';
+
+const KONTEXT = 'blackforestlabs/flux-1-kontext/pro/edit';
+const KLING = 'kling/kling-2-6/motion-control-pro';
+
+let sb: RunnerSandbox | undefined;
+const temps: string[] = [];
+afterEach(() => {
+  sb?.cleanup();
+  sb = undefined;
+  for (const t of temps.splice(0)) rmSync(t, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'faceswap-ci-'));
+  temps.push(dir);
+  return dir;
+}
+
+function capture(): { sink: { write(text: string): void }; text(): string } {
+  let out = '';
+  return { sink: { write: (t: string) => void (out += t) }, text: () => out };
+}
+
+describe('workflow commands', () => {
+  it('escapes messages and properties by the workflow-command rules', () => {
+    expect(escapeData('100% done\r\nnext')).toBe('100%25 done%0D%0Anext');
+    expect(escapeProperty('a:b,c%d\ne')).toBe('a%3Ab%2Cc%25d%0Ae');
+    expect(
+      annotation('error', 'bad: value, 50%\nsecond line', {
+        file: 'recipes/a,b.yaml',
+        line: 3,
+        col: 5,
+        endLine: 3,
+        endColumn: 11,
+        title: 'faceswap-pipe (unknown-key)',
+      }),
+    ).toBe(
+      '::error file=recipes/a%2Cb.yaml,line=3,col=5,endLine=3,endColumn=11,title=faceswap-pipe (unknown-key)::bad: value, 50%25%0Asecond line',
+    );
+    expect(annotation('notice', 'plain')).toBe('::notice::plain');
+  });
+
+  it('masks each line of a secret, and nothing for short or absent values', () => {
+    expect(addMask('tok%en-123')).toEqual(['::add-mask::tok%25en-123']);
+    expect(addMask('line-one\nline-two')).toEqual(['::add-mask::line-one', '::add-mask::line-two']);
+    expect(addMask('abc')).toEqual([]);
+    expect(addMask(undefined)).toEqual([]);
+  });
+
+  it('detects GitHub Actions from GITHUB_ACTIONS=true only', () => {
+    expect(isGithubActions({ GITHUB_ACTIONS: 'true' })).toBe(true);
+    expect(isGithubActions({ GITHUB_ACTIONS: 'false' })).toBe(false);
+    expect(isGithubActions({ CI: 'true' })).toBe(false);
+  });
+});
+
+describe('recipe diagnostics under GitHub Actions', () => {
+  const RECIPE = `version: 1
+name: typo
+stages:
+  face:
+    model: ${KONTEXT}
+    retires: 2
+    input:
+      prompt: Change only the face
+      image: https://assets.example.com/a.jpg
+`;
+
+  it('prints each diagnostic as an annotation on the recipe line, relative to the workspace, after the text', async () => {
+    const workspace = tempDir();
+    mkdirSync(join(workspace, 'recipes'));
+    writeFileSync(join(workspace, 'recipes', 'typo.yaml'), RECIPE);
+    // The step runs in a sub-folder of the checkout: the annotation path is still the checkout's.
+    const result = await runCli(['validate', 'typo.yaml'], {
+      cwd: join(workspace, 'recipes'),
+      env: { GITHUB_ACTIONS: 'true', GITHUB_WORKSPACE: workspace },
+    });
+    expect(result.code).toBe(65);
+    expect(result.stdout).toBe('');
+    expect(normalize(result.stderr)).toBe(
+      'typo.yaml:6:5: error: unknown key "retires" in stage "face"; did you mean "retries"?\n' +
+        '   6 |     retires: 2\n' +
+        '     |     ~~~~~~~\n' +
+        '::error file=recipes/typo.yaml,line=6,col=5,endLine=6,endColumn=11,title=faceswap-pipe (unknown-key)::unknown key "retires" in stage "face"; did you mean "retries"?\n' +
+        '1 error\n',
+    );
+  });
+
+  it('lists related places of a diagnostic in the annotation message', async () => {
+    const result = await runCli(['validate', 'test/fixtures/invalid/duplicate-key.yaml'], {
+      env: { GITHUB_ACTIONS: 'true' },
+    });
+    expect(result.code).toBe(65);
+    const annotations = result.stderr.split('\n').filter((l) => l.startsWith('::'));
+    expect(annotations).toEqual([
+      '::error file=test/fixtures/invalid/duplicate-key.yaml,line=9,col=3,endLine=9,endColumn=6,title=faceswap-pipe (duplicate-key)::duplicate key "face"; each key may appear once in a mapping%0Anote: test/fixtures/invalid/duplicate-key.yaml:4:3: "face" first defined here',
+    ]);
+  });
+
+  it('keeps --format json clean on stdout and prints no annotations outside GitHub Actions', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'typo.yaml'), RECIPE);
+    const json = await runCli(['validate', 'typo.yaml', '--format', 'json'], {
+      cwd: dir,
+      env: { GITHUB_ACTIONS: 'true' },
+    });
+    expect(() => JSON.parse(json.stdout) as unknown).not.toThrow();
+    const plain = await runCli(['validate', 'typo.yaml'], { cwd: dir, env: { CI: 'true' } });
+    expect(plain.stderr).not.toContain('::');
+  });
+});
+
+/** Events of a real run (the stand-in, `--reporter json`), to feed the GitHub reporter. */
+async function recordedEvents(
+  scenario: Parameters<typeof sandbox>[0],
+  recipeText: string,
+): Promise<{ events: RunEvent[]; locations: Map<string, object> }> {
+  sb = sandbox(scenario);
+  const file = sb.recipe('recipes/chain.yaml', recipeText);
+  const result = await sb.run(['run', file, '--reporter', 'json']);
+  const events = result.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as RunEvent);
+  const analysis = await analyzeRecipeFile(file, {
+    catalog: Catalog.load([]),
+    sets: [],
+    maxBytes: 1 << 20,
+    cwd: sb.standin.dir,
+  });
+  const locations = stageLocations(analysis.recipe!, {
+    cwd: sb.standin.dir,
+    env: { GITHUB_WORKSPACE: sb.standin.dir },
+  });
+  return { events, locations };
+}
+
+const CHAIN = `version: 1
+name: chain
+defaults:
+  retries: 2
+stages:
+  face:
+    model: ${KONTEXT}
+    input:
+      prompt: Change only the face
+      image: https://assets.example.com/ana.jpg
+  motion:
+    model: ${KLING}
+    input:
+      character_image_url: \${{ stages.face.outputs.images[0] }}
+      reference_video_url: https://assets.example.com/dance.mp4
+`;
+
+describe('GithubReporter', () => {
+  it('masks the token first, groups each stage, and annotates the retry and the failure on the stage lines', async () => {
+    const { events, locations } = await recordedEvents(
+      {
+        models: {
+          [KONTEXT]: { steps: [75] },
+          [KLING]: { steps: [{ status: 'failed', error: 'motion model crashed' }] },
+        },
+      },
+      CHAIN,
+    );
+    const out = capture();
+    const reporter = new GithubReporter(out.sink, {
+      env: { RUNCOMFY_TOKEN: 'standin-token' },
+      stageLocations: locations,
+    });
+    for (const e of events) reporter.event(e);
+    reporter.close();
+    const text = dropTimes(out.text()).replace(
+      /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
+      '<id>',
+    );
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toBe('::add-mask::standin-token');
+    expect(lines[1]).toBe('[run] chain: 2 stages, concurrency 4');
+    expect(lines[2]).toBe('[start] face blackforestlabs/flux-1-kontext/pro/edit');
+    expect(lines).toContain(
+      '::warning file=recipes/chain.yaml,line=6,col=3,endLine=6,endColumn=6,title=Retry%3A face attempt 1 rate limited::API error 429: rate limited; retry in a moment (submit) (exit 75); retrying in <time>',
+    );
+    expect(lines).toContain(
+      '::error file=recipes/chain.yaml,line=11,col=3,endLine=11,endColumn=8,title=Stage motion failed%3A job failed after 1 attempt::the service reports job <id> failed: "motion model crashed"%0A%0Astderr (last lines):%0A{"error":"request failed: \\"motion model crashed\\""}',
+    );
+    expect(lines.at(-1)).toMatch(
+      /^\[done\] failed: 1 succeeded, 0 cached, 1 failed, 0 skipped in <time> \(exit 1\)$/,
+    );
+    // Exactly one group per stage, each contiguous and holding only its own stage's lines.
+    const groups = groupsOf(lines);
+    expect(groups.map((g) => g.title)).toEqual([
+      '[ok] face in <time>, 2 attempts, 1 file',
+      '[fail] motion job failed: the service reports job <id> failed: "motion model crashed"',
+    ]);
+    for (const g of groups) {
+      const stage = g.title.split(' ')[1]!;
+      for (const l of g.body)
+        expect(l, `${g.title}: ${l}`).toMatch(new RegExp(`^(\\[\\w+\\] ${stage}\\b|  stderr: )`));
+    }
+    expect(groups[0]!.body).toContain(
+      '[retry] face attempt 1 rate limited (exit 75): API error 429: rate limited; retry in a moment (submit); retrying in <time>',
+    );
+    expect(groups[1]!.body.at(-1)).toBe('  stderr: {"error":"request failed: \\"motion model crashed\\""}');
+  });
+
+  it('keeps the groups of interleaved parallel stages apart and streams one line per start', () => {
+    const t = '2026-01-01T00:00:00.000Z';
+    const a = 'a' as StageId;
+    const b = 'b' as StageId;
+    const events: RunEvent[] = [
+      {
+        type: 'run-start',
+        time: t,
+        schemaVersion: 1,
+        runId: 'r',
+        recipe: { name: 'par', file: 'par.yaml', hash: 'h' },
+        stages: [
+          { id: a, model: 'm/a', needs: [], calls: 1 },
+          { id: b, model: 'm/b', needs: [], calls: 4 },
+        ],
+        concurrency: 4,
+        dryRun: false,
+      },
+      { type: 'stage-start', time: t, stage: a, model: 'm/a', jobs: 1 },
+      { type: 'stage-start', time: t, stage: b, model: 'm/b', jobs: 4 },
+      { type: 'stage-submitted', time: t, stage: a, item: null, attempt: 1, requestId: 'ra' },
+      { type: 'stage-submitted', time: t, stage: b, item: 0, attempt: 1, requestId: 'rb0' },
+      { type: 'item-finished', time: t, stage: b, item: 0, ok: true, done: 1, total: 4, failed: 0 },
+      { type: 'stage-progress', time: t, stage: a, item: null, state: 'in_progress', queuePosition: null },
+      { type: 'item-finished', time: t, stage: b, item: 1, ok: false, done: 2, total: 4, failed: 1 },
+      {
+        type: 'stage-succeeded',
+        time: t,
+        stage: a,
+        cached: false,
+        attempts: 1,
+        durationMs: 1500,
+        outputs: null,
+        files: ['a/ra/x.png'],
+      },
+      { type: 'item-finished', time: t, stage: b, item: 2, ok: true, done: 3, total: 4, failed: 1 },
+      { type: 'item-finished', time: t, stage: b, item: 3, ok: true, done: 4, total: 4, failed: 1 },
+      {
+        type: 'stage-failed',
+        time: t,
+        stage: b,
+        reason: 'job-failed',
+        message: '1 of 4 items failed; item 1: boom\n::error::forged',
+        attempts: 4,
+        durationMs: 2500,
+        exitCode: null,
+        stderrTail: null,
+      },
+      {
+        type: 'run-finished',
+        time: t,
+        status: 'failed',
+        exitCode: 1,
+        counts: { succeeded: 1, cached: 0, failed: 1, skipped: 0 },
+        calls: 5,
+        durationMs: 3000,
+        record: null,
+      },
+    ];
+    const out = capture();
+    const reporter = new GithubReporter(out.sink, { env: {} });
+    for (const e of events) reporter.event(e);
+    expect(out.text()).toBe(
+      [
+        '[run] par: 2 stages, concurrency 4',
+        '[start] a m/a',
+        '[start] b m/b (4 jobs)',
+        '[progress] b 1/4 items done',
+        '[progress] b 2/4 items done, 1 failed',
+        '::group::[ok] a in 1.5s, 1 attempt, 1 file',
+        '[start] a m/a',
+        '[submit] a request ra',
+        '[progress] a in progress',
+        '[ok] a in 1.5s, 1 attempt, 1 file',
+        '::endgroup::',
+        '[progress] b 3/4 items done, 1 failed',
+        '::group::[fail] b job failed: 1 of 4 items failed; item 1: boom%0A::error::forged',
+        '[start] b m/b (4 jobs)',
+        '[submit] b[0] request rb0',
+        '[item] b[0] done (1/4)',
+        '[item] b[1] failed (2/4, 1 failed)',
+        '[item] b[2] done (3/4, 1 failed)',
+        '[item] b[3] done (4/4, 1 failed)',
+        '[fail] b job failed: 1 of 4 items failed; item 1: boom',
+        // A message line that would read as a command is defused.
+        '> ::error::forged',
+        '::endgroup::',
+        '::error title=Stage b failed%3A job failed after 4 attempts::1 of 4 items failed; item 1: boom%0A::error::forged',
+        '[done] failed: 1 succeeded, 0 cached, 1 failed, 0 skipped in 3.0s (exit 1)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('flushes the stages still open when the run ends (interrupted) as groups', () => {
+    const t = '2026-01-01T00:00:00.000Z';
+    const out = capture();
+    const reporter = new GithubReporter(out.sink, { env: {} });
+    reporter.event({ type: 'stage-start', time: t, stage: 'slow' as StageId, model: 'm/s', jobs: 1 });
+    reporter.event({
+      type: 'stage-submitted',
+      time: t,
+      stage: 'slow' as StageId,
+      item: null,
+      attempt: 1,
+      requestId: 'r1',
+    });
+    reporter.close();
+    expect(out.text()).toBe(
+      '[start] slow m/s\n::group::[unfinished] slow\n[start] slow m/s\n[submit] slow request r1\n::endgroup::\n',
+    );
+  });
+
+  it('caps retry warnings (GitHub shows ten per step) and prints later retries as plain lines', () => {
+    const t = '2026-01-01T00:00:00.000Z';
+    const out = capture();
+    const reporter = new GithubReporter(out.sink, { env: {}, maxRetryWarnings: 1 });
+    reporter.event({ type: 'stage-start', time: t, stage: 's' as StageId, model: 'm/s', jobs: 1 });
+    for (const attempt of [1, 2])
+      reporter.event({
+        type: 'stage-retry',
+        time: t,
+        stage: 's' as StageId,
+        item: null,
+        attempt,
+        reason: 'rate-limited',
+        message: 'slow down',
+        exitCode: 75,
+        delayMs: 1000,
+        reattach: null,
+      });
+    expect(out.text()).toBe(
+      '[start] s m/s\n::warning title=Retry%3A s attempt 1 rate limited::slow down (exit 75); retrying in 1.0s\n[retry] s attempt 2 rate limited (exit 75): slow down; retrying in 1.0s\n',
+    );
+  });
+});
+
+function groupsOf(lines: readonly string[]): { title: string; body: string[] }[] {
+  const groups: { title: string; body: string[] }[] = [];
+  let current: { title: string; body: string[] } | undefined;
+  for (const l of lines) {
+    if (l.startsWith('::group::')) {
+      expect(current, 'nested group').toBeUndefined();
+      current = { title: l.slice('::group::'.length), body: [] };
+    } else if (l === '::endgroup::') {
+      groups.push(current!);
+      current = undefined;
+    } else current?.body.push(l);
+  }
+  expect(current, 'unclosed group').toBeUndefined();
+  return groups;
+}
