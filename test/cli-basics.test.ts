@@ -105,14 +105,14 @@ describe('--set', () => {
   });
 
   it('a declared name is accepted; its value is typed from JSON when it reads as JSON', async () => {
-    const ok = await runCli(['validate', '--set', 'ambassador=https://assets.example.com/leo.jpg', recipe], {
+    const ok = await runCli(['validate', '--set', 'ambassador=https://assets.example.com/campaign-2026/ana/portrait-left.jpg', recipe], {
       cwd: root,
     });
     expect(ok).toMatchObject({ code: 0, stderr: '' });
     // aspect_ratio must be one of the model's enum values: the override is checked like the recipe.
     const bad = await runCli(['validate', '--set', 'aspect=7:5', recipe], { cwd: root });
     expect(bad.code).toBe(65);
-    expect(bad.stderr).toContain('input field "aspect_ratio" of stage "gallery" must be one of auto, 21:9');
+    expect(bad.stderr).toContain('swap field "aspect_ratio" of stage "gallery" must be one of auto, 21:9');
   });
 });
 

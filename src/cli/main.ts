@@ -70,6 +70,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     )
     .argument('<recipe>', 'recipe file')
     .addOption(options.set())
+    .addOption(options.engine())
     .addOption(new Option('-j, --concurrency <n>', 'jobs running at once').argParser(positiveInt).default(4))
     .option('--fail-fast', 'stop starting stages after the first failure and cancel running ones', false)
     .option('--keep-going', 'keep running stages that do not depend on a failed one (default)')
@@ -102,6 +103,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     )
     .addOption(options.catalog())
     .addOption(options.maxRecipeSize())
+    .addOption(allowInsecureLocalOption())
     .addHelpText(
       'after',
       '\nExamples:\n  $ RUNCOMFY_TOKEN=... faceswap-pipe run recipes/kontext-to-kling.yaml\n  $ faceswap-pipe run campaign.yaml --dry-run\n  $ faceswap-pipe run campaign.yaml --reporter json --concurrency 8 > events.ndjson',
@@ -114,6 +116,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .argument('<recipe>', 'recipe file')
     .addOption(options.format(['text', 'json'], 'text'))
     .addOption(options.set())
+    .addOption(options.engine())
     .option('--out <dir>', 'output folder the runs used', 'outputs')
     .option('--state-dir <dir>', 'state folder (default: .faceswap/ next to the recipe)')
     .addOption(options.catalog())
@@ -127,6 +130,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .argument('<recipe>', 'recipe file')
     .option('--keep-outputs', 'keep outputs/<recipe>/', false)
     .addOption(options.set())
+    .addOption(options.engine())
     .option('--out <dir>', 'output folder the runs used', 'outputs')
     .option('--state-dir <dir>', 'state folder (default: .faceswap/ next to the recipe)')
     .addOption(options.catalog())
@@ -156,9 +160,10 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .argument('<recipe...>', 'recipe files')
     .addOption(options.format(['text', 'json'], 'text'))
     .addOption(options.set())
-    .addOption(engineOption())
+    .addOption(options.engine())
     .addOption(options.catalog())
     .addOption(options.maxRecipeSize())
+    .addOption(allowInsecureLocalOption())
     .addHelpText(
       'after',
       '\nExamples:\n  $ faceswap-pipe validate recipes/*.yaml\n  $ faceswap-pipe validate campaign.yaml --format json > diagnostics.json',
@@ -173,9 +178,10 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .argument('<recipe>', 'recipe file')
     .addOption(options.format(['text', 'json', 'mermaid'], 'text'))
     .addOption(options.set())
-    .addOption(engineOption())
+    .addOption(options.engine())
     .addOption(options.catalog())
     .addOption(options.maxRecipeSize())
+    .addOption(allowInsecureLocalOption())
     .addHelpText(
       'after',
       '\nExamples:\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid --set dance=https://assets.example.com/salsa.mp4',
@@ -191,7 +197,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .argument('[stage]', 'only this stage')
     .addOption(options.format(['text', 'json'], 'text'))
     .addOption(options.set())
-    .addOption(engineOption())
+    .addOption(options.engine())
     .addOption(options.catalog())
     .addOption(options.maxRecipeSize())
     .addHelpText(
@@ -201,6 +207,16 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .action(async (file: string, stage: string | undefined, opts: RouteOptions) =>
       setCode(await (await import('./commands/route.js')).routeCommand(file, stage, opts, io)),
     );
+
+  program
+    .command('verify')
+    .description('check output files against their provenance records: hash, disclosure label, consent references')
+    .argument('<file...>', "output files, their .provenance.json records, or a run's manifest.json (every file it lists)")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ faceswap-pipe verify outputs/summer-launch/face/*/result.png\n  $ faceswap-pipe verify outputs/summer-launch/runs/*/manifest.json',
+    )
+    .action(async (files: string[]) => setCode(await (await import('./commands/verify.js')).verifyCommand(files, io)));
 
   program
     .command('models')
@@ -219,17 +235,16 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
   return program;
 }
 
+
 /**
- * `--engine local|runcomfy`: which engine `swap:` stages are routed for (validate, plan, route;
- * `run` too once it passes it on). Defined once here; it belongs in options.ts with the others.
+ * `--allow-insecure-local`: recipes may send loopback URLs (127.0.0.0/8, ::1, localhost), over
+ * plain http too. For tests against a local server only; CI examples never set it.
  */
-function engineOption(): Option {
+function allowInsecureLocalOption(): Option {
   return new Option(
-    '--engine <engine>',
-    'route swap: stages for this engine: local prefers local/ models (offline) where one serves the swap',
-  )
-    .choices(['runcomfy', 'local'])
-    .default('runcomfy');
+    '--allow-insecure-local',
+    'let recipes send loopback URLs (http too), for tests against a local server; never needed in production',
+  ).default(false);
 }
 
 function positiveInt(value: string): number {

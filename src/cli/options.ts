@@ -25,6 +25,10 @@ export const options = {
     new Option('--max-recipe-size <size>', 'refuse recipe files larger than this (e.g. 8MB, 512KB)')
       .argParser(parseSize)
       .default(DEFAULT_MAX_RECIPE_BYTES, '8MB'),
+  engine: () =>
+    new Option('--engine <engine>', 'route swap: stages for this engine: local prefers local/ models (offline) where one serves the swap')
+      .choices(['runcomfy', 'local'])
+      .default('runcomfy'),
   format: (choices: readonly string[], fallback: string) =>
     new Option('--format <format>', `output format`).choices(choices).default(fallback),
 } as const;
@@ -32,6 +36,8 @@ export const options = {
 /** Options every recipe-reading command shares, as parsed by commander. */
 export interface RecipeOptions {
   readonly set: readonly SetOverride[];
+  /** Which engine `swap:` stages are routed for (`--engine`; validate, plan, route, run, status, clean). */
+  readonly engine?: 'runcomfy' | 'local';
   readonly catalog: readonly string[];
   readonly maxRecipeSize: number;
 }

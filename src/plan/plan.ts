@@ -5,6 +5,7 @@ import { isStatic, resolveValue } from '../recipe/resolve.js';
 import type { Recipe, StageId, StageSpec, ValueNode } from '../recipe/types.js';
 import type { JsonValue } from '../util/json.js';
 import { remainingPath, topologicalOrder } from './dag.js';
+import type { RouteDecision } from './route.js';
 
 /** One stage as it will run: what `plan` prints, before anything runs. */
 export interface PlannedStage {
@@ -22,6 +23,13 @@ export interface PlannedStage {
   readonly timeoutMs: number;
   /** Model calls on the longest chain from this stage to the end, itself included. */
   readonly criticalPath: number;
+  /** For a `swap:` stage: why this model, and how many calls. */
+  readonly route?: RouteDecision;
+  /**
+   * For a `swap:` stage: the body of each call as far as it is known now (one per chunk or
+   * scene of a generated fan-out); undefined when the calls are only known at run time.
+   */
+  readonly bodies?: readonly JsonValue[];
 }
 
 export interface Plan {
@@ -62,6 +70,8 @@ export function buildPlan(recipe: Recipe, catalog: Catalog): Plan {
       retries: spec.retries,
       timeoutMs: spec.timeoutMs,
       criticalPath: remaining.get(id) ?? 1,
+      ...(spec.route && { route: spec.route }),
+      ...(spec.route && { bodies: callBodies(spec, recipe.vars) }),
     };
   });
   const known = stages.map((s) => s.calls);
@@ -79,16 +89,29 @@ function countCalls(stage: StageSpec, scope: PreparedScope): number | undefined 
   return resolved.value.length;
 }
 
+/** Each call's body as far as known now: per item of a known `foreach`, else the one input. */
+function callBodies(stage: StageSpec, vars: Readonly<Record<string, JsonValue>>): JsonValue[] | undefined {
+  const scope = new PreparedScope({ vars, stages: {} });
+  if (!stage.foreach) return [staticView(stage.input, scope)];
+  const list = resolveValue(stage.foreach, scope, isStatic);
+  if (list.unknown.length > 0 || !Array.isArray(list.value)) return undefined;
+  const withItem = (t: Template) =>
+    t.parts.every((p) => typeof p === 'string' || p.references.every((r) => r.context !== 'stages'));
+  return (list.value as JsonValue[]).map((item, index) =>
+    staticView(stage.input, new PreparedScope({ vars, stages: {}, item, index }), withItem),
+  );
+}
+
 /** The input with static expressions evaluated and the others kept as `${{ … }}` text. */
-function staticView(node: ValueNode, scope: PreparedScope): JsonValue {
-  const resolved = resolveValue(node, scope, isStatic);
+function staticView(node: ValueNode, scope: PreparedScope, ready: (t: Template) => boolean = isStatic): JsonValue {
+  const resolved = resolveValue(node, scope, ready);
   if (resolved.unknown.length === 0) return resolved.value;
   const keep = (n: ValueNode): JsonValue => {
     switch (n.kind) {
       case 'literal':
         return n.value;
       case 'template':
-        return isStatic(n.template) ? resolveValue(n, scope).value : templateText(n.template);
+        return ready(n.template) ? resolveValue(n, scope).value : templateText(n.template);
       case 'list':
         return n.items.map(keep);
       case 'map':

@@ -8,6 +8,7 @@ import { hasErrors, type Diagnostic } from './diagnostic.js';
 import { PreparedScope } from './expressions.js';
 import { loadRecipeFile, type LoadOptions, type LoadedYaml } from './load.js';
 import { buildStages, readDefaults } from './rules/build-stages.js';
+import { checkPolicies } from './rules/consent.js';
 import { checkGraph } from './rules/graph.js';
 import { checkModels } from './rules/model-input.js';
 import { checkRecipeSchema } from './rules/recipe-schema.js';
@@ -26,6 +27,10 @@ export interface AnalyzeOptions extends LoadOptions {
    * pins `model:` keeps it either way.
    */
   readonly engine?: Backend;
+  /** Let recipes send loopback URLs, over http too (`--allow-insecure-local`, for tests). */
+  readonly allowInsecureLocal?: boolean;
+  /** `YYYY-MM-DD` that consent releases are checked against; default today (tests pin it). */
+  readonly today?: string;
 }
 
 /** The outcome of analysis: every diagnostic, and the typed recipe when there were no errors. */
@@ -55,11 +60,14 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
   const declared = isJsonObject(data['vars']) ? (data['vars'] as Record<string, JsonValue>) : {};
   const vars = applySets(ctx, declared, options.sets ?? []);
   const written = buildStages(ctx, data, readDefaults(data));
-  checkReferences(ctx, written, Object.keys(vars));
-  // `swap:` stages become model stages (model, generated input, maybe foreach + merge) from here on.
+  // `swap:` stages become model stages (model, generated input, maybe foreach + merge) from here
+  // on; references are checked after, so a reference to a swap stage's output is checked against
+  // the model it was routed to.
   const stages = routeSwapStages(ctx, written, vars, options.engine ?? 'runcomfy');
+  checkReferences(ctx, stages, Object.keys(vars));
   checkModels(ctx, stages, new PreparedScope({ vars, stages: {} }), Object.keys(vars));
   checkGraph(ctx, stages);
+  checkPolicies(ctx, data, stages, declared, vars, options);
 
   if (hasErrors(ctx.diagnostics)) return { diagnostics: ctx.diagnostics };
   const cache = isJsonObject(data['cache']) ? (data['cache'] as Record<string, unknown>) : {};

@@ -63,6 +63,14 @@ export type DiagnosticCode =
   | 'unknown-model'
   | 'model-input'
   | 'unknown-model-field'
+  // `swap:` stages and the router
+  | 'swap-incomplete'
+  | 'swap-unservable'
+  | 'swap-unknown-medium'
+  | 'swap-wrong-medium'
+  | 'swap-pinned-model'
+  | 'swap-no-local-route'
+  | 'swap-unused-field'
   // expressions and references
   | 'expression-syntax'
   | 'unknown-context'
@@ -74,6 +82,22 @@ export type DiagnosticCode =
   | 'unknown-set'
   | 'invalid-set'
   | 'stage-output-mismatch'
+  // the trust boundary (src/policy/url-policy.ts): invalid data, 65
+  | 'url-not-https'
+  | 'url-credentials'
+  | 'url-private-host'
+  | 'url-invalid'
+  | 'local-file-hosted'
+  | 'path-outside-recipe'
+  // consent and the prompt screen (docs/consent.md): not permitted, 77
+  | 'consent-missing'
+  | 'disclosure-missing'
+  | 'subjects-missing'
+  | 'unknown-subject'
+  | 'release-expired'
+  | 'asset-not-covered'
+  | 'identity-not-subject'
+  | 'prompt-refused'
   // reserved for later features that recipes may already name
   | 'not-yet-supported';
 

@@ -1,4 +1,5 @@
 import type { ModelId } from '../catalog/model.js';
+import type { RouteDecision } from '../plan/route.js';
 import type { JsonValue } from '../util/json.js';
 import type { AccessSegment, Template } from './expressions.js';
 import type { SourceFile, SourceRange } from './source.js';
@@ -55,6 +56,11 @@ export interface StageSpec {
    * job's images concatenated in job order (a batch split into chunks by the router).
    */
   readonly merge?: 'images';
+  /**
+   * For a `swap:` stage: the router's decision. Analysis has then filled `model`, `input` (and
+   * `foreach`/`merge` for a batch split into calls) from it, so the stage runs like any other.
+   */
+  readonly route?: RouteDecision;
 }
 
 /** `defaults.concurrency_per_model`: one limit for every model, or per model id. */

@@ -11,6 +11,8 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient): string {
   let out = `${plan.recipe.name}: dry run, no model is called\n`;
   plan.stages.forEach((stage, i) => {
     const body = isJsonObject(stage.input) ? stage.input : {};
+    // A routed batch knows each call's body before running (one per chunk or scene).
+    const bodies = (stage.bodies ?? [body]).map((b) => (isJsonObject(b) ? b : {}));
     const invocation = client.submitInvocation(stage.model, body);
     const calls =
       stage.calls === undefined
@@ -20,7 +22,7 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient): string {
           : `${stage.calls} calls`;
     out += `\n${i + 1}. ${stage.id} (${calls}${stage.dependsOn.length ? `, after ${stage.dependsOn.join(', ')}` : ''})\n`;
     out += `   $ ${[invocation.file, ...invocation.args].map(shellQuote).join(' ')}\n`;
-    out += `   stdin: ${JSON.stringify(body)}\n`;
+    for (const b of bodies) out += `   stdin: ${JSON.stringify(b)}\n`;
   });
   return out;
 }

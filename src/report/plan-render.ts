@@ -1,5 +1,6 @@
 import type { Plan } from '../plan/plan.js';
 import { formatDurationSetting } from '../util/duration.js';
+import { routeJson, routeSummary } from './route-render.js';
 
 /** `plan --format text`: a table in run order, and the totals. */
 export function renderPlanText(plan: Plan): string {
@@ -27,6 +28,11 @@ export function renderPlanText(plan: Plan): string {
       ? 'an unknown number of model calls (a foreach list is only known at run time)'
       : `${plan.totalCalls} model call${plan.totalCalls === 1 ? '' : 's'}`;
   out += `${calls}; critical path: ${plan.criticalPath.join(' -> ')}\n`;
+  const routed = plan.stages.filter((s) => s.route);
+  if (routed.length > 0) {
+    out += `\nswap stages, routed (\`faceswap-pipe route\` explains each choice):\n`;
+    for (const s of routed) out += `  ${routeSummary(s)}\n`;
+  }
   return out;
 }
 
@@ -50,6 +56,7 @@ export function renderPlanJson(plan: Plan): string {
           retries: s.retries,
           timeoutMs: s.timeoutMs,
           input: s.input,
+          ...(s.route && { route: routeJson(s.route, s.bodies) }),
         })),
       },
       null,

@@ -629,7 +629,13 @@ export class Executor {
     if (stage.cachedView) return { outputs: stage.cachedView.outputs, files: [...stage.cachedView.files] };
     const fanOut = stage.jobs.some((j) => j.item !== null) || stage.spec.foreach !== undefined;
     return {
-      outputs: mergeOutputs(fanOut, stage.spec.merge, stage.jobs.map((j) => j.result?.output ?? null)),
+      // A merged batch is in scene order only when every chunk succeeded; otherwise keep the
+      // per-chunk outputs (null for the failed ones) so nothing shifts.
+      outputs: mergeOutputs(
+        fanOut,
+        stage.jobs.every((j) => j.result) ? stage.spec.merge : undefined,
+        stage.jobs.map((j) => j.result?.output ?? null),
+      ),
       files: stage.jobs.flatMap((j) => j.result?.files ?? []),
     };
   }

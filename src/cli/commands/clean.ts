@@ -23,7 +23,7 @@ export interface CleanOptions extends RecipeOptions {
 export async function cleanCommand(file: string, options: CleanOptions, io: CliIo): Promise<number> {
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog.exit;
-  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
+  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd, ...(options.engine && { engine: options.engine }) });
   printDiagnostics(io, analysis.diagnostics);
   if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
   const name = analysis.recipe.name;

@@ -5,11 +5,14 @@ import { renderPlanJson, renderPlanMermaid, renderPlanText } from '../../report/
 import { unreachable } from '../../util/unreachable.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
+import type { Backend } from '../../catalog/model.js';
 import type { RecipeOptions } from '../options.js';
 import { loadCatalog, printDiagnostics } from '../recipe-io.js';
 
 export interface PlanOptions extends RecipeOptions {
   readonly format: 'text' | 'json' | 'mermaid';
+  /** Which engine `swap:` stages are routed for (`--engine`). */
+  readonly engine?: Backend;
 }
 
 /** `faceswap-pipe plan <recipe>`: what a run would do, in order, without doing it. */
@@ -21,6 +24,7 @@ export async function planCommand(file: string, options: PlanOptions, io: CliIo)
     sets: options.set,
     maxBytes: options.maxRecipeSize,
     cwd: io.cwd,
+    engine: options.engine,
   });
   printDiagnostics(io, analysis.diagnostics);
   if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));

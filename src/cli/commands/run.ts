@@ -66,7 +66,7 @@ export interface RunOptions extends RecipeOptions {
 export async function runCommand(file: string, options: RunOptions, io: CliIo): Promise<number> {
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog.exit;
-  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
+  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd, ...(options.engine && { engine: options.engine }) });
   printDiagnostics(io, analysis.diagnostics, true, { github: options.reporter === 'github' || isGithubActions(io.env) });
   if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
   const recipe = analysis.recipe;

@@ -44,7 +44,7 @@ interface StageStatus {
 export async function statusCommand(file: string, options: StatusOptions, io: CliIo): Promise<number> {
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog.exit;
-  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd });
+  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd, ...(options.engine && { engine: options.engine }) });
   printDiagnostics(io, analysis.diagnostics);
   if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
   const recipe = analysis.recipe;

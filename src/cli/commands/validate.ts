@@ -3,11 +3,14 @@ import { exitCategory, hasErrors, type Diagnostic } from '../../recipe/diagnosti
 import { countSummary } from '../../report/diagnostics-text.js';
 import { exitCodeFor } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
+import type { Backend } from '../../catalog/model.js';
 import type { RecipeOptions } from '../options.js';
 import { loadCatalog, printDiagnostics, printDiagnosticsJson } from '../recipe-io.js';
 
 export interface ValidateOptions extends RecipeOptions {
   readonly format: 'text' | 'json';
+  /** Which engine `swap:` stages are routed for (`--engine`). */
+  readonly engine?: Backend;
 }
 
 /** `faceswap-pipe validate <recipe...>`: every problem of every recipe, then one exit code. */
@@ -25,6 +28,7 @@ export async function validateCommand(
       sets: options.set,
       maxBytes: options.maxRecipeSize,
       cwd: io.cwd,
+      engine: options.engine,
     });
     all.push(...analysis.diagnostics);
     if (options.format === 'text') {

@@ -110,7 +110,8 @@ function outputPathProblem(
   if (!model?.outputs) return undefined;
   let segments = path;
   // A fan-out stage's outputs are the list of its items' outputs, in item order.
-  if (target.foreach) {
+  // (A batch the router split into chunks merges back into one output: not a list.)
+  if (target.foreach && target.merge === undefined) {
     const first = segments[0];
     if (first === undefined) return undefined;
     if (typeof first === 'string') {
