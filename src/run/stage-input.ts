@@ -1,4 +1,5 @@
 import type { ModelInfo } from '../catalog/model.js';
+import { guardBody, STRICT_INPUT_POLICY, upstreamStrings, type InputPolicy } from '../policy/input-guard.js';
 import { PreparedScope } from '../recipe/expressions.js';
 import { templatesOf } from '../recipe/rules/build-stages.js';
 import { checkInput } from '../recipe/rules/model-input.js';
@@ -32,6 +33,8 @@ export function resolveStageInputs(
   model: ModelInfo,
   vars: Readonly<Record<string, JsonValue>>,
   finished: ReadonlyMap<StageId, StageView>,
+  /** The trust boundary for the resolved bodies (src/policy/input-guard.ts); strict by default. */
+  policy: InputPolicy = STRICT_INPUT_POLICY,
 ): StageInputs {
   const stages: Record<string, JsonValue> = {};
   // Only the stages this one references: converting every finished stage for every stage made
@@ -56,6 +59,7 @@ export function resolveStageInputs(
   const bodies: JsonObject[] = [];
   const warnings: string[] = [];
   const count = items?.length ?? 1;
+  let upstream: Set<string> | undefined;
   for (let index = 0; index < count; index++) {
     const scope = new PreparedScope({ vars, stages, ...(items && { item: items[index]!, index }) });
     const resolved = resolveValue(stage.input, scope);
@@ -74,6 +78,9 @@ export function resolveStageInputs(
       }
       return { ok: false, message: `${problem.message}${where}${origin(stage, problem.path)}` };
     }
+    upstream ??= upstreamStrings(stage.dependsOn.flatMap((id) => finished.get(id) ?? []));
+    const refused = guardBody(stage, model, resolved.value, items ? index : undefined, upstream, policy);
+    if (refused !== undefined) return { ok: false, message: refused };
     bodies.push(resolved.value);
   }
   return { ok: true, bodies, fanOut: items !== undefined, warnings };

@@ -1,0 +1,355 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
+import type { ModelInfo } from '../catalog/model.js';
+import type { Recipe, StageSpec } from '../recipe/types.js';
+import { writeFileAtomic } from '../state/atomic.js';
+import { isJsonObject, type JsonValue } from '../util/json.js';
+import { coverageOf, readConsent, type ConsentRecord, type Coverage } from './consent.js';
+import { embedLabel, type MediaFormat } from './labels/embed.js';
+import type { Redactor } from './redact.js';
+import { resolvedSentValues } from './sent-values.js';
+import { recordableUrl } from './url-policy.js';
+
+/**
+ * Disclosure and provenance: every output file of a successful stage gets
+ * `<file>.provenance.json` beside it, and the label in its own metadata where the format
+ * allows; the run's `manifest.json` lists them all. The executor calls
+ * {@link ProvenanceWriter.beforeRecord} when a stage's jobs have all succeeded, before the
+ * stage is recorded and its dependents start; a record that cannot be written fails the stage.
+ */
+export const PROVENANCE_VERSION = 1;
+export const MANIFEST_VERSION = 1;
+export const PROVENANCE_SUFFIX = '.provenance.json';
+
+/** One file's provenance record, `<file>.provenance.json`. */
+export interface ProvenanceRecord {
+  readonly provenanceVersion: typeof PROVENANCE_VERSION;
+  /** The file's name (the record sits beside it). */
+  readonly file: string;
+  /** sha256 of the file as it is now, after the label went in. */
+  readonly sha256: string;
+  /** sha256 of the file as the model delivered it, before the label went in. */
+  readonly downloadedSha256: string;
+  readonly bytes: number;
+  readonly format: MediaFormat;
+  readonly createdAt: string;
+  readonly generator: { readonly name: 'faceswap-pipe'; readonly version: string };
+  readonly runId: string | null;
+  readonly recipe: { readonly name: string; readonly file: string; readonly sha256: string };
+  readonly stage: string;
+  readonly model: string;
+  readonly backend: string;
+  /** The stage swaps faces, so the label and the consent references below are required. */
+  readonly faceSwap: boolean;
+  /** The job(s) that made the file. */
+  readonly requestIds: readonly string[];
+  readonly disclosure: {
+    readonly label: string | null;
+    /** How the label is in the file itself; empty: in this record only (see `warnings`). */
+    readonly embedded: readonly string[];
+  };
+  /** The people whose faces the stage used, with their release references. */
+  readonly subjects: readonly {
+    readonly id: string;
+    readonly release: string | null;
+    readonly expires: string | null;
+    readonly scope: readonly string[];
+  }[];
+  /** Every URL or file the job sent to the model, and what allowed it (query strings dropped). */
+  readonly inputs: readonly {
+    readonly field: string;
+    readonly value: string;
+    readonly identity: boolean;
+    readonly coverage: Coverage;
+  }[];
+  readonly warnings: readonly string[];
+}
+
+export interface ManifestEntry {
+  /** Relative to the recipe's output folder, `/`-separated. */
+  readonly file: string;
+  readonly provenance: string;
+  readonly sha256: string;
+  readonly stage: string;
+  readonly model: string;
+  readonly requestIds: readonly string[];
+  readonly labelEmbedded: readonly string[];
+}
+
+/** `manifest.json` in the run folder, next to run.json. */
+export interface Manifest {
+  readonly manifestVersion: typeof MANIFEST_VERSION;
+  readonly runId: string | null;
+  readonly recipe: { readonly name: string; readonly file: string; readonly sha256: string };
+  readonly generator: { readonly name: 'faceswap-pipe'; readonly version: string };
+  readonly disclosure: { readonly label: string | null };
+  /** The recipe's output folder relative to the run folder (`../..`): where `outputs[].file` starts. */
+  readonly outputsDir: string;
+  readonly updatedAt: string;
+  /** Sorted by file. */
+  readonly outputs: readonly ManifestEntry[];
+}
+
+/** A finished stage, as the executor's `beforeRecord` hook gives it (`FinishedStage`). */
+export interface ProvenanceStage {
+  readonly spec: StageSpec;
+  readonly model: ModelInfo;
+  /** One body, or the list of bodies of a fan-out stage, in job order. */
+  readonly input: JsonValue;
+  readonly outputs?: JsonValue;
+  /** Relative to the recipe's output folder. */
+  readonly files: readonly string[];
+  /** One per job, in job order. */
+  readonly requestIds: readonly string[];
+}
+
+export type HookResult = { readonly ok: true } | { readonly ok: false; readonly message: string };
+
+export interface ProvenanceContext {
+  readonly recipe: Pick<Recipe, 'name' | 'hash' | 'consent'>;
+  /** The recipe path as the user gave it. */
+  readonly recipeFile: string;
+  /** The recipe's folder (local paths and globs are relative to it). */
+  readonly recipeDir: string;
+  /** `outputs/<recipe name>`: the folder stage files are relative to. */
+  readonly outDir: string;
+  /** The run's folder; when given, `manifest.json` is rewritten there after every stage. */
+  readonly runDir?: string;
+  readonly runId?: string;
+  readonly version: string;
+  /** For ffmpeg (PATH). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly redact?: Redactor;
+  readonly now?: () => Date;
+}
+
+export function createProvenanceHook(ctx: ProvenanceContext): ProvenanceWriter {
+  return new ProvenanceWriter(ctx);
+}
+
+export class ProvenanceWriter {
+  readonly #ctx: ProvenanceContext;
+  readonly #consent: ConsentRecord | undefined;
+  readonly #entries = new Map<string, ManifestEntry>();
+  /** Strings the finished stages produced (outputs and files), with the stage that made each. */
+  readonly #produced = new Map<string, string>();
+  #manifestWrites: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: ProvenanceContext) {
+    this.#ctx = ctx;
+    this.#consent = readConsent(ctx.recipe.consent);
+  }
+
+  /** The executor's `beforeRecord` hook (bound, so it can be passed as is). */
+  readonly beforeRecord = async (stage: ProvenanceStage): Promise<HookResult> => {
+    try {
+      for (const file of stage.files) await this.#recordFile(stage, file);
+    } catch (cause) {
+      return { ok: false, message: `cannot write the provenance record: ${(cause as Error).message}` };
+    }
+    this.#remember(stage);
+    if (this.#ctx.runDir !== undefined) {
+      try {
+        await this.writeManifest();
+      } catch (cause) {
+        return { ok: false, message: `cannot write manifest.json: ${(cause as Error).message}` };
+      }
+    }
+    return { ok: true };
+  };
+
+  /** Every file recorded so far, sorted by path. */
+  entries(): ManifestEntry[] {
+    return [...this.#entries.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  }
+
+  manifest(): Manifest {
+    const runDir = this.#ctx.runDir;
+    return {
+      manifestVersion: MANIFEST_VERSION,
+      runId: this.#ctx.runId ?? null,
+      recipe: this.#recipeRef(),
+      generator: { name: 'faceswap-pipe', version: this.#ctx.version },
+      disclosure: { label: this.#consent?.label ?? null },
+      outputsDir: runDir === undefined ? '.' : toSlashes(relative(runDir, this.#ctx.outDir)) || '.',
+      updatedAt: this.#now().toISOString(),
+      outputs: this.entries(),
+    };
+  }
+
+  /** Writes `manifest.json` into the run folder (atomically; writes are serialised). */
+  async writeManifest(runDir: string | undefined = this.#ctx.runDir): Promise<string | undefined> {
+    if (runDir === undefined) return undefined;
+    const manifest = this.manifest();
+    const write = this.#manifestWrites.then(() => writeManifest(runDir, manifest, this.#ctx.redact));
+    this.#manifestWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  #now(): Date {
+    return this.#ctx.now?.() ?? new Date();
+  }
+
+  #recipeRef(): Manifest['recipe'] {
+    return { name: this.#ctx.recipe.name, file: this.#ctx.recipeFile, sha256: this.#ctx.recipe.hash };
+  }
+
+  #remember(stage: ProvenanceStage): void {
+    const visit = (value: JsonValue | undefined): void => {
+      if (typeof value === 'string') this.#produced.set(value, stage.spec.id);
+      else if (Array.isArray(value)) value.forEach(visit);
+      else if (isJsonObject(value)) Object.values(value).forEach(visit);
+    };
+    visit(stage.outputs);
+    stage.files.forEach((f) => this.#produced.set(f, stage.spec.id));
+  }
+
+  async #recordFile(stage: ProvenanceStage, file: string): Promise<void> {
+    const ctx = this.#ctx;
+    const path = isAbsolute(file) ? file : join(ctx.outDir, file);
+    const listed = toSlashes(isAbsolute(file) ? relative(ctx.outDir, file) : file);
+    const previous = await readRecord(path);
+    const job = jobOf(stage, file);
+    const requestIds = job === undefined ? [...stage.requestIds] : [stage.requestIds[job]!];
+    const bodies: readonly JsonValue[] | undefined = Array.isArray(stage.input)
+      ? (stage.input as readonly JsonValue[])
+      : undefined;
+    const body: JsonValue = bodies ? (job === undefined ? null : (bodies[job] ?? null)) : stage.input;
+    const faceSwap = stage.model.faceSwap || stage.spec.swap !== undefined;
+    const label = this.#consent?.label ?? null;
+    const warnings: string[] = [];
+    const current = await sha256File(path);
+    // A stage recorded again (a resumed or cached run) keeps what the first record knew.
+    const earlier = previous?.sha256 === current ? previous : undefined;
+    const downloadedSha256 = earlier?.downloadedSha256 ?? current;
+    let embedded: readonly string[] = [];
+    let format: MediaFormat = 'other';
+    if (label !== null) {
+      const outcome = await embedLabel(
+        path,
+        {
+          label,
+          generator: `faceswap-pipe ${ctx.version}`,
+          recipe: ctx.recipe.name,
+          stage: stage.spec.id,
+          record: `${basename(file)}${PROVENANCE_SUFFIX}`,
+        },
+        ctx.env,
+      );
+      embedded = outcome.methods;
+      format = outcome.format;
+      if (outcome.warning) warnings.push(outcome.warning);
+    } else {
+      warnings.push('the recipe has no consent.disclosure.label, so no label was written');
+    }
+    const sha256 = await sha256File(path);
+    const record: ProvenanceRecord = {
+      provenanceVersion: PROVENANCE_VERSION,
+      file: basename(file),
+      sha256,
+      downloadedSha256,
+      bytes: (await stat(path)).size,
+      format,
+      createdAt: earlier?.createdAt ?? this.#now().toISOString(),
+      generator: { name: 'faceswap-pipe', version: ctx.version },
+      runId: ctx.runId ?? null,
+      recipe: this.#recipeRef(),
+      stage: stage.spec.id,
+      model: stage.model.id,
+      backend: stage.model.backend,
+      faceSwap,
+      requestIds,
+      disclosure: { label, embedded },
+      subjects: stage.spec.subjects.map((id) => {
+        const subject = this.#consent?.subjects.get(id);
+        return {
+          id,
+          release: subject?.release ?? null,
+          expires: subject?.expires ?? null,
+          scope: [...(subject?.scope ?? [])],
+        };
+      }),
+      inputs: body === null ? [] : this.#inputs(stage, body, job),
+      warnings,
+    };
+    const text = `${JSON.stringify(record, null, 2)}\n`;
+    await writeFileAtomic(`${path}${PROVENANCE_SUFFIX}`, ctx.redact ? ctx.redact(text) : text);
+    this.#entries.set(listed, {
+      file: listed,
+      provenance: `${listed}${PROVENANCE_SUFFIX}`,
+      sha256,
+      stage: stage.spec.id,
+      model: stage.model.id,
+      requestIds,
+      labelEmbedded: embedded,
+    });
+  }
+
+  #inputs(stage: ProvenanceStage, body: JsonValue, job: number | undefined): ProvenanceRecord['inputs'] {
+    const item = Array.isArray(stage.input) ? job : undefined;
+    return resolvedSentValues(stage.spec, stage.model, body, item)
+      .filter((v) => v.media)
+      .map((v) => {
+        const producer = this.#produced.get(v.value);
+        const coverage: Coverage =
+          producer !== undefined
+            ? { kind: 'upstream', stages: [producer] }
+            : v.origin.kind === 'upstream'
+              ? { kind: 'upstream', stages: v.origin.stages }
+              : this.#consent
+                ? coverageOf(this.#consent, v.value, stage.spec.subjects, this.#ctx.recipeDir)
+                : { kind: 'none' };
+        return {
+          field: fieldText(v.field),
+          value: recordableUrl(v.value),
+          identity: v.identity,
+          coverage,
+        };
+      });
+  }
+}
+
+async function readRecord(path: string): Promise<ProvenanceRecord | undefined> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
+    return isJsonObject(parsed) && parsed['provenanceVersion'] === PROVENANCE_VERSION
+      ? (parsed as unknown as ProvenanceRecord)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes `manifest.json` into a run folder; returns its path. */
+export async function writeManifest(runDir: string, manifest: Manifest, redact?: Redactor): Promise<string> {
+  const path = join(runDir, 'manifest.json');
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  await writeFileAtomic(path, redact ? redact(text) : text);
+  return path;
+}
+
+/** The index of the job that made `file` (its request id is a folder in its path), if one can tell. */
+function jobOf(stage: ProvenanceStage, file: string): number | undefined {
+  const segments = file.split(/[\\/]/);
+  const index = stage.requestIds.findIndex((id) => segments.includes(id));
+  if (index >= 0) return index;
+  return stage.requestIds.length === 1 ? 0 : undefined;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function fieldText(field: readonly (string | number)[]): string {
+  let out = '';
+  for (const s of field) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+  return out;
+}
+
+function toSlashes(path: string): string {
+  return path.split(sep).join('/');
+}

@@ -1,0 +1,344 @@
+import type { ModelInfo } from '../catalog/model.js';
+import { PreparedScope, type Template } from '../recipe/expressions.js';
+import { resolveValue } from '../recipe/resolve.js';
+import type { StageId, StageSpec, ValueNode } from '../recipe/types.js';
+import type { DataPath } from '../recipe/yaml-index.js';
+import { isJsonObject, type JsonValue } from '../util/json.js';
+import { hasScheme } from './glob.js';
+
+/**
+ * Every string a stage sends to its model, with what policy needs to know about it: whether it
+ * is a media reference (a field the model documents as image, video or audio, or any URL), an
+ * identity image, or text (prompts); whether the recipe's author wrote it (a literal, a var,
+ * `--set`, a `foreach` item from those) or it comes from an earlier stage's outputs; and where
+ * in the recipe it was written, for diagnostics.
+ */
+export interface SentValue {
+  /** `input` for a model stage, `swap` for a `swap:` stage. */
+  readonly root: 'input' | 'swap';
+  /** Path below the root: `['image_urls', 0]`. */
+  readonly field: DataPath;
+  readonly value: string;
+  readonly media: boolean;
+  readonly identity: boolean;
+  readonly origin: ValueOrigin;
+  /** The recipe data path of the node the value was written at (a literal, or the template that made it). */
+  readonly at: DataPath;
+  /** True when `at` is where this very string is written (a literal), so a piece of it can be underlined. */
+  readonly literal: boolean;
+  /** The var a template read, when it is exactly `${{ vars.NAME }}` (its value is written there). */
+  readonly fromVar?: string;
+  /** The `foreach` item the value belongs to. */
+  readonly item?: number;
+}
+
+export type ValueOrigin =
+  { readonly kind: 'author' } | { readonly kind: 'upstream'; readonly stages: readonly StageId[] };
+
+/** Items of a `foreach` list that analysis expands; the rest are checked when the stage runs. */
+export const MAX_STATIC_ITEMS = 1000;
+
+/** Which fields of a root carry media, and which the identity image. */
+export interface FieldRoles {
+  isMedia(field: DataPath): boolean;
+  isIdentity(field: DataPath): boolean;
+}
+
+/** Field roles from a model's schema (`x-media`) and catalog facts (`identityFields`). */
+const rolesCache = new WeakMap<ModelInfo, FieldRoles>();
+
+export function modelRoles(model: ModelInfo | undefined): FieldRoles {
+  if (!model) return computeRoles(undefined);
+  let roles = rolesCache.get(model);
+  if (!roles) rolesCache.set(model, (roles = computeRoles(model)));
+  return roles;
+}
+
+function computeRoles(model: ModelInfo | undefined): FieldRoles {
+  // name -> whether the field itself, and/or the items of a list in it, carry media (a field may
+  // allow both through anyOf/oneOf: "one path, or a list of paths").
+  const media = new Map<string, { field: boolean; items: boolean }>();
+  const properties =
+    model && isJsonObject(model.inputSchema['properties']) ? model.inputSchema['properties'] : {};
+  for (const [name, raw] of Object.entries(properties)) {
+    const branches = [raw, ...alternatives(raw)].filter(isJsonObject);
+    const field = branches.some((b) => typeof b['x-media'] === 'string');
+    const items = branches.some((b) => isJsonObject(b['items']) && typeof b['items']['x-media'] === 'string');
+    if (field || items) media.set(name, { field, items });
+  }
+  const identity = new Set(model?.identityFields ?? []);
+  return {
+    isMedia: (field) => {
+      const kind = typeof field[0] === 'string' ? media.get(field[0]) : undefined;
+      if (!kind) return false;
+      return (
+        (kind.field && field.length === 1) ||
+        (kind.items && field.length === 2 && typeof field[1] === 'number')
+      );
+    },
+    isIdentity: (field) => identity.has(pointer(field)),
+  };
+}
+
+function alternatives(schema: JsonValue): JsonValue[] {
+  if (!isJsonObject(schema)) return [];
+  return ['anyOf', 'oneOf'].flatMap((k) => (Array.isArray(schema[k]) ? (schema[k] as JsonValue[]) : []));
+}
+
+/** A `swap:` stage's media fields: `identity`, `scene` (one or a list), `video`, `audio`, each a URL or `{url}`. */
+export const SWAP_ROLES: FieldRoles = {
+  isMedia: (field) => {
+    const [head, ...rest] = field;
+    if (head !== 'identity' && head !== 'scene' && head !== 'video' && head !== 'audio') return false;
+    const tail = head === 'scene' && typeof rest[0] === 'number' ? rest.slice(1) : rest;
+    return tail.length === 0 || (tail.length === 1 && tail[0] === 'url');
+  },
+  isIdentity: (field) => field[0] === 'identity' && (field.length === 1 || field[1] === 'url'),
+};
+
+/** JSON pointer of a path, as the catalog's `identityFields` are written. */
+export function pointer(field: DataPath): string {
+  return field.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+interface WalkContext {
+  readonly root: 'input' | 'swap';
+  readonly base: DataPath;
+  readonly roles: FieldRoles;
+  /** Stages a `foreach` list reads: items from it count as upstream values. */
+  readonly foreachStages: readonly StageId[];
+  readonly item: number | undefined;
+  readonly out: SentValue[];
+}
+
+interface Inherited {
+  readonly origin: ValueOrigin;
+  readonly at: DataPath;
+  readonly fromVar?: string;
+  /** `at` is the value's own place (below a literal), so it follows the value down. */
+  readonly exact: boolean;
+}
+
+/** Walks a written value tree alongside its evaluated JSON, collecting every string. */
+function walk(
+  ctx: WalkContext,
+  node: ValueNode | undefined,
+  value: JsonValue,
+  field: DataPath,
+  from: Inherited | undefined,
+): void {
+  let here = from;
+  if (node !== undefined) {
+    const at = [...ctx.base, ...field];
+    switch (node.kind) {
+      case 'literal':
+        here = { origin: { kind: 'author' }, at, exact: true };
+        node = undefined;
+        break;
+      case 'template':
+        here = templateOrigin(node.template, node.path, ctx.foreachStages);
+        node = undefined;
+        break;
+      case 'list':
+        if (!Array.isArray(value)) return;
+        node.items.forEach((child, i) =>
+          walk(ctx, child, (value as readonly JsonValue[])[i] ?? null, [...field, i], here),
+        );
+        return;
+      case 'map':
+        if (!isJsonObject(value)) return;
+        for (const [key, child] of node.entries) walk(ctx, child, value[key] ?? null, [...field, key], here);
+        return;
+    }
+  }
+  if (here === undefined) return;
+  if (typeof value === 'string') {
+    if (value === '') return;
+    const media = ctx.roles.isMedia(field) || looksLikeUrl(value);
+    ctx.out.push({
+      root: ctx.root,
+      field,
+      value,
+      media,
+      identity: ctx.roles.isIdentity(field),
+      origin: here.origin,
+      at: here.at,
+      literal: here.exact,
+      ...(here.fromVar !== undefined && { fromVar: here.fromVar }),
+      ...(ctx.item !== undefined && { item: ctx.item }),
+    });
+    return;
+  }
+  const inner: Inherited = here;
+  const deeper = (sub: string | number): Inherited =>
+    inner.exact ? { ...inner, at: [...inner.at, sub] } : inner;
+  if (Array.isArray(value))
+    (value as readonly JsonValue[]).forEach((v, i) => walk(ctx, undefined, v, [...field, i], deeper(i)));
+  else if (isJsonObject(value))
+    for (const [k, v] of Object.entries(value)) walk(ctx, undefined, v, [...field, k], deeper(k));
+}
+
+function templateOrigin(template: Template, path: DataPath, foreachStages: readonly StageId[]): Inherited {
+  const stages = new Set<StageId>();
+  let vars = 0;
+  let varName: string | undefined;
+  for (const part of template.parts) {
+    if (typeof part === 'string') continue;
+    for (const ref of part.references) {
+      if (ref.context === 'stages' && typeof ref.path[0] === 'string') stages.add(ref.path[0] as StageId);
+      if (ref.context === 'item') for (const s of foreachStages) stages.add(s);
+      if (ref.context === 'vars') {
+        vars++;
+        if (typeof ref.path[0] === 'string') varName = ref.path[0];
+      }
+    }
+  }
+  const single =
+    template.whole && vars === 1 && stages.size === 0 && template.parts.length === 1 ? varName : undefined;
+  if (stages.size > 0)
+    return { origin: { kind: 'upstream', stages: [...stages].sort() }, at: path, exact: false };
+  return {
+    origin: { kind: 'author' },
+    at: path,
+    exact: false,
+    ...(single !== undefined && { fromVar: single }),
+  };
+}
+
+/** True for values that are URLs whatever field they sit in (`https://…`, `file:…`, `data:…`). */
+export function looksLikeUrl(value: string): boolean {
+  const v = value.trim();
+  return (
+    /^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(v) || (hasScheme(v) && /^(file|data|blob|javascript|ftp):/i.test(v))
+  );
+}
+
+/** The stages a value tree's expressions read. */
+export function stagesRead(node: ValueNode | undefined): StageId[] {
+  const out = new Set<StageId>();
+  const visit = (n: ValueNode): void => {
+    switch (n.kind) {
+      case 'literal':
+        return;
+      case 'template':
+        for (const part of n.template.parts)
+          if (typeof part !== 'string')
+            for (const ref of part.references)
+              if (ref.context === 'stages' && typeof ref.path[0] === 'string')
+                out.add(ref.path[0] as StageId);
+        return;
+      case 'list':
+        n.items.forEach(visit);
+        return;
+      case 'map':
+        n.entries.forEach(([, c]) => visit(c));
+        return;
+    }
+  };
+  if (node) visit(node);
+  return [...out].sort();
+}
+
+function rootsOf(
+  stage: StageSpec,
+  model: ModelInfo | undefined,
+): { root: 'input' | 'swap'; node: ValueNode; roles: FieldRoles }[] {
+  if (stage.swap) return [{ root: 'swap', node: stage.swap, roles: SWAP_ROLES }];
+  return [{ root: 'input', node: stage.input, roles: modelRoles(model) }];
+}
+
+/**
+ * What a stage sends, as far as it is known before anything runs: literals, vars (after
+ * `--set`) and the items of a `foreach` over them. Values that depend on other stages are not
+ * known yet and are left out (they are checked when the stage runs).
+ */
+export function staticSentValues(
+  stage: StageSpec,
+  model: ModelInfo | undefined,
+  vars: Readonly<Record<string, JsonValue>>,
+  /** `vars` already prepared (one conversion for all the stages of a recipe). */
+  prepared: PreparedScope = new PreparedScope({ vars, stages: {} }),
+): SentValue[] {
+  const declared = new Set(Object.keys(vars).map((v) => v.toLowerCase()));
+  const varsOnly = (t: Template) =>
+    t.parts.every(
+      (p) =>
+        typeof p === 'string' ||
+        p.references.every(
+          (r) =>
+            r.context === 'vars' && (typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())),
+        ),
+    );
+  const foreachStages = stagesRead(stage.foreach);
+  let items: readonly JsonValue[] | undefined;
+  // A `swap:` stage is checked as written; the router's chunking into calls adds no values.
+  if (stage.foreach && stage.swap === undefined && foreachStages.length === 0) {
+    const list = resolveValue(stage.foreach, prepared, varsOnly);
+    if (list.unknown.length === 0 && list.errors.length === 0 && Array.isArray(list.value))
+      items = list.value.slice(0, MAX_STATIC_ITEMS);
+  }
+  const ready = (t: Template) =>
+    t.parts.every(
+      (p) =>
+        typeof p === 'string' ||
+        p.references.every((r) =>
+          r.context === 'vars'
+            ? typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())
+            : (r.context === 'item' || r.context === 'index') && items !== undefined,
+        ),
+    );
+  const out: SentValue[] = [];
+  const runs: (number | undefined)[] = items ? items.map((_, i) => i) : [undefined];
+  for (const item of runs) {
+    const scope =
+      item !== undefined && items
+        ? new PreparedScope({ vars, stages: {}, item: items[item]!, index: item })
+        : prepared;
+    for (const { root, node, roles } of rootsOf(stage, model)) {
+      const resolved = resolveValue(node, scope, ready);
+      walk(
+        { root, base: ['stages', stage.id, root], roles, foreachStages, item, out },
+        node,
+        resolved.value,
+        [],
+        undefined,
+      );
+    }
+  }
+  return dedupe(out);
+}
+
+/**
+ * What one job of a stage sends, once its body is resolved at run time. The body is walked
+ * alongside `stage.input` (for a routed `swap:` stage, the input the router built), so values
+ * keep their origin: written by the author, or read from earlier stages.
+ */
+export function resolvedSentValues(
+  stage: StageSpec,
+  model: ModelInfo | undefined,
+  body: JsonValue,
+  item?: number,
+): SentValue[] {
+  const out: SentValue[] = [];
+  const base: DataPath = ['stages', stage.id, 'input'];
+  const ctx = {
+    root: 'input' as const,
+    base,
+    roles: modelRoles(model),
+    foreachStages: stagesRead(stage.foreach),
+    item,
+    out,
+  };
+  walk(ctx, stage.input, body, [], undefined);
+  return out;
+}
+
+function dedupe(values: SentValue[]): SentValue[] {
+  const seen = new Set<string>();
+  return values.filter((v) => {
+    const key = `${v.root}\u0000${v.field.join('\u0000')}\u0000${v.value}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

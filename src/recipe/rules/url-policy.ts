@@ -1,0 +1,114 @@
+import type { Catalog } from '../../catalog/catalog.js';
+import type { ModelInfo } from '../../catalog/model.js';
+import { staticSentValues, type SentValue } from '../../policy/sent-values.js';
+import { checkSentValue, type Receiver, type UrlPolicyOptions } from '../../policy/url-policy.js';
+import { canonicalJson, type JsonValue } from '../../util/json.js';
+import type { AnalysisContext } from '../context.js';
+import { PreparedScope } from '../expressions.js';
+import { describeRecipePath } from '../describe.js';
+import type { RelatedLocation } from '../diagnostic.js';
+import type { StageId, StageSpec } from '../types.js';
+
+/** What one stage sends, as far as analysis knows it, and to which model. */
+export interface StageSending {
+  readonly stage: StageSpec;
+  /** The catalog model; undefined for an unknown model id (already reported) or an unrouted `swap:`. */
+  readonly model: ModelInfo | undefined;
+  readonly values: readonly SentValue[];
+}
+
+/** Every stage's statically known values, computed once for the policy rules. */
+export function sentByStage(
+  catalog: Catalog,
+  stages: ReadonlyMap<StageId, StageSpec>,
+  vars: Readonly<Record<string, JsonValue>>,
+): Map<StageId, StageSending> {
+  const out = new Map<StageId, StageSending>();
+  const prepared = new PreparedScope({ vars, stages: {} });
+  for (const stage of stages.values()) {
+    const model = stage.model === undefined ? undefined : catalog.get(stage.model);
+    if (stage.model !== undefined && !model) continue;
+    out.set(stage.id, { stage, model, values: staticSentValues(stage, model, vars, prepared) });
+  }
+  return out;
+}
+
+/** Values the policy refused, so the consent rules do not report the same value twice. */
+export type RefusedValues = Set<SentValue>;
+
+/**
+ * The trust boundary at analysis time: every URL or local path the recipe's author gives a
+ * model obeys the URL policy (src/policy/url-policy.ts). Problems are invalid data (exit 65),
+ * located at the value, with a note at the var it came from.
+ */
+export function checkUrlPolicy(
+  ctx: AnalysisContext,
+  sending: ReadonlyMap<StageId, StageSending>,
+  options: UrlPolicyOptions & { readonly recipeDir: string; readonly origin: VarOrigin },
+): RefusedValues {
+  const refused: RefusedValues = new Set();
+  for (const { stage, model, values } of sending.values()) {
+    const receiver: Receiver = !model
+      ? { kind: 'unrouted', recipeDir: options.recipeDir }
+      : model.backend === 'local'
+        ? { kind: 'local', model: model.id, recipeDir: options.recipeDir }
+        : { kind: 'hosted', model: model.id };
+    for (const value of values) {
+      if (!value.media || value.origin.kind !== 'author') continue;
+      const problem = checkSentValue(value.value, receiver, options);
+      if (!problem) continue;
+      refused.add(value);
+      ctx.error(
+        problem.code,
+        `${placeOf(stage, value)} ${problem.reason}${options.origin.suffix(value)}`,
+        ctx.at(value.at),
+        options.origin.notes(ctx, value),
+      );
+    }
+  }
+  return refused;
+}
+
+/** `input field "image" of stage "face"`, with the foreach item when there is one. */
+export function placeOf(stage: StageSpec, value: SentValue): string {
+  const where = describeRecipePath(['stages', stage.id, value.root, ...value.field]);
+  return value.item === undefined ? where : `${where} (foreach item ${value.item})`;
+}
+
+/**
+ * Where a value written through a var came from: a note at the var's definition, or, for a
+ * value given with `--set`, a word saying so (it has no place in the file).
+ */
+export class VarOrigin {
+  readonly #declared: Readonly<Record<string, JsonValue>>;
+  readonly #vars: Readonly<Record<string, JsonValue>>;
+
+  constructor(declared: Readonly<Record<string, JsonValue>>, vars: Readonly<Record<string, JsonValue>>) {
+    this.#declared = declared;
+    this.#vars = vars;
+  }
+
+  isSet(name: string): boolean {
+    return (
+      Object.hasOwn(this.#vars, name) &&
+      (!Object.hasOwn(this.#declared, name) ||
+        canonicalJson(this.#vars[name]) !== canonicalJson(this.#declared[name]))
+    );
+  }
+
+  suffix(value: SentValue): string {
+    return value.fromVar !== undefined && this.isSet(value.fromVar)
+      ? ` (given with --set ${value.fromVar}=…)`
+      : '';
+  }
+
+  notes(ctx: AnalysisContext, value: SentValue): RelatedLocation[] | undefined {
+    if (value.fromVar === undefined || this.isSet(value.fromVar)) return undefined;
+    return [
+      {
+        ...ctx.at(['vars', value.fromVar]),
+        message: `the value comes from var "${value.fromVar}", set here`,
+      },
+    ];
+  }
+}
