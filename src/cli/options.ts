@@ -38,6 +38,8 @@ export interface RecipeOptions {
   readonly set: readonly SetOverride[];
   /** Which engine `swap:` stages are routed for (`--engine`; validate, plan, route, run, status, clean). */
   readonly engine?: 'runcomfy' | 'local';
+  /** `--allow-insecure-local` (tests only): loopback URLs and plain http pass the URL policy. */
+  readonly allowInsecureLocal?: boolean;
   readonly catalog: readonly string[];
   readonly maxRecipeSize: number;
 }

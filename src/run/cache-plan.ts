@@ -6,6 +6,7 @@ import type { Plan } from '../plan/plan.js';
 import type { StageId } from '../recipe/types.js';
 import { jobKey } from '../state/cache-key.js';
 import type { JobStore, SucceededJob } from '../state/job-store.js';
+import type { InputPolicy } from '../policy/input-guard.js';
 import type { JsonValue } from '../util/json.js';
 import { resolveStageInputs, type StageView } from './stage-input.js';
 
@@ -54,7 +55,15 @@ export interface CachePlan {
  * Hosted URLs expire: a cached stage older than `url_ttl` whose outputs a running dependent
  * references is run again rather than passing a dead URL (its files are kept).
  */
-export async function planCache(plan: Plan, catalog: Catalog, store: JobStore | undefined, settings: CacheSettings, outDir: string, selection: Selection = {}): Promise<CachePlan> {
+export async function planCache(
+  plan: Plan,
+  catalog: Catalog,
+  store: JobStore | undefined,
+  settings: CacheSettings,
+  outDir: string,
+  selection: Selection = {},
+  policy?: InputPolicy,
+): Promise<CachePlan> {
   const deps = new Map(plan.stages.map((s) => [s.id, s.dependsOn] as const));
   const selected = selectedStages(deps, selection);
   const needed = upstreamOf(deps, selected);
@@ -109,7 +118,7 @@ export async function planCache(plan: Plan, catalog: Catalog, store: JobStore | 
       const upstreamRuns = spec.dependsOn.find((d) => !views.has(d));
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
       const model = catalog.get(stage(id).model)!;
-      const inputs = resolveStageInputs(spec, model, plan.recipe.vars, views);
+      const inputs = resolveStageInputs(spec, model, plan.recipe.vars, views, policy);
       if (!inputs.ok || !store) return { kind: 'run', why: 'never run', bypass: false };
       const records: SucceededJob[] = [];
       for (const body of inputs.bodies) {

@@ -14,6 +14,7 @@ import type { CacheDecision, CachePlan } from './cache-plan.js';
 import { mergeOutputs } from './cache-plan.js';
 import { jobKey } from '../state/cache-key.js';
 import type { JobStore } from '../state/job-store.js';
+import type { InputPolicy } from '../policy/input-guard.js';
 
 /** Where the executor reports durable facts; `src/state` implements it. */
 export interface RunJournal {
@@ -48,6 +49,8 @@ export interface ExecutorOptions {
    * --no-cache: nothing is read or written then).
    */
   readonly cache?: { readonly plan?: CachePlan; readonly store?: JobStore };
+  /** URL policy, prompt screen and consent applied to every resolved body before it is sent. */
+  readonly inputPolicy?: InputPolicy;
   /**
    * Runs when all of a stage's jobs succeeded, before the stage is recorded and its dependents
    * start (provenance records, embedded disclosure labels). A failure fails the stage.
@@ -206,7 +209,7 @@ export class Executor {
       this.#finishCached(stage, decision);
       return;
     }
-    const inputs = resolveStageInputs(stage.spec, stage.model, this.#o.recipe.vars, this.#views);
+    const inputs = resolveStageInputs(stage.spec, stage.model, this.#o.recipe.vars, this.#views, this.#o.inputPolicy);
     this.#emit({
       type: 'stage-start',
       stage: stage.spec.id,

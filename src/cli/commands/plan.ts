@@ -25,6 +25,7 @@ export async function planCommand(file: string, options: PlanOptions, io: CliIo)
     maxBytes: options.maxRecipeSize,
     cwd: io.cwd,
     engine: options.engine,
+    ...(options.allowInsecureLocal && { allowInsecureLocal: true }),
   });
   printDiagnostics(io, analysis.diagnostics);
   if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));

@@ -7,6 +7,8 @@ import { RuncomfyBackend } from '../../backends/runcomfy/backend.js';
 import { RuncomfyClient } from '../../backends/runcomfy/client.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import { buildPlan, type Plan } from '../../plan/plan.js';
+import { inputPolicyFor, type InputPolicy } from '../../policy/input-guard.js';
+import { createProvenanceHook } from '../../policy/provenance.js';
 import { makeRedactor } from '../../policy/redact.js';
 import { analyzeRecipeFile } from '../../recipe/analyze.js';
 import { exitCategory } from '../../recipe/diagnostic.js';
@@ -66,7 +68,14 @@ export interface RunOptions extends RecipeOptions {
 export async function runCommand(file: string, options: RunOptions, io: CliIo): Promise<number> {
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog.exit;
-  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd, ...(options.engine && { engine: options.engine }) });
+  const analysis = await analyzeRecipeFile(file, {
+    catalog,
+    sets: options.set,
+    maxBytes: options.maxRecipeSize,
+    cwd: io.cwd,
+    ...(options.engine && { engine: options.engine }),
+    ...(options.allowInsecureLocal && { allowInsecureLocal: true }),
+  });
   printDiagnostics(io, analysis.diagnostics, true, { github: options.reporter === 'github' || isGithubActions(io.env) });
   if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
   const recipe = analysis.recipe;
@@ -97,6 +106,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
       io.stderr.write(`faceswap-pipe: note: took over the lock of a run that is gone (pid ${lock.tookOverFrom.pid}, since ${lock.tookOverFrom.since}); its jobs will be followed up\n`);
     }
     const store = options.cache ? new JobStore(stateDir, redact) : undefined;
+    const inputPolicy = inputPolicyFor(recipe, { allowInsecureLocal: options.allowInsecureLocal ?? false, recipeDir: dirname(resolve(io.cwd, file)) });
     const cachePlan = await planCache(
       plan,
       catalog,
@@ -104,6 +114,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
       { enabled: options.cache, force: forceSet(options.force), urlTtlMs: recipe.cacheUrlTtlMs, now: Date.now() },
       outDir,
       selection,
+      inputPolicy,
     );
     for (const problem of cachePlan.problems) io.stderr.write(`faceswap-pipe: warning: ${problem}\n`);
     for (const warning of cachePlan.warnings) io.stderr.write(`faceswap-pipe: warning: ${warning}\n`);
@@ -116,7 +127,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
       }
       return ExitCode.dataError;
     }
-    return await execute({ file, catalog, options, io, plan, cachePlan, store, client, outDir, redact });
+    return await execute({ file, catalog, options, io, plan, cachePlan, store, client, outDir, redact, inputPolicy });
   } finally {
     await lock.release();
   }
@@ -124,6 +135,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
 
 interface ExecuteContext {
   readonly file: string;
+  readonly inputPolicy: InputPolicy;
   readonly catalog: Catalog;
   readonly options: RunOptions;
   readonly io: CliIo;
@@ -179,6 +191,17 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     redact,
   );
   const observer = pickReporter(options.reporter, io, recipe);
+  const provenance = createProvenanceHook({
+    recipe,
+    recipeFile: file,
+    recipeDir: dirname(resolve(io.cwd, file)),
+    outDir,
+    runDir,
+    runId,
+    version: version(),
+    env: io.env,
+    redact,
+  });
   const emit = (event: RunEvent) => observer.event(event);
   const hosted = new RuncomfyBackend(client, { pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000 });
   // The offline engine starts (and loads its model) only when a local stage first runs.
@@ -215,6 +238,8 @@ async function execute(ctx: ExecuteContext): Promise<number> {
       backoff: { baseMs: numberFromEnv(io.env['FACESWAP_RETRY_BASE_MS']) ?? 1_000, capMs: 60_000, random: Math.random },
       emit,
       journal: record,
+      beforeRecord: provenance.beforeRecord,
+      inputPolicy: ctx.inputPolicy,
       cache: { plan: cachePlan, ...(ctx.store && { store: ctx.store }) },
     }).run();
   } finally {
@@ -222,6 +247,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     await local.close();
   }
 
+  await provenance.writeManifest();
   const code = exitCodeOf(execution);
   await record.finish(execution.status, code);
   const results = plan.stages.map((s) => execution.results.get(s.id)).filter((r) => r !== undefined);
