@@ -112,7 +112,7 @@ const baseRecipe: fc.Arbitrary<Base> = fc
           : pick === 1
             ? 'https://assets.example.com/still.jpg'
             : `\${{ stages.${earlierStills[pick - 2]!}.outputs.images[0] }}`;
-      stages[id] = { model: used[i]!.id, input: used[i]!.input(image) };
+      stages[id] = { model: used[i]!.id, input: used[i]!.input(image), subjects: ['ana'] };
     });
     const defaults: { [key: string]: Json } = {};
     if (retries !== undefined) defaults['retries'] = retries;
@@ -124,6 +124,12 @@ const baseRecipe: fc.Arbitrary<Base> = fc
       vars: { still: 'https://assets.example.com/ana.jpg', dance: 'https://assets.example.com/dance.mp4' },
       ...(Object.keys(defaults).length > 0 && { defaults }),
       stages,
+      // Face-swap stages need a consent record; the base recipe is valid, so it has one.
+      consent: {
+        subjects: { ana: { release: 'REL-FUZZ-0001' } },
+        assets: [{ match: 'https://assets.example.com/**', rights: 'generated test assets' }],
+        disclosure: { label: 'AI-generated' },
+      },
     };
     return { recipe, ids, models: used };
   });
