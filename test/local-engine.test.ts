@@ -497,7 +497,11 @@ describe.skipIf(!hasFfmpeg)('video (ffmpeg on PATH)', () => {
     setTimeout(() => controller.abort(), 300);
     const result = await swap;
     expect(result.kind === 'failed' && result.reason).toBe('cancelled');
-    expect((await readdir(dir)).filter((f) => f.startsWith('clip-cancelled'))).toEqual([]);
+    // An abort answers at once (src/backends/local/guard.ts); stopping ffmpeg and removing the
+    // partial file finish just after, so wait for that, boundedly.
+    const left = async () => (await readdir(dir)).filter((f) => f.startsWith('clip-cancelled'));
+    for (let i = 0; i < 100 && (await left()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await left()).toEqual([]);
   });
 
   it('refuses an output that is not .mp4', async () => {

@@ -137,7 +137,8 @@ export interface Encoder {
   write(frame: Uint8Array): Promise<void>;
   /** Closes the input and waits for the file; rejects with ffmpeg's first error line. */
   finish(): Promise<void>;
-  kill(): void;
+  /** Stops ffmpeg and waits until it has exited (so it cannot create the file after a cleanup). */
+  kill(): Promise<void>;
 }
 
 export function openEncoder(
@@ -171,8 +172,9 @@ export function openEncoder(
       const code = await exited;
       if (code !== 0) throw new Error(firstLine(await errors) || `ffmpeg exited with code ${code}`);
     },
-    kill() {
-      if (child.exitCode === null) child.kill('SIGKILL');
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
     },
   };
 }

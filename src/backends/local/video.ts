@@ -86,8 +86,9 @@ export async function swapVideoFrames(
     return failure('engine-error', `the video could not be processed by ffmpeg: ${detail}`);
   } finally {
     if (!finished) {
-      encoder.kill();
-      await frames.return(undefined);
+      await encoder.kill();
+      // Stopping the decoder can itself fail (it may be dead already); the cleanup must go on.
+      await frames.return(undefined).catch(() => undefined);
       await rm(temporary, { force: true });
     }
   }
