@@ -239,7 +239,7 @@ stages:
     const result = await sb.run(['run', recipe, '--reporter', 'json']);
     expect(result.stdout + result.stderr).not.toContain(token);
     const { execSync } = await import('node:child_process');
-    const hits = execSync(`grep -rl -- ${token} outputs || true`, { cwd: sb.standin.dir, encoding: 'utf8' });
+    const hits = execSync(`grep -rl -- ${token} outputs .faceswap || true`, { cwd: sb.standin.dir, encoding: 'utf8' });
     expect(hits).toBe('');
     for (const log of sb.standin.readLog()) expect(log.argv.join(' ')).not.toContain(token);
   });
