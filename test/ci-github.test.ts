@@ -82,6 +82,11 @@ stages:
     input:
       prompt: Change only the face
       image: https://assets.example.com/a.jpg
+    subjects: [ana]
+consent:
+  subjects: { ana: { release: REL-1 } }
+  assets: [{ match: "https://assets.example.com/**", rights: test }]
+  disclosure: { label: AI-generated }
 `;
 
   it('prints each diagnostic as an annotation on the recipe line, relative to the workspace, after the text', async () => {
@@ -200,7 +205,7 @@ describe('GithubReporter', () => {
       '::warning file=recipes/chain.yaml,line=6,col=3,endLine=6,endColumn=6,title=Retry%3A face attempt 1 rate limited::API error 429: rate limited; retry in a moment (submit) (exit 75); retrying in <time>',
     );
     expect(lines).toContain(
-      '::error file=recipes/chain.yaml,line=11,col=3,endLine=11,endColumn=8,title=Stage motion failed%3A job failed after 1 attempt::the service reports job <id> failed: "motion model crashed"%0A%0Astderr (last lines):%0A{"error":"request failed: \\"motion model crashed\\""}',
+      '::error file=recipes/chain.yaml,line=12,col=3,endLine=12,endColumn=8,title=Stage motion failed%3A job failed after 1 attempt::the service reports job <id> failed: "motion model crashed"%0A%0Astderr (last lines):%0A{"error":"request failed: \\"motion model crashed\\""}',
     );
     expect(lines.at(-1)).toMatch(
       /^\[done\] failed: 1 succeeded, 0 cached, 1 failed, 0 skipped in <time> \(exit 1\)$/,
@@ -301,10 +306,10 @@ describe('GithubReporter', () => {
         '::group::[fail] b job failed: 1 of 4 items failed; item 1: boom%0A::error::forged',
         '[start] b m/b (4 jobs)',
         '[submit] b[0] request rb0',
-        '[item] b[0] done (1/4)',
-        '[item] b[1] failed (2/4, 1 failed)',
-        '[item] b[2] done (3/4, 1 failed)',
-        '[item] b[3] done (4/4, 1 failed)',
+        '[item] b[0] done (1/4 done)',
+        '[item] b[1] failed (2/4 done, 1 failed)',
+        '[item] b[2] done (3/4 done, 1 failed)',
+        '[item] b[3] done (4/4 done, 1 failed)',
         '[fail] b job failed: 1 of 4 items failed; item 1: boom',
         // A message line that would read as a command is defused.
         '> ::error::forged',

@@ -98,6 +98,11 @@ describe('job summary', () => {
 
   it('infers the graph from the record when none is given, and says so', async () => {
     const runDir = await failingRun();
+    // Run records now keep each stage's needs; an older record without them is the case here.
+    const path = join(runDir, 'run.json');
+    const record = JSON.parse(readFileSync(path, 'utf8')) as { stages: Record<string, { needs?: unknown }> };
+    for (const stage of Object.values(record.stages)) delete stage.needs;
+    writeFileSync(path, JSON.stringify(record));
     const summary = renderJobSummary(await readRunData(runDir), { linkBase: sb!.standin.dir });
     expect(summary).toContain('  s0 --> s1\n');
     expect(summary).toContain('_Dependencies inferred from the run record (stage outputs used as inputs)._');

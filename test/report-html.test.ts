@@ -147,6 +147,8 @@ describe('the contact sheet', () => {
 
   it('reuses thumbnails when rebuilt and removes the ones no longer used', async () => {
     const runDir = await exampleRun();
+    // The run wrote its report (and thumbnails) already; start from a run folder without them.
+    rmSync(join(runDir, 'thumbs'), { recursive: true, force: true });
     const first = await writeRunReport(runDir, { env: process.env });
     expect(first.thumbnails).toEqual({ made: FFMPEG ? 2 : 1, reused: 0 });
     writeFileSync(join(runDir, 'thumbs', '0123456789abcdef0123-10x10.jpg'), 'stale');
@@ -241,7 +243,9 @@ stages:
     expect(face).toContain('<li>subjects: ana (REL-2026-0042)</li>');
     expect(face).toContain('<li>disclosure label: “AI-generated”</li>');
     expect(face).toContain(`<a href="../../${file}.provenance.json">provenance</a>`);
-    expect(section(html, 'motion')).not.toContain('Consent and disclosure');
+    // motion's record is the one the run wrote: it links it and shows the recipe's subject.
+    const motionFile = (record as unknown as { stages: { motion: { files: string[] } } }).stages.motion.files[0]!;
+    expect(section(html, 'motion')).toContain(`<a href="../../${motionFile}.provenance.json">provenance</a>`);
   });
 });
 
@@ -278,7 +282,8 @@ stages:
     const face = section(html, 'face');
     expect(face).toContain('<li>subjects: ana (REL-2026-0042)</li>');
     expect(face).toContain('<li>disclosure label: “AI-generated”</li>');
-    expect(face).toContain('<li>provenance records: <i>none</i></li>');
+    // The run stamped its output: the page links the provenance record it wrote.
+    expect(face).toMatch(/<a href="\.\.\/\.\.\/face\/[^"]+\.provenance\.json">provenance<\/a>/);
   });
 });
 
@@ -287,6 +292,7 @@ describe('faceswap-pipe report', () => {
     await exampleRun({ [KLING]: { steps: [{ status: 'failed' }] } });
     const runDir = newestRun('summer-launch');
     rmSync(join(runDir, 'report.html'), { force: true });
+    rmSync(join(runDir, 'thumbs'), { recursive: true, force: true });
     const result = await sb!.run(['report', '--junit', 'ci/junit.xml', '--summary', 'ci/summary.md']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
