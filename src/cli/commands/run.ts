@@ -17,7 +17,6 @@ import { isGithubActions } from '../../report/github-commands.js';
 import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
 import { graphOf } from '../../report/html/run-data.js';
 import { writeRunReport } from '../../report/html/write-run-report.js';
-import { writeJunitReport } from '../../report/junit.js';
 import { writeJobSummary } from '../../report/summary-md.js';
 import { renderDryRun } from '../../report/dry-run.js';
 import { renderSummary } from '../../report/format.js';
@@ -330,7 +329,11 @@ async function writeReports(ctx: { runDir: string; plan: Plan; options: RunOptio
     const report = await writeRunReport(runDir, { graph, env: io.env });
     out.write(`contact sheet: ${relative(io.cwd, report.path) || report.path}\n`);
     await writeJobSummary(runDir, { ...(options.summary !== undefined && { file: options.summary }), env: io.env, cwd: io.cwd, graph });
-    if (options.junit !== undefined) await writeJunitReport(runDir, { file: options.junit, cwd: io.cwd, graph });
+    if (options.junit !== undefined) {
+      // Loaded only when asked for: the XML library costs more to load than a cached run takes.
+      const { writeJunitReport } = await import('../../report/junit.js');
+      await writeJunitReport(runDir, { file: options.junit, cwd: io.cwd, graph });
+    }
   } catch (cause) {
     io.stderr.write(`faceswap-pipe: warning: could not write the run's reports: ${(cause as Error).message}\n`);
   }
