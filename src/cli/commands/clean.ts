@@ -1,13 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { analyzeRecipeFile } from '../../recipe/analyze.js';
-import { exitCategory } from '../../recipe/diagnostic.js';
 import { acquireLock } from '../../state/lock.js';
 import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
-import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
-import { loadCatalog, printDiagnostics } from '../recipe-io.js';
+import { analyzeForCommand } from '../analyze-for-command.js';
 
 export interface CleanOptions extends RecipeOptions {
   readonly keepOutputs: boolean;
@@ -21,12 +19,9 @@ export interface CleanOptions extends RecipeOptions {
  * holds the state's lock: its jobs would be forgotten while still billing.
  */
 export async function cleanCommand(file: string, options: CleanOptions, io: CliIo): Promise<number> {
-  const catalog = loadCatalog(io, options.catalog);
-  if ('exit' in catalog) return catalog.exit;
-  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd, ...(options.engine && { engine: options.engine }) });
-  printDiagnostics(io, analysis.diagnostics);
-  if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
-  const name = analysis.recipe.name;
+  const loaded = await analyzeForCommand(file, options, io);
+  if ('exit' in loaded) return loaded.exit;
+  const name = loaded.recipe.name;
   const stateDir = recipeStateDir({ cwd: io.cwd, recipeFile: file, recipeName: name, ...(options.stateDir !== undefined && { stateDir: options.stateDir }) });
   const lock = await acquireLock(stateDir, `faceswap-pipe clean ${file}`);
   if (!lock.acquired) {

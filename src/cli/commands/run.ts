@@ -10,8 +10,6 @@ import { buildPlan, type Plan } from '../../plan/plan.js';
 import { inputPolicyFor, type InputPolicy } from '../../policy/input-guard.js';
 import { createProvenanceHook } from '../../policy/provenance.js';
 import { makeRedactor } from '../../policy/redact.js';
-import { analyzeRecipeFile } from '../../recipe/analyze.js';
-import { exitCategory } from '../../recipe/diagnostic.js';
 import type { Recipe, StageId } from '../../recipe/types.js';
 import { isGithubActions } from '../../report/github-commands.js';
 import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
@@ -33,10 +31,10 @@ import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
 import { RunRecord, runFolderName } from '../../state/run-record.js';
 import { didYouMean } from '../../util/suggest.js';
 import { version } from '../../version.js';
-import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import { ExitCode } from '../exit-codes.js';
 import { wantsColor, type CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
-import { loadCatalog, printDiagnostics } from '../recipe-io.js';
+import { analyzeForCommand } from '../analyze-for-command.js';
 
 export type ReporterName = 'tty' | 'plain' | 'json' | 'github';
 
@@ -65,19 +63,9 @@ export interface RunOptions extends RecipeOptions {
 
 /** `faceswap-pipe run <recipe>`: check, plan, consult the cache, execute, record, report. */
 export async function runCommand(file: string, options: RunOptions, io: CliIo): Promise<number> {
-  const catalog = loadCatalog(io, options.catalog);
-  if ('exit' in catalog) return catalog.exit;
-  const analysis = await analyzeRecipeFile(file, {
-    catalog,
-    sets: options.set,
-    maxBytes: options.maxRecipeSize,
-    cwd: io.cwd,
-    ...(options.engine && { engine: options.engine }),
-    ...(options.allowInsecureLocal && { allowInsecureLocal: true }),
-  });
-  printDiagnostics(io, analysis.diagnostics, true, { github: options.reporter === 'github' || isGithubActions(io.env) });
-  if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
-  const recipe = analysis.recipe;
+  const loaded = await analyzeForCommand(file, options, io, { github: options.reporter === 'github' || isGithubActions(io.env) });
+  if ('exit' in loaded) return loaded.exit;
+  const { recipe, catalog } = loaded;
   const plan = buildPlan(recipe, catalog);
   const selection = checkSelection(plan, options, io);
   if (!selection) return ExitCode.usage;

@@ -1,8 +1,6 @@
 import { join, relative } from 'node:path';
 import type { Plan } from '../../plan/plan.js';
 import { makeRedactor } from '../../policy/redact.js';
-import { analyzeRecipeFile } from '../../recipe/analyze.js';
-import { exitCategory } from '../../recipe/diagnostic.js';
 import type { StageId } from '../../recipe/types.js';
 import { buildPlan } from '../../plan/plan.js';
 import { planCache, type CacheDecision } from '../../run/cache-plan.js';
@@ -14,10 +12,10 @@ import { readOwner } from '../../state/lock.js';
 import { processAlive } from '../../state/process-alive.js';
 import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
 import { unreachable } from '../../util/unreachable.js';
-import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
-import { loadCatalog, printDiagnostics } from '../recipe-io.js';
+import { analyzeForCommand } from '../analyze-for-command.js';
 
 export interface StatusOptions extends RecipeOptions {
   readonly format: 'text' | 'json';
@@ -42,12 +40,9 @@ interface StageStatus {
  * would call. Reads the state folder; changes nothing and calls nothing.
  */
 export async function statusCommand(file: string, options: StatusOptions, io: CliIo): Promise<number> {
-  const catalog = loadCatalog(io, options.catalog);
-  if ('exit' in catalog) return catalog.exit;
-  const analysis = await analyzeRecipeFile(file, { catalog, sets: options.set, maxBytes: options.maxRecipeSize, cwd: io.cwd, ...(options.engine && { engine: options.engine }) });
-  printDiagnostics(io, analysis.diagnostics);
-  if (!analysis.recipe) return exitCodeFor(exitCategory(analysis.diagnostics));
-  const recipe = analysis.recipe;
+  const loaded = await analyzeForCommand(file, options, io);
+  if ('exit' in loaded) return loaded.exit;
+  const { recipe, catalog } = loaded;
   const plan = buildPlan(recipe, catalog);
   const stateDir = recipeStateDir({ cwd: io.cwd, recipeFile: file, recipeName: recipe.name, ...(options.stateDir !== undefined && { stateDir: options.stateDir }) });
   const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: recipe.name });

@@ -1,0 +1,34 @@
+import type { Catalog } from '../catalog/catalog.js';
+import { analyzeRecipeFile } from '../recipe/analyze.js';
+import { exitCategory } from '../recipe/diagnostic.js';
+import type { Recipe } from '../recipe/types.js';
+import { exitCodeFor } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import type { RecipeOptions } from './options.js';
+import { loadCatalog, printDiagnostics } from './recipe-io.js';
+
+/**
+ * What every command that reads one recipe does first: load the catalog, analyse the recipe
+ * with the shared recipe options, print its diagnostics (warnings too), and either hand back
+ * the checked recipe or the exit code the problems call for.
+ */
+export async function analyzeForCommand(
+  file: string,
+  options: RecipeOptions,
+  io: CliIo,
+  print: { readonly github?: boolean } = {},
+): Promise<{ readonly recipe: Recipe; readonly catalog: Catalog } | { readonly exit: number }> {
+  const catalog = loadCatalog(io, options.catalog);
+  if ('exit' in catalog) return catalog;
+  const analysis = await analyzeRecipeFile(file, {
+    catalog,
+    sets: options.set,
+    maxBytes: options.maxRecipeSize,
+    cwd: io.cwd,
+    ...(options.engine && { engine: options.engine }),
+    ...(options.allowInsecureLocal && { allowInsecureLocal: true }),
+  });
+  printDiagnostics(io, analysis.diagnostics, true, print);
+  if (!analysis.recipe) return { exit: exitCodeFor(exitCategory(analysis.diagnostics)) };
+  return { recipe: analysis.recipe, catalog };
+}
