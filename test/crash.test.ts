@@ -34,9 +34,9 @@ stages:
 
 const SCENARIO = {
   models: {
-    [KONTEXT]: { base: { queueMs: 150, runMs: 350 } },
-    [NANO]: { base: { queueMs: 100, runMs: 600 } },
-    [KLING]: { base: { queueMs: 200, runMs: 800 } },
+    [KONTEXT]: { base: { queueMs: 300, runMs: 900 } },
+    [NANO]: { base: { queueMs: 200, runMs: 1_400 } },
+    [KLING]: { base: { queueMs: 400, runMs: 1_800 } },
   },
 };
 
@@ -84,7 +84,8 @@ describe('crash safety', () => {
       iterations++;
       const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain', '--concurrency', '3'], { cwd: crashed.standin.dir, env, reject: false });
       if (kills < 20) {
-        const delay = 150 + Math.floor(random() * 1_200);
+        // Short lives and long jobs: the recipe cannot finish before the 20th kill.
+        const delay = 150 + Math.floor(random() * 700);
         const outcome = await Promise.race([child.then(() => 'exited' as const), sleep(delay).then(() => 'timer' as const)]);
         if (outcome === 'timer') {
           child.kill('SIGKILL');
@@ -106,6 +107,7 @@ describe('crash safety', () => {
     }
     const duplicates = [...perJob.values()].filter((n) => n > 1).length;
     console.log(`crash test: seed ${seed}, ${iterations} runs, ${kills} SIGKILLs, ${created.length} paid submissions, ${duplicates} duplicate submissions`);
+    expect(kills).toBeGreaterThanOrEqual(20);
     expect(duplicates).toBe(0);
     expect(created).toHaveLength(12);
 
