@@ -54,7 +54,9 @@ export async function reportCommand(
     }
     throw cause;
   }
-  const graph = run.graphSource === 'record' ? undefined : await recipeGraph(run, io, options.catalog);
+  // Read the recipe even when the record keeps each stage's needs: only the recipe has the
+  // stages' consent subjects and the disclosure label.
+  const graph = await recipeGraph(run, io, options.catalog);
   const given = graph ? { graph } : {};
   const report = await writeRunReport(runDir, { ...given, env: io.env });
   io.stdout.write(
