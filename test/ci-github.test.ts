@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -198,14 +198,21 @@ describe('GithubReporter', () => {
       '<id>',
     );
     const lines = text.trimEnd().split('\n');
+    // The sandbox adds its consent record (a `subjects:` line per stage), so the stages' lines
+    // are those of the file as written, not of CHAIN.
+    const written = readFileSync(join(sb!.standin.dir, 'recipes/chain.yaml'), 'utf8').split('\n');
+    const faceLine = written.indexOf('  face:') + 1;
+    const motionLine = written.indexOf('  motion:') + 1;
+    expect(faceLine).toBeGreaterThan(0);
+    expect(motionLine).toBeGreaterThan(faceLine);
     expect(lines[0]).toBe('::add-mask::standin-token');
     expect(lines[1]).toBe('[run] chain: 2 stages, concurrency 4');
     expect(lines[2]).toBe('[start] face blackforestlabs/flux-1-kontext/pro/edit');
     expect(lines).toContain(
-      '::warning file=recipes/chain.yaml,line=6,col=3,endLine=6,endColumn=6,title=Retry%3A face attempt 1 rate limited::API error 429: rate limited; retry in a moment (submit) (exit 75); retrying in <time>',
+      `::warning file=recipes/chain.yaml,line=${faceLine},col=3,endLine=${faceLine},endColumn=6,title=Retry%3A face attempt 1 rate limited::API error 429: rate limited; retry in a moment (submit) (exit 75); retrying in <time>`,
     );
     expect(lines).toContain(
-      '::error file=recipes/chain.yaml,line=12,col=3,endLine=12,endColumn=8,title=Stage motion failed%3A job failed after 1 attempt::the service reports job <id> failed: "motion model crashed"%0A%0Astderr (last lines):%0A{"error":"request failed: \\"motion model crashed\\""}',
+      `::error file=recipes/chain.yaml,line=${motionLine},col=3,endLine=${motionLine},endColumn=8,title=Stage motion failed%3A job failed after 1 attempt::the service reports job <id> failed: "motion model crashed"%0A%0Astderr (last lines):%0A{"error":"request failed: \\"motion model crashed\\""}`,
     );
     expect(lines.at(-1)).toMatch(
       /^\[done\] failed: 1 succeeded, 0 cached, 1 failed, 0 skipped in <time> \(exit 1\)$/,
