@@ -85,14 +85,30 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
         'tty (listr2), plain (one line per event), json (NDJSON events) or github (plain lines, grouped per stage, with annotations); default: github when GITHUB_ACTIONS=true, tty on a terminal, plain otherwise',
       ).choices(['tty', 'plain', 'json', 'github']),
     )
-    .option('--summary <file>', 'also write the job summary (Markdown) to this file; under GitHub Actions it is appended to $GITHUB_STEP_SUMMARY as well')
-    .option('--junit <file>', 'write a JUnit XML report (one test case per stage, or per item of a fan-out stage)')
+    .option(
+      '--summary <file>',
+      'also write the job summary (Markdown) to this file; under GitHub Actions it is appended to $GITHUB_STEP_SUMMARY as well',
+    )
+    .option(
+      '--junit <file>',
+      'write a JUnit XML report (one test case per stage, or per item of a fan-out stage)',
+    )
     .option('--out <dir>', 'output folder; files go to <dir>/<recipe name>/', 'outputs')
     .option('--runcomfy <path>', 'the runcomfy executable (default: runcomfy on PATH; env FACESWAP_RUNCOMFY)')
-    .option('--state-dir <dir>', 'where job records and the lock live (default: .faceswap/ next to the recipe)')
-    .addOption(new Option('--force [stage]', 'ignore the cache: for every stage, or (repeatable) for the named stage; write it after the recipe').argParser(collectStages))
+    .addOption(options.stateDir())
+    .addOption(
+      new Option(
+        '--force [stage]',
+        'ignore the cache: for every stage, or (repeatable) for the named stage; write it after the recipe',
+      ).argParser(collectStages),
+    )
     .option('--no-cache', 'run without reading or writing the cache')
-    .addOption(new Option('--only <stage>', 'run just this stage (repeatable, or comma-separated); upstream results come from the cache').argParser(collectStages))
+    .addOption(
+      new Option(
+        '--only <stage>',
+        'run just this stage (repeatable, or comma-separated); upstream results come from the cache',
+      ).argParser(collectStages),
+    )
     .option('--from <stage>', 'run this stage and everything downstream of it')
     .option('--until <stage>', 'run this stage and everything it needs')
     .addOption(
@@ -108,40 +124,45 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       'after',
       '\nExamples:\n  $ RUNCOMFY_TOKEN=... faceswap-pipe run recipes/kontext-to-kling.yaml\n  $ faceswap-pipe run campaign.yaml --dry-run\n  $ faceswap-pipe run campaign.yaml --reporter json --concurrency 8 > events.ndjson',
     )
-    .action(async (file: string, opts: RunOptions) => setCode(await (await import('./commands/run.js')).runCommand(file, opts, io)));
+    .action(async (file: string, opts: RunOptions) =>
+      setCode(await (await import('./commands/run.js')).runCommand(file, opts, io)),
+    );
 
-  program
-    .command('status')
-    .description('show each stage: done (cached), stale, running (request id), never run; and what a run would call')
-    .argument('<recipe>', 'recipe file')
-    .addOption(options.format(['text', 'json'], 'text'))
-    .addOption(options.set())
-    .addOption(options.engine())
-    .option('--out <dir>', 'output folder the runs used', 'outputs')
-    .option('--state-dir <dir>', 'state folder (default: .faceswap/ next to the recipe)')
-    .addOption(options.catalog())
-    .addOption(options.maxRecipeSize())
+  withStateOptions(
+    program
+      .command('status')
+      .description(
+        'show each stage: done (cached), stale, running (request id), never run; and what a run would call',
+      )
+      .argument('<recipe>', 'recipe file')
+      .addOption(options.format(['text', 'json'], 'text')),
+  )
     .addHelpText('after', '\nExample:\n  $ faceswap-pipe status recipes/kontext-to-kling.yaml')
-    .action(async (file: string, opts: StatusOptions) => setCode(await (await import('./commands/status.js')).statusCommand(file, opts, io)));
+    .action(async (file: string, opts: StatusOptions) =>
+      setCode(await (await import('./commands/status.js')).statusCommand(file, opts, io)),
+    );
 
-  program
-    .command('clean')
-    .description("remove a recipe's state (cache, job records) and, unless --keep-outputs, its outputs")
-    .argument('<recipe>', 'recipe file')
-    .option('--keep-outputs', 'keep outputs/<recipe>/', false)
-    .addOption(options.set())
-    .addOption(options.engine())
-    .option('--out <dir>', 'output folder the runs used', 'outputs')
-    .option('--state-dir <dir>', 'state folder (default: .faceswap/ next to the recipe)')
-    .addOption(options.catalog())
-    .addOption(options.maxRecipeSize())
+  withStateOptions(
+    program
+      .command('clean')
+      .description("remove a recipe's state (cache, job records) and, unless --keep-outputs, its outputs")
+      .argument('<recipe>', 'recipe file')
+      .option('--keep-outputs', 'keep outputs/<recipe>/', false),
+  )
     .addHelpText('after', '\nExample:\n  $ faceswap-pipe clean recipes/kontext-to-kling.yaml --keep-outputs')
-    .action(async (file: string, opts: CleanOptions) => setCode(await (await import('./commands/clean.js')).cleanCommand(file, opts, io)));
+    .action(async (file: string, opts: CleanOptions) =>
+      setCode(await (await import('./commands/clean.js')).cleanCommand(file, opts, io)),
+    );
 
   program
     .command('report')
-    .description("rebuild a run's contact sheet (report.html, with thumbnails) and, on request, its job summary and JUnit report")
-    .argument('[run-dir]', 'a run folder, outputs/<recipe>/runs/<timestamp> (default: the newest run under --out)')
+    .description(
+      "rebuild a run's contact sheet (report.html, with thumbnails) and, on request, its job summary and JUnit report",
+    )
+    .argument(
+      '[run-dir]',
+      'a run folder, outputs/<recipe>/runs/<timestamp> (default: the newest run under --out)',
+    )
     .option('--out <dir>', 'output folder to look for the newest run in', 'outputs')
     .option('--summary <file>', 'also write the job summary (Markdown) to this file')
     .option('--junit <file>', 'also write a JUnit XML report to this file')
@@ -186,7 +207,9 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       'after',
       '\nExamples:\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid --set dance=https://assets.example.com/salsa.mp4',
     )
-    .action(async (file: string, opts: PlanOptions) => setCode(await (await import('./commands/plan.js')).planCommand(file, opts, io)));
+    .action(async (file: string, opts: PlanOptions) =>
+      setCode(await (await import('./commands/plan.js')).planCommand(file, opts, io)),
+    );
 
   program
     .command('route')
@@ -210,13 +233,20 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
 
   program
     .command('verify')
-    .description('check output files against their provenance records: hash, disclosure label, consent references')
-    .argument('<file...>', "output files, their .provenance.json records, or a run's manifest.json (every file it lists)")
+    .description(
+      'check output files against their provenance records: hash, disclosure label, consent references',
+    )
+    .argument(
+      '<file...>',
+      "output files, their .provenance.json records, or a run's manifest.json (every file it lists)",
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  $ faceswap-pipe verify outputs/summer-launch/face/*/result.png\n  $ faceswap-pipe verify outputs/summer-launch/runs/*/manifest.json',
     )
-    .action(async (files: string[]) => setCode(await (await import('./commands/verify.js')).verifyCommand(files, io)));
+    .action(async (files: string[]) =>
+      setCode(await (await import('./commands/verify.js')).verifyCommand(files, io)),
+    );
 
   program
     .command('models')
@@ -224,7 +254,9 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .addOption(options.format(['text', 'json'], 'text'))
     .addOption(options.catalog())
     .addHelpText('after', '\nExamples:\n  $ faceswap-pipe models\n  $ faceswap-pipe models --format json')
-    .action(async (opts: { format: 'text' | 'json'; catalog: string[] }) => setCode((await import('./commands/models.js')).modelsCommand(opts, io)));
+    .action(async (opts: { format: 'text' | 'json'; catalog: string[] }) =>
+      setCode((await import('./commands/models.js')).modelsCommand(opts, io)),
+    );
 
   program
     .command('schema')
@@ -234,7 +266,6 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
 
   return program;
 }
-
 
 /**
  * `--allow-insecure-local`: recipes may send loopback URLs (127.0.0.0/8, ::1, localhost), over
@@ -256,5 +287,25 @@ function positiveInt(value: string): number {
 /** Repeatable stage options; values may also be comma-separated (`--only a,b`). */
 function collectStages(value: string, previous: unknown): string[] {
   const before = Array.isArray(previous) ? (previous as string[]) : [];
-  return [...before, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
+  return [
+    ...before,
+    ...value
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
+  ];
+}
+
+/** Adds the options of the commands that read a recipe's state (status, clean), defined once. */
+function withStateOptions(command: Command): Command {
+  for (const option of [
+    options.set(),
+    options.engine(),
+    new Option('--out <dir>', 'output folder the runs used').default('outputs'),
+    options.stateDir(),
+    options.catalog(),
+    options.maxRecipeSize(),
+  ])
+    command.addOption(option);
+  return command;
 }

@@ -3,6 +3,13 @@ import type { CliIo } from './io.js';
 
 /** Wires the real process to {@link main}: the only place that touches process.argv/exitCode. */
 export async function runFromProcess(): Promise<void> {
+  // `faceswap-pipe … | head` closes the pipe early: stop quietly instead of printing a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (cause: NodeJS.ErrnoException) => {
+      if (cause.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw cause;
+    });
+  }
   const io: CliIo = {
     stdout: process.stdout,
     stderr: process.stderr,
