@@ -1,9 +1,22 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The package's root folder. This file sits one level below it both as source (`src/`) and
- * compiled (`dist/`), so the same relative URL works in tests and in the published bin.
+ * The package's root folder: the nearest folder above this module that holds a `package.json`.
+ * The module runs from `src/` (tests), `dist/` (compiled) and `dist/bundle/` (the bin's bundle,
+ * scripts/bundle-cli.mjs), so a fixed relative URL would be wrong in one of them.
  */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
-export const SCHEMAS_DIR = fileURLToPath(new URL('../schemas/', import.meta.url));
+export const SCHEMAS_DIR = join(PACKAGE_ROOT, 'schemas');
+
+/** Where `npm run build` puts tsc's output, whichever of the layouts above is running. */
+export const DIST_DIR = join(PACKAGE_ROOT, 'dist');
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return dirname(start);
+  }
+}

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Ajv2020, ErrorObject } from 'ajv/dist/2020.js';
+import { DIST_DIR } from '../paths.js';
 import { canonicalJson } from '../util/json.js';
 import type { DataPath } from './yaml-index.js';
 
@@ -54,9 +57,13 @@ let precompiled: ReadonlyMap<string, Validator> = new Map();
 
 let preloading: Promise<void> | undefined;
 
-/** Loads the ahead-of-time validators when the build made them (not under vitest's sources). Idempotent. */
+/**
+ * Loads the ahead-of-time validators when the build made them. Idempotent. They are looked up in
+ * `dist/` whichever layout runs (sources under vitest, tsc's output, the bin's bundle): a
+ * validator is only used for the exact schema it was generated from, so a stale build is safe.
+ */
 export function preloadValidators(): Promise<void> {
-  preloading ??= import(new URL('./validators.generated.js', import.meta.url).href).then(
+  preloading ??= import(pathToFileURL(join(DIST_DIR, 'recipe', 'validators.generated.js')).href).then(
     (module: { validators?: Record<string, Validator> }) => {
       precompiled = new Map(Object.entries(module.validators ?? {}));
     },

@@ -1,21 +1,25 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { DIST_DIR } from '../../paths.js';
 import type { WorkerConfig } from './worker-protocol.js';
 
 /**
  * Starts the engine's worker thread.
  *
- * Built (`dist/`), the worker is the compiled `worker-main.js` beside this file. Run from the
+ * Built (`dist/`, or the bin's bundle), the worker is tsc's compiled `worker-main.js`. Run from the
  * TypeScript sources (vitest, which transforms the modules it imports but not a Worker's), there
  * is only `worker-main.ts`, which Node 20 cannot load; the worker then first registers module
  * hooks that transpile our `.ts` files with the project's own `typescript` (a dev dependency,
  * present whenever sources are run). The hooks only strip types; no type checking happens there.
  */
 export function spawnWorker(config: WorkerConfig): Worker {
-  const compiled = new URL('./worker-main.js', import.meta.url);
-  if (existsSync(compiled)) return new Worker(compiled, { workerData: config });
+  // From tsc's output or the bin's bundle (dist/bundle/), the worker is tsc's compiled module.
+  const compiled = join(DIST_DIR, 'backends', 'local', 'worker-main.js');
+  if (!import.meta.url.endsWith('.ts') && existsSync(compiled))
+    return new Worker(compiled, { workerData: config });
   const source = new URL('./worker-main.ts', import.meta.url);
   const typescript = pathToFileURL(createRequire(import.meta.url).resolve('typescript')).href;
   const hooks = `data:text/javascript,${encodeURIComponent(TS_HOOKS.replace('TYPESCRIPT_URL', JSON.stringify(typescript)))}`;
