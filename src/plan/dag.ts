@@ -142,14 +142,36 @@ export function topologicalOrder<N extends string>(
  * included: the "remaining work" that critical-path-first scheduling orders by.
  */
 export function remainingPath<N extends string>(deps: Deps<N>, weight: (node: N) => number): Map<N, number> {
-  const order = topologicalOrder(deps);
+  // Any topological order will do here, so plain Kahn with a stack: no heap, no id comparisons.
   const dependents = new Map<N, N[]>();
-  for (const [node, list] of deps)
-    for (const d of list) if (deps.has(d)) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(node);
+  const waiting = new Map<N, number>();
+  for (const [node, list] of deps) {
+    let count = 0;
+    for (const d of list) {
+      if (!deps.has(d)) continue;
+      count++;
+      const bucket = dependents.get(d);
+      if (bucket) bucket.push(node);
+      else dependents.set(d, [node]);
+    }
+    waiting.set(node, count);
+  }
+  const order: N[] = [];
+  const stack: N[] = [];
+  for (const [node, count] of waiting) if (count === 0) stack.push(node);
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    order.push(node);
+    for (const next of dependents.get(node) ?? []) {
+      const left = waiting.get(next)! - 1;
+      waiting.set(next, left);
+      if (left === 0) stack.push(next);
+    }
+  }
   const result = new Map<N, number>();
   for (let i = order.length - 1; i >= 0; i--) {
     const node = order[i]!;
-    const after = Math.max(0, ...(dependents.get(node) ?? []).map((d) => result.get(d) ?? 0));
+    let after = 0;
+    for (const d of dependents.get(node) ?? []) after = Math.max(after, result.get(d) ?? 0);
     result.set(node, weight(node) + after);
   }
   return result;

@@ -164,6 +164,19 @@ function normalise(text: string): { folded: string; origin: number[] } {
   return { folded, origin };
 }
 
+/**
+ * Each list as one alternation: a regular expression finds its leftmost match, and among
+ * alternatives matching at the same place the first listed, which is exactly "the earliest
+ * match of any pattern, the first pattern on a tie". One scan per list instead of one per
+ * pattern (screening the prompts of a 10,000-stage recipe took a tenth of its analysis).
+ */
+function anyOf(patterns: readonly RegExp[]): RegExp {
+  return new RegExp(patterns.map((p) => `(?:${p.source})`).join('|'));
+}
+const ANY_SEXUAL = anyOf(SEXUAL);
+const ANY_MINOR = anyOf([...MINOR_ALWAYS, ...MINOR_FRAMED]);
+const ANY_SUGGESTIVE = anyOf(SUGGESTIVE);
+
 export function screenPrompt(text: string): ScreenResult {
   const { folded, origin } = normalise(text.replace(/\u2019/g, "'"));
   const locate = (match: RegExpExecArray, reason: ScreenReason): ScreenResult => {
@@ -173,19 +186,11 @@ export function screenPrompt(text: string): ScreenResult {
     const end = Math.min(text.length, lastAt + ((text.codePointAt(lastAt) ?? 0) > 0xffff ? 2 : 1));
     return { refused: true, reason, matched: text.slice(start, end), offset: start, length: end - start };
   };
-  const first = (patterns: readonly RegExp[]): RegExpExecArray | undefined => {
-    let best: RegExpExecArray | undefined;
-    for (const p of patterns) {
-      const m = p.exec(folded);
-      if (m && (best === undefined || m.index < best.index)) best = m;
-    }
-    return best;
-  };
-  const sexual = first(SEXUAL);
-  const minor = first([...MINOR_ALWAYS, ...MINOR_FRAMED]);
+  const sexual = ANY_SEXUAL.exec(folded) ?? undefined;
+  const minor = ANY_MINOR.exec(folded) ?? undefined;
   const childish = minor !== undefined || CHILD_ANY.test(folded);
   if (sexual && childish) return locate(sexual, 'sexual-minor');
-  const suggestive = first(SUGGESTIVE);
+  const suggestive = ANY_SUGGESTIVE.exec(folded) ?? undefined;
   if (suggestive && childish) return locate(suggestive, 'sexual-minor');
   if (sexual) return locate(sexual, 'sexual');
   if (minor) return locate(minor, 'minor');

@@ -61,7 +61,7 @@ export function buildStages(
     const needs = Array.isArray(stage['needs'])
       ? (stage['needs'] as unknown[]).filter((n): n is StageId => typeof n === 'string')
       : [];
-    const references = [input, swap, foreach].flatMap((node) => (node ? stageReferences(ctx, node) : []));
+    const references = [input, swap, foreach].flatMap((node) => (node ? stageReferences(node) : []));
     const dependsOn = [...new Set<StageId>([...needs, ...references.map((r) => r.stage)])].sort();
     const timeout = typeof stage['timeout'] === 'string' ? parseDuration(stage['timeout']) : undefined;
     stages.set(id, {
@@ -138,7 +138,7 @@ export function templatesOf(node: ValueNode): { template: Template; path: DataPa
   }
 }
 
-function stageReferences(ctx: AnalysisContext, node: ValueNode): StageReference[] {
+function stageReferences(node: ValueNode): StageReference[] {
   const out: StageReference[] = [];
   for (const { template, path } of templatesOf(node)) {
     for (const part of template.parts) {
@@ -146,8 +146,14 @@ function stageReferences(ctx: AnalysisContext, node: ValueNode): StageReference[
       for (const ref of part.references) {
         const head = ref.path[0];
         if (ref.context !== 'stages' || typeof head !== 'string') continue;
-        const location = ctx.atText(path, template.source, ref.offset, ref.length);
-        out.push({ stage: head as StageId, path: ref.path.slice(1), at: path, range: location.range });
+        out.push({
+          stage: head as StageId,
+          path: ref.path.slice(1),
+          at: path,
+          source: template.source,
+          offset: ref.offset,
+          length: ref.length,
+        });
       }
     }
   }

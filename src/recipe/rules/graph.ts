@@ -42,7 +42,10 @@ export function checkGraph(ctx: AnalysisContext, stages: ReadonlyMap<StageId, St
 /** Where `from` depends on `to`: the first expression that references it, else its `needs` entry. */
 function edgeLocation(ctx: AnalysisContext, from: StageSpec, to: StageId) {
   const reference = from.references.find((r) => r.stage === to);
-  if (reference?.range) return { file: ctx.source, range: reference.range };
+  if (reference) {
+    const location = ctx.atText(reference.at, reference.source, reference.offset, reference.length);
+    if (location.range) return location;
+  }
   const i = from.needs.indexOf(to);
   return ctx.at(['stages', from.id, ...(i >= 0 ? ['needs', i] : [])]);
 }
