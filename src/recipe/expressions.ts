@@ -113,7 +113,7 @@ export function parseTemplate(
         length: close + CLOSE.length - open,
       });
     } else {
-      const parsed = parseExpression(text, contexts);
+      const parsed = parseExpressionCached(text, contexts);
       if (parsed.kind === 'error') {
         errors.push({
           code: parsed.code,
@@ -165,6 +165,25 @@ function unclosedString(source: string, from: number): number {
     else open = open >= 0 ? -1 : i;
   }
   return open;
+}
+
+/**
+ * Parsed expressions by text and allowed contexts. Recipes repeat expressions a lot (every
+ * stage of a fan reads `${{ vars.scene }}`), and a parsed expression costs ~1.4 KB and a few
+ * microseconds; the trees are never mutated, so equal texts share one. Bounded: cleared when full.
+ */
+const parsedExpressions = new Map<string, ExpressionParse>();
+const MAX_CACHED_EXPRESSIONS = 50_000;
+
+function parseExpressionCached(text: string, contexts: readonly ContextName[]): ExpressionParse {
+  const key = `${contexts.join(',')}\0${text}`;
+  let parsed = parsedExpressions.get(key);
+  if (parsed === undefined) {
+    parsed = parseExpression(text, contexts);
+    if (parsedExpressions.size >= MAX_CACHED_EXPRESSIONS) parsedExpressions.clear();
+    parsedExpressions.set(key, parsed);
+  }
+  return parsed;
 }
 
 type ExpressionParse =
