@@ -52,10 +52,20 @@ describe('the cache', () => {
     await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
     // The dance video only feeds motion: face stays cached.
-    await sb.run(['run', recipe, '--reporter', 'plain', '--set', 'dance=https://assets.example.com/salsa.mp4']);
+    await sb.run([
+      'run',
+      recipe,
+      '--reporter',
+      'plain',
+      '--set',
+      'dance=https://assets.example.com/salsa.mp4',
+    ]);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING]);
     // A new face prompt changes face's output URL, so motion's input changes too.
-    sb.recipe('chain.yaml', CHAIN_RECIPE.replace('Change only the face', 'Change only the face, add freckles'));
+    sb.recipe(
+      'chain.yaml',
+      CHAIN_RECIPE.replace('Change only the face', 'Change only the face, add freckles'),
+    );
     await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING, KONTEXT, KLING]);
     // Back to the original text: both are cached from the first run.
@@ -67,19 +77,29 @@ describe('the cache', () => {
 
   it('re-runs the producer of expired URLs when a running dependent needs them, keeping its files', async () => {
     sb = sandbox();
-    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 1s\ndefaults:\n'));
+    const recipe = sb.recipe(
+      'chain.yaml',
+      CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 1s\ndefaults:\n'),
+    );
     await sb.run(['run', recipe, '--reporter', 'plain']);
     const firstFace = sb.runRecord('chain').stages['face']!.files[0]!;
     await sleep(1_200);
     // Everything cached: stale URLs are not needed by anyone, nothing runs.
     expect((await sb.run(['run', recipe, '--reporter', 'plain'])).stdout).toContain('no runcomfy calls');
     // motion must run (new dance): face's URL is too old to hand on, so face runs again first.
-    await sb.run(['run', recipe, '--reporter', 'plain', '--set', 'dance=https://assets.example.com/salsa.mp4']);
+    await sb.run([
+      'run',
+      recipe,
+      '--reporter',
+      'plain',
+      '--set',
+      'dance=https://assets.example.com/salsa.mp4',
+    ]);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
     expect(existsSync(join(sb.standin.dir, 'outputs/chain', firstFace))).toBe(true);
   });
 
-  it('--force re-runs every stage; --force <stage> only that one; --no-cache neither reads nor writes', async () => {
+  it('--force re-runs every stage (before or after the recipe); --force <stage> only that one; --no-cache neither reads nor writes', async () => {
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
     await sb.run(['run', recipe, '--reporter', 'plain']);
@@ -87,6 +107,10 @@ describe('the cache', () => {
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING]);
     await sb.run(['run', recipe, '--reporter', 'plain', '--force']);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING, KONTEXT, KLING]);
+    // Written before the recipe, --force still means every stage: a stage id has no "." or "/".
+    expect((await sb.run(['run', '--reporter', 'plain', '--force', recipe])).code).toBe(0);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING, KONTEXT, KLING, KONTEXT, KLING]);
+    expect((await sb.run(['run', '--force', 'motion'])).code).toBe(64);
     const recordsBefore = jobRecords(sb, 'chain').length;
     const other = sb.recipe('other.yaml', CHAIN_RECIPE.replace('name: chain', 'name: other'));
     await sb.run(['run', other, '--reporter', 'plain', '--no-cache']);
@@ -99,7 +123,10 @@ describe('the cache', () => {
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
     await sb.run(['run', recipe, '--reporter', 'plain']);
     const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
-    const face = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => join(dir, f)).find((f) => readFileSync(f, 'utf8').includes(KONTEXT))!;
+    const face = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => join(dir, f))
+      .find((f) => readFileSync(f, 'utf8').includes(KONTEXT))!;
     writeFileSync(face, readFileSync(face, 'utf8').slice(0, 40));
     const result = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(result.code).toBe(0);
@@ -133,7 +160,9 @@ stages:
     const recipe = sb.recipe('parts.yaml', DIAMOND);
     const only = await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'c']);
     expect(only.code).toBe(65);
-    expect(only.stderr).toContain('stage "c" needs the results of stage "b", which has no cached result and is not selected');
+    expect(only.stderr).toContain(
+      'stage "c" needs the results of stage "b", which has no cached result and is not selected',
+    );
     expect(sb.submissions()).toHaveLength(0);
     const until = await sb.run(['run', recipe, '--reporter', 'plain', '--until', 'b']);
     expect(until.code).toBe(0);
@@ -160,7 +189,11 @@ describe('state and locks', () => {
   it('a second run of the same recipe refuses while the first holds the lock (exit 75), never double-submits', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 2_500 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
-    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    });
     const deadline = Date.now() + 20_000;
     while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(50);
     const second = await sb.run(['run', recipe, '--reporter', 'plain']);
@@ -176,13 +209,24 @@ describe('state and locks', () => {
     // `sh` starts `true` in the background, then becomes `sleep`, which never reaps it: a zombie.
     const parent = spawn('sh', ['-c', 'true & exec sleep 30'], { stdio: 'ignore' });
     await sleep(300);
-    const children = readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const children = readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     const zombie = children[0]!;
     expect(readFileSync(`/proc/${zombie}/stat`, 'utf8')).toMatch(/\) Z /);
     expect(() => process.kill(zombie, 0)).not.toThrow();
     const stateDir = join(sb.standin.dir, '.faceswap', 'chain');
     (await import('node:fs')).mkdirSync(stateDir, { recursive: true });
-    writeFileSync(join(stateDir, 'lock'), JSON.stringify({ pid: zombie, host: hostname(), since: '2026-01-01T00:00:00.000Z', command: 'faceswap-pipe run' }));
+    writeFileSync(
+      join(stateDir, 'lock'),
+      JSON.stringify({
+        pid: zombie,
+        host: hostname(),
+        since: '2026-01-01T00:00:00.000Z',
+        command: 'faceswap-pipe run',
+      }),
+    );
     try {
       const result = await sb.run(['run', recipe, '--reporter', 'plain']);
       expect(result.code).toBe(0);
@@ -195,7 +239,11 @@ describe('state and locks', () => {
   it('a run killed while a job is in flight is resumed by the next run without paying again', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 1_500 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
-    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    });
     const deadline = Date.now() + 20_000;
     while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
     first.kill('SIGKILL');
@@ -210,7 +258,11 @@ describe('state and locks', () => {
   it('status shows done, running (with the request id) and never run; clean removes the state', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 60_000 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
-    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    });
     const deadline = Date.now() + 20_000;
     while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
     await sleep(300);
@@ -222,7 +274,9 @@ describe('state and locks', () => {
     expect(status.stdout).toMatch(new RegExp(`face +${KONTEXT} +running +submitted: ${id}`));
     expect(status.stdout).toMatch(/motion .* never-run/);
     expect(status.stdout).toContain('a run would call: face (1 job), motion (1 job)');
-    const json = JSON.parse((await sb.run(['status', recipe, '--format', 'json'])).stdout) as { stages: { stage: string; state: string; requestIds: string[] }[] };
+    const json = JSON.parse((await sb.run(['status', recipe, '--format', 'json'])).stdout) as {
+      stages: { stage: string; state: string; requestIds: string[] }[];
+    };
     expect(json.stages.map((s) => s.state)).toEqual(['running', 'never-run']);
     expect(json.stages[0]!.requestIds).toEqual([id]);
     const clean = await sb.run(['clean', recipe]);

@@ -68,7 +68,10 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .description(
       'run a recipe: every stage through the runcomfy client (or the local engine), in dependency order',
     )
-    .argument('<recipe>', 'recipe file')
+    // Optional for commander only: `run --force campaign.yaml` would otherwise read the recipe
+    // as the stage to force and then miss the recipe (see recipeAfterForce).
+    .argument('[recipe]', 'recipe file')
+    .usage('[options] <recipe>')
     .addOption(options.set())
     .addOption(options.engine())
     .addOption(new Option('-j, --concurrency <n>', 'jobs running at once').argParser(positiveInt).default(4))
@@ -99,7 +102,7 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .addOption(
       new Option(
         '--force [stage]',
-        'ignore the cache: for every stage, or (repeatable) for the named stage; write it after the recipe',
+        'ignore the cache: for every stage, or (repeatable) for the named stage',
       ).argParser(collectStages),
     )
     .option('--no-cache', 'run without reading or writing the cache')
@@ -124,9 +127,11 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       'after',
       '\nExamples:\n  $ RUNCOMFY_TOKEN=... faceswap-pipe run recipes/kontext-to-kling.yaml\n  $ faceswap-pipe run campaign.yaml --dry-run\n  $ faceswap-pipe run campaign.yaml --reporter json --concurrency 8 > events.ndjson',
     )
-    .action(async (file: string, opts: RunOptions) =>
-      setCode(await (await import('./commands/run.js')).runCommand(file, opts, io)),
-    );
+    .action(async (file: string | undefined, opts: RunOptions, command: Command) => {
+      const args = recipeAfterForce(file, opts);
+      if (!args) command.error("error: missing required argument 'recipe'", { exitCode: ExitCode.usage });
+      setCode(await (await import('./commands/run.js')).runCommand(args.file, args.opts, io));
+    });
 
   withStateOptions(
     program
@@ -285,6 +290,25 @@ function positiveInt(value: string): number {
 }
 
 /** Repeatable stage options; values may also be comma-separated (`--only a,b`). */
+/**
+ * `run --force campaign.yaml`: `--force` takes an optional stage, so commander hands it the
+ * recipe. A stage id never contains "." or "/", so a last `--force` value that does is the
+ * recipe, and the force is for every stage (or for the stages named before it).
+ */
+function recipeAfterForce(
+  file: string | undefined,
+  opts: RunOptions,
+): { file: string; opts: RunOptions } | undefined {
+  if (file !== undefined) return { file, opts };
+  const force = Array.isArray(opts.force) ? (opts.force as readonly string[]) : [];
+  const last = force.at(-1);
+  if (last === undefined || STAGE_ID.test(last)) return undefined;
+  const rest = force.slice(0, -1);
+  return { file: last, opts: { ...opts, force: rest.length > 0 ? rest : true } };
+}
+
+const STAGE_ID = /^[a-z][a-z0-9_-]*$/;
+
 function collectStages(value: string, previous: unknown): string[] {
   const before = Array.isArray(previous) ? (previous as string[]) : [];
   return [
