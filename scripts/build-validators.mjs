@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Generates dist/recipe/validators.generated.js: ajv's standalone code for the recipe schema and
-// every built-in model schema, keyed by schema hash (src/recipe/schema-check.ts looks them up).
+// every built-in model schema, keyed by their canonical JSON (src/recipe/schema-check.ts looks them up).
 // Runs after tsc in `npm run build`. A schema edited after the build simply misses its key and
 // is compiled with ajv at run time, so a stale file can slow a run down but never mislead it.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,9 @@ const require = createRequire(import.meta.url);
 const standaloneCode = require('ajv/dist/standalone/index.js').default;
 
 const schemas = [JSON.parse(readFileSync(join(root, 'schemas/recipe.schema.json'), 'utf8'))];
-for (const name of readdirSync(join(root, 'schemas/models')).filter((n) => n.endsWith('.json')).sort()) {
+for (const name of readdirSync(join(root, 'schemas/models'))
+  .filter((n) => n.endsWith('.json'))
+  .sort()) {
   // Model schemas are compiled without their $id (src/catalog/input-check.ts), so key them that way.
   const { $id: _id, ...schema } = JSON.parse(readFileSync(join(root, 'schemas/models', name), 'utf8'));
   schemas.push(schema);
@@ -22,15 +24,16 @@ for (const name of readdirSync(join(root, 'schemas/models')).filter((n) => n.end
 
 const ajv = createAjv({ standalone: true });
 const exports = {};
-for (const schema of schemas) {
-  const key = schemaKey(schema);
-  const ref = `urn:faceswap-pipe:schema:${key}`;
+const keys = [];
+schemas.forEach((schema, i) => {
+  const ref = `urn:faceswap-pipe:schema:${i}`;
   ajv.addSchema({ ...schema, $id: ref });
-  exports[`v${key}`] = ref;
-}
+  exports[`v${i}`] = ref;
+  keys.push(schemaKey(schema));
+});
 // ajv's ESM output still calls require() for its two runtime helpers (deep equality, string
 // length in code points); give the module a require of its own.
 let code = `import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${standaloneCode(ajv, exports).replace(/^"use strict";/, '')}`;
-code += `\nexport const validators = {\n${Object.keys(exports).map((name) => `  ${JSON.stringify(name.slice(1))}: ${name},`).join('\n')}\n};\n`;
+code += `\nexport const validators = {\n${keys.map((key, i) => `  ${JSON.stringify(key)}: v${i},`).join('\n')}\n};\n`;
 writeFileSync(join(root, 'dist/recipe/validators.generated.js'), code);
 console.log(`build-validators: ${schemas.length} schemas precompiled`);

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCHEMAS_DIR } from '../paths.js';
+import { sha256Hex } from '../util/sha256.js';
 import { canonicalJson, isJsonObject } from '../util/json.js';
 import type { Backend, FieldSummary, Medium, ModelId, ModelInfo } from './model.js';
 
@@ -86,7 +86,6 @@ function readModelFile(file: string): ModelInfo {
     backend,
     faceSwap: meta['faceSwap'] === true,
     inputSchema: schema,
-    schemaHash: createHash('sha256').update(canonicalJson(schema)).digest('hex'),
     identityFields: stringList(meta['identityFields']),
     outputs: isJsonObject(outputs) ? outputs : null,
     requiredOneOf: Array.isArray(meta['requiredOneOf'])
@@ -95,6 +94,12 @@ function readModelFile(file: string): ModelInfo {
     fields: summariseFields(schema),
     ...(typeof meta['notes'] === 'string' && { notes: meta['notes'] }),
     file,
+    // Only the cache needs it: hashing every schema on each load cost validate time.
+    get schemaHash(): string {
+      const hash = sha256Hex(canonicalJson(schema));
+      Object.defineProperty(this, 'schemaHash', { value: hash, enumerable: true });
+      return hash;
+    },
   };
 }
 

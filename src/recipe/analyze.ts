@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Backend } from '../catalog/model.js';
 import { parseDuration } from '../util/duration.js';
+import { sha256Hex } from '../util/sha256.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
 import { AnalysisContext } from './context.js';
 import { hasErrors, type Diagnostic } from './diagnostic.js';
@@ -75,7 +75,6 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
   const recipe: Recipe = {
     source: loaded.source,
     index: loaded.index,
-    hash: createHash('sha256').update(loaded.source.text).digest('hex'),
     name: data['name'] as string,
     ...(typeof data['description'] === 'string' && { description: data['description'] }),
     vars,
@@ -85,6 +84,12 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
       (typeof cache['url_ttl'] === 'string' ? parseDuration(cache['url_ttl']) : undefined) ??
       DEFAULT_URL_TTL_MS,
     ...(data['consent'] !== undefined && { consent: data['consent'] as JsonValue }),
+    // Run records and reports need it; validate and plan do not, so it is hashed on first use.
+    get hash(): string {
+      const hash = sha256Hex(loaded.source.text);
+      Object.defineProperty(this, 'hash', { value: hash, enumerable: true });
+      return hash;
+    },
   };
   return { recipe, diagnostics: ctx.diagnostics };
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -74,9 +73,13 @@ export function preloadValidators(): Promise<void> {
   return preloading;
 }
 
-/** The key the build and the run time use for a schema: sha256 of its canonical JSON. */
+/**
+ * The key the build and the run time use for a schema: its canonical JSON itself. Exact (no
+ * hash to collide) and cheap: a map lookup hashes the string natively, where sha256 meant
+ * loading node:crypto on every start.
+ */
 export function schemaKey(schema: object): string {
-  return createHash('sha256').update(canonicalJson(schema)).digest('hex');
+  return canonicalJson(schema);
 }
 
 /**
