@@ -33,6 +33,9 @@ await build({
   banner: {
     js: "import { createRequire as __fpCreateRequire } from 'node:module'; const require = __fpCreateRequire(import.meta.url);",
   },
+  // yaml's ES module build (the one browsers get) instead of its CommonJS one: the same code,
+  // but bundled as ES it needs no CommonJS wrappers and unused parts (stringify) drop out.
+  alias: { yaml: join(root, 'node_modules', 'yaml', 'browser', 'index.js') },
   legalComments: 'linked',
   logLevel: 'warning',
 });
