@@ -2,7 +2,7 @@
  * The CLI shell: help, usage errors (64), `--set`, `models`, `schema`, and two end-to-end runs
  * of the real binary. Everything else runs in-process through `main(argv, io)`.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -105,9 +105,17 @@ describe('--set', () => {
   });
 
   it('a declared name is accepted; its value is typed from JSON when it reads as JSON', async () => {
-    const ok = await runCli(['validate', '--set', 'ambassador=https://assets.example.com/campaign-2026/ana/portrait-left.jpg', recipe], {
-      cwd: root,
-    });
+    const ok = await runCli(
+      [
+        'validate',
+        '--set',
+        'ambassador=https://assets.example.com/campaign-2026/ana/portrait-left.jpg',
+        recipe,
+      ],
+      {
+        cwd: root,
+      },
+    );
     expect(ok).toMatchObject({ code: 0, stderr: '' });
     // aspect_ratio must be one of the model's enum values: the override is checked like the recipe.
     const bad = await runCli(['validate', '--set', 'aspect=7:5', recipe], { cwd: root });
@@ -161,12 +169,33 @@ describe('schema', () => {
 
 describe('the real binary (bin/faceswap-pipe.js)', () => {
   beforeAll(async () => {
-    // Emit dist/ from the current sources; type errors elsewhere in the tree do not stop emitting.
+    // The bin runs the bundle that `npm run build` makes from tsc's output: rebuild both, so a
+    // test run never checks a stale bundle. Type errors elsewhere in the tree do not stop emitting.
     await execa('node', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
       cwd: root,
       reject: false,
     });
-  });
+    await execa('node', ['scripts/build-validators.mjs'], { cwd: root });
+    await execa('node', ['scripts/bundle-cli.mjs'], { cwd: root });
+  }, 120_000);
+
+  it('prints what the in-process CLI prints for every example recipe (validate, plan, models)', async () => {
+    const recipes = readdirSync(`${root}/recipes`).filter((f) => f.endsWith('.yaml'));
+    const runs = [
+      ['models', '--format', 'json'],
+      ['validate', ...recipes.map((r) => `recipes/${r}`), '--format', 'json'],
+      ...recipes.map((r) => ['plan', `recipes/${r}`, '--format', 'json']),
+    ];
+    for (const argv of runs) {
+      const bundled = await execa('node', ['bin/faceswap-pipe.js', ...argv], { cwd: root, reject: false });
+      const inProcess = await runCli(argv, { cwd: root, env: process.env });
+      expect({ argv, code: bundled.exitCode, stdout: bundled.stdout.trim() }).toEqual({
+        argv,
+        code: inProcess.code,
+        stdout: inProcess.stdout.trim(),
+      });
+    }
+  }, 120_000);
 
   it('validate prints the same diagnostics as in-process, and exits 65', async () => {
     const fixture = 'test/fixtures/invalid/acceptance';
