@@ -100,39 +100,57 @@ export function findCycles<N extends string>(deps: Deps<N>): N[][] {
   return cycles;
 }
 
+/**
+ * The graph with nodes numbered: dependents as index lists and dependency counts, so the
+ * orderings below run on arrays. With Map lookups and id comparisons in the heap, ordering a
+ * 10,000-stage plan took a tenth of validating it.
+ */
+interface Indexed<N extends string> {
+  readonly nodes: readonly N[];
+  readonly dependents: readonly number[][];
+  /** How many known dependencies each node waits for. */
+  readonly waiting: Int32Array;
+}
+
+function indexed<N extends string>(deps: Deps<N>): Indexed<N> {
+  const nodes = [...deps.keys()];
+  const at = new Map<N, number>();
+  nodes.forEach((node, i) => at.set(node, i));
+  const dependents: number[][] = nodes.map(() => []);
+  const waiting = new Int32Array(nodes.length);
+  nodes.forEach((node, i) => {
+    for (const d of deps.get(node)!) {
+      const j = at.get(d);
+      if (j === undefined) continue;
+      waiting[i]!++;
+      dependents[j]!.push(i);
+    }
+  });
+  return { nodes, dependents, waiting };
+}
+
 /** Kahn's algorithm; ready nodes are taken by `priority` (higher first), then by id. Assumes no cycles. */
 export function topologicalOrder<N extends string>(
   deps: Deps<N>,
   priority: (node: N) => number = () => 0,
 ): N[] {
-  const remaining = new Map<N, number>();
-  const dependents = new Map<N, N[]>();
-  for (const [node, list] of deps) {
-    const known = list.filter((d) => deps.has(d));
-    remaining.set(node, known.length);
-    for (const d of known) {
-      let bucket = dependents.get(d);
-      if (!bucket) dependents.set(d, (bucket = []));
-      bucket.push(node);
-    }
-  }
-  // Priorities are read once per node: the callers' functions are map lookups, but a heap
-  // compares often.
-  const rank = new Map<N, number>();
-  for (const node of deps.keys()) rank.set(node, priority(node));
-  const compare = (a: N, b: N) => rank.get(b)! - rank.get(a)! || (a < b ? -1 : a > b ? 1 : 0);
-  const ready = new Heap<N>(
-    compare,
-    [...remaining].filter(([, count]) => count === 0).map(([n]) => n),
+  const { nodes, dependents, waiting } = indexed(deps);
+  // Priorities are read once per node, and ids are compared once, in a sort: the heap then
+  // compares two numbers.
+  const rank = Float64Array.from(nodes, (node) => priority(node));
+  const byId = nodes
+    .map((_, i) => i)
+    .sort((a, b) => (nodes[a]! < nodes[b]! ? -1 : nodes[a]! > nodes[b]! ? 1 : 0));
+  const ordinal = new Int32Array(nodes.length);
+  byId.forEach((node, position) => (ordinal[node] = position));
+  const ready = new Heap<number>(
+    (a, b) => rank[b]! - rank[a]! || ordinal[a]! - ordinal[b]!,
+    byId.filter((i) => waiting[i] === 0),
   );
   const order: N[] = [];
-  for (let node = ready.pop(); node !== undefined; node = ready.pop()) {
-    order.push(node);
-    for (const next of dependents.get(node) ?? []) {
-      const left = remaining.get(next)! - 1;
-      remaining.set(next, left);
-      if (left === 0) ready.push(next);
-    }
+  for (let i = ready.pop(); i !== undefined; i = ready.pop()) {
+    order.push(nodes[i]!);
+    for (const next of dependents[i]!) if (--waiting[next]! === 0) ready.push(next);
   }
   return order;
 }
@@ -142,39 +160,23 @@ export function topologicalOrder<N extends string>(
  * included: the "remaining work" that critical-path-first scheduling orders by.
  */
 export function remainingPath<N extends string>(deps: Deps<N>, weight: (node: N) => number): Map<N, number> {
+  const { nodes, dependents, waiting } = indexed(deps);
   // Any topological order will do here, so plain Kahn with a stack: no heap, no id comparisons.
-  const dependents = new Map<N, N[]>();
-  const waiting = new Map<N, number>();
-  for (const [node, list] of deps) {
-    let count = 0;
-    for (const d of list) {
-      if (!deps.has(d)) continue;
-      count++;
-      const bucket = dependents.get(d);
-      if (bucket) bucket.push(node);
-      else dependents.set(d, [node]);
-    }
-    waiting.set(node, count);
+  const order: number[] = [];
+  const stack: number[] = [];
+  for (let i = 0; i < nodes.length; i++) if (waiting[i] === 0) stack.push(i);
+  for (let i = stack.pop(); i !== undefined; i = stack.pop()) {
+    order.push(i);
+    for (const next of dependents[i]!) if (--waiting[next]! === 0) stack.push(next);
   }
-  const order: N[] = [];
-  const stack: N[] = [];
-  for (const [node, count] of waiting) if (count === 0) stack.push(node);
-  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
-    order.push(node);
-    for (const next of dependents.get(node) ?? []) {
-      const left = waiting.get(next)! - 1;
-      waiting.set(next, left);
-      if (left === 0) stack.push(next);
-    }
-  }
-  const result = new Map<N, number>();
-  for (let i = order.length - 1; i >= 0; i--) {
-    const node = order[i]!;
+  const longest = new Float64Array(nodes.length);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const i = order[k]!;
     let after = 0;
-    for (const d of dependents.get(node) ?? []) after = Math.max(after, result.get(d) ?? 0);
-    result.set(node, weight(node) + after);
+    for (const d of dependents[i]!) after = Math.max(after, longest[d]!);
+    longest[i] = weight(nodes[i]!) + after;
   }
-  return result;
+  return new Map(order.map((i) => [nodes[i]!, longest[i]!]));
 }
 
 /** Nodes that depend, directly or not, on any of `roots` (roots included). */
