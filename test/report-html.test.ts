@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,6 +156,34 @@ describe('the contact sheet', () => {
     const again = await writeRunReport(runDir, { env: process.env });
     expect(again.thumbnails).toEqual({ made: 0, reused: FFMPEG ? 2 : 1 });
     expect(existsSync(join(runDir, 'thumbs', '0123456789abcdef0123-10x10.jpg'))).toBe(false);
+  });
+
+  it('shares thumbnails between runs: a cached re-run links them from the state folder instead of making them', async () => {
+    const firstRun = await exampleRun();
+    const store = join(sb!.standin.dir, 'recipes', '.faceswap', 'summer-launch', 'thumbs');
+    const stored = readdirSync(store);
+    expect(stored.length).toBe(FFMPEG ? 2 : 1);
+    const again = await sb!.run(['run', 'recipes/kontext-to-kling.yaml', '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    const secondRun = newestRun('summer-launch');
+    expect(secondRun).not.toBe(firstRun);
+    // The same files (one inode) in the store and in both run folders: nothing was decoded again.
+    for (const name of stored) {
+      const inode = statSync(join(store, name)).ino;
+      expect(statSync(join(firstRun, 'thumbs', name)).ino).toBe(inode);
+      expect(statSync(join(secondRun, 'thumbs', name)).ino).toBe(inode);
+    }
+    // A new output gets a new thumbnail; store entries no run folder links any more are removed.
+    rmSync(firstRun, { recursive: true });
+    rmSync(secondRun, { recursive: true });
+    expect(
+      (await sb!.run(['run', 'recipes/kontext-to-kling.yaml', '--reporter', 'plain', '--force', 'face']))
+        .code,
+    ).toBe(0);
+    const thirdRun = newestRun('summer-launch');
+    const now = readdirSync(store);
+    expect(now.filter((n) => stored.includes(n)).length).toBeLessThan(stored.length);
+    expect(now.sort()).toEqual(readdirSync(join(thirdRun, 'thumbs')).sort());
   });
 
   it('shows a failed stage’s error, a skipped stage’s reason, and a fan-out stage as a grid', async () => {

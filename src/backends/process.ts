@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { execa } from 'execa';
+import type { execa as Execa } from 'execa';
 
 /**
  * The one module that imports execa. A child process that fails is data, not an exception
@@ -37,9 +37,22 @@ export type ProcessResult =
   | { readonly kind: 'stopped'; readonly stdout: string; readonly stderr: string }
   | { readonly kind: 'not-started'; readonly message: string };
 
+/**
+ * execa, loaded on the first process: a fully cached re-run starts none, and execa with its
+ * dependencies is the largest part of what `run` would otherwise load.
+ */
+let loading: Promise<typeof Execa> | undefined;
+
 export async function runProcess(request: ProcessRequest): Promise<ProcessResult> {
   if (request.signal?.aborted) return { kind: 'stopped', stdout: '', stderr: '' };
-  const files = request.stdoutFile === undefined ? undefined : { out: openSync(request.stdoutFile, 'w', 0o600), err: openSync(`${request.stdoutFile}.err`, 'w', 0o600) };
+  const execa = await (loading ??= import('execa').then((m) => m.execa));
+  const files =
+    request.stdoutFile === undefined
+      ? undefined
+      : {
+          out: openSync(request.stdoutFile, 'w', 0o600),
+          err: openSync(`${request.stdoutFile}.err`, 'w', 0o600),
+        };
   const child = execa(request.file, [...request.args], {
     reject: false,
     input: request.input ?? '',
@@ -71,8 +84,14 @@ export async function runProcess(request: ProcessRequest): Promise<ProcessResult
   request.signal?.addEventListener('abort', stop, { once: true });
   try {
     const result = await child;
-    const stdout = request.stdoutFile === undefined ? String(result.stdout ?? '') : await readFile(request.stdoutFile, 'utf8').catch(() => '');
-    const stderr = request.stdoutFile === undefined ? String(result.stderr ?? '') : await readFile(`${request.stdoutFile}.err`, 'utf8').catch(() => '');
+    const stdout =
+      request.stdoutFile === undefined
+        ? String(result.stdout ?? '')
+        : await readFile(request.stdoutFile, 'utf8').catch(() => '');
+    const stderr =
+      request.stdoutFile === undefined
+        ? String(result.stderr ?? '')
+        : await readFile(`${request.stdoutFile}.err`, 'utf8').catch(() => '');
     if (result.exitCode === undefined && result.signal === undefined && !stopped) {
       const cause = result.cause as NodeJS.ErrnoException | undefined;
       return { kind: 'not-started', message: describeSpawnError(request.file, cause) };

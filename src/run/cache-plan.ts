@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import { downstreamOf, upstreamOf } from '../plan/dag.js';
@@ -34,8 +34,19 @@ export interface CacheSettings {
  * - `not-selected`: outside `--only`/`--from`/`--until` and not needed.
  */
 export type CacheDecision =
-  | { readonly kind: 'cached'; readonly outputs: JsonValue; readonly files: readonly string[]; readonly records: readonly SucceededJob[]; readonly stale: boolean; /** The bodies the records answer (one per job). */ readonly input: JsonValue }
-  | { readonly kind: 'run'; readonly why: string; /** Ignore finished job records (forced, or refreshing expired URLs). */ readonly bypass: boolean }
+  | {
+      readonly kind: 'cached';
+      readonly outputs: JsonValue;
+      readonly files: readonly string[];
+      readonly records: readonly SucceededJob[];
+      readonly stale: boolean;
+      /** The bodies the records answer (one per job). */ readonly input: JsonValue;
+    }
+  | {
+      readonly kind: 'run';
+      readonly why: string;
+      /** Ignore finished job records (forced, or refreshing expired URLs). */ readonly bypass: boolean;
+    }
   | { readonly kind: 'unavailable'; readonly why: string }
   | { readonly kind: 'not-selected' };
 
@@ -80,7 +91,8 @@ export async function planCache(
         continue;
       }
       const decision = await decide(id, isSelected);
-      const final: CacheDecision = !isSelected && decision.kind === 'run' ? { kind: 'unavailable', why: decision.why } : decision;
+      const final: CacheDecision =
+        !isSelected && decision.kind === 'run' ? { kind: 'unavailable', why: decision.why } : decision;
       decisions.set(id, final);
       if (final.kind === 'cached') views.set(id, { outputs: final.outputs, files: final.files });
     }
@@ -89,7 +101,9 @@ export async function planCache(
     const stale = plan.stages.find((s) => {
       const d = decisions.get(s.id);
       if (d?.kind !== 'cached' || !d.stale || !selected.has(s.id) || refreshed.has(s.id)) return false;
-      return plan.stages.some((other) => decisions.get(other.id)?.kind === 'run' && readsOutputsOf(plan, other.id, s.id));
+      return plan.stages.some(
+        (other) => decisions.get(other.id)?.kind === 'run' && readsOutputsOf(plan, other.id, s.id),
+      );
     });
     if (stale && round < plan.stages.length) {
       refreshed.add(stale.id);
@@ -100,10 +114,13 @@ export async function planCache(
     for (const stage of plan.stages) {
       if (!selected.has(stage.id)) continue;
       for (const up of upstreamOf(deps, [stage.id])) {
-        if (up !== stage.id && decisions.get(up)?.kind === 'unavailable') blocked.push({ stage: stage.id, upstream: up });
+        if (up !== stage.id && decisions.get(up)?.kind === 'unavailable')
+          blocked.push({ stage: stage.id, upstream: up });
         const d = decisions.get(up);
         if (up !== stage.id && !selected.has(up) && d?.kind === 'cached' && d.stale) {
-          warnings.push(`stage "${up}" is outside the selection and its cached output URLs are older than cache.url_ttl; they are used anyway`);
+          warnings.push(
+            `stage "${up}" is outside the selection and its cached output URLs are older than cache.url_ttl; they are used anyway`,
+          );
         }
       }
     }
@@ -113,8 +130,14 @@ export async function planCache(
       const spec = plan.recipe.stages.get(id)!;
       if (!settings.enabled) return { kind: 'run', why: 'the cache is off (--no-cache)', bypass: true };
       // --force applies to the stages a run selects; stages it only needs come from the cache.
-      if (isSelected && (settings.force === true || settings.force.has(id))) return { kind: 'run', why: 'forced (--force)', bypass: true };
-      if (refreshed.has(id)) return { kind: 'run', why: 'its cached output URLs are older than cache.url_ttl and a dependent needs them', bypass: true };
+      if (isSelected && (settings.force === true || settings.force.has(id)))
+        return { kind: 'run', why: 'forced (--force)', bypass: true };
+      if (refreshed.has(id))
+        return {
+          kind: 'run',
+          why: 'its cached output URLs are older than cache.url_ttl and a dependent needs them',
+          bypass: true,
+        };
       const upstreamRuns = spec.dependsOn.find((d) => !views.has(d));
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
       const model = catalog.get(stage(id).model)!;
@@ -126,17 +149,38 @@ export async function planCache(
         if (lookup.problem) problems.add(lookup.problem);
         const record = lookup.record;
         if (record?.status !== 'succeeded') {
-          const why = record ? 'a job of an earlier run is still to be followed up' : records.length > 0 || inputs.bodies.length > 1 ? 'some items have no cached result' : 'its input changed or it never ran';
+          const why = record
+            ? 'a job of an earlier run is still to be followed up'
+            : records.length > 0 || inputs.bodies.length > 1
+              ? 'some items have no cached result'
+              : 'its input changed or it never ran';
           return { kind: 'run', why, bypass: false };
         }
-        if (!(await filesPresent(record))) return { kind: 'run', why: 'its cached files are missing; they will be fetched again', bypass: false };
+        if (!filesPresent(record))
+          return {
+            kind: 'run',
+            why: 'its cached files are missing; they will be fetched again',
+            bypass: false,
+          };
         records.push(record);
       }
       const files = records.flatMap((r) => r.files.map((f) => relativeTo(outDir, resolve(r.outRoot, f))));
-      const outputs = mergeOutputs(spec.foreach !== undefined || inputs.fanOut, spec.merge, records.map((r) => r.output));
+      const outputs = mergeOutputs(
+        spec.foreach !== undefined || inputs.fanOut,
+        spec.merge,
+        records.map((r) => r.output),
+      );
       const oldest = Math.min(...records.map((r) => Date.parse(r.finishedAt)));
-      const input: JsonValue = spec.foreach !== undefined || inputs.fanOut ? [...inputs.bodies] : (inputs.bodies[0] ?? null);
-      return { kind: 'cached', outputs, files, records, stale: settings.now - oldest > settings.urlTtlMs, input };
+      const input: JsonValue =
+        spec.foreach !== undefined || inputs.fanOut ? [...inputs.bodies] : (inputs.bodies[0] ?? null);
+      return {
+        kind: 'cached',
+        outputs,
+        files,
+        records,
+        stale: settings.now - oldest > settings.urlTtlMs,
+        input,
+      };
     }
   }
 
@@ -156,27 +200,36 @@ function selectedStages(deps: ReadonlyMap<StageId, readonly StageId[]>, selectio
 /** True when `stage`'s expressions read `stages.<upstream>.outputs` (not only its files). */
 function readsOutputsOf(plan: Plan, stage: StageId, upstream: StageId): boolean {
   const spec = plan.recipe.stages.get(stage)!;
-  return spec.references.some((r) => r.stage === upstream && (r.path.length === 0 || r.path[0] === 'outputs'));
+  return spec.references.some(
+    (r) => r.stage === upstream && (r.path.length === 0 || r.path[0] === 'outputs'),
+  );
 }
 
 /** The same merge the executor applies to live results. */
-export function mergeOutputs(fanOut: boolean, merge: 'images' | undefined, outputs: readonly JsonValue[]): JsonValue {
+export function mergeOutputs(
+  fanOut: boolean,
+  merge: 'images' | undefined,
+  outputs: readonly JsonValue[],
+): JsonValue {
   if (!fanOut) return outputs[0] ?? null;
   if (merge === 'images') {
-    return { images: outputs.flatMap((o) => (o && typeof o === 'object' && !Array.isArray(o) && Array.isArray((o as Record<string, JsonValue>)['images']) ? [...((o as Record<string, JsonValue[]>)['images'] ?? [])] : [])) };
+    return {
+      images: outputs.flatMap((o) =>
+        o &&
+        typeof o === 'object' &&
+        !Array.isArray(o) &&
+        Array.isArray((o as Record<string, JsonValue>)['images'])
+          ? [...((o as Record<string, JsonValue[]>)['images'] ?? [])]
+          : [],
+      ),
+    };
   }
   return [...outputs];
 }
 
-async function filesPresent(record: SucceededJob): Promise<boolean> {
-  for (const file of record.files) {
-    try {
-      await access(resolve(record.outRoot, file));
-    } catch {
-      return false;
-    }
-  }
-  return true;
+/** Whether every file of the record is still there (synchronous: a stat each, ~3 µs, perf-notes). */
+function filesPresent(record: SucceededJob): boolean {
+  return record.files.every((file) => existsSync(resolve(record.outRoot, file)));
 }
 
 function relativeTo(outDir: string, absolute: string): string {

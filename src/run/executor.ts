@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { relative, resolve as resolvePath } from 'node:path';
 import type { AttemptFailure, Backend } from '../backends/backend.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -55,7 +55,9 @@ export interface ExecutorOptions {
    * Runs when all of a stage's jobs succeeded, before the stage is recorded and its dependents
    * start (provenance records, embedded disclosure labels). A failure fails the stage.
    */
-  readonly beforeRecord?: (finished: FinishedStage) => Promise<{ readonly ok: true } | { readonly ok: false; readonly message: string }>;
+  readonly beforeRecord?: (
+    finished: FinishedStage,
+  ) => Promise<{ readonly ok: true } | { readonly ok: false; readonly message: string }>;
   readonly now?: () => number;
 }
 
@@ -166,7 +168,8 @@ export class Executor {
     try {
       if (this.#o.signal.aborted) onAbort();
       for (const stage of this.#stages.values()) {
-        if (this.#decision(stage)?.kind === 'not-selected') this.#skip(stage, 'not-selected', 'not selected by --only, --from or --until');
+        if (this.#decision(stage)?.kind === 'not-selected')
+          this.#skip(stage, 'not-selected', 'not selected by --only, --from or --until');
       }
       for (const stage of this.#stages.values()) {
         if (stage.unfinishedDeps === 0 && stage.phase === 'pending') this.#activate(stage);
@@ -187,7 +190,9 @@ export class Executor {
         status:
           this.#stop === 'interrupted'
             ? 'interrupted'
-            : [...this.#results.values()].some((r) => r.status === 'failed' || (r.status === 'skipped' && r.reason !== 'not-selected'))
+            : [...this.#results.values()].some(
+                  (r) => r.status === 'failed' || (r.status === 'skipped' && r.reason !== 'not-selected'),
+                )
               ? 'failed'
               : 'succeeded',
         results: this.#results,
@@ -209,7 +214,13 @@ export class Executor {
       this.#finishCached(stage, decision);
       return;
     }
-    const inputs = resolveStageInputs(stage.spec, stage.model, this.#o.recipe.vars, this.#views, this.#o.inputPolicy);
+    const inputs = resolveStageInputs(
+      stage.spec,
+      stage.model,
+      this.#o.recipe.vars,
+      this.#views,
+      this.#o.inputPolicy,
+    );
     this.#emit({
       type: 'stage-start',
       stage: stage.spec.id,
@@ -251,7 +262,8 @@ export class Executor {
         for (const job of stage.jobs) {
           if (job.state === 'waiting') this.#enqueue(job);
         }
-        if (stage.jobs.every((j) => j.state === 'succeeded')) this.#jobSettled(stage.jobs[stage.jobs.length - 1]!);
+        if (stage.jobs.every((j) => j.state === 'succeeded'))
+          this.#jobSettled(stage.jobs[stage.jobs.length - 1]!);
         this.#signalChange();
       });
   }
@@ -268,7 +280,7 @@ export class Executor {
       case 'succeeded': {
         if (bypass) return;
         const files = record.files.map((f) => relative(this.#o.outDir, resolvePath(record.outRoot, f)));
-        if (!(await allExist(record.files.map((f) => resolvePath(record.outRoot, f))))) {
+        if (!allExist(record.files.map((f) => resolvePath(record.outRoot, f)))) {
           job.reattach = record.requestId;
           return;
         }
@@ -386,7 +398,9 @@ export class Executor {
           beforeSubmit: async () => {
             const store = this.#o.cache?.store;
             if (!store) return {};
-            return { stdoutFile: await store.submitting(job.key, stage.model.id, jobLabel(stageId, job.item)) };
+            return {
+              stdoutFile: await store.submitting(job.key, stage.model.id, jobLabel(stageId, job.item)),
+            };
           },
           submitted: async (id) => {
             requestId = id;
@@ -559,10 +573,23 @@ export class Executor {
       stage.hooked = true;
       this.#pendingFinishes++;
       const merged = this.#merged(stage);
-      void hook({ spec: stage.spec, model: stage.model, input: stage.input, ...merged, requestIds: stage.jobs.map((j) => j.result!.requestId) })
+      void hook({
+        spec: stage.spec,
+        model: stage.model,
+        input: stage.input,
+        ...merged,
+        requestIds: stage.jobs.map((j) => j.result!.requestId),
+      })
         .then(
-          (r) => (r.ok ? undefined : { reason: 'postprocess-failed' as const, message: r.message, retryable: false }),
-          (cause: unknown) => ({ reason: 'postprocess-failed' as const, message: (cause as Error).message, retryable: false }),
+          (r) =>
+            r.ok
+              ? undefined
+              : { reason: 'postprocess-failed' as const, message: r.message, retryable: false },
+          (cause: unknown) => ({
+            reason: 'postprocess-failed' as const,
+            message: (cause as Error).message,
+            retryable: false,
+          }),
         )
         .then((hookFailure) => this.#finishStage(stage, hookFailure))
         .finally(() => {
@@ -658,7 +685,9 @@ export class Executor {
       const stage = this.#stages.get(id)!;
       if (stage.phase !== 'pending') continue;
       const upstream = this.#results.get(failed);
-      const stopped = upstream?.status === 'skipped' || (upstream?.status === 'failed' && upstream.failure.reason === 'interrupted');
+      const stopped =
+        upstream?.status === 'skipped' ||
+        (upstream?.status === 'failed' && upstream.failure.reason === 'interrupted');
       if (this.#stop && stopped) this.#skip(stage, this.#stop, this.#stopDetail);
       else {
         const what = upstream?.status === 'skipped' ? 'was skipped' : 'failed';
@@ -776,13 +805,7 @@ function jobLabel(stage: StageId, item: number | null): string {
   return item === null ? stage : `${stage}[${item}]`;
 }
 
-async function allExist(paths: readonly string[]): Promise<boolean> {
-  for (const path of paths) {
-    try {
-      await access(path);
-    } catch {
-      return false;
-    }
-  }
-  return true;
+/** Whether every path exists (synchronous: a stat each, ~3 µs, perf-notes). */
+function allExist(paths: readonly string[]): boolean {
+  return paths.every((path) => existsSync(path));
 }

@@ -10,15 +10,20 @@ import { basename, dirname, join } from 'node:path';
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
-  options: { mode?: number; dirMode?: number } = {},
+  /**
+   * `durable: false` skips both fsyncs: still atomic for readers, but a power cut may lose the
+   * new content. For derived files that are rebuilt at will (report.html), not for records.
+   */
+  options: { mode?: number; dirMode?: number; durable?: boolean } = {},
 ): Promise<void> {
+  const durable = options.durable ?? true;
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, ...(options.dirMode !== undefined && { mode: options.dirMode }) });
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'w', options.mode ?? 0o644);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (durable) await handle.sync();
   } catch (cause) {
     await handle.close();
     await rm(temp, { force: true });
@@ -31,7 +36,7 @@ export async function writeFileAtomic(
     await rm(temp, { force: true });
     throw cause;
   }
-  await syncDir(dir);
+  if (durable) await syncDir(dir);
 }
 
 async function syncDir(dir: string): Promise<void> {

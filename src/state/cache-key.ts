@@ -15,6 +15,8 @@ export const CACHE_FORMAT_VERSION = 1;
  */
 export function jobKey(model: ModelInfo, body: JsonObject): string {
   return createHash('sha256')
-    .update(canonicalJson({ format: CACHE_FORMAT_VERSION, model: model.id, schema: model.schemaHash, input: body }))
+    .update(
+      canonicalJson({ format: CACHE_FORMAT_VERSION, model: model.id, schema: model.schemaHash, input: body }),
+    )
     .digest('hex');
 }

@@ -31,11 +31,21 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
   const path = join(stateDir, 'lock');
   const takeover = join(stateDir, 'lock.takeover');
   const startTime = processStartTime();
-  const me: LockOwner = { pid: process.pid, ...(startTime !== undefined && { startTime }), host: hostname(), since: new Date().toISOString(), command };
+  const me: LockOwner = {
+    pid: process.pid,
+    ...(startTime !== undefined && { startTime }),
+    host: hostname(),
+    since: new Date().toISOString(),
+    command,
+  };
   let tookOverFrom: LockOwner | undefined;
   for (let tries = 0; tries < 50; tries++) {
     if (await createExclusive(path, me)) {
-      return { acquired: true, release: () => releaseIfMine(path, me), ...(tookOverFrom && { tookOverFrom }) };
+      return {
+        acquired: true,
+        release: () => releaseIfMine(path, me),
+        ...(tookOverFrom && { tookOverFrom }),
+      };
     }
     const holder = await readOwner(path);
     if (holder && !isStale(holder, me.host)) return { acquired: false, holder };
@@ -76,8 +86,9 @@ async function createExclusive(path: string, owner: LockOwner): Promise<boolean>
     throw cause;
   }
   try {
+    // No fsync: a lock torn by a power cut reads as empty, and an empty lock older than two
+    // seconds is taken over (above), so durability would buy nothing but a disk flush per run.
     await handle.writeFile(JSON.stringify(owner) + '\n');
-    await handle.sync();
   } finally {
     await handle.close();
   }

@@ -5,8 +5,16 @@ import { dirname, join, resolve } from 'node:path';
  * or `.faceswap/` next to the recipe file. Keeping it next to the recipe means the cache
  * follows the recipe (and a CI cache step can save one folder); add `.faceswap/` to .gitignore.
  */
-export function recipeStateDir(options: { cwd: string; recipeFile: string; recipeName: string; stateDir?: string }): string {
-  const base = options.stateDir !== undefined ? resolve(options.cwd, options.stateDir) : join(dirname(resolve(options.cwd, options.recipeFile)), '.faceswap');
+export function recipeStateDir(options: {
+  cwd: string;
+  recipeFile: string;
+  recipeName: string;
+  stateDir?: string;
+}): string {
+  const base =
+    options.stateDir !== undefined
+      ? resolve(options.cwd, options.stateDir)
+      : join(dirname(resolve(options.cwd, options.recipeFile)), '.faceswap');
   return join(base, options.recipeName);
 }
 

@@ -110,7 +110,8 @@ export class RunRecord implements RunJournal {
     const stages: Record<string, unknown> = {};
     for (const id of h.recipe.stages.keys()) {
       const result = this.#stages.get(id);
-      if (result) stages[id] = { ...result, stage: undefined, needs: h.recipe.stages.get(id)?.dependsOn ?? [] };
+      if (result)
+        stages[id] = { ...result, stage: undefined, needs: h.recipe.stages.get(id)?.dependsOn ?? [] };
     }
     return {
       schemaVersion: RUN_RECORD_VERSION,

@@ -20,7 +20,6 @@ import { renderDryRun } from '../../report/dry-run.js';
 import { renderSummary } from '../../report/format.js';
 import { JsonReporter } from '../../report/json-reporter.js';
 import { PlainReporter } from '../../report/plain-reporter.js';
-import { TtyReporter } from '../../report/tty-reporter.js';
 import { planCache, type CachePlan, type Selection } from '../../run/cache-plan.js';
 import { EVENT_SCHEMA_VERSION, type RunEvent, type RunObserver } from '../../run/events.js';
 import { Executor, type ExecutionResult } from '../../run/executor.js';
@@ -63,7 +62,9 @@ export interface RunOptions extends RecipeOptions {
 
 /** `faceswap-pipe run <recipe>`: check, plan, consult the cache, execute, record, report. */
 export async function runCommand(file: string, options: RunOptions, io: CliIo): Promise<number> {
-  const loaded = await analyzeForCommand(file, options, io, { github: options.reporter === 'github' || isGithubActions(io.env) });
+  const loaded = await analyzeForCommand(file, options, io, {
+    github: options.reporter === 'github' || isGithubActions(io.env),
+  });
   if ('exit' in loaded) return loaded.exit;
   const { recipe, catalog } = loaded;
   const plan = buildPlan(recipe, catalog);
@@ -79,7 +80,12 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   }
 
   const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: recipe.name });
-  const stateDir = recipeStateDir({ cwd: io.cwd, recipeFile: file, recipeName: recipe.name, ...(options.stateDir !== undefined && { stateDir: options.stateDir }) });
+  const stateDir = recipeStateDir({
+    cwd: io.cwd,
+    recipeFile: file,
+    recipeName: recipe.name,
+    ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
+  });
   const lock = await acquireLock(stateDir, `faceswap-pipe run ${file}`);
   if (!lock.acquired) {
     io.stderr.write(
@@ -90,15 +96,25 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   }
   try {
     if (lock.tookOverFrom) {
-      io.stderr.write(`faceswap-pipe: note: took over the lock of a run that is gone (pid ${lock.tookOverFrom.pid}, since ${lock.tookOverFrom.since}); its jobs will be followed up\n`);
+      io.stderr.write(
+        `faceswap-pipe: note: took over the lock of a run that is gone (pid ${lock.tookOverFrom.pid}, since ${lock.tookOverFrom.since}); its jobs will be followed up\n`,
+      );
     }
     const store = options.cache ? new JobStore(stateDir, redact) : undefined;
-    const inputPolicy = inputPolicyFor(recipe, { allowInsecureLocal: options.allowInsecureLocal ?? false, recipeDir: dirname(resolve(io.cwd, file)) });
+    const inputPolicy = inputPolicyFor(recipe, {
+      allowInsecureLocal: options.allowInsecureLocal ?? false,
+      recipeDir: dirname(resolve(io.cwd, file)),
+    });
     const cachePlan = await planCache(
       plan,
       catalog,
       store,
-      { enabled: options.cache, force: forceSet(options.force), urlTtlMs: recipe.cacheUrlTtlMs, now: Date.now() },
+      {
+        enabled: options.cache,
+        force: forceSet(options.force),
+        urlTtlMs: recipe.cacheUrlTtlMs,
+        now: Date.now(),
+      },
       outDir,
       selection,
       inputPolicy,
@@ -114,7 +130,22 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
       }
       return ExitCode.dataError;
     }
-    return await execute({ file, catalog, options, io, plan, cachePlan, store, client, outDir, redact, inputPolicy });
+    // Thumbnails shared between runs live beside the job records (not with --no-cache).
+    const thumbStore = options.cache ? join(stateDir, 'thumbs') : undefined;
+    return await execute({
+      file,
+      catalog,
+      options,
+      io,
+      plan,
+      cachePlan,
+      store,
+      client,
+      outDir,
+      redact,
+      inputPolicy,
+      thumbStore,
+    });
   } finally {
     await lock.release();
   }
@@ -132,12 +163,15 @@ interface ExecuteContext {
   readonly client: RuncomfyClient;
   readonly outDir: string;
   readonly redact: (text: string) => string;
+  readonly thumbStore: string | undefined;
 }
 
 async function execute(ctx: ExecuteContext): Promise<number> {
   const { file, options, io, plan, cachePlan, client, outDir, redact } = ctx;
   const recipe = plan.recipe;
-  const willCall = plan.stages.some((s) => s.backend === 'runcomfy' && cachePlan.decisions.get(s.id)?.kind === 'run');
+  const willCall = plan.stages.some(
+    (s) => s.backend === 'runcomfy' && cachePlan.decisions.get(s.id)?.kind === 'run',
+  );
   let clientVersion: string | null = null;
   if (willCall) {
     // Only when something will be called: a fully cached run makes no client call at all.
@@ -177,7 +211,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     },
     redact,
   );
-  const observer = pickReporter(options.reporter, io, recipe);
+  const observer = await pickReporter(options.reporter, io, recipe);
   const provenance = createProvenanceHook({
     recipe,
     recipeFile: file,
@@ -190,13 +224,17 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     redact,
   });
   const emit = (event: RunEvent) => observer.event(event);
-  const hosted = new RuncomfyBackend(client, { pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000 });
+  const hosted = new RuncomfyBackend(client, {
+    pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000,
+  });
   // The offline engine starts (and loads its model) only when a local stage first runs.
   const local = new LocalBackend(dirname(resolve(io.cwd, file)));
   const controller = new AbortController();
   const unsubscribe = io.onSignal?.((signal) => {
     if (controller.signal.aborted) return;
-    io.stderr.write(`\nfaceswap-pipe: ${signal} received; cancelling in-flight jobs (press Ctrl-C again to exit at once)\n`);
+    io.stderr.write(
+      `\nfaceswap-pipe: ${signal} received; cancelling in-flight jobs (press Ctrl-C again to exit at once)\n`,
+    );
     controller.abort();
   });
 
@@ -206,7 +244,12 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     schemaVersion: EVENT_SCHEMA_VERSION,
     runId,
     recipe: { name: recipe.name, file, hash: recipe.hash },
-    stages: plan.stages.map((s) => ({ id: s.id, model: s.model, needs: s.dependsOn, calls: s.calls ?? null })),
+    stages: plan.stages.map((s) => ({
+      id: s.id,
+      model: s.model,
+      needs: s.dependsOn,
+      calls: s.calls ?? null,
+    })),
     concurrency: options.concurrency,
     dryRun: false,
   });
@@ -222,7 +265,11 @@ async function execute(ctx: ExecuteContext): Promise<number> {
       concurrency: options.concurrency,
       failFast: options.failFast,
       signal: controller.signal,
-      backoff: { baseMs: numberFromEnv(io.env['FACESWAP_RETRY_BASE_MS']) ?? 1_000, capMs: 60_000, random: Math.random },
+      backoff: {
+        baseMs: numberFromEnv(io.env['FACESWAP_RETRY_BASE_MS']) ?? 1_000,
+        capMs: 60_000,
+        random: Math.random,
+      },
       emit,
       journal: record,
       beforeRecord: provenance.beforeRecord,
@@ -252,19 +299,31 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     record: recordPath,
   });
   await observer.close?.();
-  const summary = renderSummary(results, { submissions: execution.submissions, clientCalls: client.calls, record: recordPath });
+  const summary = renderSummary(results, {
+    submissions: execution.submissions,
+    clientCalls: client.calls,
+    record: recordPath,
+  });
   const out = options.reporter === 'json' ? io.stderr : io.stdout;
   out.write(`\n${summary}`);
-  await writeReports({ runDir: dirname(record.path), plan, options, io, out });
+  await writeReports({ runDir: dirname(record.path), plan, options, io, out, thumbStore: ctx.thumbStore });
   return code;
 }
 
 /** Checks --only/--from/--until/--force stage names; undefined (after printing why) when one is unknown. */
 function checkSelection(plan: Plan, options: RunOptions, io: CliIo): Selection | undefined {
   const ids = plan.stages.map((s) => s.id as string);
-  const named = [...(options.only ?? []), ...(options.from ? [options.from] : []), ...(options.until ? [options.until] : []), ...(options.force === true || options.force === undefined ? [] : options.force)];
+  const named = [
+    ...(options.only ?? []),
+    ...(options.from ? [options.from] : []),
+    ...(options.until ? [options.until] : []),
+    ...(options.force === true || options.force === undefined ? [] : options.force),
+  ];
   const unknown = named.filter((n) => !ids.includes(n));
-  for (const name of unknown) io.stderr.write(`faceswap-pipe: error: no stage "${name}" in ${plan.recipe.source.path}${didYouMean(name, ids)}\n`);
+  for (const name of unknown)
+    io.stderr.write(
+      `faceswap-pipe: error: no stage "${name}" in ${plan.recipe.source.path}${didYouMean(name, ids)}\n`,
+    );
   if (unknown.length > 0) return undefined;
   return {
     ...(options.only && options.only.length > 0 && { only: options.only as StageId[] }),
@@ -290,18 +349,27 @@ export function exitCodeOf(execution: ExecutionResult): number {
   return ExitCode.stageFailed;
 }
 
-function pickReporter(name: ReporterName | undefined, io: CliIo, recipe: Recipe): RunObserver {
+async function pickReporter(name: ReporterName | undefined, io: CliIo, recipe: Recipe): Promise<RunObserver> {
   const chosen =
-    name ?? (isGithubActions(io.env) ? 'github' : io.stdout.isTTY === true && !isCI && wantsColor(io.stdout, io.env) ? 'tty' : 'plain');
+    name ??
+    (isGithubActions(io.env)
+      ? 'github'
+      : io.stdout.isTTY === true && !isCI && wantsColor(io.stdout, io.env)
+        ? 'tty'
+        : 'plain');
   switch (chosen) {
     case 'tty':
-      return new TtyReporter();
+      // listr2 is loaded only for the terminal reporter.
+      return new (await import('../../report/tty-reporter.js')).TtyReporter();
     case 'plain':
       return new PlainReporter(io.stdout);
     case 'json':
       return new JsonReporter(io.stdout);
     case 'github':
-      return new GithubReporter(io.stdout, { env: io.env, stageLocations: stageLocations(recipe, { cwd: io.cwd, env: io.env }) });
+      return new GithubReporter(io.stdout, {
+        env: io.env,
+        stageLocations: stageLocations(recipe, { cwd: io.cwd, env: io.env }),
+      });
   }
 }
 
@@ -310,20 +378,38 @@ function pickReporter(name: ReporterName | undefined, io: CliIo, recipe: Recipe)
  * --summary) and --junit. They describe the run; a failure to write one is a warning and never
  * changes the run's exit code.
  */
-async function writeReports(ctx: { runDir: string; plan: Plan; options: RunOptions; io: CliIo; out: CliIo['stdout'] }): Promise<void> {
-  const { runDir, plan, options, io, out } = ctx;
+async function writeReports(ctx: {
+  runDir: string;
+  plan: Plan;
+  options: RunOptions;
+  io: CliIo;
+  out: CliIo['stdout'];
+  thumbStore: string | undefined;
+}): Promise<void> {
+  const { runDir, plan, options, io, out, thumbStore } = ctx;
   try {
     const graph = graphOf(plan);
-    const report = await writeRunReport(runDir, { graph, env: io.env });
+    const report = await writeRunReport(runDir, {
+      graph,
+      env: io.env,
+      ...(thumbStore !== undefined && { thumbStore }),
+    });
     out.write(`contact sheet: ${relative(io.cwd, report.path) || report.path}\n`);
-    await writeJobSummary(runDir, { ...(options.summary !== undefined && { file: options.summary }), env: io.env, cwd: io.cwd, graph });
+    await writeJobSummary(runDir, {
+      ...(options.summary !== undefined && { file: options.summary }),
+      env: io.env,
+      cwd: io.cwd,
+      graph,
+    });
     if (options.junit !== undefined) {
       // Loaded only when asked for: the XML library costs more to load than a cached run takes.
       const { writeJunitReport } = await import('../../report/junit.js');
       await writeJunitReport(runDir, { file: options.junit, cwd: io.cwd, graph });
     }
   } catch (cause) {
-    io.stderr.write(`faceswap-pipe: warning: could not write the run's reports: ${(cause as Error).message}\n`);
+    io.stderr.write(
+      `faceswap-pipe: warning: could not write the run's reports: ${(cause as Error).message}\n`,
+    );
   }
 }
 

@@ -1,4 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../state/atomic.js';
@@ -19,6 +20,8 @@ export interface RunReportOptions {
   readonly thumbSize?: number;
   /** The ffmpeg executable for video posters, or null for none. Default: `ffmpeg` on PATH. */
   readonly ffmpeg?: string | null;
+  /** A folder of thumbnails shared between runs (the run command uses the state folder's). */
+  readonly thumbStore?: string;
   readonly now?: () => Date;
 }
 
@@ -41,6 +44,7 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
     env,
     ...(options.thumbSize !== undefined && { size: options.thumbSize }),
     ...(options.ffmpeg !== undefined && { ffmpeg: options.ffmpeg }),
+    ...(options.thumbStore !== undefined && { store: options.thumbStore }),
   });
   const outputPath = (file: string) => join(run.outDir, ...file.split('/'));
   const urlToFile = downloadedFiles(run.stages);
@@ -61,7 +65,7 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
     if (s.result && s.result.status !== 'skipped') for (const f of s.result.files) paths.add(outputPath(f));
   const previews = new Map<string, Preview>();
   await Promise.all([...paths].map(async (p) => previews.set(p, await maker.preview(p))));
-  const provenance = await provenanceRecords(run, [...paths]);
+  const provenance = provenanceRecords(run, [...paths]);
   const runFiles = await existing(run.runDir, ['manifest.json']);
 
   const ctx: PageContext = {
@@ -76,7 +80,8 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
   };
   const html = renderContactSheet(run, ctx);
   const path = join(run.runDir, 'report.html');
-  await writeFileAtomic(path, html);
+  // Rebuilt by every run and by `faceswap-pipe report`: atomic, but not worth a disk flush.
+  await writeFileAtomic(path, html, { durable: false });
   await maker.prune();
   return { path, thumbnails: { made: maker.made, reused: maker.reused }, stages: run.stages.length };
 }
@@ -155,28 +160,30 @@ async function localInputs(run: RunData): Promise<Map<string, string>> {
   return out;
 }
 
-async function provenanceRecords(run: RunData, paths: readonly string[]): Promise<Map<string, Provenance>> {
+/**
+ * The provenance record beside each file. Synchronous: one small file per output, and going
+ * through the thread pool for each cost a cached 200-stage re-run more than reading them.
+ */
+function provenanceRecords(run: RunData, paths: readonly string[]): Map<string, Provenance> {
   const out = new Map<string, Provenance>();
-  await Promise.all(
-    paths.map(async (p) => {
-      const record = `${p}.provenance.json`;
-      let text: string;
-      try {
-        const info = await stat(record);
-        if (!info.isFile() || info.size > 1_048_576) return;
-        text = await readFile(record, 'utf8');
-      } catch {
-        return;
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      out.set(p, { href: relative(run.runDir, record).split(sep).join('/'), ...provenanceFacts(json) });
-    }),
-  );
+  for (const p of paths) {
+    const record = `${p}.provenance.json`;
+    let text: string;
+    try {
+      const info = statSync(record);
+      if (!info.isFile() || info.size > 1_048_576) continue;
+      text = readFileSync(record, 'utf8');
+    } catch {
+      continue;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    out.set(p, { href: relative(run.runDir, record).split(sep).join('/'), ...provenanceFacts(json) });
+  }
   return out;
 }
 
