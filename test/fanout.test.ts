@@ -79,7 +79,7 @@ describe('foreach', () => {
     const k = itemOf(unlucky);
     expect((unlucky.body as { prompt: string }).prompt).toBe(`Change only the face, job ${k}`);
 
-    // A job's life in the log runs from its submit to its last call, so the retried job's backoff
+    // A job's life in the log runs from its submit to its last status call, so the retried job's backoff
     // (when it holds no slot) would count as running: measure the other 39.
     const jobs = jobIntervals(sb.standin.readLog());
     jobs.delete(unlucky.request_id!);

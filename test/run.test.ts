@@ -17,7 +17,10 @@ const NANO = 'google/nano-banana-2/edit';
 function kontextRecipe(name: string, deps: Record<string, string[]>, extra = ''): string {
   let text = `version: 1\nname: ${name}\n${extra}stages:\n`;
   for (const [id, needs] of Object.entries(deps)) {
-    const image = needs.length > 0 ? `\${{ stages.${needs[0]}.outputs.images[0] }}` : 'https://assets.example.com/scene.jpg';
+    const image =
+      needs.length > 0
+        ? `\${{ stages.${needs[0]}.outputs.images[0] }}`
+        : 'https://assets.example.com/scene.jpg';
     text += `  ${id}:\n    model: ${KONTEXT}\n    input:\n      prompt: edit ${id}\n      image: ${image}\n`;
     if (needs.length > 1) text += `    needs: [${needs.slice(1).join(', ')}]\n`;
   }
@@ -39,11 +42,14 @@ describe('run against the runcomfy stand-in', () => {
       reference_video_url: 'https://assets.example.com/dance.mp4',
     });
     // Bodies go on stdin, never in argv.
-    for (const s of subs) expect(s.argv).toEqual(['--output', 'json', 'run', s.model, '--input-file', '-', '--no-wait']);
+    for (const s of subs)
+      expect(s.argv).toEqual(['--output', 'json', 'run', s.model, '--input-file', '-', '--no-wait']);
     const record = sb.runRecord('chain');
     expect(record.status).toBe('succeeded');
     expect(record.stages['face']!.files).toEqual([`face/${faceId}/result.png`]);
-    expect(readFileSync(join(sb.standin.dir, 'outputs/chain', record.stages['face']!.files[0]!)).length).toBeGreaterThan(0);
+    expect(
+      readFileSync(join(sb.standin.dir, 'outputs/chain', record.stages['face']!.files[0]!)).length,
+    ).toBeGreaterThan(0);
     expect(result.stdout).toContain('2 jobs submitted');
   });
 
@@ -62,15 +68,27 @@ describe('run against the runcomfy stand-in', () => {
   });
 
   it('re-attaches to a live job after a failure while polling instead of submitting again', async () => {
-    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 50, runMs: 300, faults: [{ on: 'status', call: 2, error: 69 }] } } } });
+    sb = sandbox({
+      models: {
+        [KONTEXT]: { base: { queueMs: 50, runMs: 300, faults: [{ on: 'status', call: 2, error: 69 }] } },
+      },
+    });
     const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
     const result = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(result.code).toBe(0);
     expect(sb.submissions()).toHaveLength(1);
     const attempts = sb.runRecord('one').stages['a']!.attempts;
     expect(attempts).toHaveLength(2);
-    expect(attempts[0]).toMatchObject({ outcome: 'failed', reason: 'service-unavailable', reattached: false });
-    expect(attempts[1]).toMatchObject({ outcome: 'succeeded', reattached: true, requestId: attempts[0]!.requestId });
+    expect(attempts[0]).toMatchObject({
+      outcome: 'failed',
+      reason: 'service-unavailable',
+      reattached: false,
+    });
+    expect(attempts[1]).toMatchObject({
+      outcome: 'succeeded',
+      reattached: true,
+      requestId: attempts[0]!.requestId,
+    });
   });
 
   it.each([
@@ -89,7 +107,12 @@ describe('run against the runcomfy stand-in', () => {
   });
 
   it('skips the dependents of a failed job while independent stages finish; exit 1', async () => {
-    sb = sandbox({ models: { [KONTEXT]: { base: { runMs: 100 } }, [NANO]: { steps: [{ status: 'failed', error: 'NSFW filter' }] } } });
+    sb = sandbox({
+      models: {
+        [KONTEXT]: { base: { runMs: 100 } },
+        [NANO]: { steps: [{ status: 'failed', error: 'NSFW filter' }] },
+      },
+    });
     const recipe = sb.recipe(
       'mixed.yaml',
       `version: 1
@@ -151,12 +174,17 @@ stages:
     expect(record.stages['slow']!.failure?.reason).toBe('interrupted');
     expect(record.stages['later']).toMatchObject({ status: 'skipped', reason: 'fail-fast' });
     const slowId = sb.submissions().find((s) => s.model === KONTEXT)!.request_id;
-    expect(sb.standin.readLog().filter((r) => r.command === 'cancel' && r.request_id === slowId)).toHaveLength(1);
+    expect(
+      sb.standin.readLog().filter((r) => r.command === 'cancel' && r.request_id === slowId),
+    ).toHaveLength(1);
   });
 
   it('retries a failed job only when the stage opts in with retry_on: [failed]', async () => {
     sb = sandbox({ models: { [KONTEXT]: { steps: [{ status: 'failed' }] } } });
-    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  retry_on: [failed]\n'));
+    const recipe = sb.recipe(
+      'one.yaml',
+      kontextRecipe('one', { a: [] }, 'defaults:\n  retry_on: [failed]\n'),
+    );
     const result = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(result.code).toBe(0);
     expect(sb.submissions()).toHaveLength(2);
@@ -164,10 +192,15 @@ stages:
 
   it('runs the two middle stages of a diamond in parallel', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 600 } } } });
-    const recipe = sb.recipe('diamond.yaml', kontextRecipe('diamond', { top: [], left: ['top'], right: ['top'], bottom: ['left', 'right'] }));
+    const recipe = sb.recipe(
+      'diamond.yaml',
+      kontextRecipe('diamond', { top: [], left: ['top'], right: ['top'], bottom: ['left', 'right'] }),
+    );
     const result = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(result.code).toBe(0);
-    const byBody = new Map(sb.submissions().map((s) => [String((s.body as { prompt: string }).prompt), s.request_id!]));
+    const byBody = new Map(
+      sb.submissions().map((s) => [String((s.body as { prompt: string }).prompt), s.request_id!]),
+    );
     const jobs = jobIntervals(sb.standin.readLog());
     const left = jobs.get(byBody.get('edit left')!)!;
     const right = jobs.get(byBody.get('edit right')!)!;
@@ -182,8 +215,10 @@ stages:
   it('honours --concurrency and per-model limits (from the invocation log)', async () => {
     sb = sandbox({ models: { default: { base: { queueMs: 0, runMs: 300 } } } });
     let text = `version: 1\nname: wide\ndefaults:\n  concurrency_per_model:\n    ${NANO}: 1\nstages:\n`;
-    for (let i = 0; i < 6; i++) text += `  k${i}:\n    model: ${KONTEXT}\n    input: { prompt: p${i}, image: https://assets.example.com/${i}.jpg }\n`;
-    for (let i = 0; i < 3; i++) text += `  n${i}:\n    model: ${NANO}\n    input: { prompt: p${i}, image_urls: [https://assets.example.com/${i}.jpg] }\n`;
+    for (let i = 0; i < 6; i++)
+      text += `  k${i}:\n    model: ${KONTEXT}\n    input: { prompt: p${i}, image: https://assets.example.com/${i}.jpg }\n`;
+    for (let i = 0; i < 3; i++)
+      text += `  n${i}:\n    model: ${NANO}\n    input: { prompt: p${i}, image_urls: [https://assets.example.com/${i}.jpg] }\n`;
     const recipe = sb.recipe('wide.yaml', text);
     const result = await sb.run(['run', recipe, '--reporter', 'plain', '--concurrency', '3']);
     expect(result.code).toBe(0);
@@ -194,9 +229,31 @@ stages:
     expect(maxOverlap(jobs, NANO)).toBe(1);
   });
 
+  it('polls a fresh job only after an interval, and a model it has seen finish less often', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 800 } } } });
+    const recipe = sb.recipe('chain4.yaml', kontextRecipe('chain4', { a: [], b: ['a'], c: ['b'], d: ['c'] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain'], { FACESWAP_POLL_INTERVAL_MS: '100' });
+    expect(result.code).toBe(0);
+    const log = sb.standin.readLog();
+    const order = sb.submissions().map((s) => s.request_id!);
+    expect(order).toHaveLength(4);
+    const statusCalls = order.map((id) => log.filter((r) => r.command === 'status' && r.request_id === id));
+    for (const [i, id] of order.entries()) {
+      const submit = log.find((r) => r.command === 'run' && r.request_id === id)!;
+      // Never at once: the job was just created. (Sleeps only get longer on a loaded machine.)
+      expect(statusCalls[i]![0]!.start - submit.end).toBeGreaterThanOrEqual(100);
+    }
+    // The first job of the model is polled every interval; the later ones start near its duration.
+    const [first, ...later] = statusCalls.map((calls) => calls.length);
+    for (const n of later) expect(n).toBeLessThan(first!);
+  });
+
   it('cancels the remote job when an attempt times out, and counts the timeout as retryable (exit 75)', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } } } });
-    const recipe = sb.recipe('slow.yaml', kontextRecipe('slow', { a: [] }, 'defaults:\n  timeout: 1s\n  retries: 0\n'));
+    const recipe = sb.recipe(
+      'slow.yaml',
+      kontextRecipe('slow', { a: [] }, 'defaults:\n  timeout: 1s\n  retries: 0\n'),
+    );
     const result = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(result.code).toBe(75);
     const log = sb.standin.readLog();
@@ -222,24 +279,36 @@ stages:
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
     const result = await sb.run(['run', recipe, '--reporter', 'json']);
     expect(result.code).toBe(0);
-    const schema = JSON.parse(readFileSync(new URL('../schemas/run-events.schema.json', import.meta.url), 'utf8')) as object;
+    const schema = JSON.parse(
+      readFileSync(new URL('../schemas/run-events.schema.json', import.meta.url), 'utf8'),
+    ) as object;
     const check = new SchemaChecker().compile(schema);
-    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string });
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string });
     for (const event of events) expect(check.check(event), JSON.stringify(event)).toEqual([]);
     const types = events.map((e) => e.type);
     expect(types[0]).toBe('run-start');
     expect(types.at(-1)).toBe('run-finished');
-    for (const type of ['stage-start', 'stage-attempt', 'stage-retry', 'stage-succeeded']) expect(types).toContain(type);
+    for (const type of ['stage-start', 'stage-attempt', 'stage-retry', 'stage-succeeded'])
+      expect(types).toContain(type);
   });
 
   it('never writes the token into any output, record or message', async () => {
     const token = 'tok-SECRET-7f3a9c1e5b';
-    sb = sandbox({ models: { [KONTEXT]: { steps: [75, { status: 'failed', error: `bad token ${token}` }] } } }, { token });
+    sb = sandbox(
+      { models: { [KONTEXT]: { steps: [75, { status: 'failed', error: `bad token ${token}` }] } } },
+      { token },
+    );
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
     const result = await sb.run(['run', recipe, '--reporter', 'json']);
     expect(result.stdout + result.stderr).not.toContain(token);
     const { execSync } = await import('node:child_process');
-    const hits = execSync(`grep -rl -- ${token} outputs .faceswap || true`, { cwd: sb.standin.dir, encoding: 'utf8' });
+    const hits = execSync(`grep -rl -- ${token} outputs .faceswap || true`, {
+      cwd: sb.standin.dir,
+      encoding: 'utf8',
+    });
     expect(hits).toBe('');
     for (const log of sb.standin.readLog()) expect(log.argv.join(' ')).not.toContain(token);
   });

@@ -132,7 +132,12 @@ export class Executor {
   readonly #views = new Map<StageId, StageView>();
   readonly #waiting: Job[] = [];
   readonly #running = new Set<Job>();
-  readonly #runningByModel = new Map<string, number>();
+  /**
+   * Jobs counted against `--concurrency` and the per-model limits: from the start of an attempt
+   * until the service says the job ended (the download that follows does not load the service).
+   */
+  #slots = 0;
+  readonly #slotsByModel = new Map<string, number>();
   readonly #blockedUntil = new Map<string, number>();
   #pendingFinishes = 0;
   #submissions = 0;
@@ -336,13 +341,13 @@ export class Executor {
   #startEligible(): void {
     if (this.#stop) return;
     const now = this.#now();
-    for (let i = 0; i < this.#waiting.length && this.#running.size < this.#o.concurrency;) {
+    for (let i = 0; i < this.#waiting.length && this.#slots < this.#o.concurrency;) {
       const job = this.#waiting[i]!;
       const model = job.stage.model.id;
       const eligible =
         job.notBefore <= now &&
         (this.#blockedUntil.get(model) ?? 0) <= now &&
-        (this.#runningByModel.get(model) ?? 0) < this.#modelLimit(model);
+        (this.#slotsByModel.get(model) ?? 0) < this.#modelLimit(model);
       if (!eligible) {
         i++;
         continue;
@@ -373,7 +378,16 @@ export class Executor {
     job.state = 'running';
     job.controller = controller;
     this.#running.add(job);
-    this.#runningByModel.set(model, (this.#runningByModel.get(model) ?? 0) + 1);
+    this.#slots++;
+    this.#slotsByModel.set(model, (this.#slotsByModel.get(model) ?? 0) + 1);
+    let slotHeld = true;
+    const releaseSlot = () => {
+      if (!slotHeld) return;
+      slotHeld = false;
+      this.#slots--;
+      this.#slotsByModel.set(model, (this.#slotsByModel.get(model) ?? 1) - 1);
+      this.#signalChange();
+    };
     const startedAt = this.#now();
     const reattach = job.reattach;
     this.#emit({
@@ -419,6 +433,7 @@ export class Executor {
               state: status.state,
               queuePosition: status.queuePosition ?? null,
             }),
+          jobEnded: releaseSlot,
         },
       );
       const endedAt = this.#now();
@@ -452,7 +467,7 @@ export class Executor {
     } finally {
       clearTimeout(deadline);
       this.#running.delete(job);
-      this.#runningByModel.set(model, (this.#runningByModel.get(model) ?? 1) - 1);
+      releaseSlot();
       job.controller = undefined;
     }
     const settled = job.state as Job['state'];

@@ -30,7 +30,27 @@ export interface RunRecordJson {
   status: string;
   exitCode: number;
   submissions: number;
-  stages: Record<string, { status: string; attempts: { attempt: number; requestId: string | null; reattached: boolean; outcome: string; reason?: string; exitCode?: number; stderrTail?: string }[]; outputs: unknown; files: string[]; failure?: { reason: string; message: string }; reason?: string; message?: string; input: unknown }>;
+  stages: Record<
+    string,
+    {
+      status: string;
+      attempts: {
+        attempt: number;
+        requestId: string | null;
+        reattached: boolean;
+        outcome: string;
+        reason?: string;
+        exitCode?: number;
+        stderrTail?: string;
+      }[];
+      outputs: unknown;
+      files: string[];
+      failure?: { reason: string; message: string };
+      reason?: string;
+      message?: string;
+      input: unknown;
+    }
+  >;
 }
 
 export function sandbox(scenario: Scenario = {}, options: { token?: string | null } = {}): RunnerSandbox {
@@ -75,7 +95,8 @@ export function consented(text: string): string {
   if (isMap(stages)) {
     for (const pair of stages.items) {
       const stage = pair.value;
-      if (isMap(stage) && !stage.has('subjects')) stage.set('subjects', doc.createNode(['ana'], { flow: true }));
+      if (isMap(stage) && !stage.has('subjects'))
+        stage.set('subjects', doc.createNode(['ana'], { flow: true }));
     }
   }
   doc.set(
@@ -109,14 +130,19 @@ stages:
       reference_video_url: \${{ vars.dance }}
 `;
 
-/** Intervals [start, end] of each job's life as the log shows it: from its submit to its last call. */
-export function jobIntervals(log: readonly LogRecord[]): Map<string, { model: string; start: number; end: number }> {
+/** Intervals [start, end] of each job on the service as the runner sees it: from its submit to its last status call. */
+export function jobIntervals(
+  log: readonly LogRecord[],
+): Map<string, { model: string; start: number; end: number }> {
   const jobs = new Map<string, { model: string; start: number; end: number }>();
   for (const r of log) {
-    if (r.command === 'run' && r.created && r.request_id) jobs.set(r.request_id, { model: r.model!, start: r.start, end: r.end });
+    if (r.command === 'run' && r.created && r.request_id)
+      jobs.set(r.request_id, { model: r.model!, start: r.start, end: r.end });
   }
   for (const r of log) {
-    if ((r.command === 'status' || r.command === 'result') && r.request_id && jobs.has(r.request_id)) {
+    // A job holds its --concurrency slot until a status call says it ended; fetching its
+    // result afterwards no longer loads the service and may overlap the next submission.
+    if (r.command === 'status' && r.request_id && jobs.has(r.request_id)) {
       const job = jobs.get(r.request_id)!;
       job.end = Math.max(job.end, r.end);
     }
@@ -125,7 +151,10 @@ export function jobIntervals(log: readonly LogRecord[]): Map<string, { model: st
 }
 
 /** The most jobs alive at one instant, optionally of one model. */
-export function maxOverlap(intervals: Iterable<{ model: string; start: number; end: number }>, model?: string): number {
+export function maxOverlap(
+  intervals: Iterable<{ model: string; start: number; end: number }>,
+  model?: string,
+): number {
   const points: [number, number][] = [];
   for (const i of intervals) {
     if (model !== undefined && i.model !== model) continue;
