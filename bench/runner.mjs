@@ -63,7 +63,9 @@ function recipeText(dag) {
   let text = 'version: 1\nname: bench-runner\ndefaults:\n  retries: 0\n  timeout: 1h\nstages:\n';
   for (const id of dag.order) {
     const [first, ...rest] = dag.deps.get(id);
-    const image = first ? `\${{ stages.${first}.outputs.images[0] }}` : `https://assets.example.com/${id}.jpg`;
+    const image = first
+      ? `\${{ stages.${first}.outputs.images[0] }}`
+      : `https://assets.example.com/${id}.jpg`;
     text += `  ${id}:\n    model: ${dag.model.get(id)}\n    input:\n      prompt: ${id}\n      image: "${image}"\n`;
     if (rest.length) text += `    needs: [${rest.join(', ')}]\n`;
   }
@@ -72,11 +74,17 @@ function recipeText(dag) {
 
 /** A catalog folder with the four bench models: Kontext's schema under other ids. */
 function benchCatalog(dir) {
-  const kontext = JSON.parse(readFileSync(join(root, 'schemas/models/blackforestlabs-flux-1-kontext-pro-edit.schema.json'), 'utf8'));
+  const kontext = JSON.parse(
+    readFileSync(join(root, 'schemas/models/blackforestlabs-flux-1-kontext-pro-edit.schema.json'), 'utf8'),
+  );
   mkdirSync(dir, { recursive: true });
   for (let m = 1; m <= 4; m++) {
     const id = `bench/m${m}/edit`;
-    const schema = { ...kontext, $id: `https://faceswap-pipe.dev/bench/m${m}.json`, 'x-faceswap': { ...kontext['x-faceswap'], model: id, faceSwap: false } };
+    const schema = {
+      ...kontext,
+      $id: `https://faceswap-pipe.dev/bench/m${m}.json`,
+      'x-faceswap': { ...kontext['x-faceswap'], model: id, faceSwap: false },
+    };
     writeFileSync(join(dir, `bench-m${m}.json`), JSON.stringify(schema));
   }
 }
@@ -87,7 +95,8 @@ export function idealMakespan(dag, durationOf, concurrency) {
   const dependents = new Map(order.map((id) => [id, []]));
   for (const id of order) for (const d of dag.deps.get(id)) dependents.get(d).push(id);
   const rest = new Map();
-  for (const id of [...order].reverse()) rest.set(id, durationOf(id) + Math.max(0, ...dependents.get(id).map((d) => rest.get(d))));
+  for (const id of [...order].reverse())
+    rest.set(id, durationOf(id) + Math.max(0, ...dependents.get(id).map((d) => rest.get(d))));
   const critical = Math.max(...order.map((id) => rest.get(id)));
   const work = order.reduce((a, id) => a + durationOf(id), 0);
   const bound = Math.max(critical, work / concurrency);
@@ -134,23 +143,42 @@ runcomfy --output json result "$id" --output-dir "${dir}/out/$id" > /dev/null
   );
   let text = `all: ${dag.order.join(' ')}\n.PHONY: all ${dag.order.join(' ')}\n`;
   for (const id of dag.order) {
-    const body = JSON.stringify({ prompt: id, image: `https://assets.example.com/${id}.jpg` }).replace(/'/g, `'\\''`);
+    const body = JSON.stringify({ prompt: id, image: `https://assets.example.com/${id}.jpg` }).replace(
+      /'/g,
+      `'\\''`,
+    );
     text += `${id}: ${dag.deps.get(id).join(' ')}\n\t@${script} ${dag.model.get(id)} '${body}'\n`;
   }
   return text;
 }
 
-export async function runRunnerBench({ stages = 200, concurrency = 8, pollMs = 400, minMs = 1_500, maxMs = 4_500, quiet = false } = {}) {
+export async function runRunnerBench({
+  stages = 200,
+  concurrency = 8,
+  pollMs = 400,
+  minMs = 1_500,
+  maxMs = 4_500,
+  quiet = false,
+} = {}) {
   const log = quiet ? () => undefined : (line) => console.log(line);
   const dag = generateDag({ stages });
-  const durations = { 'bench/m1/edit': minMs, 'bench/m2/edit': minMs + (maxMs - minMs) / 3, 'bench/m3/edit': minMs + (2 * (maxMs - minMs)) / 3, 'bench/m4/edit': maxMs };
+  const durations = {
+    'bench/m1/edit': minMs,
+    'bench/m2/edit': minMs + (maxMs - minMs) / 3,
+    'bench/m3/edit': minMs + (2 * (maxMs - minMs)) / 3,
+    'bench/m4/edit': maxMs,
+  };
   const durationOf = (id) => durations[dag.model.get(id)];
   const ideal = idealMakespan(dag, durationOf, concurrency);
   const dir = mkdtempSync(join(tmpdir(), 'bench-runner-'));
   try {
     benchCatalog(join(dir, 'catalog'));
     writeFileSync(join(dir, 'bench.yaml'), recipeText(dag));
-    const scenario = { models: Object.fromEntries(Object.entries(durations).map(([m, d]) => [m, { base: { queueMs: 0, runMs: d } }])) };
+    const scenario = {
+      models: Object.fromEntries(
+        Object.entries(durations).map(([m, d]) => [m, { base: { queueMs: 0, runMs: d } }]),
+      ),
+    };
     writeFileSync(join(dir, 'scenario.json'), JSON.stringify(scenario));
     const env = {
       ...process.env,
@@ -162,23 +190,66 @@ export async function runRunnerBench({ stages = 200, concurrency = 8, pollMs = 4
       RUNCOMFY_STANDIN_LOG: join(dir, 'runner.log'),
       FACESWAP_POLL_INTERVAL_MS: String(pollMs),
     };
-    log(`runner: ${stages} stages, concurrency ${concurrency}, job durations ${minMs}-${maxMs} ms, poll ${pollMs} ms`);
+    log(
+      `runner: ${stages} stages, concurrency ${concurrency}, job durations ${minMs}-${maxMs} ms, poll ${pollMs} ms`,
+    );
     let started = performance.now();
-    const run = await execa('node', [BIN, 'run', 'bench.yaml', '--reporter', 'json', '--no-cache', '--concurrency', String(concurrency), '--catalog', join(dir, 'catalog')], { cwd: dir, env, reject: false });
+    const run = await execa(
+      'node',
+      [
+        BIN,
+        'run',
+        'bench.yaml',
+        '--reporter',
+        'json',
+        '--no-cache',
+        '--concurrency',
+        String(concurrency),
+        '--catalog',
+        join(dir, 'catalog'),
+      ],
+      { cwd: dir, env, reject: false },
+    );
     const runnerMs = performance.now() - started;
     if (run.exitCode !== 0) throw new Error(`bench run failed (${run.exitCode}): ${run.stderr.slice(-2000)}`);
     const calls = readFileSync(join(dir, 'runner.log'), 'utf8').trim().split('\n').length;
 
     writeFileSync(join(dir, 'Makefile'), makefileText(dag, dir, pollMs / 1000));
     started = performance.now();
-    const make = await execa('make', ['-s', '-j', String(concurrency), '-f', join(dir, 'Makefile')], { cwd: dir, env: { ...env, RUNCOMFY_STANDIN_LOG: join(dir, 'make.log'), RUNCOMFY_STANDIN_STATE: join(dir, 'state-make') }, reject: false });
+    const make = await execa('make', ['-s', '-j', String(concurrency), '-f', join(dir, 'Makefile')], {
+      cwd: dir,
+      env: {
+        ...env,
+        RUNCOMFY_STANDIN_LOG: join(dir, 'make.log'),
+        RUNCOMFY_STANDIN_STATE: join(dir, 'state-make'),
+      },
+      reject: false,
+    });
     const makeMs = performance.now() - started;
     if (make.exitCode !== 0) throw new Error(`make failed: ${make.stderr.slice(-2000)}`);
     const makeCalls = readFileSync(join(dir, 'make.log'), 'utf8').trim().split('\n').length;
 
+    // The floor each client call pays here: a Node start of the stand-in (perf-notes). Node 20
+    // parses NODE_EXTRA_CA_CERTS before any code runs, so where it is set that is printed too.
+    const callMs = async (callEnv) => {
+      const times = [];
+      for (let i = 0; i < 5; i++) {
+        const t = performance.now();
+        await execa('runcomfy', ['--version'], { env: callEnv, extendEnv: false, reject: false });
+        times.push(performance.now() - t);
+      }
+      return times.sort((a, b) => a - b)[2];
+    };
+    const clientCallMs = await callMs(env);
+    const noCa = { ...env };
+    delete noCa.NODE_EXTRA_CA_CERTS;
+    const clientCallNoCaMs = env.NODE_EXTRA_CA_CERTS === undefined ? undefined : await callMs(noCa);
+
     const result = {
       stages,
       concurrency,
+      clientCallMs,
+      clientCallNoCaMs,
       idealBoundMs: ideal.bound,
       listScheduleMs: ideal.list,
       runnerMs,
@@ -191,10 +262,21 @@ export async function runRunnerBench({ stages = 200, concurrency = 8, pollMs = 4
       clientCallsPerStage: calls / stages,
       makeClientCallsPerStage: makeCalls / stages,
     };
-    log(`  ideal (lower bound max(critical path ${(ideal.critical / 1000).toFixed(1)} s, work/N ${(ideal.work / concurrency / 1000).toFixed(1)} s)): ${(ideal.bound / 1000).toFixed(1)} s; zero-overhead list schedule: ${(ideal.list / 1000).toFixed(1)} s`);
-    log(`  faceswap-pipe: ${(runnerMs / 1000).toFixed(1)} s = ${result.makespanVsIdeal.toFixed(3)}x ideal, ${result.makespanVsListSchedule.toFixed(3)}x list schedule (target 1.05x); ${result.clientCallsPerStage.toFixed(1)} client calls per stage`);
-    log(`  make -j ${concurrency}:     ${(makeMs / 1000).toFixed(1)} s; ${result.makeClientCallsPerStage.toFixed(1)} client calls per stage`);
-    log(`  per-stage overhead over the list schedule: faceswap-pipe ${result.runnerOverheadPerStageMs.toFixed(0)} ms, make ${result.makeOverheadPerStageMs.toFixed(0)} ms: ${result.overheadVsMake.toFixed(2)}x make's (target <= 1.5x)`);
+    log(
+      `  ideal (lower bound max(critical path ${(ideal.critical / 1000).toFixed(1)} s, work/N ${(ideal.work / concurrency / 1000).toFixed(1)} s)): ${(ideal.bound / 1000).toFixed(1)} s; zero-overhead list schedule: ${(ideal.list / 1000).toFixed(1)} s`,
+    );
+    log(
+      `  faceswap-pipe: ${(runnerMs / 1000).toFixed(1)} s = ${result.makespanVsIdeal.toFixed(3)}x ideal, ${result.makespanVsListSchedule.toFixed(3)}x list schedule (target 1.05x); ${result.clientCallsPerStage.toFixed(1)} client calls per stage`,
+    );
+    log(
+      `  make -j ${concurrency}:     ${(makeMs / 1000).toFixed(1)} s; ${result.makeClientCallsPerStage.toFixed(1)} client calls per stage`,
+    );
+    log(
+      `  one client call (the stand-in's Node start) costs ${clientCallMs.toFixed(0)} ms here${clientCallNoCaMs === undefined ? '' : ` (${clientCallNoCaMs.toFixed(0)} ms without NODE_EXTRA_CA_CERTS, which Node 20 parses at start-up)`}: ${result.clientCallsPerStage.toFixed(1)} calls per stage, ${(clientCallMs * result.clientCallsPerStage).toFixed(0)} ms of client start per stage on ${concurrency} slots sharing the machine's cores`,
+    );
+    log(
+      `  per-stage overhead over the list schedule: faceswap-pipe ${result.runnerOverheadPerStageMs.toFixed(0)} ms, make ${result.makeOverheadPerStageMs.toFixed(0)} ms: ${result.overheadVsMake.toFixed(2)}x make's (target <= 1.5x)`,
+    );
     return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });
