@@ -35,6 +35,12 @@ export function resolveStageInputs(
   finished: ReadonlyMap<StageId, StageView>,
   /** The trust boundary for the resolved bodies (src/policy/input-guard.ts); strict by default. */
   policy: InputPolicy = STRICT_INPUT_POLICY,
+  /**
+   * `schema: false` skips the model-schema check, for cache lookups only: a body that has a
+   * finished job record passed that check when it ran (the job key covers the model's schema),
+   * and a body that has none is resolved and checked again before it runs.
+   */
+  options: { readonly schema?: boolean } = {},
 ): StageInputs {
   const stages: Record<string, JsonValue> = {};
   // Only the stages this one references: converting every finished stage for every stage made
@@ -71,7 +77,7 @@ export function resolveStageInputs(
         ok: false,
         message: `the input of stage "${stage.id}"${where} must be a mapping, not ${kindOf(resolved.value)}`,
       };
-    for (const problem of checkInput(model, resolved.value, stage.id)) {
+    for (const problem of options.schema === false ? [] : checkInput(model, resolved.value, stage.id)) {
       if (problem.severity === 'warning') {
         if (index === 0) warnings.push(problem.message);
         continue;
@@ -99,7 +105,9 @@ function origin(stage: StageSpec, path: DataPath): string {
         template.parts.flatMap((p) =>
           typeof p === 'string'
             ? []
-            : p.references.filter((r) => r.context === 'stages').flatMap((r) => (typeof r.path[0] === 'string' ? [r.path[0]] : [])),
+            : p.references
+                .filter((r) => r.context === 'stages')
+                .flatMap((r) => (typeof r.path[0] === 'string' ? [r.path[0]] : [])),
         ),
       ),
     ];

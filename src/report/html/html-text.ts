@@ -1,12 +1,13 @@
 /** Text and attribute values safe in HTML (and in inline SVG). */
 export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+  // One scan, and none at all for the common text with nothing to escape: a contact sheet
+  // escapes thousands of strings, and five chained replaces made that a fifth of its build.
+  return SPECIAL.test(text) ? text.replace(SPECIALS, (c) => ENTITIES[c as keyof typeof ENTITIES]) : text;
 }
+
+const SPECIAL = /[&<>"']/;
+const SPECIALS = /[&<>"']/g;
+const ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' } as const;
 
 /** A relative path (with `/`) as a URL reference: each segment percent-encoded. */
 export function pathHref(relativePath: string): string {
