@@ -74,7 +74,7 @@ export async function runValidatorBench({ runs = 7, quiet = false } = {}) {
     parseOnly();
     const ours = [];
     const floor = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       let t = performance.now();
       analysePlan();
       ours.push(performance.now() - t);
