@@ -76,7 +76,7 @@ function computeRoles(model: ModelInfo | undefined): FieldRoles {
         (kind.items && field.length === 2 && typeof field[1] === 'number')
       );
     },
-    isIdentity: (field) => identity.has(pointer(field)),
+    isIdentity: (field) => identity.size > 0 && identity.has(pointer(field)),
   };
 }
 
@@ -129,10 +129,9 @@ function walk(
 ): void {
   let here = from;
   if (node !== undefined) {
-    const at = [...ctx.base, ...field];
     switch (node.kind) {
       case 'literal':
-        here = { origin: { kind: 'author' }, at, exact: true };
+        here = { origin: { kind: 'author' }, at: [...ctx.base, ...field], exact: true };
         node = undefined;
         break;
       case 'template':
