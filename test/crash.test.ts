@@ -32,11 +32,13 @@ stages:
   e2: { model: ${KONTEXT}, input: { prompt: e2, image: "\${{ stages.d2.outputs.images[0] }}" }, needs: [d1] }
 `;
 
+// Jobs long enough that 20 short-lived runs cannot finish the recipe (each life's client calls
+// take ~50 ms; jobs run on while the runner is dead).
 const SCENARIO = {
   models: {
-    [KONTEXT]: { base: { queueMs: 300, runMs: 900 } },
-    [NANO]: { base: { queueMs: 200, runMs: 1_400 } },
-    [KLING]: { base: { queueMs: 400, runMs: 1_800 } },
+    [KONTEXT]: { base: { queueMs: 450, runMs: 1_350 } },
+    [NANO]: { base: { queueMs: 300, runMs: 2_100 } },
+    [KLING]: { base: { queueMs: 600, runMs: 2_700 } },
   },
 };
 
@@ -82,11 +84,18 @@ describe('crash safety', () => {
     let iterations = 0;
     while (!finished) {
       iterations++;
-      const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain', '--concurrency', '3'], { cwd: crashed.standin.dir, env, reject: false });
+      const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain', '--concurrency', '3'], {
+        cwd: crashed.standin.dir,
+        env,
+        reject: false,
+      });
       if (kills < 20) {
         // Short lives and long jobs: the recipe cannot finish before the 20th kill.
         const delay = 150 + Math.floor(random() * 700);
-        const outcome = await Promise.race([child.then(() => 'exited' as const), sleep(delay).then(() => 'timer' as const)]);
+        const outcome = await Promise.race([
+          child.then(() => 'exited' as const),
+          sleep(delay).then(() => 'timer' as const),
+        ]);
         if (outcome === 'timer') {
           child.kill('SIGKILL');
           kills++;
@@ -94,7 +103,10 @@ describe('crash safety', () => {
       }
       const result = await child;
       if (result.exitCode === 0) finished = true;
-      else expect(result.signal, `run ${iterations} exited ${result.exitCode}: ${result.stderr}`).toBe('SIGKILL');
+      else
+        expect(result.signal, `run ${iterations} exited ${result.exitCode}: ${result.stderr}`).toBe(
+          'SIGKILL',
+        );
       expect(iterations, 'the runs should finish').toBeLessThan(60);
     }
 
@@ -106,7 +118,9 @@ describe('crash safety', () => {
       perJob.set(key, (perJob.get(key) ?? 0) + 1);
     }
     const duplicates = [...perJob.values()].filter((n) => n > 1).length;
-    console.log(`crash test: seed ${seed}, ${iterations} runs, ${kills} SIGKILLs, ${created.length} paid submissions, ${duplicates} duplicate submissions`);
+    console.log(
+      `crash test: seed ${seed}, ${iterations} runs, ${kills} SIGKILLs, ${created.length} paid submissions, ${duplicates} duplicate submissions`,
+    );
     expect(kills).toBeGreaterThanOrEqual(20);
     expect(duplicates).toBe(0);
     expect(created).toHaveLength(12);
@@ -119,19 +133,28 @@ describe('crash safety', () => {
     const shape = (box: RunnerSandbox) => {
       const record = box.runRecord('crash');
       return Object.fromEntries(
-        Object.entries(record.stages).map(([id, stage]) => [id, { ok: stage.status === 'succeeded' || stage.status === 'cached', files: stage.files.map((f) => f.replace(/^([^/]+)\/[^/]+\//, '$1/<id>/')) }]),
+        Object.entries(record.stages).map(([id, stage]) => [
+          id,
+          {
+            ok: stage.status === 'succeeded' || stage.status === 'cached',
+            files: stage.files.map((f) => f.replace(/^([^/]+)\/[^/]+\//, '$1/<id>/')),
+          },
+        ]),
       );
     };
     expect(shape(crashed)).toEqual(shape(clean));
     for (const stage of Object.values(crashed.runRecord('crash').stages)) {
-      for (const file of stage.files) expect(statSync(join(crashed.standin.dir, 'outputs/crash', file)).size).toBeGreaterThan(0);
+      for (const file of stage.files)
+        expect(statSync(join(crashed.standin.dir, 'outputs/crash', file)).size).toBeGreaterThan(0);
     }
 
     // Every state file and run record parses (temporary files of killed writers are not state).
-    const stateFiles = [...allFiles(join(crashed.standin.dir, '.faceswap')), ...allFiles(join(crashed.standin.dir, 'outputs/crash/runs'))].filter(
-      (f) => f.endsWith('.json') && !f.split('/').pop()!.startsWith('.'),
-    );
+    const stateFiles = [
+      ...allFiles(join(crashed.standin.dir, '.faceswap')),
+      ...allFiles(join(crashed.standin.dir, 'outputs/crash/runs')),
+    ].filter((f) => f.endsWith('.json') && !f.split('/').pop()!.startsWith('.'));
     expect(stateFiles.length).toBeGreaterThan(12);
-    for (const file of stateFiles) expect(() => JSON.parse(readFileSync(file, 'utf8')) as unknown, file).not.toThrow();
+    for (const file of stateFiles)
+      expect(() => JSON.parse(readFileSync(file, 'utf8')) as unknown, file).not.toThrow();
   }, 240_000);
 });
