@@ -12,6 +12,7 @@ import type {
 } from '../backend.js';
 import type { RemoteState, RuncomfyClient } from './client.js';
 import { isTrustedOutputUrl, matchDownloads, outputUrls } from './downloads.js';
+import { PollTiming } from './poll-timing.js';
 
 export interface RuncomfyBackendOptions {
   /** How often to ask for a job's status. The client's own default is 2 s. */
@@ -26,12 +27,12 @@ export interface RuncomfyBackendOptions {
 export class RuncomfyBackend implements Backend {
   readonly #client: RuncomfyClient;
   readonly #options: RuncomfyBackendOptions;
-  /** How long jobs of each model took here, submit to the status that said completed (ms). */
-  readonly #durations = new Map<string, number[]>();
+  readonly #timing: PollTiming;
 
   constructor(client: RuncomfyClient, options: RuncomfyBackendOptions) {
     this.#client = client;
     this.#options = options;
+    this.#timing = new PollTiming(options.pollIntervalMs);
   }
 
   async runAttempt(request: AttemptRequest, hooks: AttemptHooks): Promise<AttemptOutcome> {
@@ -50,20 +51,12 @@ export class RuncomfyBackend implements Backend {
       if (!submitted.ok) return failed(submitted.failure);
       requestId = submitted.value;
     }
+    const submittedAt = Date.now();
     await hooks.submitted(requestId);
 
     const fresh = request.reattach === undefined || requestId !== request.reattach;
-    const waitFrom = Date.now();
-    const finalState = await this.#waitForEnd(
-      requestId,
-      request,
-      hooks,
-      fresh ? this.#firstPollDelay(request.model.id) : 0,
-    );
-    if ('state' in finalState) {
-      hooks.jobEnded?.();
-      if (finalState.state === 'completed' && fresh) this.#learn(request.model.id, Date.now() - waitFrom);
-    }
+    const finalState = await this.#waitForEnd(requestId, request, hooks, fresh ? submittedAt : undefined);
+    if ('state' in finalState) hooks.jobEnded?.();
     if ('failure' in finalState) return failed(finalState.failure);
     switch (finalState.state) {
       case 'completed':
@@ -96,38 +89,36 @@ export class RuncomfyBackend implements Backend {
     return this.#client.cancel(requestId);
   }
 
-  /**
-   * When to ask about a job just submitted. Never at once (it cannot be done yet); after one
-   * poll interval for a model not seen finishing yet; otherwise shortly before the quickest job
-   * of that model so far ended, less one interval (an observation can be up to one interval
-   * late). Each status call is a process start; polling a 3-minute job every 2 s from its first
-   * second made a 200-stage run spend more CPU on status calls than on anything else.
-   */
-  #firstPollDelay(model: string): number {
-    const interval = this.#options.pollIntervalMs;
-    const seen = this.#durations.get(model);
-    if (!seen || seen.length === 0) return interval;
-    return Math.max(interval, Math.min(...seen) - interval);
-  }
-
-  #learn(model: string, ms: number): void {
-    const seen = this.#durations.get(model) ?? [];
-    seen.push(ms);
-    if (seen.length > 20) seen.shift();
-    this.#durations.set(model, seen);
-  }
-
   async #waitForEnd(
     requestId: string,
     request: AttemptRequest,
     hooks: AttemptHooks,
-    firstDelayMs: number,
+    /** When this attempt's submit returned; undefined for a job followed from earlier. */
+    submittedAt: number | undefined,
   ): Promise<{ state: 'completed' | 'failed' | 'cancelled' } | { failure: AttemptFailure }> {
+    const model = request.model.id;
+    const timing = this.#timing;
+    const targets = submittedAt === undefined ? [] : timing.targets(model);
     let last: string | undefined;
-    if (firstDelayMs > 0) await this.#pause(firstDelayMs, request.signal);
-    for (;;) {
+    for (let first = true; ; first = false) {
+      const delay =
+        submittedAt === undefined
+          ? first
+            ? 0
+            : this.#options.pollIntervalMs
+          : timing.nextDelay(targets, Date.now() - submittedAt, first);
+      if (delay > 0) await this.#pause(delay, request.signal);
       if (request.signal.aborted) return { failure: await this.#stopped(requestId, request) };
+      const asked = Date.now();
       const status = await this.#client.status(requestId, request.signal);
+      if (status.ok) {
+        // Only fresh jobs teach how long jobs take, and a failed job may have ended early.
+        const answered = Date.now();
+        const state = status.value.state;
+        if (submittedAt === undefined || state === 'failed' || state === 'cancelled')
+          timing.timed(answered - asked);
+        else timing.observed(model, answered - submittedAt, answered - asked, state === 'completed');
+      }
       if (!status.ok) {
         if (request.signal.aborted) return { failure: await this.#stopped(requestId, request) };
         // Polling failed but the job lives on (and bills): the retry re-attaches to it.
@@ -143,7 +134,6 @@ export class RuncomfyBackend implements Backend {
           ...(status.value.queuePosition !== undefined && { queuePosition: status.value.queuePosition }),
         });
       }
-      await this.#pause(this.#options.pollIntervalMs, request.signal);
     }
   }
 

@@ -178,7 +178,11 @@ export class RuncomfyClient {
         stdoutFile,
         onSpawn: (pid: number) => {
           const startTime = processStartTime(pid);
-          writeFileSync(`${stdoutFile}.pid`, JSON.stringify({ pid, ...(startTime !== undefined && { startTime }) }), { mode: 0o600 });
+          writeFileSync(
+            `${stdoutFile}.pid`,
+            JSON.stringify({ pid, ...(startTime !== undefined && { startTime }) }),
+            { mode: 0o600 },
+          );
         },
       }),
       file: invocation.file,
