@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.scratch/**', 'node_modules/**', 'coverage/**', 'outputs/**', '**/.faceswap/**', 'test/standin/**/*.mjs', 'bench/**/*.mjs', 'scripts/**/*.mjs', 'bin/**'] },
+  { ignores: ['dist/**', '.scratch/**', 'node_modules/**', 'coverage/**', 'outputs/**', '**/.faceswap/**', 'test/standin/**/*.mjs', 'test/standin/**/*.cjs', 'bench/**/*.mjs', 'scripts/**/*.mjs', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
