@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SchemaChecker } from '../src/recipe/schema-check.js';
 import { CHAIN_RECIPE, jobIntervals, maxOverlap, sandbox, type RunnerSandbox } from './helpers/runner.js';
@@ -11,6 +12,7 @@ afterEach(() => {
 });
 
 const KONTEXT = 'blackforestlabs/flux-1-kontext/pro/edit';
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 const NANO = 'google/nano-banana-2/edit';
 
 /** A recipe of Kontext stages with the given dependencies (`{b: ['a']}` = b uses a's output). */
@@ -52,6 +54,27 @@ describe('run against the runcomfy stand-in', () => {
     ).toBeGreaterThan(0);
     expect(result.stdout).toContain('2 jobs submitted');
   });
+
+  it.each([
+    ['model + input', 'chain.yaml', CHAIN_RECIPE],
+    [
+      'swap:',
+      'describe-then-dance.yaml',
+      readFileSync(join(REPO, 'recipes/describe-then-dance.yaml'), 'utf8'),
+    ],
+  ])(
+    'names the upstream stage whose output does not fit the next model (%s stage), before paying for it',
+    async (_kind, name, text) => {
+      // Kontext answers with no image: the Kling stage's character_image_url resolves to nothing.
+      sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50, output: { images: [] } } } } });
+      const result = await sb.run(['run', sb.recipe(name, text), '--reporter', 'plain']);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain(
+        '[fail] motion invalid input: input field "character_image_url" of stage "motion" is empty; it must be a string (kling/kling-2-6/motion-control-pro); the value comes from stage "face" (${{ stages.face.outputs.images[0] }}): check that stage\'s output',
+      );
+      expect(sb.submissions().map((s) => s.model)).toEqual([KONTEXT]);
+    },
+  );
 
   it('retries a 75 twice, then succeeds with 3 attempts recorded (exit 0)', async () => {
     sb = sandbox({ models: { [KONTEXT]: { steps: [75, 75] } } });

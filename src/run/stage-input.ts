@@ -4,7 +4,7 @@ import { PreparedScope } from '../recipe/expressions.js';
 import { templatesOf } from '../recipe/rules/build-stages.js';
 import { checkInput } from '../recipe/rules/model-input.js';
 import { resolveValue } from '../recipe/resolve.js';
-import type { StageId, StageSpec } from '../recipe/types.js';
+import type { StageId, StageSpec, ValueNode } from '../recipe/types.js';
 import type { DataPath } from '../recipe/yaml-index.js';
 import { describeValue, isJsonObject, kindOf, type JsonObject, type JsonValue } from '../util/json.js';
 
@@ -92,14 +92,15 @@ export function resolveStageInputs(
   return { ok: true, bodies, fanOut: items !== undefined, warnings };
 }
 
-/** `; the value comes from stage "face" (${{ stages.face.outputs.images }})` for a problem at `path`. */
+/**
+ * `; the value comes from stage "face" (${{ stages.face.outputs.images }})` for a problem at
+ * `path` of the input. Found by walking the input's value tree along `path`, not by where the
+ * expressions are written: a `swap:` stage's input is built by the router from its `swap:`
+ * fields, so its expressions sit at other places in the recipe than the fields they fill.
+ */
 function origin(stage: StageSpec, path: DataPath): string {
-  const full = ['stages', stage.id, 'input', ...path].map(String);
-  for (const { template, path: at } of templatesOf(stage.input)) {
-    const here = at.map(String);
-    const related =
-      here.length <= full.length ? here.every((s, i) => s === full[i]) : full.every((s, i) => s === here[i]);
-    if (!related) continue;
+  const node = nodeAt(stage.input, path);
+  for (const { template } of node ? templatesOf(node) : []) {
     const upstream = [
       ...new Set(
         template.parts.flatMap((p) =>
@@ -117,4 +118,25 @@ function origin(stage: StageSpec, path: DataPath): string {
     }
   }
   return '';
+}
+
+/**
+ * The node of a value tree that gives the value at `path`: the node there, or the expression
+ * above it whose result holds it (`images: ${{ stages.a.outputs.images }}` gives `images[0]`).
+ */
+function nodeAt(node: ValueNode, path: DataPath): ValueNode | undefined {
+  let here = node;
+  for (const segment of path) {
+    if (here.kind === 'template') return here;
+    if (here.kind === 'map') {
+      const entry = here.entries.find(([key]) => key === String(segment));
+      if (!entry) return undefined;
+      here = entry[1];
+    } else if (here.kind === 'list') {
+      const item = typeof segment === 'number' ? here.items[segment] : undefined;
+      if (!item) return undefined;
+      here = item;
+    } else return undefined;
+  }
+  return here;
 }
