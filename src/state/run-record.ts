@@ -75,6 +75,11 @@ export class RunRecord implements RunJournal {
     this.#stages.set(result.stage, result);
     for (const key of [...this.#inFlight.keys()])
       if (key.startsWith(`${result.stage}/`)) this.#inFlight.delete(key);
+    // A stage served from the cache is not work a crash could lose: the job store holds it and
+    // the next run serves it again. It joins the next write (a submission, a finished stage, the
+    // end) instead of costing one: the executor releases dependents when this resolves, so a
+    // 200-stage cached re-run wrote the record once per level of its graph (9 writes, ~30 ms).
+    if (result.status === 'cached') return;
     await this.write();
   }
 

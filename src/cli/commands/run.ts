@@ -281,9 +281,9 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     await local.close();
   }
 
-  await provenance.writeManifest();
   const code = exitCodeOf(execution);
-  await record.finish(execution.status, code);
+  // Two files, each written atomically and flushed: at once, not one flush after the other.
+  await Promise.all([provenance.writeManifest(), record.finish(execution.status, code)]);
   const results = plan.stages.map((s) => execution.results.get(s.id)).filter((r) => r !== undefined);
   const counts = { succeeded: 0, cached: 0, failed: 0, skipped: 0 };
   for (const r of results) counts[r.status]++;

@@ -392,17 +392,30 @@ function attemptsTable(run: RunData, result: RecordedStage, fanOut: boolean): st
   return `<details class="attempts-box"${open}><summary>Attempts (${result.attempts.length})</summary><table class="attempts"><thead><tr><th>#</th>${fanOut ? '<th>item</th>' : ''}<th>outcome</th><th>why</th><th>request</th><th>start</th><th>time</th><th>message</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
 }
 
-/** Calls `visit` for every string in a JSON value, with its path. */
+/**
+ * Calls `visit` for every string in a JSON value, with its path. The path array is reused as
+ * the walk goes on: read it during the call, copy it to keep it (a 200-stage contact sheet
+ * walks every input and output, and a new array per step was most of that walk's cost).
+ */
 export function walkStrings(
   value: JsonValue,
-  path: readonly (string | number)[],
+  path: (string | number)[],
   visit: (value: string, path: readonly (string | number)[]) => void,
 ): void {
   if (typeof value === 'string') visit(value, path);
-  else if (Array.isArray(value))
-    (value as readonly JsonValue[]).forEach((v, i) => walkStrings(v, [...path, i], visit));
-  else if (isJsonObject(value))
-    for (const [k, v] of Object.entries(value)) walkStrings(v, [...path, k], visit);
+  else if (Array.isArray(value)) {
+    const list = value as readonly JsonValue[];
+    for (let i = 0; i < list.length; i++) {
+      path.push(i);
+      walkStrings(list[i]!, path, visit);
+      path.pop();
+    }
+  } else if (isJsonObject(value))
+    for (const k in value) {
+      path.push(k);
+      walkStrings(value[k]!, path, visit);
+      path.pop();
+    }
 }
 
 function holdsRef(value: JsonValue, ctx: PageContext): boolean {
