@@ -91,4 +91,54 @@ describe('a run with the stand-in, then provenance and verify', () => {
       /^FAIL copy\/face\.png:\n {2}- sha256 mismatch: the record says [0-9a-f]{12}…, the file is [0-9a-f]{12}…; the file was changed after it was recorded\n/,
     );
   }, 60_000);
+
+  it('a cached re-run lists the files it delivered in its manifest; a changed label re-labels them', async () => {
+    const box = sandbox({ models: { default: { base: { queueMs: 0, runMs: 0 } } } });
+    try {
+      const file = box.recipe('chain.yaml', RECIPE);
+      expect((await box.run(['run', file, '--reporter', 'plain'])).code).toBe(0);
+      const outDir = join(box.standin.dir, 'outputs', 'chain');
+      const first = box.runRecord('chain');
+      const files = [...first.stages['face']!.files, ...first.stages['motion']!.files].sort();
+      const newestManifest = () => {
+        const runs = join(outDir, 'runs');
+        const dir = join(runs, readdirSync(runs).sort().at(-1)!);
+        return {
+          path: `outputs/chain/runs/${basename(dir)}/manifest.json`,
+          json: JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+            disclosure: { label: string };
+            outputs: { file: string; sha256: string }[];
+          },
+        };
+      };
+      const before = newestManifest().json.outputs;
+
+      // Unchanged: no client call, and the run's manifest still lists (and verify checks) every file.
+      const calls = box.standin.readLog().length;
+      expect((await box.run(['run', file, '--reporter', 'plain'])).code).toBe(0);
+      expect(box.standin.readLog()).toHaveLength(calls);
+      const cached = newestManifest();
+      expect(cached.json.outputs.map((o) => o.file)).toEqual(files);
+      expect(cached.json.outputs).toEqual(before);
+      const verify = await box.run(['verify', cached.path]);
+      expect(verify.stdout.endsWith(`${files.length} of ${files.length} files verified\n`)).toBe(true);
+
+      // The recipe's label changes: the jobs stay cached, their files are labelled and recorded again.
+      box.recipe('chain.yaml', RECIPE.replace('label: AI-generated', 'label: Synthetic media'));
+      expect((await box.run(['run', file, '--reporter', 'plain'])).code).toBe(0);
+      expect(box.standin.readLog()).toHaveLength(calls);
+      const relabelled = newestManifest();
+      expect(relabelled.json.disclosure.label).toBe('Synthetic media');
+      expect(relabelled.json.outputs.map((o) => o.file)).toEqual(files);
+      for (const f of files) {
+        const prov = JSON.parse(
+          readFileSync(`${join(outDir, f)}.provenance.json`, 'utf8'),
+        ) as ProvenanceRecord;
+        expect(prov.disclosure.label).toBe('Synthetic media');
+      }
+      expect((await box.run(['verify', relabelled.path])).code).toBe(0);
+    } finally {
+      box.cleanup();
+    }
+  }, 60_000);
 });

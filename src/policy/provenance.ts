@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ModelInfo } from '../catalog/model.js';
 import type { Recipe, StageSpec } from '../recipe/types.js';
 import { writeFileAtomic } from '../state/atomic.js';
@@ -103,6 +103,8 @@ export interface ProvenanceStage {
   readonly files: readonly string[];
   /** One per job, in job order. */
   readonly requestIds: readonly string[];
+  /** Served from the cache: the files were recorded (and labelled) by the run that made them. */
+  readonly cached?: boolean;
 }
 
 export type HookResult = { readonly ok: true } | { readonly ok: false; readonly message: string };
@@ -133,6 +135,8 @@ export class ProvenanceWriter {
   readonly #ctx: ProvenanceContext;
   readonly #consent: ConsentRecord | undefined;
   readonly #entries = new Map<string, ManifestEntry>();
+  /** The record of every file recorded or adopted so far, by the file's absolute path. */
+  readonly #records = new Map<string, ProvenanceRecord>();
   /** Strings the finished stages produced (outputs and files), with the stage that made each. */
   readonly #produced = new Map<string, string>();
   #manifestWrites: Promise<unknown> = Promise.resolve();
@@ -145,12 +149,17 @@ export class ProvenanceWriter {
   /** The executor's `beforeRecord` hook (bound, so it can be passed as is). */
   readonly beforeRecord = async (stage: ProvenanceStage): Promise<HookResult> => {
     try {
-      for (const file of stage.files) await this.#recordFile(stage, file);
+      // A cached file keeps the record the run that made it wrote, and this run's manifest
+      // lists it too (so `verify <run>/manifest.json` checks every file the run delivered). A
+      // file whose record is gone, or no longer matches it, is recorded again.
+      for (const file of stage.files)
+        if (!(stage.cached && this.#adopt(stage, file))) await this.#recordFile(stage, file);
     } catch (cause) {
       return { ok: false, message: `cannot write the provenance record: ${(cause as Error).message}` };
     }
     this.#remember(stage);
-    if (this.#ctx.runDir !== undefined) {
+    // Cached stages join the manifest written at the end, not one write each.
+    if (this.#ctx.runDir !== undefined && stage.cached !== true) {
       try {
         await this.writeManifest();
       } catch (cause) {
@@ -159,6 +168,14 @@ export class ProvenanceWriter {
     }
     return { ok: true };
   };
+
+  /**
+   * The records this run wrote or found valid, by absolute file path: the contact sheet shows
+   * them without reading every `<file>.provenance.json` back.
+   */
+  records(): ReadonlyMap<string, ProvenanceRecord> {
+    return this.#records;
+  }
 
   /** Every file recorded so far, sorted by path. */
   entries(): ManifestEntry[] {
@@ -204,6 +221,67 @@ export class ProvenanceWriter {
     };
     visit(stage.outputs);
     stage.files.forEach((f) => this.#produced.set(f, stage.spec.id));
+  }
+
+  /**
+   * Lists a cached file from its existing record; false when there is no usable record. The
+   * record's hash is trusted when the file's size still matches (hashing every cached output
+   * again would cost a re-run more than everything else; `verify` checks hashes).
+   */
+  #adopt(stage: ProvenanceStage, file: string): boolean {
+    const path = isAbsolute(file) ? file : join(this.#ctx.outDir, file);
+    const listed = toSlashes(isAbsolute(file) ? relative(this.#ctx.outDir, file) : file);
+    let record: unknown;
+    try {
+      const size = statSync(path).size;
+      record = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
+      if (!isJsonObject(record) || record['bytes'] !== size) return false;
+    } catch {
+      return false;
+    }
+    const {
+      sha256,
+      stage: recordedStage,
+      requestIds,
+      disclosure,
+      subjects,
+    } = record as Partial<ProvenanceRecord>;
+    // The label and the consent references must still be what the recipe says; if the
+    // recipe's consent changed since, the file is labelled and recorded again.
+    if (
+      record['provenanceVersion'] !== PROVENANCE_VERSION ||
+      typeof sha256 !== 'string' ||
+      recordedStage !== stage.spec.id ||
+      !Array.isArray(requestIds) ||
+      !Array.isArray(disclosure?.embedded) ||
+      disclosure.label !== (this.#consent?.label ?? null) ||
+      JSON.stringify(subjects) !== JSON.stringify(this.#subjects(stage))
+    )
+      return false;
+    this.#records.set(resolve(path), record as unknown as ProvenanceRecord);
+    this.#entries.set(listed, {
+      file: listed,
+      provenance: `${listed}${PROVENANCE_SUFFIX}`,
+      sha256,
+      stage: stage.spec.id,
+      model: stage.model.id,
+      requestIds,
+      labelEmbedded: disclosure.embedded,
+    });
+    return true;
+  }
+
+  /** The people whose faces the stage used, as the recipe's consent now records them. */
+  #subjects(stage: ProvenanceStage): ProvenanceRecord['subjects'] {
+    return stage.spec.subjects.map((id) => {
+      const subject = this.#consent?.subjects.get(id);
+      return {
+        id,
+        release: subject?.release ?? null,
+        expires: subject?.expires ?? null,
+        scope: [...(subject?.scope ?? [])],
+      };
+    });
   }
 
   async #recordFile(stage: ProvenanceStage, file: string): Promise<void> {
@@ -262,20 +340,13 @@ export class ProvenanceWriter {
       faceSwap,
       requestIds,
       disclosure: { label, embedded },
-      subjects: stage.spec.subjects.map((id) => {
-        const subject = this.#consent?.subjects.get(id);
-        return {
-          id,
-          release: subject?.release ?? null,
-          expires: subject?.expires ?? null,
-          scope: [...(subject?.scope ?? [])],
-        };
-      }),
+      subjects: this.#subjects(stage),
       inputs: body === null ? [] : this.#inputs(stage, body, job),
       warnings,
     };
     const text = `${JSON.stringify(record, null, 2)}\n`;
     await writeFileAtomic(`${path}${PROVENANCE_SUFFIX}`, ctx.redact ? ctx.redact(text) : text);
+    this.#records.set(resolve(path), record);
     this.#entries.set(listed, {
       file: listed,
       provenance: `${listed}${PROVENANCE_SUFFIX}`,

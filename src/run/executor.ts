@@ -70,6 +70,8 @@ export interface FinishedStage {
   /** Relative to the run's output folder. */
   readonly files: readonly string[];
   readonly requestIds: readonly string[];
+  /** Every job came from the cache: its files were recorded by the run that made them. */
+  readonly cached: boolean;
 }
 
 export interface ExecutionResult {
@@ -584,7 +586,7 @@ export class Executor {
 
   #finishStage(stage: StageState, failure?: StageFailure): void {
     const hook = this.#o.beforeRecord;
-    if (!failure && hook && !stage.hooked && stage.jobs.length > 0 && !stage.jobs.every((j) => j.cached)) {
+    if (!failure && hook && !stage.hooked && stage.jobs.length > 0) {
       stage.hooked = true;
       this.#pendingFinishes++;
       const merged = this.#merged(stage);
@@ -594,6 +596,7 @@ export class Executor {
         input: stage.input,
         ...merged,
         requestIds: stage.jobs.map((j) => j.result!.requestId),
+        cached: stage.jobs.every((j) => j.cached),
       })
         .then(
           (r) =>

@@ -306,7 +306,15 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   });
   const out = options.reporter === 'json' ? io.stderr : io.stdout;
   out.write(`\n${summary}`);
-  await writeReports({ runDir: dirname(record.path), plan, options, io, out, thumbStore: ctx.thumbStore });
+  await writeReports({
+    runDir: dirname(record.path),
+    plan,
+    options,
+    io,
+    out,
+    thumbStore: ctx.thumbStore,
+    provenance: provenance.records(),
+  });
   return code;
 }
 
@@ -385,14 +393,16 @@ async function writeReports(ctx: {
   io: CliIo;
   out: CliIo['stdout'];
   thumbStore: string | undefined;
+  provenance: ReadonlyMap<string, unknown>;
 }): Promise<void> {
-  const { runDir, plan, options, io, out, thumbStore } = ctx;
+  const { runDir, plan, options, io, out, thumbStore, provenance } = ctx;
   try {
     const graph = graphOf(plan);
     const report = await writeRunReport(runDir, {
       graph,
       env: io.env,
       ...(thumbStore !== undefined && { thumbStore }),
+      provenance,
     });
     out.write(`contact sheet: ${relative(io.cwd, report.path) || report.path}\n`);
     await writeJobSummary(runDir, {

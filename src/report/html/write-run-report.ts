@@ -22,6 +22,11 @@ export interface RunReportOptions {
   readonly ffmpeg?: string | null;
   /** A folder of thumbnails shared between runs (the run command uses the state folder's). */
   readonly thumbStore?: string;
+  /**
+   * Provenance records already in memory (the run command's, which it just wrote or checked),
+   * by the file's absolute path; files not in it have theirs read from disk.
+   */
+  readonly provenance?: ReadonlyMap<string, unknown>;
   readonly now?: () => Date;
 }
 
@@ -65,7 +70,7 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
     if (s.result && s.result.status !== 'skipped') for (const f of s.result.files) paths.add(outputPath(f));
   const previews = new Map<string, Preview>();
   await Promise.all([...paths].map(async (p) => previews.set(p, await maker.preview(p))));
-  const provenance = provenanceRecords(run, [...paths]);
+  const provenance = provenanceRecords(run, [...paths], options.provenance);
   const runFiles = await existing(run.runDir, ['manifest.json']);
 
   const ctx: PageContext = {
@@ -164,10 +169,21 @@ async function localInputs(run: RunData): Promise<Map<string, string>> {
  * The provenance record beside each file. Synchronous: one small file per output, and going
  * through the thread pool for each cost a cached 200-stage re-run more than reading them.
  */
-function provenanceRecords(run: RunData, paths: readonly string[]): Map<string, Provenance> {
+function provenanceRecords(
+  run: RunData,
+  paths: readonly string[],
+  known: ReadonlyMap<string, unknown> = new Map(),
+): Map<string, Provenance> {
   const out = new Map<string, Provenance>();
   for (const p of paths) {
     const record = `${p}.provenance.json`;
+    if (known.has(p)) {
+      out.set(p, {
+        href: relative(run.runDir, record).split(sep).join('/'),
+        ...provenanceFacts(known.get(p)),
+      });
+      continue;
+    }
     let text: string;
     try {
       const info = statSync(record);
