@@ -100,13 +100,13 @@ export class RuncomfyBackend implements Backend {
     const timing = this.#timing;
     const targets = submittedAt === undefined ? [] : timing.targets(model);
     let last: string | undefined;
-    for (let first = true; ; first = false) {
+    for (let calls = 0; ; calls++) {
       const delay =
         submittedAt === undefined
-          ? first
+          ? calls === 0
             ? 0
             : this.#options.pollIntervalMs
-          : timing.nextDelay(targets, Date.now() - submittedAt, first);
+          : timing.nextDelay(targets, Date.now() - submittedAt, calls);
       if (delay > 0) await this.#pause(delay, request.signal);
       if (request.signal.aborted) return { failure: await this.#stopped(requestId, request) };
       const asked = Date.now();

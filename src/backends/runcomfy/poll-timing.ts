@@ -11,8 +11,13 @@
  * client's start-up). When the bounds are apart, the first call goes halfway between them: a
  * "not yet" there raises the lower bound and the next call goes to the upper one, a "done"
  * lowers the upper bound; a model with steady job times is soon seen done within the start-up
- * jitter. Nothing depends on these guesses but timing: a job never seen done is polled every
- * interval, and no call is ever aimed sooner than one interval after the submit.
+ * jitter. Nothing depends on these guesses but timing.
+ *
+ * A model not seen done yet is first asked about half a second after the submit (or one
+ * interval, if that is shorter), then after 1 s, 2 s… up to the interval, which then holds: a
+ * quick job is not kept waiting a whole interval (2 s by default) before anyone looks, and a
+ * long one costs one or two extra calls for the first job of its model only. No call is aimed
+ * sooner than that first half second.
  */
 export class PollTiming {
   readonly #intervalMs: number;
@@ -41,17 +46,21 @@ export class PollTiming {
 
   /**
    * How long to wait before the next status call of a job submitted `elapsedMs` ago, aimed at
-   * `targets`. `first`: no status call was made for this job yet.
+   * `targets`, after `calls` status calls for it so far.
    */
-  nextDelay(targets: readonly number[], elapsedMs: number, first: boolean): number {
+  nextDelay(targets: readonly number[], elapsedMs: number, calls: number): number {
     const interval = this.#intervalMs;
-    const floor = first ? Math.max(0, interval - elapsedMs) : 0;
+    const first = Math.min(interval, FIRST_CHECK_MS);
+    const floor = calls === 0 ? Math.max(0, first - elapsedMs) : 0;
     const call = this.#calls.length > 0 ? Math.min(...this.#calls) : 0;
     for (const target of targets) {
       const launch = target - call - elapsedMs;
       if (launch > 0) return Math.max(floor, launch);
     }
-    return first ? floor : interval;
+    // Never seen done: back off from the first check to the interval. Slower than every job
+    // seen done: the interval.
+    if (targets.length === 0) return calls === 0 ? floor : Math.min(interval, first * 2 ** calls);
+    return calls === 0 ? floor : interval;
   }
 
   /**
@@ -71,6 +80,9 @@ export class PollTiming {
     remember(this.#calls, callMs);
   }
 }
+
+/** The earliest check of a job, and the start of the back-off for a model not seen done yet. */
+const FIRST_CHECK_MS = 500;
 
 /** Bounds this close count as known: finer than the jitter of a process start. */
 const CLOSE_ENOUGH_MS = 20;
