@@ -69,6 +69,7 @@ describe('run against the runcomfy stand-in', () => {
       sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50, output: { images: [] } } } } });
       const result = await sb.run(['run', sb.recipe(name, text), '--reporter', 'plain']);
       expect(result.code).toBe(1);
+      expect(result.stdout).toContain('[start] motion kling/kling-2-6/motion-control-pro\n');
       expect(result.stdout).toContain(
         '[fail] motion invalid input: input field "character_image_url" of stage "motion" is empty; it must be a string (kling/kling-2-6/motion-control-pro); the value comes from stage "face" (${{ stages.face.outputs.images[0] }}): check that stage\'s output',
       );

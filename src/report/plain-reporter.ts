@@ -27,7 +27,8 @@ export function plainLine(e: RunEvent): string | undefined {
     case 'run-start':
       return `[run] ${e.recipe.name}: ${e.stages.length} stage${e.stages.length === 1 ? '' : 's'}, concurrency ${e.concurrency}${e.dryRun ? ' (dry run)' : ''}`;
     case 'stage-start':
-      return `[start] ${e.stage} ${e.model}${e.jobs === 1 ? '' : ` (${e.jobs} jobs)`}`;
+      // 0 jobs: the input could not be resolved; the [fail] line that follows says why.
+      return `[start] ${e.stage} ${e.model}${e.jobs <= 1 ? '' : ` (${e.jobs} jobs)`}`;
     case 'stage-attempt':
       return e.attempt === 1 && e.reattach === null
         ? undefined
