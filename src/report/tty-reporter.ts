@@ -39,6 +39,8 @@ export class TtyReporter implements RunObserver {
         const view = this.#stages.get(e.stage);
         if (view) {
           view.jobs = e.jobs;
+          // Ready, and waiting for a --concurrency slot until its first attempt starts.
+          view.state = 'waiting';
           this.#title(e.stage);
         }
         return;
@@ -46,6 +48,7 @@ export class TtyReporter implements RunObserver {
       case 'stage-attempt': {
         const view = this.#stages.get(e.stage);
         if (view) {
+          if (view.state === 'waiting') view.state = undefined;
           view.attempt = Math.max(view.attempt, e.attempt);
           if (e.item !== null) view.retrying.delete(e.item);
           this.#title(e.stage);
