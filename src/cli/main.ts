@@ -180,16 +180,13 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       setCode(await (await import('./commands/report.js')).reportCommand(dir, opts, io)),
     );
 
-  program
-    .command('validate')
-    .description('check recipes without running anything; reports every problem with file:line:col')
-    .argument('<recipe...>', 'recipe files')
-    .addOption(options.format(['text', 'json'], 'text'))
-    .addOption(options.set())
-    .addOption(options.engine())
-    .addOption(options.catalog())
-    .addOption(options.maxRecipeSize())
-    .addOption(allowInsecureLocalOption())
+  withAnalysisOptions(
+    program
+      .command('validate')
+      .description('check recipes without running anything; reports every problem with file:line:col')
+      .argument('<recipe...>', 'recipe files')
+      .addOption(options.format(['text', 'json'], 'text')),
+  )
     .addHelpText(
       'after',
       '\nExamples:\n  $ faceswap-pipe validate recipes/*.yaml\n  $ faceswap-pipe validate campaign.yaml --format json > diagnostics.json',
@@ -198,16 +195,13 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       setCode(await (await import('./commands/validate.js')).validateCommand(files, opts, io)),
     );
 
-  program
-    .command('plan')
-    .description('show what a run would do: stages in order, models, dependencies and model calls')
-    .argument('<recipe>', 'recipe file')
-    .addOption(options.format(['text', 'json', 'mermaid'], 'text'))
-    .addOption(options.set())
-    .addOption(options.engine())
-    .addOption(options.catalog())
-    .addOption(options.maxRecipeSize())
-    .addOption(allowInsecureLocalOption())
+  withAnalysisOptions(
+    program
+      .command('plan')
+      .description('show what a run would do: stages in order, models, dependencies and model calls')
+      .argument('<recipe>', 'recipe file')
+      .addOption(options.format(['text', 'json', 'mermaid'], 'text')),
+  )
     .addHelpText(
       'after',
       '\nExamples:\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml\n  $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid --set dance=https://assets.example.com/salsa.mp4',
@@ -216,18 +210,17 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       setCode(await (await import('./commands/plan.js')).planCommand(file, opts, io)),
     );
 
-  program
-    .command('route')
-    .description(
-      'explain how each swap: stage is routed: inputs seen and their kinds, the rule, the model, the calls, the routes not taken',
-    )
-    .argument('<recipe>', 'recipe file')
-    .argument('[stage]', 'only this stage')
-    .addOption(options.format(['text', 'json'], 'text'))
-    .addOption(options.set())
-    .addOption(options.engine())
-    .addOption(options.catalog())
-    .addOption(options.maxRecipeSize())
+  withAnalysisOptions(
+    program
+      .command('route')
+      .description(
+        'explain how each swap: stage is routed: inputs seen and their kinds, the rule, the model, the calls, the routes not taken',
+      )
+      .argument('<recipe>', 'recipe file')
+      .argument('[stage]', 'only this stage')
+      .addOption(options.format(['text', 'json'], 'text')),
+    { insecureLocal: false },
+  )
     .addHelpText(
       'after',
       '\nExamples:\n  $ faceswap-pipe route recipes/sku-gallery.yaml\n  $ faceswap-pipe route recipes/hero-still.yaml hero --format json\n  $ faceswap-pipe route recipes/sku-gallery.yaml --engine local',
@@ -321,6 +314,19 @@ function collectStages(value: string, previous: unknown): string[] {
 }
 
 /** Adds the options of the commands that read a recipe's state (status, clean), defined once. */
+/** The options of the commands that analyse a recipe without running it, in their help order. */
+function withAnalysisOptions(command: Command, { insecureLocal = true } = {}): Command {
+  for (const option of [
+    options.set(),
+    options.engine(),
+    options.catalog(),
+    options.maxRecipeSize(),
+    ...(insecureLocal ? [allowInsecureLocalOption()] : []),
+  ])
+    command.addOption(option);
+  return command;
+}
+
 function withStateOptions(command: Command): Command {
   for (const option of [
     options.set(),
