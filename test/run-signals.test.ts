@@ -1,4 +1,6 @@
 import { execa } from 'execa';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,7 +27,9 @@ async function until(check: () => boolean, what: string, ms = 20_000): Promise<v
 describe('signals (a real faceswap-pipe process)', () => {
   it('SIGINT cancels every in-flight job, says which could not be cancelled, records the run and exits 130', async () => {
     // Kontext jobs stay queued (cancellable); the Kling job starts running at once (not cancellable).
-    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } }, [KLING]: { base: { queueMs: 0, runMs: null } } } });
+    sb = sandbox({
+      models: { [KONTEXT]: { base: { queueMs: null } }, [KLING]: { base: { queueMs: 0, runMs: null } } },
+    });
     const recipe = sb.recipe(
       'wide.yaml',
       `version: 1
@@ -45,14 +49,20 @@ stages:
     input: { prompt: c, image: "\${{ stages.one.outputs.images[0] }}" }
 `,
     );
-    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    });
     await until(() => sb!.submissions().length === 3, 'three submissions');
     await sleep(200);
     child.kill('SIGINT');
     const result = await child;
     expect(result.exitCode).toBe(130);
     const cancels = sb.standin.readLog().filter((r) => r.command === 'cancel');
-    expect(new Set(cancels.map((c) => c.request_id))).toEqual(new Set(sb.submissions().map((s) => s.request_id)));
+    expect(new Set(cancels.map((c) => c.request_id))).toEqual(
+      new Set(sb.submissions().map((s) => s.request_id)),
+    );
     expect(result.stderr).toContain('SIGINT received; cancelling in-flight jobs');
     expect(result.stdout).toContain('cannot be cancelled; it will run to completion and may bill');
     const record = sb.runRecord('wide');
@@ -64,12 +74,52 @@ stages:
 
   it('SIGTERM is handled like Ctrl-C', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } } } });
-    const recipe = sb.recipe('one.yaml', `version: 1\nname: one\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: a, image: https://assets.example.com/1.jpg }\n`);
-    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], { cwd: sb.standin.dir, env: { ...sb.standin.env, ...FAST_ENV }, reject: false });
+    const recipe = sb.recipe(
+      'one.yaml',
+      `version: 1\nname: one\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: a, image: https://assets.example.com/1.jpg }\n`,
+    );
+    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    });
     await until(() => sb!.submissions().length === 1, 'a submission');
     child.kill('SIGTERM');
     const result = await child;
     expect(result.exitCode).toBe(130);
     expect(sb.standin.readLog().filter((r) => r.command === 'cancel')).toHaveLength(1);
+  });
+
+  it('SIGTERM during a submit that never answers stops that client after a grace period and exits 130', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { steps: [{ submit: 'hang' }] } } });
+    const recipe = sb.recipe(
+      'one.yaml',
+      `version: 1\nname: one\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: a, image: https://assets.example.com/1.jpg }\n`,
+    );
+    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    });
+    // The submit is running once the runner wrote its pid beside the state record's stdout file
+    // (the stand-in logs a process only when it ends).
+    const state = join(sb.standin.dir, '.faceswap');
+    await until(
+      () =>
+        existsSync(state) &&
+        readdirSync(state, { recursive: true }).some((f) => String(f).endsWith('.out.pid')),
+      'the submit process',
+    );
+    await sleep(300);
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(result.stdout).toContain(
+      '[fail] a interrupted: the run was interrupted while the submit was still waiting for the service; the client was stopped 3 s later, so a job may exist on the service without a known request id',
+    );
+    // The hung submit was stopped by a signal, not left behind.
+    const submit = sb.standin.readLog().find((r) => r.command === 'run');
+    expect(submit?.signal).toBe('SIGTERM');
+    expect(sb.submissions()).toHaveLength(0);
   });
 });

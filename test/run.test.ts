@@ -288,6 +288,23 @@ stages:
     expect(stage.failure?.message).toContain('cancelled on the service');
   });
 
+  it('stops a submit that never answers after the deadline and a grace period; the retry submits again', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50 }, steps: [{ submit: 'hang' }] } } });
+    const recipe = sb.recipe(
+      'hang.yaml',
+      kontextRecipe('hang', { a: [] }, 'defaults:\n  timeout: 1s\n  retries: 1\n'),
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      '[retry] a attempt 1 timed out: the attempt timed out while the submit was still waiting for the service; the client was stopped 3 s later, so a job may exist on the service without a known request id',
+    );
+    const runs = sb.standin.readLog().filter((r) => r.command === 'run');
+    expect(runs.map((r) => r.signal)).toEqual(['SIGTERM', null]);
+    expect(sb.submissions()).toHaveLength(1);
+    expect(sb.runRecord('hang').stages['a']!.attempts.map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
+  });
+
   it('--dry-run prints the exact commands and makes zero calls', async () => {
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

@@ -44,11 +44,27 @@ export class RuncomfyBackend implements Backend {
       if (!probe.ok && probe.failure.exitCode === 65) requestId = undefined;
     }
     if (requestId === undefined) {
-      // The submit is not abortable: killing the client mid-request may leave a paid job with an
-      // unknown id (contract section 7). It is one short API call; on abort we cancel right after.
+      // The submit is not stopped at once when the attempt is: killing the client mid-request
+      // may leave a paid job with an unknown id (contract section 7), and it is one short API
+      // call, after which the job is cancelled. But a submit that does not answer must not
+      // outlive the attempt's deadline, or a Ctrl-C, by more than a grace period.
       const { stdoutFile } = await hooks.beforeSubmit();
-      const submitted = await this.#client.submit(request.model.id, request.input, stdoutFile);
-      if (!submitted.ok) return failed(submitted.failure);
+      const submitted = await this.#client.submit(
+        request.model.id,
+        request.input,
+        stdoutFile,
+        abortedAfter(request.signal, SUBMIT_GRACE_MS),
+      );
+      if (!submitted.ok) {
+        if (request.signal.aborted && submitted.failure.reason === 'interrupted') {
+          const deadline = request.abortReason() === 'deadline';
+          return failed({
+            reason: deadline ? 'timed-out' : 'interrupted',
+            message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'} while the submit was still waiting for the service; the client was stopped ${SUBMIT_GRACE_MS / 1000} s later, so a job may exist on the service without a known request id`,
+          });
+        }
+        return failed(submitted.failure);
+      }
       requestId = submitted.value;
     }
     const submittedAt = Date.now();
@@ -230,4 +246,16 @@ function failed(failure: AttemptFailure): AttemptOutcome {
 export function safeSegment(id: string): string {
   const cleaned = id.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
   return cleaned === '' ? 'job' : cleaned.slice(0, 120);
+}
+
+/** How long a submit may go on after its attempt was stopped (deadline or Ctrl-C). */
+const SUBMIT_GRACE_MS = 3_000;
+
+/** A signal that aborts `ms` after `signal` does. */
+function abortedAfter(signal: AbortSignal, ms: number): AbortSignal {
+  const controller = new AbortController();
+  const arm = () => setTimeout(() => controller.abort(), ms).unref();
+  if (signal.aborted) arm();
+  else signal.addEventListener('abort', arm, { once: true });
+  return controller.signal;
 }

@@ -57,13 +57,19 @@ export class RuncomfyClient {
   }
 
   /**
-   * Submits a job; the request id on success. Not abortable: see the backend for why. With
+   * Submits a job; the request id on success. `signal` stops the client (the backend aborts it
+   * only a grace period after the attempt was stopped: see there for why). With
    * `stdoutFile`, the client's answer (the id) goes to that file and the child's pid to
    * `<stdoutFile>.pid`, so a runner killed meanwhile can find the job afterwards.
    */
-  async submit(model: string, body: JsonObject, stdoutFile?: string): Promise<ClientCall<string>> {
+  async submit(
+    model: string,
+    body: JsonObject,
+    stdoutFile?: string,
+    signal?: AbortSignal,
+  ): Promise<ClientCall<string>> {
     const invocation = this.submitInvocation(model, body);
-    const result = await this.#run(invocation, undefined, stdoutFile);
+    const result = await this.#run(invocation, signal, stdoutFile);
     const failure = this.#failure(result, 'submit');
     if (failure) return { ok: false, failure };
     const parsed = parseJson((result as { stdout: string }).stdout);
