@@ -78,7 +78,7 @@ export class RuncomfyBackend implements Backend {
       case 'completed':
         return this.#collect(requestId, request);
       case 'failed': {
-        const record = await this.#client.result(requestId, undefined);
+        const record = await this.#client.result(requestId, undefined, request.signal);
         const detail = record.ok
           ? record.value.error
           : record.failure.message.replace(/^request failed:\s*/, '');
