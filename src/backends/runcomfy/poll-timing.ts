@@ -16,8 +16,8 @@
  * A model not seen done yet is first asked about half a second after the submit (or one
  * interval, if that is shorter), then after 1 s, 2 s… up to the interval, which then holds: a
  * quick job is not kept waiting a whole interval (2 s by default) before anyone looks, and a
- * long one costs one or two extra calls for the first job of its model only. No call is aimed
- * sooner than that first half second.
+ * long one costs one or two extra calls, only while no job of its model has been seen done.
+ * No call is aimed sooner than that first half second.
  */
 export class PollTiming {
   readonly #intervalMs: number;
