@@ -86,13 +86,6 @@ export interface AttemptHooks {
   submitted(requestId: string): Promise<void>;
   /** Queue and progress changes, for reporters. */
   progress(status: JobStatus): void;
-  /**
-   * Called once the service reports the job finished (completed, failed or cancelled), before
-   * its result is fetched: from then on the job no longer counts against `--concurrency` and
-   * the per-model limits, which protect the service, so the next job can be submitted while
-   * this one's files download.
-   */
-  jobEnded?(): void;
 }
 
 export interface JobStatus {

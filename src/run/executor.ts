@@ -382,10 +382,10 @@ export class Executor {
     this.#running.add(job);
     this.#slots++;
     this.#slotsByModel.set(model, (this.#slotsByModel.get(model) ?? 0) + 1);
-    let slotHeld = true;
+    // The slot is held for the whole attempt: submit, waiting, and fetching the result. Counting
+    // a job only until the service said it ended let the next submission overlap this one's
+    // result call, which an invocation log shows as one job more than --concurrency allows.
     const releaseSlot = () => {
-      if (!slotHeld) return;
-      slotHeld = false;
       this.#slots--;
       this.#slotsByModel.set(model, (this.#slotsByModel.get(model) ?? 1) - 1);
       this.#signalChange();
@@ -435,7 +435,6 @@ export class Executor {
               state: status.state,
               queuePosition: status.queuePosition ?? null,
             }),
-          jobEnded: releaseSlot,
         },
       );
       const endedAt = this.#now();

@@ -130,7 +130,7 @@ stages:
       reference_video_url: \${{ vars.dance }}
 `;
 
-/** Intervals [start, end] of each job on the service as the runner sees it: from its submit to its last status call. */
+/** Intervals [start, end] of each job as the runner handles it: from its submit to its last client call. */
 export function jobIntervals(
   log: readonly LogRecord[],
 ): Map<string, { model: string; start: number; end: number }> {
@@ -140,9 +140,8 @@ export function jobIntervals(
       jobs.set(r.request_id, { model: r.model!, start: r.start, end: r.end });
   }
   for (const r of log) {
-    // A job holds its --concurrency slot until a status call says it ended; fetching its
-    // result afterwards no longer loads the service and may overlap the next submission.
-    if (r.command === 'status' && r.request_id && jobs.has(r.request_id)) {
+    // A job holds its --concurrency slot until its last client call (the result fetch).
+    if (r.command !== 'run' && r.request_id && jobs.has(r.request_id)) {
       const job = jobs.get(r.request_id)!;
       job.end = Math.max(job.end, r.end);
     }

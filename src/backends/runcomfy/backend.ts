@@ -72,7 +72,6 @@ export class RuncomfyBackend implements Backend {
 
     const fresh = request.reattach === undefined || requestId !== request.reattach;
     const finalState = await this.#waitForEnd(requestId, request, hooks, fresh ? submittedAt : undefined);
-    if ('state' in finalState) hooks.jobEnded?.();
     if ('failure' in finalState) return failed(finalState.failure);
     switch (finalState.state) {
       case 'completed':

@@ -1,6 +1,6 @@
 /**
  * When to ask the service about a job. Every status call is a client process, and a job holds
- * its --concurrency slot until a status call sees it finished, so both polling too often and
+ * its --concurrency slot until a status call sees it finished (and its result is fetched), so both polling too often and
  * seeing the end late cost: the first in processes (CPU), the second in slot time, which on a
  * wide campaign is makespan. Polling on a fixed grid sees the end up to a whole interval late.
  *
