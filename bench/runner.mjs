@@ -92,9 +92,9 @@ function benchCatalog(dir) {
 
 /**
  * Lower bound and a zero-overhead list schedule (critical path first), in ms. With `client`
- * (ms per client call), the list schedule also pays the calls no runner can avoid: a stage holds
- * its slot for its submit and for the status call that sees it end, and its dependents wait for
- * its result call.
+ * (ms per client call), the list schedule also pays the calls no runner can avoid, each on the
+ * stage's slot (which --concurrency holds from submit to fetched result): its submit, the status
+ * call that sees it end, and its result call.
  */
 export function idealMakespan(dag, durationOf, concurrency, client = 0) {
   const order = dag.order;
@@ -117,10 +117,10 @@ export function idealMakespan(dag, durationOf, concurrency, client = 0) {
     ready.sort((a, b) => rest.get(b) - rest.get(a));
     while (running.length < concurrency && ready.length) {
       const id = ready.shift();
-      running.push({ id, end: now + durationOf(id) + 2 * client });
+      running.push({ id, end: now + durationOf(id) + 3 * client });
     }
-    // Events: a slot frees (a running stage's status call saw it end), or a finished stage's
-    // result arrives and its dependents become ready.
+    // Events: a slot frees (a running stage's result is fetched), then its dependents become
+    // ready.
     running.sort((a, b) => a.end - b.end);
     const nextRun = running[0];
     const nextResult = results.reduce(
@@ -139,7 +139,7 @@ export function idealMakespan(dag, durationOf, concurrency, client = 0) {
     }
     running.shift();
     now = nextRun.end;
-    results.push({ id: nextRun.id, at: now + client });
+    results.push({ id: nextRun.id, at: now });
   }
   return { bound, list: now, critical, work };
 }
@@ -285,7 +285,7 @@ export async function runRunnerBench({
       `  faceswap-pipe: ${(runnerMs / 1000).toFixed(1)} s = ${result.makespanVsIdeal.toFixed(3)}x ideal, ${result.makespanVsListSchedule.toFixed(3)}x list schedule (target 1.05x); ${result.clientCallsPerStage.toFixed(1)} client calls per stage`,
     );
     log(
-      `  the same list schedule paying the client calls no runner avoids (${clientCallMs.toFixed(0)} ms each: a stage holds its slot for its submit and for the status call that sees it end; its dependents wait for its result call): ${(floor.list / 1000).toFixed(1)} s; faceswap-pipe = ${result.makespanVsListScheduleWithClient.toFixed(3)}x that`,
+      `  the same list schedule paying the client calls no runner avoids (${clientCallMs.toFixed(0)} ms each, on the stage's slot: its submit, the status call that sees it end, its result call): ${(floor.list / 1000).toFixed(1)} s; faceswap-pipe = ${result.makespanVsListScheduleWithClient.toFixed(3)}x that`,
     );
     log(
       `  make -j ${concurrency}:     ${(makeMs / 1000).toFixed(1)} s; ${result.makeClientCallsPerStage.toFixed(1)} client calls per stage`,
