@@ -24,6 +24,19 @@ async function until(check: () => boolean, what: string, ms = 20_000): Promise<v
   }
 }
 
+/** `faceswap-pipe run` of a one-stage Kontext recipe, as a real child process. */
+function runOneStage(box: RunnerSandbox) {
+  const recipe = box.recipe(
+    'one.yaml',
+    `version: 1\nname: one\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: a, image: https://assets.example.com/1.jpg }\n`,
+  );
+  return execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+    cwd: box.standin.dir,
+    env: { ...box.standin.env, ...FAST_ENV },
+    reject: false,
+  });
+}
+
 describe('signals (a real faceswap-pipe process)', () => {
   it('SIGINT cancels every in-flight job, says which could not be cancelled, records the run and exits 130', async () => {
     // Kontext jobs stay queued (cancellable); the Kling job starts running at once (not cancellable).
@@ -74,15 +87,7 @@ stages:
 
   it('SIGTERM is handled like Ctrl-C', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } } } });
-    const recipe = sb.recipe(
-      'one.yaml',
-      `version: 1\nname: one\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: a, image: https://assets.example.com/1.jpg }\n`,
-    );
-    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
-      cwd: sb.standin.dir,
-      env: { ...sb.standin.env, ...FAST_ENV },
-      reject: false,
-    });
+    const child = runOneStage(sb);
     await until(() => sb!.submissions().length === 1, 'a submission');
     child.kill('SIGTERM');
     const result = await child;
@@ -92,15 +97,7 @@ stages:
 
   it('SIGTERM during a submit that never answers stops that client after a grace period and exits 130', async () => {
     sb = sandbox({ models: { [KONTEXT]: { steps: [{ submit: 'hang' }] } } });
-    const recipe = sb.recipe(
-      'one.yaml',
-      `version: 1\nname: one\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: a, image: https://assets.example.com/1.jpg }\n`,
-    );
-    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
-      cwd: sb.standin.dir,
-      env: { ...sb.standin.env, ...FAST_ENV },
-      reject: false,
-    });
+    const child = runOneStage(sb);
     // The submit is running once the runner wrote its pid beside the state record's stdout file
     // (the stand-in logs a process only when it ends).
     const state = join(sb.standin.dir, '.faceswap');

@@ -258,17 +258,22 @@ export class ProvenanceWriter {
       JSON.stringify(subjects) !== JSON.stringify(this.#subjects(stage))
     )
       return false;
-    this.#records.set(resolve(path), record as unknown as ProvenanceRecord);
+    this.#list(path, listed, record as unknown as ProvenanceRecord, stage);
+    return true;
+  }
+
+  /** Keeps a file's record for the contact sheet and lists the file in the manifest. */
+  #list(path: string, listed: string, record: ProvenanceRecord, stage: ProvenanceStage): void {
+    this.#records.set(resolve(path), record);
     this.#entries.set(listed, {
       file: listed,
       provenance: `${listed}${PROVENANCE_SUFFIX}`,
-      sha256,
+      sha256: record.sha256,
       stage: stage.spec.id,
       model: stage.model.id,
-      requestIds,
-      labelEmbedded: disclosure.embedded,
+      requestIds: record.requestIds,
+      labelEmbedded: record.disclosure.embedded,
     });
-    return true;
   }
 
   /** The people whose faces the stage used, as the recipe's consent now records them. */
@@ -346,16 +351,7 @@ export class ProvenanceWriter {
     };
     const text = `${JSON.stringify(record, null, 2)}\n`;
     await writeFileAtomic(`${path}${PROVENANCE_SUFFIX}`, ctx.redact ? ctx.redact(text) : text);
-    this.#records.set(resolve(path), record);
-    this.#entries.set(listed, {
-      file: listed,
-      provenance: `${listed}${PROVENANCE_SUFFIX}`,
-      sha256,
-      stage: stage.spec.id,
-      model: stage.model.id,
-      requestIds,
-      labelEmbedded: embedded,
-    });
+    this.#list(path, listed, record, stage);
   }
 
   #inputs(stage: ProvenanceStage, body: JsonValue, job: number | undefined): ProvenanceRecord['inputs'] {
