@@ -111,35 +111,22 @@ export function idealMakespan(dag, durationOf, concurrency, client = 0) {
   const remaining = new Map(order.map((id) => [id, dag.deps.get(id).length]));
   let ready = order.filter((id) => remaining.get(id) === 0);
   const running = [];
-  const results = [];
   let now = 0;
-  while (ready.length || running.length || results.length) {
+  while (ready.length || running.length) {
     ready.sort((a, b) => rest.get(b) - rest.get(a));
     while (running.length < concurrency && ready.length) {
       const id = ready.shift();
       running.push({ id, end: now + durationOf(id) + 3 * client });
     }
-    // Events: a slot frees (a running stage's result is fetched), then its dependents become
-    // ready.
+    // The next slot frees when a running stage's result is fetched; its dependents are ready then.
     running.sort((a, b) => a.end - b.end);
-    const nextRun = running[0];
-    const nextResult = results.reduce(
-      (best, r) => (best === undefined || r.at < best.at ? r : best),
-      undefined,
-    );
-    if (nextResult !== undefined && (nextRun === undefined || nextResult.at <= nextRun.end)) {
-      results.splice(results.indexOf(nextResult), 1);
-      now = Math.max(now, nextResult.at);
-      finish.set(nextResult.id, now);
-      for (const d of dependents.get(nextResult.id)) {
-        remaining.set(d, remaining.get(d) - 1);
-        if (remaining.get(d) === 0) ready.push(d);
-      }
-      continue;
+    const next = running.shift();
+    now = next.end;
+    finish.set(next.id, now);
+    for (const d of dependents.get(next.id)) {
+      remaining.set(d, remaining.get(d) - 1);
+      if (remaining.get(d) === 0) ready.push(d);
     }
-    running.shift();
-    now = nextRun.end;
-    results.push({ id: nextRun.id, at: now });
   }
   return { bound, list: now, critical, work };
 }
