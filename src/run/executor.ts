@@ -382,14 +382,6 @@ export class Executor {
     this.#running.add(job);
     this.#slots++;
     this.#slotsByModel.set(model, (this.#slotsByModel.get(model) ?? 0) + 1);
-    // The slot is held for the whole attempt: submit, waiting, and fetching the result. Counting
-    // a job only until the service said it ended let the next submission overlap this one's
-    // result call, which an invocation log shows as one job more than --concurrency allows.
-    const releaseSlot = () => {
-      this.#slots--;
-      this.#slotsByModel.set(model, (this.#slotsByModel.get(model) ?? 1) - 1);
-      this.#signalChange();
-    };
     const startedAt = this.#now();
     const reattach = job.reattach;
     this.#emit({
@@ -468,7 +460,12 @@ export class Executor {
     } finally {
       clearTimeout(deadline);
       this.#running.delete(job);
-      releaseSlot();
+      // The slot is held for the whole attempt: submit, waiting, and fetching the result.
+      // Counting a job only until the service said it ended let the next submission overlap
+      // this one's result call, which an invocation log shows as one job more than allowed.
+      this.#slots--;
+      this.#slotsByModel.set(model, (this.#slotsByModel.get(model) ?? 1) - 1);
+      this.#signalChange();
       job.controller = undefined;
     }
     const settled = job.state as Job['state'];
