@@ -1,5 +1,7 @@
 /** Every example recipe in recipes/ is valid, warning-free, and plans as documented. */
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -124,5 +126,46 @@ describe('plan of the Kontext-then-Kling chain', () => {
     expect(result.code).toBe(0);
     const plan = JSON.parse(result.stdout) as { stages: { input: Record<string, unknown> }[] };
     expect(plan.stages[1]!.input['reference_video_url']).toBe('https://assets.example.com/salsa.mp4');
+  });
+});
+
+describe('needs', () => {
+  it('takes one stage id on its own, as GitHub Actions does, and orders by it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'needs-'));
+    const file = join(dir, 'needs.yaml');
+    writeFileSync(
+      file,
+      [
+        'version: 1',
+        'name: needs-one',
+        'consent:',
+        '  subjects: { ana: { release: REL-1 } }',
+        '  assets: [{ match: https://assets.example.com/**, rights: owned }]',
+        '  disclosure: { label: AI-generated }',
+        'stages:',
+        '  later:',
+        '    model: google/nano-banana-2/edit',
+        '    subjects: [ana]',
+        '    needs: first',
+        '    input: { prompt: Make it golden hour, image_urls: [https://assets.example.com/b.jpg] }',
+        '  first:',
+        '    model: google/nano-banana-2/edit',
+        '    subjects: [ana]',
+        '    input: { prompt: Make it dusk, image_urls: [https://assets.example.com/a.jpg] }',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const result = await runCli(['plan', file, '--format', 'json']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const plan = JSON.parse(result.stdout) as { stages: { id: string; needs: string[] }[] };
+      expect(plan.stages.map((s) => [s.id, s.needs])).toEqual([
+        ['first', []],
+        ['later', ['first']],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -20,20 +20,43 @@ export type DescribePath = (path: DataPath) => string;
 
 /**
  * Drops the noise ajv produces for `anyOf`/`oneOf`: with `allErrors` it reports every failing
- * branch and then the combinator itself. The user needs one sentence, so the branch errors
- * are dropped and only the combinator's issue remains.
+ * branch and then the combinator itself. The user needs one sentence. When exactly one branch
+ * accepts the value's type (`needs: Face` is a string, and one branch is a string of stage-id
+ * form), that branch's issues say what is wrong and the rest are dropped; otherwise only the
+ * combinator's issue remains.
  */
 export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[] {
   // `propertyNames` adds a summary ("property name must be valid") after the issue that names
   // the bad key; only the latter says anything useful.
   const named = issues.filter((i) => i.keyword !== 'propertyNames');
-  const combinators = named
-    .filter((i) => i.keyword === 'anyOf' || i.keyword === 'oneOf')
-    .map((i) => i.schemaPath);
+  const combinators = named.filter((i) => i.keyword === 'anyOf' || i.keyword === 'oneOf');
   if (combinators.length === 0) return named;
-  return named.filter(
-    (i) => !combinators.some((c) => i.schemaPath !== c && i.schemaPath.startsWith(`${c}/`)),
-  );
+  const dropped = new Set<SchemaIssue>();
+  for (const combinator of combinators) {
+    const prefix = `${combinator.schemaPath}/`;
+    const branches = new Map<string, SchemaIssue[]>();
+    const under = (i: SchemaIssue) => combinator.path.every((segment, k) => i.path[k] === segment);
+    for (const issue of named) {
+      if (!issue.schemaPath.startsWith(prefix) || !under(issue)) continue;
+      const branch = issue.schemaPath.slice(prefix.length).split('/')[0]!;
+      branches.set(branch, [...(branches.get(branch) ?? []), issue]);
+    }
+    const samePlace = (i: SchemaIssue) => i.path.length === combinator.path.length;
+    const fitting = [...branches.values()].filter(
+      (list) =>
+        !list.some(
+          (i) =>
+            i.keyword === 'type' &&
+            samePlace(i) &&
+            i.schemaPath.split('/').length === prefix.split('/').length + 1,
+        ),
+    );
+    const keep = fitting.length === 1 ? fitting[0]! : [];
+    if (keep.length > 0) dropped.add(combinator);
+    for (const list of branches.values())
+      for (const issue of list) if (!keep.includes(issue)) dropped.add(issue);
+  }
+  return named.filter((i) => !dropped.has(i));
 }
 
 /** Rewords one ajv issue. `knownKeys` lists a mapping's allowed keys for "did you mean". */

@@ -58,9 +58,13 @@ export function buildStages(
     const foreach = hasForeach
       ? toValueNode(ctx, stage['foreach'], [...base, 'foreach'], ['vars', 'stages'])
       : undefined;
-    const needs = Array.isArray(stage['needs'])
-      ? (stage['needs'] as unknown[]).filter((n): n is StageId => typeof n === 'string')
-      : [];
+    // A list of ids, or one id on its own (`needs: face`), as GitHub Actions allows.
+    const rawNeeds = stage['needs'];
+    const needs = Array.isArray(rawNeeds)
+      ? (rawNeeds as unknown[]).filter((n): n is StageId => typeof n === 'string')
+      : typeof rawNeeds === 'string'
+        ? [rawNeeds as StageId]
+        : [];
     const references = [input, swap, foreach].flatMap((node) => (node ? stageReferences(node) : []));
     const dependsOn = [...new Set<StageId>([...needs, ...references.map((r) => r.stage)])].sort();
     const timeout = typeof stage['timeout'] === 'string' ? parseDuration(stage['timeout']) : undefined;

@@ -3,12 +3,13 @@ import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import type { RelatedLocation } from '../diagnostic.js';
 import type { StageId, StageSpec } from '../types.js';
+import type { DataPath } from '../yaml-index.js';
 
 /** Checks `needs` entries and reports every dependency cycle, naming each stage on it. */
 export function checkGraph(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>): void {
   for (const stage of stages.values()) {
     stage.needs.forEach((need, i) => {
-      const at = ctx.at(['stages', stage.id, 'needs', i]);
+      const at = ctx.at(needsPath(ctx, stage.id, i));
       if (need === stage.id) ctx.error('self-reference', `stage "${stage.id}" cannot need itself`, at);
       else if (!stages.has(need))
         ctx.error(
@@ -47,5 +48,11 @@ function edgeLocation(ctx: AnalysisContext, from: StageSpec, to: StageId) {
     if (location.range) return location;
   }
   const i = from.needs.indexOf(to);
-  return ctx.at(['stages', from.id, ...(i >= 0 ? ['needs', i] : [])]);
+  return ctx.at(i >= 0 ? needsPath(ctx, from.id, i) : ['stages', from.id]);
+}
+
+/** Where a stage's `needs` entry `i` is written: the list item, or `needs:` itself when it names one stage. */
+function needsPath(ctx: AnalysisContext, stage: StageId, i: number): DataPath {
+  const item: DataPath = ['stages', stage, 'needs', i];
+  return ctx.index.valueRange(item) ? item : ['stages', stage, 'needs'];
 }
