@@ -129,8 +129,14 @@ export function checkInput(
     const properties = isJsonObject(model.inputSchema['properties'])
       ? Object.keys(model.inputSchema['properties'])
       : [];
+    // A schema that forbids other fields (the local engine's) already made each one an error.
+    const refused = new Set(
+      issues
+        .filter((i) => i.keyword === 'additionalProperties' && i.path.length === 0)
+        .map((i) => String(i.params['additionalProperty'])),
+    );
     for (const key of Object.keys(input)) {
-      if (properties.includes(key)) continue;
+      if (properties.includes(key) || refused.has(key)) continue;
       problems.push({
         severity: 'warning',
         code: 'unknown-model-field',

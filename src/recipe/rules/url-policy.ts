@@ -4,7 +4,9 @@ import { staticSentValues, type SentValue } from '../../policy/sent-values.js';
 import { checkSentValue, type Receiver, type UrlPolicyOptions } from '../../policy/url-policy.js';
 import { canonicalJson, type JsonValue } from '../../util/json.js';
 import type { AnalysisContext } from '../context.js';
-import { PreparedScope } from '../expressions.js';
+import { PreparedScope, type Reference, type Template } from '../expressions.js';
+import type { DataPath } from '../yaml-index.js';
+import { templatesOf } from './build-stages.js';
 import { describeRecipePath } from '../describe.js';
 import type { RelatedLocation } from '../diagnostic.js';
 import type { StageId, StageSpec } from '../types.js';
@@ -53,6 +55,7 @@ export function checkUrlPolicy(
       : model.backend === 'local'
         ? { kind: 'local', model: model.id, recipeDir: options.recipeDir }
         : { kind: 'hosted', model: model.id };
+    if (receiver.kind === 'hosted') checkDownloadedFiles(ctx, stage, receiver.model, sending);
     for (const value of values) {
       if (!value.media || value.origin.kind !== 'author') continue;
       const problem = checkSentValue(value.value, receiver, options);
@@ -67,6 +70,65 @@ export function checkUrlPolicy(
     }
   }
   return refused;
+}
+
+/**
+ * `stages.X.files` are paths on this machine. A hosted model given them as a whole value
+ * (`image: ${{ stages.face.files[0] }}`, or `${{ item }}` of a `foreach` over them) would be
+ * refused when the stage starts, after the upstream stage was paid for: reported now, with the
+ * hosted URL to use instead.
+ */
+function checkDownloadedFiles(
+  ctx: AnalysisContext,
+  stage: StageSpec,
+  model: string,
+  sending: ReadonlyMap<StageId, StageSending>,
+): void {
+  const report = (path: DataPath, template: Template, ref: Reference, what: string, list: boolean) => {
+    const upstream = String(ref.path[0]);
+    ctx.error(
+      'local-file-hosted',
+      `${describeRecipePath(path)} ${what} stages.${upstream}.files, files downloaded to this machine, but ${model} runs on RunComfy, which needs a public https:// URL (the runcomfy client uploads nothing); pass the hosted result instead, ${hostedResult(upstream, sending, list)}`,
+      ctx.atText(path, template.source, ref.offset, ref.length),
+    );
+  };
+  for (const { template, path } of templatesOf(stage.input)) {
+    const ref = filesReference(template);
+    if (ref) report(path, template, ref, 'comes from', ref.path.length === 2);
+  }
+  if (stage.foreach?.kind === 'template') {
+    const ref = filesReference(stage.foreach.template);
+    const itemWhole = templatesOf(stage.input).some(
+      ({ template }) =>
+        template.whole &&
+        template.parts.some((p) => typeof p !== 'string' && p.references.some((r) => r.context === 'item')),
+    );
+    if (ref && itemWhole) report(stage.foreach.path, stage.foreach.template, ref, 'goes over', true);
+  }
+}
+
+/** A whole-value expression that is a reference to a stage's downloaded files. */
+function filesReference(template: Template): Reference | undefined {
+  if (!template.whole) return undefined;
+  const part = template.parts.find((p) => typeof p !== 'string');
+  const ref = part?.references.length === 1 ? part.references[0] : undefined;
+  return ref?.context === 'stages' && ref.path[1] === 'files' ? ref : undefined;
+}
+
+/** How to write the hosted URL of an upstream stage's result: `${{ stages.face.outputs.images[0] }}`. */
+function hostedResult(
+  upstream: string,
+  sending: ReadonlyMap<StageId, StageSending>,
+  /** The whole list rather than its first item. */
+  list: boolean,
+): string {
+  const outputs = sending.get(upstream as StageId)?.model?.outputs;
+  const properties = outputs?.['properties'];
+  const first =
+    properties !== null && typeof properties === 'object' ? Object.entries(properties)[0] : undefined;
+  if (!first) return `a URL from \${{ stages.${upstream}.outputs }}`;
+  const [name, schema] = first as [string, Record<string, unknown>];
+  return `\${{ stages.${upstream}.outputs.${name}${schema['type'] === 'array' && !list ? '[0]' : ''} }}`;
 }
 
 /** `input field "image" of stage "face"`, with the foreach item when there is one. */
