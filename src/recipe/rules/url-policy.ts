@@ -85,7 +85,9 @@ function checkDownloadedFiles(
   sending: ReadonlyMap<StageId, StageSending>,
 ): void {
   const report = (path: DataPath, template: Template, ref: Reference, what: string, list: boolean) => {
-    const upstream = String(ref.path[0]);
+    const head = ref.path[0];
+    if (typeof head !== 'string') return;
+    const upstream = head;
     ctx.error(
       'local-file-hosted',
       `${describeRecipePath(path)} ${what} stages.${upstream}.files, files downloaded to this machine, but ${model} runs on RunComfy, which needs a public https:// URL (the runcomfy client uploads nothing); pass the hosted result instead, ${hostedResult(upstream, sending, list)}`,
