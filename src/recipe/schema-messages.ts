@@ -59,6 +59,10 @@ export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[]
   return named.filter((i) => !dropped.has(i));
 }
 
+/** For a `<<` key: YAML 1.2 (the default) has no merge keys, so `<<` is a plain key there. */
+export const MERGE_HINT =
+  '; "<<" merges a mapping only in YAML 1.1: put "%YAML 1.1" and "---" on the first two lines, or write the keys out (aliases such as *name work in any version)';
+
 /** Rewords one ajv issue. `knownKeys` lists a mapping's allowed keys for "did you mean". */
 export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIssue {
   const where = describe(issue.path);
@@ -78,9 +82,10 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
     case 'additionalProperties': {
       const key = String(p['additionalProperty']);
       const allowed = Object.keys((schema['properties'] as Record<string, unknown> | undefined) ?? {});
+      const hint = key === '<<' ? MERGE_HINT : didYouMean(key, allowed);
       return {
         code: 'unknown-key',
-        message: `unknown key "${key}" in ${where}${didYouMean(key, allowed)}`,
+        message: `unknown key "${key}" in ${where}${hint}`,
         path: [...issue.path, key],
         atKey: true,
       };

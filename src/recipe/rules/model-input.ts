@@ -6,7 +6,7 @@ import { describeRecipePath } from '../describe.js';
 import type { PreparedScope, Template } from '../expressions.js';
 import { isStatic, isUnder, resolveValue } from '../resolve.js';
 import type { SchemaIssue } from '../schema-check.js';
-import { pruneBranchIssues, wordIssue } from '../schema-messages.js';
+import { MERGE_HINT, pruneBranchIssues, wordIssue } from '../schema-messages.js';
 import type { StageId, StageSpec } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { inputChecker } from '../../catalog/input-check.js';
@@ -141,7 +141,7 @@ export function checkInput(
         severity: 'warning',
         code: 'unknown-model-field',
         category: 'invalid',
-        message: `${model.id} does not document the input field "${key}" (it is sent as written)${didYouMean(key, properties)}`,
+        message: `${model.id} does not document the input field "${key}" (it is sent as written)${key === '<<' ? MERGE_HINT : didYouMean(key, properties)}`,
         path: [key],
         atKey: true,
       });
