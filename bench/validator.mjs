@@ -1,6 +1,7 @@
 // Validator benchmark (issue 3): validate + plan of generated recipes, measured in one run
 // against the floors of perf-notes.md: a bare Node start, and yaml's own parseDocument of the
 // same file (uniqueKeys off), which nothing built on `yaml` can beat.
+import { build } from 'esbuild';
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,27 @@ export async function runValidatorBench({ runs = 7, quiet = false } = {}) {
     writeFileSync(small, generateRecipe(20));
     writeFileSync(big, generateRecipe(10_000));
 
+    // The start-up floor of anything built on `yaml`: a process that only loads the library
+    // (bundled the way bin/faceswap-pipe.js loads ours) and parses the same file.
+    const parseOnlyScript = join(dir, 'parse-only.mjs');
+    writeFileSync(
+      parseOnlyScript,
+      "import { parseDocument } from 'yaml';\nimport { readFileSync } from 'node:fs';\n" +
+        "const doc = parseDocument(readFileSync(process.argv[2], 'utf8'), { uniqueKeys: false });\n" +
+        'process.stdout.write(String(JSON.stringify(doc.toJS()).length));\n',
+    );
+    const parseOnlyBundle = join(dir, 'parse-only.bundle.mjs');
+    await build({
+      entryPoints: [parseOnlyScript],
+      outfile: parseOnlyBundle,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20.19',
+      alias: { yaml: join(root, 'node_modules', 'yaml', 'browser', 'index.js') },
+      logLevel: 'warning',
+    });
+    const parse20 = [];
     const node = [];
     const plan20 = [];
     // Node 20 parses the whole NODE_EXTRA_CA_CERTS bundle before running any code (Node 22 does
@@ -49,6 +71,7 @@ export async function runValidatorBench({ runs = 7, quiet = false } = {}) {
     const plan20NoCa = [];
     for (let i = 0; i < runs; i++) {
       node.push((await timed('node', ['-e', ''], dir)).ms);
+      parse20.push((await timed('node', [parseOnlyBundle, small], dir)).ms);
       plan20.push((await timed('node', [BIN, 'plan', small, '--format', 'json'], dir)).ms);
       if (!caSet) continue;
       nodeNoCa.push((await timed('node', ['-e', ''], dir, withoutCa)).ms);
@@ -84,6 +107,7 @@ export async function runValidatorBench({ runs = 7, quiet = false } = {}) {
     }
     const result = {
       nodeStartMs: median(node),
+      parseOnly20Ms: median(parse20),
       plan20Ms: median(plan20),
       plan10kMs: bigRun.ms,
       plan10kRssMb: bigRun.rssMb,
@@ -93,6 +117,9 @@ export async function runValidatorBench({ runs = 7, quiet = false } = {}) {
     };
     log(
       `validator: 20 stages, process wall time (validate + plan, Node start included): median ${result.plan20Ms.toFixed(0)} ms over ${runs} runs (target well under 150 ms); bare 'node -e ""': ${result.nodeStartMs.toFixed(0)} ms, so ${(result.plan20Ms - result.nodeStartMs).toFixed(0)} ms are faceswap-pipe's`,
+    );
+    log(
+      `validator: a process that only parses the same 20-stage file with yaml (bundled the same way): ${result.parseOnly20Ms.toFixed(0)} ms, so validate+plan costs ${(result.plan20Ms / result.parseOnly20Ms).toFixed(2)}x that, ${(result.plan20Ms - result.parseOnly20Ms).toFixed(0)} ms more`,
     );
     if (caSet) {
       result.plan20NoCaMs = median(plan20NoCa);
