@@ -13,6 +13,7 @@ export const ExitCode = {
   noInput: 66,
   unavailable: 69,
   internal: 70,
+  cantCreate: 73,
   tempFail: 75,
   noPermission: 77,
   interrupted: 130,

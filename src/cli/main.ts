@@ -31,6 +31,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       // Help and version exit 0; every other parse problem is a usage error.
       return cause.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
+    const unwritable = cannotCreate(cause);
+    if (unwritable !== undefined) {
+      io.stderr.write(`faceswap-pipe: error: ${unwritable}\n`);
+      return ExitCode.cantCreate;
+    }
     io.stderr.write(
       `faceswap-pipe: internal error: ${(cause as Error)?.message ?? String(cause)}\n` +
         `This is a bug in faceswap-pipe ${version()}; please report it at ${REPORT_URL} with the command you ran.` +
@@ -39,6 +44,32 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return ExitCode.internal;
   }
 }
+
+/**
+ * A file or folder faceswap-pipe had to write could not be made (read-only file system, no
+ * permission, disk full, a file where a folder belongs, a parent that refuses new entries):
+ * the machine's state, not a bug. Says what, where and what to do; undefined for anything else.
+ */
+function cannotCreate(cause: unknown): string | undefined {
+  const error = cause as NodeJS.ErrnoException | undefined;
+  const code = error?.code;
+  const path = error?.path;
+  if (typeof code !== 'string' || typeof path !== 'string') return undefined;
+  const why = CANNOT_CREATE[code];
+  if (why === undefined || (code === 'ENOENT' && error?.syscall !== 'mkdir')) return undefined;
+  return `cannot create ${path}: ${why} (${code}); choose another folder (--out, --state-dir) or fix the file system, then run again`;
+}
+
+const CANNOT_CREATE: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  ENOTDIR: 'a file is in the way of a folder',
+  EISDIR: 'a folder is in the way of a file',
+  ENOENT: 'its parent folder does not accept new entries',
+};
 
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   const program = new Command('faceswap-pipe')
@@ -59,7 +90,8 @@ Examples:
   $ faceswap-pipe plan recipes/kontext-to-kling.yaml --format mermaid
 
 Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 missing file,
-69 service unavailable, 70 internal error, 75 temporary failure (safe to re-run),
+69 service unavailable, 70 internal error, 73 cannot create an output or state file,
+75 temporary failure (safe to re-run),
 77 not permitted (token, consent), 130 interrupted.`,
     );
 

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { makeDir } from '../util/make-dir.js';
+import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { create } from 'xmlbuilder2';
 import type { AttemptRecord } from '../run/result.js';
@@ -91,7 +92,7 @@ export async function writeJunitReport(
 ): Promise<string> {
   const run = await readRunData(runDir, { ...(options.graph && { graph: options.graph }) });
   const path = resolve(options.cwd, options.file);
-  await mkdir(dirname(path), { recursive: true });
+  await makeDir(dirname(path));
   await writeFile(path, renderJunit(run));
   return path;
 }

@@ -1,4 +1,5 @@
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { makeDir } from '../util/make-dir.js';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { formatDuration } from '../util/duration.js';
 import { unreachable } from '../util/unreachable.js';
@@ -172,7 +173,7 @@ export async function writeJobSummary(
   const run = await readRunData(runDir, { ...(options.graph && { graph: options.graph }) });
   for (const t of targets) {
     const text = renderJobSummary(run, { linkBase: t.linkBase, env: options.env });
-    await mkdir(dirname(t.path), { recursive: true });
+    await makeDir(dirname(t.path));
     if (t.append) await appendFile(t.path, text);
     else await writeFile(t.path, text);
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { makeDir } from '../util/make-dir.js';
 
 /**
  * Writes a file so that readers see the old content or the new, never a torn mix: write a
@@ -18,7 +19,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const durable = options.durable ?? true;
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, ...(options.dirMode !== undefined && { mode: options.dirMode }) });
+  await makeDir(dir, options.dirMode);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'w', options.mode ?? 0o644);
   try {

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redactor } from '../policy/redact.js';
 import { isJsonObject, type JsonObject } from '../util/json.js';
 import { writeFileAtomic } from './atomic.js';
 import { processAlive, processStartTime } from './process-alive.js';
+import { makeDir } from '../util/make-dir.js';
 
 export const JOB_RECORD_VERSION = 1;
 
@@ -177,7 +178,7 @@ export class JobStore {
   }
 
   async #write(record: JobRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeDir(this.dir, 0o700);
     await writeFileAtomic(this.#path(record.key), this.#redact(JSON.stringify(record, null, 2) + '\n'), {
       mode: 0o600,
     });

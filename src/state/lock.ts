@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive, processStartTime } from './process-alive.js';
+import { makeDir } from '../util/make-dir.js';
 
 export interface LockOwner {
   readonly pid: number;
@@ -27,7 +28,7 @@ const UNKNOWN: LockOwner = { pid: 0, host: '?', since: '?', command: '?' };
  * host is never taken over: its liveness cannot be checked from here.
  */
 export async function acquireLock(stateDir: string, command: string): Promise<LockResult> {
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await makeDir(stateDir, 0o700);
   const path = join(stateDir, 'lock');
   const takeover = join(stateDir, 'lock.takeover');
   const startTime = processStartTime();

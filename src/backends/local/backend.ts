@@ -1,9 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { JsonObject } from '../../util/json.js';
-import type { AttemptFailure, AttemptHooks, AttemptOutcome, AttemptRequest, Backend, CancelOutcome, FailureReason } from '../backend.js';
+import type {
+  AttemptFailure,
+  AttemptHooks,
+  AttemptOutcome,
+  AttemptRequest,
+  Backend,
+  CancelOutcome,
+  FailureReason,
+} from '../backend.js';
 import type { EngineFailure, LocalEngine } from './types.js';
+import { makeDir } from '../../util/make-dir.js';
 
 /**
  * The offline engine as a backend: `local/face-swap` (an identity image and one scene or a list
@@ -29,12 +38,17 @@ export class LocalBackend implements Backend {
     await hooks.submitted(jobId);
     const input = request.input;
     const identity = this.#path(input['identity']);
-    if (typeof identity !== 'string') return fail('invalid-input', `${request.model.id}: "identity" must be the path of an image file (${identity.problem})`, jobId);
+    if (typeof identity !== 'string')
+      return fail(
+        'invalid-input',
+        `${request.model.id}: "identity" must be the path of an image file (${identity.problem})`,
+        jobId,
+      );
     const faceIndex = typeof input['face_index'] === 'number' ? input['face_index'] : undefined;
     const partial = join(request.outputRoot, `.${jobId}.partial-${process.pid}`);
     const dir = join(request.outputRoot, jobId);
     await rm(partial, { recursive: true, force: true });
-    await mkdir(partial, { recursive: true });
+    await makeDir(partial);
     try {
       return await this.#swapInto(partial, dir, identity, faceIndex, request, hooks, jobId);
     } finally {
@@ -42,7 +56,15 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async #swapInto(partial: string, dir: string, identity: string, faceIndex: number | undefined, request: AttemptRequest, hooks: AttemptHooks, jobId: string): Promise<AttemptOutcome> {
+  async #swapInto(
+    partial: string,
+    dir: string,
+    identity: string,
+    faceIndex: number | undefined,
+    request: AttemptRequest,
+    hooks: AttemptHooks,
+    jobId: string,
+  ): Promise<AttemptOutcome> {
     const input = request.input;
     let engine: LocalEngine;
     try {
@@ -54,26 +76,55 @@ export class LocalBackend implements Backend {
     const files: string[] = [];
     if (request.model.id === 'local/face-swap-video') {
       const video = this.#path(input['video']);
-      if (typeof video !== 'string') return fail('invalid-input', `local/face-swap-video: "video" must be the path of a video file (${video.problem})`, jobId);
+      if (typeof video !== 'string')
+        return fail(
+          'invalid-input',
+          `local/face-swap-video: "video" must be the path of a video file (${video.problem})`,
+          jobId,
+        );
       const out = join(partial, 'swapped.mp4');
-      const result = await engine.swapVideo({ identityPath: identity, targetPath: video, outputPath: out, ...(faceIndex !== undefined && { faceIndex }), signal: request.signal });
+      const result = await engine.swapVideo({
+        identityPath: identity,
+        targetPath: video,
+        outputPath: out,
+        ...(faceIndex !== undefined && { faceIndex }),
+        signal: request.signal,
+      });
       if (result.kind === 'failed') return this.#failed(result, request, jobId);
       files.push('swapped.mp4');
     } else {
       const scenes = Array.isArray(input['scene']) ? input['scene'] : [input['scene']];
       for (const [i, raw] of scenes.entries()) {
         const scene = this.#path(raw);
-        if (typeof scene !== 'string') return fail('invalid-input', `${request.model.id}: scene ${i} must be the path of an image file (${scene.problem})`, jobId);
+        if (typeof scene !== 'string')
+          return fail(
+            'invalid-input',
+            `${request.model.id}: scene ${i} must be the path of an image file (${scene.problem})`,
+            jobId,
+          );
         const name = `scene-${String(i).padStart(3, '0')}.png`;
-        const result = await engine.swap({ identityPath: identity, targetPath: scene, outputPath: join(partial, name), ...(faceIndex !== undefined && { faceIndex }), signal: request.signal });
-        if (result.kind === 'failed') return this.#failed(result, request, jobId, scenes.length > 1 ? `scene ${i} (${String(raw)})` : undefined);
+        const result = await engine.swap({
+          identityPath: identity,
+          targetPath: scene,
+          outputPath: join(partial, name),
+          ...(faceIndex !== undefined && { faceIndex }),
+          signal: request.signal,
+        });
+        if (result.kind === 'failed')
+          return this.#failed(
+            result,
+            request,
+            jobId,
+            scenes.length > 1 ? `scene ${i} (${String(raw)})` : undefined,
+          );
         files.push(name);
       }
     }
     await rm(dir, { recursive: true, force: true });
     await rename(partial, dir);
     const paths = files.map((f) => join(dir, f));
-    const output: JsonObject = request.model.id === 'local/face-swap-video' ? { video: paths[0]! } : { images: paths };
+    const output: JsonObject =
+      request.model.id === 'local/face-swap-video' ? { video: paths[0]! } : { images: paths };
     return { kind: 'succeeded', requestId: jobId, output, files: paths };
   }
 
@@ -98,7 +149,10 @@ export class LocalBackend implements Backend {
   /** A local input path, resolved against the recipe's folder; remote URLs are refused. */
   #path(value: unknown): string | { problem: string } {
     if (typeof value !== 'string' || value === '') return { problem: 'it is missing or not text' };
-    if (/^https?:\/\//i.test(value)) return { problem: `${value} is a URL; the local engine works offline, so download the file and give its path` };
+    if (/^https?:\/\//i.test(value))
+      return {
+        problem: `${value} is a URL; the local engine works offline, so download the file and give its path`,
+      };
     const path = value.startsWith('file://') ? new URL(value).pathname : value;
     return isAbsolute(path) ? path : resolve(this.#recipeDir, path);
   }

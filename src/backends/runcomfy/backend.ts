@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { processAlive } from '../../state/process-alive.js';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +13,7 @@ import type {
 import type { RemoteState, RuncomfyClient } from './client.js';
 import { isTrustedOutputUrl, matchDownloads, outputUrls } from './downloads.js';
 import { PollTiming } from './poll-timing.js';
+import { makeDir } from '../../util/make-dir.js';
 
 export interface RuncomfyBackendOptions {
   /** How often to ask for a job's status. The client's own default is 2 s. */
@@ -189,7 +190,7 @@ export class RuncomfyBackend implements Backend {
     const name = safeSegment(requestId);
     const dir = join(request.outputRoot, name);
     const partial = join(request.outputRoot, `.${name}.partial-${process.pid}`);
-    await mkdir(request.outputRoot, { recursive: true });
+    await makeDir(request.outputRoot);
     await removeAbandonedPartials(request.outputRoot, name);
     await rm(partial, { recursive: true, force: true });
     const result = await this.#client.result(requestId, partial, request.signal);

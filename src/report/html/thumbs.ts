@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { constants, copyFileSync, linkSync, mkdirSync, statSync, type Stats } from 'node:fs';
-import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { constants, copyFileSync, linkSync, statSync, type Stats } from 'node:fs';
+import { access, readdir, rename, rm } from 'node:fs/promises';
 import { delimiter, extname, join, relative, sep } from 'node:path';
 import { runProcess } from '../../backends/process.js';
+import { makeDir, makeDirSync } from '../../util/make-dir.js';
 
 /**
  * Previews for the contact sheet: JPEG thumbnails made with sharp, at most `size` pixels on
@@ -147,7 +148,7 @@ export class PreviewMaker {
       const ffmpeg = await this.#ffmpeg;
       if (ffmpeg === null) return { kind: 'link', why: 'no poster: ffmpeg is not on PATH' };
       const frame = join(this.#dir, `.${key}.frame.png`);
-      await mkdir(this.#dir, { recursive: true });
+      await makeDir(this.#dir);
       const result = await runProcess({
         file: ffmpeg,
         args: [
@@ -184,14 +185,14 @@ export class PreviewMaker {
     const name = (await this.#listStored()).get(key);
     if (name === undefined) return undefined;
     if (!this.#dirMade) {
-      mkdirSync(this.#dir, { recursive: true });
+      makeDirSync(this.#dir);
       this.#dirMade = true;
     }
     return share(join(this.#store, name), join(this.#dir, name)) ? name : undefined;
   }
 
   async #thumbnail(source: string, key: string): Promise<Thumb | { error: string }> {
-    await mkdir(this.#dir, { recursive: true });
+    await makeDir(this.#dir);
     const temp = join(this.#dir, `.${key}.${process.pid}.tmp.jpg`);
     try {
       // Loaded on first use: a run whose thumbnails all come from the store never needs it.
@@ -207,7 +208,7 @@ export class PreviewMaker {
       this.#used.add(name);
       this.made++;
       if (this.#store !== undefined) {
-        await mkdir(this.#store, { recursive: true });
+        await makeDir(this.#store);
         share(join(this.#dir, name), join(this.#store, name));
       }
       return this.#thumbOf(name)!;

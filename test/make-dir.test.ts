@@ -1,0 +1,75 @@
+/**
+ * makeDir replaces Node's `mkdir(…, { recursive: true })`, which never returns when a parent
+ * refuses new entries with ENOENT (a folder under /proc), and the CLI reports an output or state
+ * folder it cannot create as exit 73 with a way forward, not as an internal error.
+ */
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeDir, makeDirSync } from '../src/util/make-dir.js';
+import { runCli } from './helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'make-dir-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const procfs = existsSync('/proc/self/stat');
+
+describe('makeDir', () => {
+  it('creates missing parents, with the mode, and accepts a folder that exists', async () => {
+    const deep = join(dir, 'a', 'b', 'c');
+    await makeDir(deep, 0o700);
+    expect(statSync(deep).isDirectory()).toBe(true);
+    expect(statSync(join(dir, 'a')).mode & 0o777).toBe(0o700 & ~process.umask());
+    await makeDir(deep);
+    makeDirSync(join(deep, 'd'));
+    expect(statSync(join(deep, 'd')).isDirectory()).toBe(true);
+  });
+
+  it('refuses a file in the way (ENOTDIR), async and sync', async () => {
+    writeFileSync(join(dir, 'file'), 'x');
+    await expect(makeDir(join(dir, 'file', 'sub'))).rejects.toMatchObject({ code: 'ENOTDIR' });
+    expect(() => makeDirSync(join(dir, 'file'))).toThrow(/ENOTDIR/);
+  });
+
+  it.runIf(procfs)(
+    'fails at once under a parent that refuses new entries (/proc), where Node loops forever',
+    async () => {
+      await expect(makeDir('/proc/faceswap-pipe-test/state')).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(() => makeDirSync('/proc/faceswap-pipe-test/state')).toThrow(/ENOENT/);
+    },
+  );
+});
+
+describe('a folder the run cannot create', () => {
+  const recipe = fileURLToPath(new URL('../recipes/local-demo.yaml', import.meta.url));
+
+  it.runIf(procfs)(
+    '--state-dir under /proc: exit 73, naming the folder and the options to change',
+    async () => {
+      const result = await runCli(
+        ['run', recipe, '--state-dir', '/proc/faceswap-pipe-test', '--out', join(dir, 'out')],
+        {
+          cwd: dir,
+        },
+      );
+      expect(result.stderr).toContain(
+        'cannot create /proc/faceswap-pipe-test: its parent folder does not accept new entries (ENOENT); choose another folder (--out, --state-dir)',
+      );
+      expect(result.stderr).not.toContain('internal error');
+      expect(result.code).toBe(73);
+    },
+  );
+
+  it('--out with a file in the way: exit 73', async () => {
+    writeFileSync(join(dir, 'taken'), 'x');
+    const result = await runCli(
+      ['run', recipe, '--out', join(dir, 'taken', 'out'), '--state-dir', join(dir, 'state')],
+      {
+        cwd: dir,
+      },
+    );
+    expect(result.stderr).toMatch(/cannot create .*taken.*: a file is in the way of a folder \(ENOTDIR\)/);
+    expect(result.code).toBe(73);
+  });
+});
