@@ -39,19 +39,18 @@ export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[]
     for (const issue of named) {
       if (!issue.schemaPath.startsWith(prefix) || !under(issue)) continue;
       const branch = issue.schemaPath.slice(prefix.length).split('/')[0]!;
-      branches.set(branch, [...(branches.get(branch) ?? []), issue]);
+      const list = branches.get(branch) ?? [];
+      list.push(issue);
+      branches.set(branch, list);
     }
-    const samePlace = (i: SchemaIssue) => i.path.length === combinator.path.length;
-    const fitting = [...branches.values()].filter(
-      (list) =>
+    // A branch fits unless its own `type` keyword refused the value itself.
+    const fitting = [...branches].filter(
+      ([branch, list]) =>
         !list.some(
-          (i) =>
-            i.keyword === 'type' &&
-            samePlace(i) &&
-            i.schemaPath.split('/').length === prefix.split('/').length + 1,
+          (i) => i.schemaPath === `${prefix}${branch}/type` && i.path.length === combinator.path.length,
         ),
     );
-    const keep = fitting.length === 1 ? fitting[0]! : [];
+    const keep = fitting.length === 1 ? fitting[0]![1] : [];
     if (keep.length > 0) dropped.add(combinator);
     for (const list of branches.values())
       for (const issue of list) if (!keep.includes(issue)) dropped.add(issue);

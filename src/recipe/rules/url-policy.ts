@@ -84,10 +84,8 @@ function checkDownloadedFiles(
   model: string,
   sending: ReadonlyMap<StageId, StageSending>,
 ): void {
-  const report = (path: DataPath, template: Template, ref: Reference, what: string, list: boolean) => {
-    const head = ref.path[0];
-    if (typeof head !== 'string') return;
-    const upstream = head;
+  const report = (path: DataPath, template: Template, ref: FilesReference, what: string, list: boolean) => {
+    const upstream = ref.stage;
     ctx.error(
       'local-file-hosted',
       `${describeRecipePath(path)} ${what} stages.${upstream}.files, files downloaded to this machine, but ${model} runs on RunComfy, which needs a public https:// URL (the runcomfy client uploads nothing); pass the hosted result instead, ${hostedResult(upstream, sending, list)}`,
@@ -109,12 +107,17 @@ function checkDownloadedFiles(
   }
 }
 
-/** A whole-value expression that is a reference to a stage's downloaded files. */
-function filesReference(template: Template): Reference | undefined {
+type FilesReference = Reference & { readonly stage: string };
+
+/** A whole-value expression that is a reference to a named stage's downloaded files. */
+function filesReference(template: Template): FilesReference | undefined {
   if (!template.whole) return undefined;
   const part = template.parts.find((p) => typeof p !== 'string');
   const ref = part?.references.length === 1 ? part.references[0] : undefined;
-  return ref?.context === 'stages' && ref.path[1] === 'files' ? ref : undefined;
+  const stage = ref?.path[0];
+  return ref?.context === 'stages' && typeof stage === 'string' && ref.path[1] === 'files'
+    ? { ...ref, stage }
+    : undefined;
 }
 
 /** How to write the hosted URL of an upstream stage's result: `${{ stages.face.outputs.images[0] }}`. */
