@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -352,6 +352,133 @@ stages:
     });
     expect(hits).toBe('');
     for (const log of sb.standin.readLog()) expect(log.argv.join(' ')).not.toContain(token);
+  });
+
+  it('retries a result that answers 400 after the job completed by re-attaching, never resubmitting', async () => {
+    sb = sandbox({
+      models: {
+        [KONTEXT]: {
+          base: { queueMs: 0, runMs: 50, faults: [{ on: 'result', call: 1, error: { http: 400 } }] },
+        },
+      },
+    });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    const attempts = sb.runRecord('one').stages['a']!.attempts;
+    expect(attempts.map((a) => [a.outcome, a.reason ?? null, a.reattached])).toEqual([
+      ['failed', 'unclear-answer', false],
+      ['succeeded', null, true],
+    ]);
+  });
+
+  it('reads a sniffed 77 whose message is a bare request line as a dropped connection, not a bad token', async () => {
+    // The client's sniffing turns a connection error to a URL holding "401" into 77 (contract section 6).
+    sb = sandbox({
+      sniffErrors: true,
+      models: {
+        [KONTEXT]: {
+          base: { queueMs: 0, runMs: 300, faults: [{ on: 'status', call: 1, error: 'transport' }] },
+        },
+      },
+    });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain'], {
+      RUNCOMFY_MODEL_API_BASE: 'http://127.0.0.1:4010/v1',
+    });
+    const log = sb.standin.readLog().filter((r) => r.command === 'status');
+    expect(log[0]!.exit).toBe(77);
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    const attempts = sb.runRecord('one').stages['a']!.attempts;
+    expect(attempts[0]).toMatchObject({ outcome: 'failed', reason: 'transport' });
+    expect(attempts[1]).toMatchObject({ outcome: 'succeeded', reattached: true });
+  });
+
+  it('expects files only for the URLs the client downloads (exact scheme case, no trailing-dot host)', async () => {
+    sb = sandbox({
+      models: {
+        [KONTEXT]: {
+          base: {
+            queueMs: 0,
+            runMs: 0,
+            output: {
+              images: [
+                'https://files.runcomfy.net/{request_id}/result.png',
+                'HTTPS://files.runcomfy.net/{request_id}/upper.png',
+                'https://files.runcomfy.net./{request_id}/dot.png',
+              ],
+            },
+          },
+        },
+      },
+    });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    const stage = sb.runRecord('one').stages['a']!;
+    expect(stage.files).toHaveLength(1);
+    expect(stage.files[0]).toMatch(/result\.png$/);
+  });
+
+  it('follows a job whose status answers null or a state it does not know, until it completes', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 400 } } } });
+    // A client whose status says nothing useful while the job runs (a missing field is null,
+    // contract section 4), or names a state of its own, then a noise line before each payload.
+    const wrapper = join(sb.standin.dir, 'runcomfy-wrapper');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\necho 'notice: a newer runcomfy is available'\n` +
+        `if [ "$3" = status ]; then "${join(sb.standin.binDir, 'runcomfy')}" "$@" | sed -e 's/"status":"in_progress"/"status":null/' -e 's/"status":"in_queue"/"status":"warming_up"/'; exit 0; fi\n` +
+        `exec "${join(sb.standin.binDir, 'runcomfy')}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain', '--runcomfy', wrapper]);
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    expect(sb.runRecord('one').stages['a']!.attempts).toHaveLength(1);
+    expect(sb.standin.readLog().filter((r) => r.command === 'status').length).toBeGreaterThan(1);
+    const record = sb.runRecord('one') as unknown as { runcomfy: string };
+    expect(record.runcomfy).toMatch(/^runcomfy \d/);
+  });
+
+  it('times out an attempt whose deadline falls while a finished job downloads; the retry fetches it, no new job', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 0 } } } });
+    // The first `result` (the download) takes longer than the attempt may.
+    const wrapper = join(sb.standin.dir, 'runcomfy-wrapper');
+    const marker = join(sb.standin.dir, 'slow-once');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\nif [ "$3" = result ] && [ ! -e "${marker}" ]; then : > "${marker}"; sleep 10; fi\n` +
+        `exec "${join(sb.standin.binDir, 'runcomfy')}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  timeout: 2s\n'));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain', '--runcomfy', wrapper]);
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    const attempts = sb.runRecord('one').stages['a']!.attempts;
+    expect(attempts.map((a) => [a.outcome, a.reason ?? null, a.reattached])).toEqual([
+      ['failed', 'timed-out', false],
+      ['succeeded', null, true],
+    ]);
+  });
+
+  it('counts an empty downloaded file as missing and fetches the result again', async () => {
+    sb = sandbox({
+      downloads: { 'https://files.runcomfy.net/{request_id}/result.png': { file: 'empty.png' } },
+    });
+    writeFileSync(join(sb.standin.dir, 'empty.png'), '');
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  retries: 1\n'));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(75);
+    const stage = sb.runRecord('one').stages['a']!;
+    expect(stage.failure?.reason).toBe('missing-download');
+    expect(stage.failure?.message).toContain('arrived empty');
+    expect(stage.attempts).toHaveLength(2);
+    expect(sb.submissions()).toHaveLength(1);
   });
 
   it('fails a stage whose trusted output URL did not download', async () => {

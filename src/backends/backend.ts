@@ -16,6 +16,9 @@ import type { JsonObject } from '../util/json.js';
  * - `unauthorized`: no token, or the token was rejected (77); fatal for the whole run.
  * - `client-error`: the client was called wrongly (exit 2/64): a bug of ours.
  * - `protocol`: the client answered something we cannot interpret.
+ * - `unclear-answer`: the same while following a job we know the id of (status, result: an
+ *   unlisted exit code, a result not ready after all, output that does not parse). Asking
+ *   again costs nothing, so it is retried by re-attaching to the job, never by resubmitting.
  * - `client-missing`: the client executable could not be started.
  * - `engine-error`: the local engine failed on this input.
  * - `interrupted`: the run was cancelled (Ctrl-C, SIGTERM, --fail-fast).
@@ -34,6 +37,7 @@ export type FailureReason =
   | 'unauthorized'
   | 'client-error'
   | 'protocol'
+  | 'unclear-answer'
   | 'client-missing'
   | 'engine-error'
   | 'interrupted'

@@ -30,6 +30,8 @@ export function reasonText(reason: FailureReason): string {
       return 'client usage error';
     case 'protocol':
       return 'unexpected client answer';
+    case 'unclear-answer':
+      return 'unclear answer about a live job';
     case 'client-missing':
       return 'client not found';
     case 'engine-error':

@@ -18,7 +18,7 @@ export type RetryDecision =
 
 /**
  * Whether a failed attempt is tried again. Retryable (rate limits, timeouts, 5xx, dropped
- * connections, missing downloads) up to the stage's `retries`; a failed or cancelled remote job
+ * connections, missing downloads, unclear answers about a live job) up to the stage's `retries`; a failed or cancelled remote job
  * only when the stage opts in with `retry_on`, because it may have cost money; everything else
  * (bad input, no token, our own bugs) never.
  */
@@ -55,6 +55,7 @@ export function isRetryable(reason: FailureReason, retryOn: readonly RetryOn[]):
     case 'service-unavailable':
     case 'transport':
     case 'missing-download':
+    case 'unclear-answer':
       return true;
     case 'job-failed':
       return retryOn.includes('failed');
@@ -82,6 +83,7 @@ export function isTransient(reason: FailureReason): boolean {
     reason === 'timed-out' ||
     reason === 'service-unavailable' ||
     reason === 'transport' ||
-    reason === 'missing-download'
+    reason === 'missing-download' ||
+    reason === 'unclear-answer'
   );
 }

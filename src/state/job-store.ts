@@ -3,7 +3,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redactor } from '../policy/redact.js';
-import { isJsonObject, type JsonObject } from '../util/json.js';
+import { isJsonObject, parseClientPayload, type JsonObject } from '../util/json.js';
 import { writeFileAtomic } from './atomic.js';
 import { processAlive, processStartTime } from './process-alive.js';
 import { makeDir } from '../util/make-dir.js';
@@ -187,8 +187,9 @@ export class JobStore {
 
 async function readRequestId(file: string): Promise<string | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as { request_id?: unknown };
-    return typeof parsed.request_id === 'string' && parsed.request_id !== '' ? parsed.request_id : undefined;
+    const parsed = parseClientPayload(await readFile(file, 'utf8'));
+    const id = isJsonObject(parsed) ? parsed['request_id'] : undefined;
+    return typeof id === 'string' && id !== '' ? id : undefined;
   } catch {
     return undefined;
   }

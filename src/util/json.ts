@@ -51,3 +51,26 @@ export function kindOf(value: unknown): string {
       return typeof value;
   }
 }
+
+/**
+ * The runcomfy client's stdout payload. It is one JSON document (contract section 4); should anything
+ * else ever share stdout (a wrapper's notice, a warning), the last line that is a JSON object
+ * is the payload, as the json mode prints it on one line.
+ */
+export function parseClientPayload(text: string): JsonValue | undefined {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    const lines = text.split('\n');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const line = lines[i]!.trim();
+      if (!line.startsWith('{')) continue;
+      try {
+        return JSON.parse(line) as JsonValue;
+      } catch {
+        // not the payload line
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,4 +1,4 @@
-import { readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { processAlive } from '../../state/process-alive.js';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -194,23 +194,38 @@ export class RuncomfyBackend implements Backend {
     await removeAbandonedPartials(request.outputRoot, name);
     await rm(partial, { recursive: true, force: true });
     const result = await this.#client.result(requestId, partial, request.signal);
-    if (!result.ok) return failed({ ...result.failure, requestId, jobAlive: true });
+    if (!result.ok) {
+      await rm(partial, { recursive: true, force: true });
+      // The job is finished and paid for: a deadline that falls while its files download is a
+      // timeout like any other, and the retry fetches them again (downloads have no deadline of
+      // their own, contract section 5); a Ctrl-C leaves the job for the next run to collect.
+      if (result.failure.reason === 'interrupted' && request.signal.aborted) {
+        const deadline = request.abortReason() === 'deadline';
+        return failed({
+          reason: deadline ? 'timed-out' : 'interrupted',
+          message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'} while fetching the result of finished job ${requestId}; the job is not submitted again, its result is fetched anew`,
+          requestId,
+          jobAlive: true,
+        });
+      }
+      return failed({ ...result.failure, requestId, jobAlive: true });
+    }
     if (result.value.state !== undefined && result.value.state !== 'completed') {
       return failed({
-        reason: 'protocol',
+        reason: 'unclear-answer',
         message: `job ${requestId}: status said completed but the result says ${result.value.state}`,
         requestId,
         jobAlive: true,
       });
     }
     const trusted = outputUrls(result.value.output).filter(isTrustedOutputUrl);
-    const present = await readdir(partial).catch(() => [] as string[]);
+    const present = await nonEmptyFiles(partial);
     const { ordered, missing } = matchDownloads(trusted, present);
     if (missing.length > 0) {
       await rm(partial, { recursive: true, force: true });
       return failed({
         reason: 'missing-download',
-        message: `job ${requestId} finished but ${missing.length} of its output file(s) did not download: ${missing.join(', ')}`,
+        message: `job ${requestId} finished but ${missing.length} of its output file(s) did not download (or arrived empty): ${missing.join(', ')}`,
         requestId,
         jobAlive: true,
       });
@@ -225,6 +240,22 @@ export class RuncomfyBackend implements Backend {
       files: ordered.map((file) => join(dir, file)),
     };
   }
+}
+
+/**
+ * The files in a result folder that have content. An empty file is not a download: the client
+ * saves the reply of a redirect it would not follow, probably empty (contract section 5), and
+ * no image or video is zero bytes.
+ */
+async function nonEmptyFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const names: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const info = await stat(join(dir, entry.name)).catch(() => undefined);
+    if (info !== undefined && info.size > 0) names.push(entry.name);
+  }
+  return names;
 }
 
 /** Partial result folders of this job left by runs that are gone. */

@@ -61,25 +61,44 @@ function reasonFor(code: number, message: string, phase: ClientPhase): FailureRe
   if (message.startsWith('request failed:')) return 'job-failed';
   if (message.startsWith('request cancelled') || message.startsWith('cancelled by user'))
     return 'job-cancelled';
+  // A connection error in json mode is the bare `POST <url>` / `GET <url>` (the cause is dropped).
+  // The client's text sniffing turns one whose URL holds `401` or `429` (a port, a request id)
+  // into 77 or 75 (contract section 6): still a dropped connection, not a rejected token.
+  if (code === 1 ? REQUEST_LINE.test(message) : (code === 75 || code === 77) && BARE_REQUEST.test(message))
+    return 'transport';
+  // While following a job we know (status, result), an answer we cannot place costs nothing to
+  // ask again: the job is not submitted anew, the retry re-attaches to it.
+  const following = phase === 'status' || phase === 'result';
   switch (code) {
     case 1:
-      if (/^(POST|GET) \S+/.test(message)) return 'transport';
-      return 'protocol';
+      return following ? 'unclear-answer' : 'protocol';
     case 2:
     case 64:
       return 'client-error';
     case 65:
-      // `result` before completion may answer HTTP 400 -> 65 (contract section 11): not the input's fault.
-      return phase === 'result' ? 'protocol' : 'invalid-input';
+      // `result` before completion may answer HTTP 400 -> 65: retry briefly (contract section 11).
+      return phase === 'result' ? 'unclear-answer' : 'invalid-input';
     case 66:
       return 'missing-file';
     case 69:
       return 'service-unavailable';
     case 75:
-      return /429|rate/i.test(message) ? 'rate-limited' : 'timed-out';
+      return RATE_LIMITED.test(message) ? 'rate-limited' : 'timed-out';
     case 77:
       return 'unauthorized';
     default:
-      return 'protocol';
+      // An exit code the contract does not list (a crash of the client, say).
+      return following ? 'unclear-answer' : 'protocol';
   }
 }
+
+/** A message that starts with a request line: `GET https://…/requests/<id>/status…`. */
+const REQUEST_LINE = /^(POST|GET) \S+/;
+/** The whole message is one request line and nothing else. */
+const BARE_REQUEST = /^(POST|GET) \S+$/;
+
+/**
+ * A 75 that is a rate limit (HTTP 429) rather than a timeout. Whole words only: `429` inside a
+ * request id or a port, or "rate" inside "generate", says nothing.
+ */
+const RATE_LIMITED = /(?<![\w.-])429(?![\w.-])|\brate[ -]?limit|\btoo many requests\b/i;

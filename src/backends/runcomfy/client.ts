@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { processStartTime } from '../../state/process-alive.js';
-import { isJsonObject, type JsonObject, type JsonValue } from '../../util/json.js';
+import { isJsonObject, parseClientPayload, type JsonObject } from '../../util/json.js';
 import type { Redactor } from '../../policy/redact.js';
 import { tail } from '../../policy/redact.js';
 import type { AttemptFailure, CancelOutcome } from '../backend.js';
@@ -72,7 +72,7 @@ export class RuncomfyClient {
     const result = await this.#run(invocation, signal, stdoutFile);
     const failure = this.#failure(result, 'submit');
     if (failure) return { ok: false, failure };
-    const parsed = parseJson((result as { stdout: string }).stdout);
+    const parsed = parseClientPayload((result as { stdout: string }).stdout);
     const id = isJsonObject(parsed) ? parsed['request_id'] : undefined;
     if (typeof id !== 'string' || id === '') {
       return {
@@ -93,20 +93,23 @@ export class RuncomfyClient {
     );
     const failure = this.#failure(result, 'status', id);
     if (failure) return { ok: false, failure };
-    const parsed = parseJson((result as { stdout: string }).stdout);
-    const state = isJsonObject(parsed) ? normaliseState(parsed['status']) : undefined;
-    if (!state) {
+    const parsed = parseClientPayload((result as { stdout: string }).stdout);
+    if (!isJsonObject(parsed)) {
       return {
         ok: false,
         failure: {
-          reason: 'protocol',
+          reason: 'unclear-answer',
           message: `unexpected status output for request ${id}`,
           requestId: id,
           jobAlive: true,
         },
       };
     }
-    const position = isJsonObject(parsed) ? parsed['queue_position'] : undefined;
+    // A missing field is null (contract section 4), and the service may name states the client
+    // knows nothing of: neither says the job ended, so it is followed on until it does or the
+    // attempt's deadline passes.
+    const state = normaliseState(parsed['status']) ?? 'in_progress';
+    const position = parsed['queue_position'];
     return { ok: true, value: { state, ...(typeof position === 'number' && { queuePosition: position }) } };
   }
 
@@ -129,12 +132,12 @@ export class RuncomfyClient {
     const result = await this.#run({ file: this.#settings.executable, args }, signal);
     const failure = this.#failure(result, 'result', id);
     if (failure) return { ok: false, failure };
-    const record = parseJson((result as { stdout: string }).stdout);
+    const record = parseClientPayload((result as { stdout: string }).stdout);
     if (!isJsonObject(record))
       return {
         ok: false,
         failure: {
-          reason: 'protocol',
+          reason: 'unclear-answer',
           message: `unexpected result output for request ${id}`,
           requestId: id,
           jobAlive: true,
@@ -160,7 +163,7 @@ export class RuncomfyClient {
       AbortSignal.timeout(30_000),
     );
     if (result.kind !== 'exited' || result.exitCode !== 0) return 'failed';
-    const parsed = parseJson(result.stdout);
+    const parsed = parseClientPayload(result.stdout);
     const outcome = isJsonObject(parsed) ? parsed['outcome'] : undefined;
     if (outcome === 'cancelled') return 'cancelled';
     if (outcome === 'not_cancellable') return 'not-cancellable';
@@ -174,7 +177,13 @@ export class RuncomfyClient {
       { file: this.#settings.executable, args: ['--version'] },
       AbortSignal.timeout(15_000),
     );
-    return result.kind === 'exited' && result.exitCode === 0 ? result.stdout.trim() : undefined;
+    if (result.kind !== 'exited' || result.exitCode !== 0) return undefined;
+    // `runcomfy <semver> (<sha>, <date>)`; the last such line, should a notice precede it.
+    const lines = result.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    return lines.findLast((l) => l.startsWith('runcomfy ')) ?? lines.at(-1);
   }
 
   async #run(invocation: Invocation, signal?: AbortSignal, stdoutFile?: string): Promise<ProcessResult> {
@@ -212,14 +221,6 @@ export class RuncomfyClient {
       ...(stderr.trim() !== '' && { stderrTail: redact(tail(stderr)) }),
       ...(requestId !== undefined && { requestId }),
     };
-  }
-}
-
-function parseJson(text: string): JsonValue | undefined {
-  try {
-    return JSON.parse(text) as JsonValue;
-  } catch {
-    return undefined;
   }
 }
 

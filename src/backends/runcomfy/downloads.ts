@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import type { JsonValue } from '../../util/json.js';
 
 /**
@@ -7,12 +6,15 @@ import type { JsonValue } from '../../util/json.js';
  * checks the output folder against this list itself.
  */
 
-/** Every http(s) string in `output`, keys in sorted order, arrays in order, duplicates dropped. */
+/**
+ * Every http(s) string in `output`, keys in sorted order, arrays in order, duplicates dropped.
+ * The prefix is compared as the client does, case and all: `HTTPS://…` is not downloaded.
+ */
 export function outputUrls(output: JsonValue): string[] {
   const seen = new Set<string>();
   const walk = (value: JsonValue): void => {
     if (typeof value === 'string') {
-      if (/^https?:\/\//i.test(value)) seen.add(value);
+      if (value.startsWith('https://') || value.startsWith('http://')) seen.add(value);
     } else if (Array.isArray(value)) {
       for (const item of value as readonly JsonValue[]) walk(item);
     } else if (value !== null && typeof value === 'object') {
@@ -24,17 +26,20 @@ export function outputUrls(output: JsonValue): string[] {
   return [...seen];
 }
 
-/** True when the client would download this URL: host under runcomfy.net or runcomfy.com, never an IP literal. */
+/**
+ * True when the client would download this URL: the parsed host ends in `.runcomfy.net` or
+ * `.runcomfy.com`. Compared as parsed, nothing trimmed: `files.runcomfy.net.` (a trailing dot)
+ * does not end so, and the client skips it. An IP literal never ends so either.
+ */
 export function isTrustedOutputUrl(url: string): boolean {
   let host: string;
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return false;
-    host = parsed.hostname.toLowerCase().replace(/\.$/, '');
+    host = parsed.hostname;
   } catch {
     return false;
   }
-  if (host.startsWith('[') || isIP(host) !== 0) return false;
   return host.endsWith('.runcomfy.net') || host.endsWith('.runcomfy.com');
 }
 
