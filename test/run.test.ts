@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -113,6 +113,53 @@ describe('run against the runcomfy stand-in', () => {
       reattached: true,
       requestId: attempts[0]!.requestId,
     });
+  });
+
+  it('asks again, never resubmits, when the re-attach lookup answers a 4xx that is not "not found"', async () => {
+    sb = sandbox({
+      models: {
+        [KONTEXT]: {
+          base: {
+            queueMs: 0,
+            runMs: 600,
+            faults: [
+              { on: 'status', call: 2, error: 69 },
+              { on: 'status', call: 3, error: { http: 400 } },
+            ],
+          },
+        },
+      },
+    });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    const attempts = sb.runRecord('one').stages['a']!.attempts;
+    expect(attempts.map((a) => [a.outcome, a.reason ?? null])).toEqual([
+      ['failed', 'service-unavailable'],
+      ['failed', 'unclear-answer'],
+      ['succeeded', null],
+    ]);
+  });
+
+  it('submits again a recorded job the service no longer knows (404 on re-attach)', async () => {
+    sb = sandbox({
+      models: {
+        [KONTEXT]: { base: { queueMs: 0, runMs: 600, faults: [{ on: 'status', call: 1, error: 77 }] } },
+      },
+    });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    // The token is rejected mid-poll: the run stops, the job stays recorded as submitted.
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(77);
+    expect(sb.submissions()).toHaveLength(1);
+    // The service forgets it (its state is gone), so following it answers 404.
+    rmSync(sb.standin.statePath, { recursive: true, force: true });
+    sb.standin.writeScenario({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 0 } } } });
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+    const lookups = sb.standin.readLog().filter((r) => r.command === 'status');
+    expect(lookups.some((r) => r.exit === 65)).toBe(true);
   });
 
   it.each([

@@ -40,9 +40,21 @@ export class RuncomfyBackend implements Backend {
     let requestId = request.reattach;
     if (requestId !== undefined) {
       // A job recorded by an earlier attempt or run: if the service no longer knows it (404 -> 65),
-      // it is submitted anew; any other answer is handled by the polling below.
+      // it is submitted anew; any other answer is handled by the polling below. Exit 65 also
+      // stands for other 4xx answers (contract section 6): only a "not found" means the job is
+      // gone, and anything else is asked again later rather than risking a second paid job.
       const probe = await this.#client.status(requestId, request.signal);
-      if (!probe.ok && probe.failure.exitCode === 65) requestId = undefined;
+      if (!probe.ok && probe.failure.exitCode === 65) {
+        if (!NOT_FOUND.test(probe.failure.message))
+          return failed({
+            ...probe.failure,
+            reason: 'unclear-answer',
+            message: `job ${requestId} could not be looked up (${probe.failure.message}); it is not submitted again while it may still exist`,
+            requestId,
+            jobAlive: true,
+          });
+        requestId = undefined;
+      }
     }
     if (requestId === undefined) {
       // The submit is not stopped at once when the attempt is: killing the client mid-request
@@ -278,6 +290,9 @@ export function safeSegment(id: string): string {
   const cleaned = id.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
   return cleaned === '' ? 'job' : cleaned.slice(0, 120);
 }
+
+/** The answer for a request id the service does not know (HTTP 404, `API error 404: … not found`). */
+const NOT_FOUND = /\b404\b|not found/i;
 
 /** How long a submit may go on after its attempt was stopped (deadline or Ctrl-C). */
 const SUBMIT_GRACE_MS = 3_000;
