@@ -30,6 +30,29 @@ function jobRecords(box: RunnerSandbox, recipe: string): { status: string; key: 
 }
 
 describe('the cache', () => {
+  it('keeps records intact when a short token also spells part of a path (no real token is that short)', async () => {
+    sb = sandbox({}, { token: 'probe' });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const out = join(sb.standin.dir, 'probe-out');
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--out', out])).code).toBe(0);
+    const callsBefore = sb.standin.readLog().length;
+    const again = await sb.run(['run', recipe, '--reporter', 'plain', '--out', out]);
+    expect(again.code).toBe(0);
+    expect(sb.standin.readLog()).toHaveLength(callsBefore);
+    expect(
+      readFileSync(
+        join(
+          sb.standin.dir,
+          '.faceswap',
+          'chain',
+          'jobs',
+          readdirSync(join(sb.standin.dir, '.faceswap', 'chain', 'jobs')).find((f) => f.endsWith('.json'))!,
+        ),
+        'utf8',
+      ),
+    ).toContain('probe-out');
+  });
+
   it('an unchanged re-run makes zero runcomfy calls, reports the stages cached and exits 0', async () => {
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

@@ -188,11 +188,18 @@ describe('GithubReporter', () => {
     );
     const out = capture();
     const reporter = new GithubReporter(out.sink, {
-      env: { RUNCOMFY_TOKEN: 'standin-token' },
+      env: { RUNCOMFY_TOKEN: 'standin-token', GITHUB_ACTIONS: 'true' },
       stageLocations: locations,
     });
     for (const e of events) reporter.event(e);
     reporter.close();
+    // Outside GitHub Actions nothing would hide an add-mask line: the token is never printed.
+    const elsewhere = capture();
+    const forced = new GithubReporter(elsewhere.sink, { env: { RUNCOMFY_TOKEN: 'standin-token' } });
+    for (const e of events) forced.event(e);
+    forced.close();
+    expect(elsewhere.text()).not.toContain('standin-token');
+    expect(elsewhere.text().split('\n')[0]).toBe('[run] chain: 2 stages, concurrency 4');
     const text = dropTimes(out.text()).replace(
       /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
       '<id>',

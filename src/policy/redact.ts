@@ -6,6 +6,8 @@ import { join } from 'node:path';
 export type Redactor = (text: string) => string;
 
 const MASK = '***';
+/** The shortest value masked as a secret. */
+const MIN_SECRET = 8;
 
 /**
  * Builds the redactor for a run: the RunComfy token from `RUNCOMFY_TOKEN` and from the
@@ -19,8 +21,10 @@ export function makeRedactor(env: Readonly<Record<string, string | undefined>>):
   if (fromEnv) secrets.add(fromEnv);
   const fromFile = readTokenFile(env);
   if (fromFile) secrets.add(fromFile);
-  // Longest first, so a token containing another secret is masked whole.
-  const list = [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+  // Longest first, so a token containing another secret is masked whole. A value shorter than
+  // MIN_SECRET is no real token (a test's "probe"), and masking it would rewrite ordinary words
+  // and paths in the records: `/tmp/probe2/out` became `/tmp/***2/out` and broke the cache.
+  const list = [...secrets].filter((s) => s.length >= MIN_SECRET).sort((a, b) => b.length - a.length);
   return (text: string) => {
     let out = text;
     for (const secret of list) out = out.split(secret).join(MASK);

@@ -6,6 +6,7 @@ import { unreachable } from '../util/unreachable.js';
 import { reasonText } from './format.js';
 import {
   addMask,
+  isGithubActions,
   annotation,
   GROUP_END,
   groupStart,
@@ -44,7 +45,9 @@ export interface GithubReporterOptions {
  * Annotations. A failed stage gets an `::error` on its line in the recipe with the client's
  * message and the tail of its stderr; each retry a `::warning` (up to `maxRetryWarnings`).
  * `::add-mask::` for the token is the very first line, so the runner masks it even if a
- * child process ever echoed it.
+ * child process ever echoed it. Only on GitHub Actions (`GITHUB_ACTIONS=true`): anywhere else
+ * (`--reporter github` in another CI or a shell) nothing hides that line, and it would print
+ * the token in clear.
  */
 export class GithubReporter implements RunObserver {
   readonly #out: TextSink;
@@ -60,7 +63,8 @@ export class GithubReporter implements RunObserver {
     this.#out = out;
     this.#locations = options.stageLocations ?? new Map();
     this.#maxRetryWarnings = options.maxRetryWarnings ?? 10;
-    for (const line of addMask(options.env['RUNCOMFY_TOKEN'])) this.#command(line);
+    if (isGithubActions(options.env))
+      for (const line of addMask(options.env['RUNCOMFY_TOKEN'])) this.#command(line);
   }
 
   event(e: RunEvent): void {
