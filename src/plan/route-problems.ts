@@ -101,6 +101,15 @@ export function completenessProblems(intent: SwapIntent): RouteProblem[] {
         at: {},
       },
     ];
+  if (intent.scenes?.count === 0)
+    return [
+      {
+        code: 'swap-incomplete',
+        severity: 'error',
+        message: `the "scene" list of stage "${intent.stage}" is empty: give at least one still to put the face into, or leave the stage out`,
+        at: { field: 'scene', value: true },
+      },
+    ];
   return [];
 }
 

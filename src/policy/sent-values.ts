@@ -152,7 +152,8 @@ function walk(
   }
   if (here === undefined) return;
   if (typeof value === 'string') {
-    if (value === '') return;
+    // An empty prompt or option sends nothing; an empty media field is refused by the URL policy.
+    if (value === '' && !ctx.roles.isMedia(field)) return;
     const media = ctx.roles.isMedia(field) || looksLikeUrl(value);
     ctx.out.push({
       root: ctx.root,

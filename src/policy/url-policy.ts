@@ -70,6 +70,12 @@ export function checkSentValue(
   options: UrlPolicyOptions,
 ): UrlProblem | undefined {
   const trimmed = value.trim();
+  if (trimmed === '') {
+    return {
+      code: 'url-invalid',
+      reason: `is empty; give ${receiver.kind === 'hosted' ? 'the public https:// URL of the file' : "an https:// URL or the path of a file in the recipe's folder"}`,
+    };
+  }
   if (!hasScheme(trimmed)) return checkPath(trimmed, receiver);
   const scheme = trimmed.slice(0, trimmed.indexOf(':')).toLowerCase();
   if (scheme === 'file') {

@@ -1,5 +1,5 @@
 import type { ModelId } from '../../catalog/model.js';
-import { parseDuration } from '../../util/duration.js';
+import { DURATION_PATTERN, parseDuration } from '../../util/duration.js';
 import { isJsonObject, type JsonValue } from '../../util/json.js';
 import type { AnalysisContext } from '../context.js';
 import { parseTemplate, RECIPE_CONTEXTS, type ContextName, type Template } from '../expressions.js';
@@ -33,6 +33,25 @@ export function readDefaults(data: Record<string, unknown>): StageDefaults {
 }
 
 /**
+ * The longest attempt timeout: Node's timers hold at most 2^31-1 ms (24.8 days), and a longer
+ * delay fires after 1 ms, which timed out every attempt at once.
+ */
+export const MAX_TIMEOUT_MS = 24 * 86_400_000;
+
+/** A stage's (or the defaults') timeout in ms; one longer than {@link MAX_TIMEOUT_MS} is an error. */
+function checkTimeout(ctx: AnalysisContext, value: unknown, path: DataPath): number | undefined {
+  if (typeof value !== 'string' || !new RegExp(DURATION_PATTERN).test(value)) return undefined;
+  const ms = parseDuration(value);
+  if (ms !== undefined && ms <= MAX_TIMEOUT_MS) return ms;
+  ctx.error(
+    'invalid-value',
+    `timeout ${String(value)} is longer than the longest supported, 24d; write 24d or less (a stage that needs longer is better split)`,
+    ctx.at(path),
+  );
+  return MAX_TIMEOUT_MS;
+}
+
+/**
  * Builds the typed stages from the data, leniently: the schema check has already reported
  * wrong shapes, so here a wrong-typed field simply falls back to its default, and analysis
  * goes on to find the problems the schema cannot see (models, expressions, references, cycles).
@@ -44,6 +63,7 @@ export function buildStages(
 ): Map<StageId, StageSpec> {
   const stages = new Map<StageId, StageSpec>();
   const raw = isJsonObject(data['stages']) ? (data['stages'] as Record<string, unknown>) : {};
+  if (isJsonObject(data['defaults'])) checkTimeout(ctx, data['defaults']['timeout'], ['defaults', 'timeout']);
   for (const [key, value] of Object.entries(raw)) {
     const id = key as StageId;
     const stage = isJsonObject(value) ? (value as Record<string, unknown>) : {};
@@ -67,7 +87,7 @@ export function buildStages(
         : [];
     const references = [input, swap, foreach].flatMap((node) => (node ? stageReferences(node) : []));
     const dependsOn = [...new Set<StageId>([...needs, ...references.map((r) => r.stage)])].sort();
-    const timeout = typeof stage['timeout'] === 'string' ? parseDuration(stage['timeout']) : undefined;
+    const timeout = checkTimeout(ctx, stage['timeout'], [...base, 'timeout']);
     stages.set(id, {
       id,
       ...(typeof stage['description'] === 'string' && { description: stage['description'] }),

@@ -1,5 +1,5 @@
 import type { ModelInfo } from '../../catalog/model.js';
-import { isJsonObject, type JsonValue } from '../../util/json.js';
+import { describeValue, isJsonObject, kindOf, type JsonValue } from '../../util/json.js';
 import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
@@ -10,6 +10,28 @@ import { MERGE_HINT, pruneBranchIssues, wordIssue } from '../schema-messages.js'
 import type { StageId, StageSpec } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { inputChecker } from '../../catalog/input-check.js';
+
+/**
+ * A `foreach` known before running (literals and vars) must give a list: a single value (a var
+ * holding one URL, say) would only fail when the stage starts, after its upstream was paid for.
+ */
+function checkForeachList(
+  ctx: AnalysisContext,
+  stage: StageSpec,
+  scope: PreparedScope,
+  ready: (template: Template) => boolean,
+): void {
+  const node = stage.foreach!;
+  // Only a string can pass the recipe schema and still not be a list; other shapes are reported there.
+  if (node.kind === 'map' || (node.kind === 'literal' && typeof node.value !== 'string')) return;
+  const resolved = resolveValue(node, scope, ready);
+  if (resolved.unknown.length > 0 || resolved.errors.length > 0 || Array.isArray(resolved.value)) return;
+  ctx.error(
+    'invalid-value',
+    `foreach of stage "${stage.id}" gives ${kindOf(resolved.value)} (${describeValue(resolved.value)}), not a list: the stage runs once per item of a list; make it a list (foreach: [...]) or point it at a var that holds one`,
+    ctx.at(['stages', stage.id, 'foreach']),
+  );
+}
 
 /**
  * Checks each stage's model id against the catalog, and its input, as far as it is known
@@ -34,6 +56,7 @@ export function checkModels(
     );
   for (const stage of stages.values()) {
     const base: DataPath = ['stages', stage.id];
+    if (stage.foreach) checkForeachList(ctx, stage, scope, ready);
     if (stage.model === undefined && stage.swap === undefined) {
       if (ctx.index.valueRange(base) !== undefined) {
         ctx.error(

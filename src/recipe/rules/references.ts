@@ -155,7 +155,7 @@ function outputPathProblem(
           message: `output field "${walked.join('.')}" of ${model.id} is not a list, so it cannot be indexed`,
         };
       }
-      schema = isJsonObject(schema['items']) ? (schema['items']) : undefined;
+      schema = isJsonObject(schema['items']) ? schema['items'] : undefined;
       walked.push(typeof segment === 'number' ? `[${segment}]` : '[*]');
     }
   }
