@@ -1,3 +1,4 @@
+import { checkOutputTypes } from './rules/output-types.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Backend } from '../catalog/model.js';
 import { parseDuration } from '../util/duration.js';
@@ -65,6 +66,7 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
   // the model it was routed to.
   const stages = routeSwapStages(ctx, written, vars, options.engine ?? 'runcomfy');
   checkReferences(ctx, stages, Object.keys(vars));
+  checkOutputTypes(ctx, stages);
   checkModels(ctx, stages, new PreparedScope({ vars, stages: {} }), Object.keys(vars));
   checkGraph(ctx, stages);
   checkPolicies(ctx, data, stages, declared, vars, options);

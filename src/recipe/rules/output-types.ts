@@ -1,0 +1,118 @@
+import type { ModelInfo } from '../../catalog/model.js';
+import { isJsonObject } from '../../util/json.js';
+import type { AnalysisContext } from '../context.js';
+import { describeRecipePath } from '../describe.js';
+import type { ExpressionPart, Template } from '../expressions.js';
+import type { StageId, StageSpec, ValueNode } from '../types.js';
+import type { DataPath } from '../yaml-index.js';
+
+/**
+ * A list where the model takes one URL, or one URL where it takes a list, is known before
+ * running when an input field is exactly a reference to another stage's documented output
+ * (`character_image_url: ${{ stages.face.outputs.images }}`) or files. Left to run time, the
+ * upstream stage is paid for first and this one then fails on its input; reported now.
+ *
+ * Only plain references are judged (no functions, operators or `*` filters), and only between
+ * a string and a list: what anything else gives is for the run to find out.
+ */
+export function checkOutputTypes(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>): void {
+  for (const stage of stages.values()) {
+    if (stage.model === undefined || stage.swap !== undefined) continue;
+    const model = ctx.catalog.get(stage.model);
+    if (!model) continue;
+    for (const { template, path } of wholeTemplates(stage.input)) {
+      const part = template.parts.find((p): p is ExpressionPart => typeof p !== 'string')!;
+      if (part.references.length !== 1 || !PLAIN_REFERENCE.test(part.text)) continue;
+      const reference = part.references[0]!;
+      if (reference.context !== 'stages' || reference.dynamic) continue;
+      const segments = reference.path.filter(
+        (s): s is string | number => typeof s === 'string' || typeof s === 'number',
+      );
+      if (segments.length !== reference.path.length) continue;
+      const [upstream, kind, ...rest] = segments;
+      const target = typeof upstream === 'string' ? stages.get(upstream as StageId) : undefined;
+      if (!target) continue;
+      const gives = producedKind(ctx, target, kind, rest);
+      const field = path.slice(3);
+      const takes = fieldKind(model, field);
+      if (gives === undefined || takes === undefined || gives === takes) continue;
+      const written = template.source.trim();
+      const place = describeRecipePath(path);
+      const message =
+        takes === 'string'
+          ? `${place} takes one value, but ${written} gives a list; pick one item, e.g. \${{ ${part.text.trim()}[0] }}`
+          : `${place} takes a list, but ${written} gives one value; write it as a list: [${written}]`;
+      ctx.error('stage-output-mismatch', message, ctx.at(path));
+    }
+  }
+}
+
+/** `stages.face.outputs.images[0]`: names and numeric indexes only. */
+const PLAIN_REFERENCE = /^\s*stages(\s*\.\s*[A-Za-z_][\w-]*|\s*\[\s*\d+\s*\])+\s*$/;
+
+type Kind = 'string' | 'array';
+
+/** What `stages.<target>.<kind>.<rest>` is, when the target's model documents it. */
+function producedKind(
+  ctx: AnalysisContext,
+  target: StageSpec,
+  kind: string | number | undefined,
+  rest: readonly (string | number)[],
+): Kind | undefined {
+  // A fan-out stage's outputs and files are per item; their shapes are left to run time.
+  if (target.foreach) return undefined;
+  if (kind === 'files')
+    return rest.length === 0
+      ? 'array'
+      : rest.length === 1 && typeof rest[0] === 'number'
+        ? 'string'
+        : undefined;
+  if (kind !== 'outputs' || target.model === undefined) return undefined;
+  const schema = walk(ctx.catalog.get(target.model)?.outputs ?? undefined, rest);
+  return kindOfSchema(schema);
+}
+
+/** The kind of value an input field takes, from the model's input schema. */
+function fieldKind(model: ModelInfo, field: DataPath): Kind | undefined {
+  return kindOfSchema(walk(model.inputSchema, field));
+}
+
+function walk(
+  schema: Readonly<Record<string, unknown>> | undefined,
+  path: readonly (string | number)[],
+): Readonly<Record<string, unknown>> | undefined {
+  let here = schema;
+  for (const segment of path) {
+    if (!here) return undefined;
+    const next: unknown =
+      typeof segment === 'number'
+        ? here['items']
+        : isJsonObject(here['properties'])
+          ? here['properties'][segment]
+          : undefined;
+    here = isJsonObject(next) ? next : undefined;
+  }
+  return here;
+}
+
+function kindOfSchema(schema: Readonly<Record<string, unknown>> | undefined): Kind | undefined {
+  const type = schema?.['type'];
+  return type === 'string' || type === 'array' ? type : undefined;
+}
+
+/** Every value of an input that is exactly one expression, with its place in the recipe. */
+function* wholeTemplates(node: ValueNode): Generator<{ template: Template; path: DataPath }> {
+  switch (node.kind) {
+    case 'literal':
+      return;
+    case 'template':
+      if (node.template.whole) yield { template: node.template, path: node.path };
+      return;
+    case 'list':
+      for (const item of node.items) yield* wholeTemplates(item);
+      return;
+    case 'map':
+      for (const [, value] of node.entries) yield* wholeTemplates(value);
+      return;
+  }
+}
