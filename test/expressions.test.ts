@@ -42,12 +42,18 @@ describe('parseTemplate', () => {
     expect(parseTemplate('{{ not an expression }} and ${ nor this }')).toEqual({ kind: 'plain' });
   });
 
-  it('a string that is exactly one expression (spaces allowed) is whole', () => {
-    for (const source of ['${{ vars.still }}', '${{vars.still}}', '  ${{ vars.still }}  ']) {
+  it('a string that is exactly one expression is whole (spaces inside the braces are fine)', () => {
+    for (const source of ['${{ vars.still }}', '${{vars.still}}', '${{   vars.still }}']) {
       const t = template(source);
       expect(t.whole).toBe(true);
       expect(t.parts).toHaveLength(1);
       expect((t.parts[0] as ExpressionPart).text).toBe('vars.still');
+    }
+  });
+
+  it('spaces around the braces make it text, as in GitHub Actions (format() of the segments)', () => {
+    for (const source of ['  ${{ vars.still }}  ', ' ${{ vars.still }}', '${{ vars.still }}\n']) {
+      expect(template(source).whole).toBe(false);
     }
   });
 

@@ -42,8 +42,8 @@ export interface ExpressionPart {
 
 /**
  * A string value holding one or more expressions. When `whole` is true the string is exactly
- * one expression (surrounding spaces allowed) and evaluation keeps the value's type: a list
- * stays a list. Otherwise results are interpolated as text.
+ * one expression, nothing around it (as in GitHub Actions), and evaluation keeps the value's
+ * type: a list stays a list. Otherwise results are interpolated as text.
  */
 export interface Template {
   readonly source: string;
@@ -134,7 +134,9 @@ export function parseTemplate(
   }
   if (errors.length > 0) return { kind: 'error', errors };
   const exprParts = parts.filter((p): p is ExpressionPart => typeof p !== 'string');
-  const whole = exprParts.length === 1 && parts.every((p) => typeof p !== 'string' || p.trim() === '');
+  // As in GitHub Actions, only a value that is the expression and nothing else keeps its type:
+  // `"  ${{ vars.x }}  "` is text with its spaces, and `" ${{ vars.list }}"` is text too.
+  const whole = parts.length === 1 && exprParts.length === 1;
   return { kind: 'template', template: { source, parts: whole ? exprParts : parts, whole } };
 }
 
