@@ -2,7 +2,9 @@
  * The CLI shell: help, usage errors (64), `--set`, `models`, `schema`, and two end-to-end runs
  * of the real binary. Everything else runs in-process through `main(argv, io)`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -221,5 +223,32 @@ describe('the real binary (bin/faceswap-pipe.js)', () => {
     );
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain('face --> motion');
+  });
+
+  it('plan --format mermaid keeps a reserved stage id apart from a stage already named like its prefix', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mermaid-'));
+    const stage = (id: string, input: string) =>
+      `  ${id}:\n    model: blackforestlabs/flux-1-kontext/pro/edit\n    subjects: [ana]\n    input:\n      prompt: p\n      image: ${input}\n`;
+    writeFileSync(
+      join(dir, 'r.yaml'),
+      'version: 1\nname: r\nconsent:\n  subjects: { ana: { release: R-1 } }\n  assets: [{ match: "https://a.example.com/**", rights: owned }]\n  disclosure: { label: AI-generated }\nstages:\n' +
+        stage('stage_end', 'https://a.example.com/a.jpg') +
+        stage('end', '${{ stages.stage_end.outputs.images[0] }}'),
+    );
+    try {
+      const result = await execa(
+        'node',
+        [`${root}/bin/faceswap-pipe.js`, 'plan', 'r.yaml', '--format', 'mermaid'],
+        {
+          cwd: dir,
+          reject: false,
+        },
+      );
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout.split('\n')).toContain('  stage_end --> stage_end_2');
+      expect(result.stdout).toContain('  stage_end_2["end<br/>');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -83,7 +83,18 @@ const MERMAID_RESERVED = new Set([
 
 /** `plan --format mermaid`: a flowchart a README or pull request renders. */
 export function renderPlanMermaid(plan: Plan): string {
-  const node = (id: string) => (MERMAID_RESERVED.has(id.toLowerCase()) ? `stage_${id}` : id);
+  // A reserved id gets a prefix, and a suffix where that would meet another stage's id
+  // (`end` and a real `stage_end` must stay two nodes).
+  const taken = new Set<string>(plan.stages.map((s) => s.id));
+  const ids = new Map<string, string>();
+  for (const { id } of plan.stages) {
+    if (!MERMAID_RESERVED.has(id.toLowerCase())) continue;
+    let name = `stage_${id}`;
+    for (let n = 2; taken.has(name); n++) name = `stage_${id}_${n}`;
+    taken.add(name);
+    ids.set(id, name);
+  }
+  const node = (id: string) => ids.get(id) ?? id;
   const lines = ['flowchart LR'];
   for (const s of plan.stages) {
     const calls = s.calls === undefined ? '<br/>? calls' : s.calls === 1 ? '' : `<br/>${s.calls} calls`;
