@@ -11,7 +11,7 @@ import { loadRecipeFile, type LoadOptions, type LoadedYaml } from './load.js';
 import { buildStages, readDefaults } from './rules/build-stages.js';
 import { checkPolicies } from './rules/consent.js';
 import { checkGraph } from './rules/graph.js';
-import { checkModels } from './rules/model-input.js';
+import { checkConcurrencyModels, checkModels } from './rules/model-input.js';
 import { checkRecipeSchema } from './rules/recipe-schema.js';
 import { preloadValidators } from './schema-check.js';
 import { checkReferences } from './rules/references.js';
@@ -68,6 +68,7 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
   checkReferences(ctx, stages, Object.keys(vars));
   checkOutputTypes(ctx, stages);
   checkModels(ctx, stages, new PreparedScope({ vars, stages: {} }), Object.keys(vars));
+  checkConcurrencyModels(ctx, data);
   checkGraph(ctx, stages);
   checkPolicies(ctx, data, stages, declared, vars, options);
 

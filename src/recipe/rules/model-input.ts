@@ -12,6 +12,25 @@ import type { DataPath } from '../yaml-index.js';
 import { inputChecker } from '../../catalog/input-check.js';
 
 /**
+ * `defaults.concurrency_per_model` keys are model ids: one the catalog does not know (a typo,
+ * `openai/gpt-image-2/edits`) would silently limit nothing.
+ */
+export function checkConcurrencyModels(ctx: AnalysisContext, data: Readonly<Record<string, unknown>>): void {
+  const defaults = data['defaults'];
+  const limits = isJsonObject(defaults) ? defaults['concurrency_per_model'] : undefined;
+  if (!isJsonObject(limits)) return;
+  for (const id of Object.keys(limits)) {
+    if (ctx.catalog.get(id)) continue;
+    const hint = didYouMean(id, ctx.catalog.ids()) || ' (`faceswap-pipe models` lists the catalog)';
+    ctx.error(
+      'unknown-model',
+      `unknown model "${id}" in defaults.concurrency_per_model${hint}`,
+      ctx.at(['defaults', 'concurrency_per_model', id], true),
+    );
+  }
+}
+
+/**
  * A `foreach` known before running (literals and vars) must give a list: a single value (a var
  * holding one URL, say) would only fail when the stage starts, after its upstream was paid for.
  */
