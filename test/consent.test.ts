@@ -249,6 +249,36 @@ stages:
     );
   });
 
+  it('paths are compared percent-decoded: spaces and non-ASCII match as written, %2F stays in its segment', () => {
+    const text = `version: 1
+name: spaces
+consent:
+  subjects: { ana: { release: REL-1, images: ["https://cdn.example.com/Ana Portraits/**"] } }
+  assets:
+    - { match: "https://cdn.example.com/Summer Shoot/**", rights: Owned }
+    - { match: "https://cdn.example.com/%E5%9C%BA%E6%99%AF/*.jpg", rights: Owned }
+    - { match: "https://cdn.example.com/Ana Portraits/**", rights: Owned }
+    - { match: "https://cdn.example.com/a/b/*.jpg", rights: Owned }
+  disclosure: { label: AI-generated }
+stages:
+  hero:
+    model: google/nano-banana-2/edit
+    subjects: [ana]
+    input:
+      prompt: Put the face of image 1 into the others
+      image_urls:
+        - https://cdn.example.com/Ana%20Portraits/ana 1.jpg
+        - https://cdn.example.com/Summer%20Shoot/beach 01.jpg
+        - https://cdn.example.com/场景/一.jpg
+        - https://cdn.example.com/a/b%2Fc.jpg
+`;
+    const result = analyze(`${dir}/spaces.yaml`, text);
+    expect(result.code).toBe(77);
+    // Only the escaped slash is not covered: "b%2Fc.jpg" is one file in a/, not c.jpg in a/b/.
+    expect(result.text.match(/error:/g)).toHaveLength(1);
+    expect(result.text).toContain('"https://cdn.example.com/a/b%2Fc.jpg" (input field "image_urls[3]"');
+  });
+
   it('a swap: stage names its subjects and its identity must be theirs', () => {
     const text = `version: 1
 name: swap-consent

@@ -11,6 +11,7 @@ import picomatch from 'picomatch';
  * - a URL: `scheme://host[:port]/path` after WHATWG parsing, so `..` and `.` segments are
  *   resolved, the scheme and host are lower case, and the query string, fragment and any
  *   user:password are dropped (a presigned URL's signature does not change which asset it is);
+ *   the path is percent-decoded, in values and patterns alike (`Summer Shoot` = `Summer%20Shoot`);
  * - a local path: relative to the recipe's folder, normalised, `/`-separated.
  */
 export interface GlobMatcher {
@@ -33,8 +34,9 @@ export function matchKey(value: string, recipeDir: string): string | undefined {
     } catch {
       return undefined;
     }
-    if (url.host === '') return `${url.protocol}${url.pathname}`;
-    return `${url.protocol}//${url.host}${url.pathname}`;
+    const path = decodePath(url.pathname);
+    if (url.host === '') return `${url.protocol}${path}`;
+    return `${url.protocol}//${url.host}${path}`;
   }
   return localKey(value, recipeDir);
 }
@@ -51,8 +53,21 @@ export function hasScheme(value: string): boolean {
   return /^[A-Za-z][A-Za-z0-9+.-]+:/.test(value);
 }
 
+/**
+ * A URL path as people write it: the parser turns `Summer Shoot/场景` into
+ * `Summer%20Shoot/%E5%9C%BA%E6%99%AF`, so values and patterns are both compared decoded (and a
+ * pattern written with `%20` still matches). Reserved escapes (`%2F`, `%3F`, …) stay encoded.
+ */
+function decodePath(path: string): string {
+  try {
+    return decodeURI(path);
+  } catch {
+    return path;
+  }
+}
+
 function normalisePattern(pattern: string): string {
   const match = /^([A-Za-z][A-Za-z0-9+.-]+:\/\/)([^/]*)(.*)$/.exec(pattern);
-  if (match) return `${match[1]!.toLowerCase()}${match[2]!.toLowerCase()}${match[3] ?? ''}`;
+  if (match) return `${match[1]!.toLowerCase()}${match[2]!.toLowerCase()}${decodePath(match[3] ?? '')}`;
   return pattern.replace(/\\/g, '/').replace(/^\.\//, '');
 }
