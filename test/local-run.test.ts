@@ -26,12 +26,20 @@ afterEach(() => {
 function workspace(): string {
   const dir = mkdtempSync(join(tmpdir(), 'faceswap-local-'));
   dirs.push(dir);
-  cpSync(join(ROOT, 'recipes'), join(dir, 'recipes'), { recursive: true, filter: (src) => !src.includes('.faceswap') });
+  cpSync(join(ROOT, 'recipes'), join(dir, 'recipes'), {
+    recursive: true,
+    filter: (src) => !src.includes('.faceswap'),
+  });
   return dir;
 }
 
 function run(dir: string, args: readonly string[]) {
-  return execa(process.execPath, [BIN, ...args], { cwd: dir, env: offlineEnv(), extendEnv: false, reject: false });
+  return execa(process.execPath, [BIN, ...args], {
+    cwd: dir,
+    env: offlineEnv(),
+    extendEnv: false,
+    reject: false,
+  });
 }
 
 describe('the offline engine through the runner', () => {
@@ -43,7 +51,10 @@ describe('the offline engine through the runner', () => {
     expect(result.stdout).toContain('no runcomfy calls');
     const runs = join(dir, 'outputs/local-demo/runs');
     const record = JSON.parse(readFileSync(join(runs, readdirSync(runs)[0]!, 'run.json'), 'utf8')) as {
-      stages: Record<string, { status: string; files: string[]; outputs: { images: string[] }; input: { scene: string } }>;
+      stages: Record<
+        string,
+        { status: string; files: string[]; outputs: { images: string[] }; input: { scene: string } }
+      >;
     };
     const swap = record.stages['swap']!;
     expect(swap.status).toBe('succeeded');
@@ -51,15 +62,20 @@ describe('the offline engine through the runner', () => {
     expect(record.stages['swap-back']!.input.scene).toBe(swap.outputs.images[0]);
     const out = join(dir, 'outputs/local-demo', swap.files[0]!);
     const scene = join(dir, 'recipes/assets/grace-hopper.jpg');
-    const [a, b] = await Promise.all([sharp(out).removeAlpha().raw().toBuffer({ resolveWithObject: true }), sharp(scene).removeAlpha().raw().toBuffer({ resolveWithObject: true })]);
+    const [a, b] = await Promise.all([
+      sharp(out).removeAlpha().raw().toBuffer({ resolveWithObject: true }),
+      sharp(scene).removeAlpha().raw().toBuffer({ resolveWithObject: true }),
+    ]);
     expect([a.info.width, a.info.height]).toEqual([b.info.width, b.info.height]);
     // The face region changed; a corner of the background did not.
     const diff = (x0: number, y0: number, w: number, h: number) => {
       let total = 0;
-      for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) for (let c = 0; c < 3; c++) {
-        const i = (y * a.info.width + x) * 3 + c;
-        total += Math.abs(a.data[i]! - b.data[i]!);
-      }
+      for (let y = y0; y < y0 + h; y++)
+        for (let x = x0; x < x0 + w; x++)
+          for (let c = 0; c < 3; c++) {
+            const i = (y * a.info.width + x) * 3 + c;
+            total += Math.abs(a.data[i]! - b.data[i]!);
+          }
       return total / (w * h * 3);
     };
     expect(diff(200, 230, 110, 110)).toBeGreaterThan(8);
@@ -70,10 +86,41 @@ describe('the offline engine through the runner', () => {
     expect(again.stdout).toMatch(/\[cached\] swap /);
   });
 
+  it('gives a local stage the files of an upstream stage (relative to the outputs folder) from any working folder', async () => {
+    const dir = workspace();
+    const recipe = join(dir, 'recipes/local-demo.yaml');
+    writeFileSync(
+      recipe,
+      readFileSync(recipe, 'utf8').replace(
+        'scene: ${{ stages.swap.outputs.images[0] }}',
+        'scene: ${{ stages.swap.files[0] }}',
+      ),
+    );
+    const result = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    const runs = join(dir, 'outputs/local-demo/runs');
+    const record = JSON.parse(readFileSync(join(runs, readdirSync(runs)[0]!, 'run.json'), 'utf8')) as {
+      stages: Record<string, { status: string; files: string[]; input: { scene: string } }>;
+    };
+    expect(record.stages['swap-back']!.status).toBe('succeeded');
+    expect(record.stages['swap-back']!.input.scene).toBe(
+      join(dir, 'outputs/local-demo', record.stages['swap']!.files[0]!),
+    );
+    // The cache finds the same job again: the key is built from the same anchored path.
+    const again = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toMatch(/\[cached\] swap-back /);
+  });
+
   it('fails a stage with a clear message when the scene has no face (exit 1)', async () => {
     const dir = workspace();
-    await sharp({ create: { width: 320, height: 240, channels: 3, background: '#8899aa' } }).jpeg().toFile(join(dir, 'recipes/assets/wall.jpg'));
-    const recipe = readFileSync(join(dir, 'recipes/local-demo.yaml'), 'utf8').replace('hopper: assets/grace-hopper.jpg', 'hopper: assets/wall.jpg').replace('images: [assets/grace-hopper.jpg]', 'images: [assets/wall.jpg]');
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: '#8899aa' } })
+      .jpeg()
+      .toFile(join(dir, 'recipes/assets/wall.jpg'));
+    const recipe = readFileSync(join(dir, 'recipes/local-demo.yaml'), 'utf8')
+      .replace('hopper: assets/grace-hopper.jpg', 'hopper: assets/wall.jpg')
+      .replace('images: [assets/grace-hopper.jpg]', 'images: [assets/wall.jpg]');
     writeFileSync(join(dir, 'recipes/noface.yaml'), recipe.replace('name: local-demo', 'name: noface'));
     const result = await run(dir, ['run', 'recipes/noface.yaml', '--reporter', 'plain']);
     expect(result.exitCode).toBe(1);
@@ -98,11 +145,16 @@ describe('the offline engine through the runner', () => {
     const result = await child;
     expect(result.exitCode).toBe(130);
     const runs = join(dir, 'outputs/batch/runs');
-    const record = JSON.parse(readFileSync(join(runs, readdirSync(runs)[0]!, 'run.json'), 'utf8')) as { status: string; stages: Record<string, { status: string }> };
+    const record = JSON.parse(readFileSync(join(runs, readdirSync(runs)[0]!, 'run.json'), 'utf8')) as {
+      status: string;
+      stages: Record<string, { status: string }>;
+    };
     expect(record.status).toBe('interrupted');
     expect(record.stages['swap']!.status).toBe('failed');
     // No half-finished job folder is left behind as if it were a result.
-    const jobs = existsSync(join(dir, 'outputs/batch/swap')) ? readdirSync(join(dir, 'outputs/batch/swap')) : [];
+    const jobs = existsSync(join(dir, 'outputs/batch/swap'))
+      ? readdirSync(join(dir, 'outputs/batch/swap'))
+      : [];
     expect(jobs.filter((j) => !j.startsWith('.'))).toEqual([]);
   });
 });

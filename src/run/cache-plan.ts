@@ -141,7 +141,10 @@ export async function planCache(
       const upstreamRuns = spec.dependsOn.find((d) => !views.has(d));
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
       const model = catalog.get(stage(id).model)!;
-      const inputs = resolveStageInputs(spec, model, plan.recipe.vars, views, policy, { schema: false });
+      const inputs = resolveStageInputs(spec, model, plan.recipe.vars, views, policy, {
+        schema: false,
+        filesBase: outDir,
+      });
       if (!inputs.ok || !store) return { kind: 'run', why: 'never run', bypass: false };
       const records: SucceededJob[] = [];
       for (const body of inputs.bodies) {

@@ -227,6 +227,7 @@ export class Executor {
       this.#o.recipe.vars,
       this.#views,
       this.#o.inputPolicy,
+      { filesBase: this.#o.outDir },
     );
     this.#emit({
       type: 'stage-start',

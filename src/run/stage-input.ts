@@ -1,3 +1,4 @@
+import { isAbsolute, join } from 'node:path';
 import type { ModelInfo } from '../catalog/model.js';
 import { guardBody, STRICT_INPUT_POLICY, upstreamStrings, type InputPolicy } from '../policy/input-guard.js';
 import { PreparedScope } from '../recipe/expressions.js';
@@ -40,7 +41,15 @@ export function resolveStageInputs(
    * finished job record passed that check when it ran (the job key covers the model's schema),
    * and a body that has none is resolved and checked again before it runs.
    */
-  options: { readonly schema?: boolean } = {},
+  options: {
+    readonly schema?: boolean;
+    /**
+     * The run's output folder, which `stages.X.files` are relative to. The offline engine reads
+     * files relative to the recipe's folder, so an upstream file given to a local model whole is
+     * made a path under this folder (after the trust check, which knows it as upstream's own).
+     */
+    readonly filesBase?: string;
+  } = {},
 ): StageInputs {
   const stages: Record<string, JsonValue> = {};
   // Only the stages this one references: converting every finished stage for every stage made
@@ -87,9 +96,28 @@ export function resolveStageInputs(
     upstream ??= upstreamStrings(stage.dependsOn.flatMap((id) => finished.get(id) ?? []));
     const refused = guardBody(stage, model, resolved.value, items ? index : undefined, upstream, policy);
     if (refused !== undefined) return { ok: false, message: refused };
-    bodies.push(resolved.value);
+    bodies.push(
+      model.backend === 'local' && options.filesBase !== undefined
+        ? (anchorFiles(resolved.value, upstreamFiles(stage, finished), options.filesBase) as JsonObject)
+        : resolved.value,
+    );
   }
   return { ok: true, bodies, fanOut: items !== undefined, warnings };
+}
+
+/** Every file the stages this one depends on downloaded or made, as `stages.X.files` gives them. */
+function upstreamFiles(stage: StageSpec, finished: ReadonlyMap<StageId, StageView>): ReadonlySet<string> {
+  return new Set(stage.dependsOn.flatMap((id) => finished.get(id)?.files ?? []));
+}
+
+/** The value with each string that is one of `files` made a path under `base`. */
+function anchorFiles(value: JsonValue, files: ReadonlySet<string>, base: string): JsonValue {
+  if (files.size === 0) return value;
+  if (typeof value === 'string') return files.has(value) && !isAbsolute(value) ? join(base, value) : value;
+  if (Array.isArray(value)) return (value as readonly JsonValue[]).map((v) => anchorFiles(v, files, base));
+  if (isJsonObject(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, anchorFiles(v, files, base)]));
+  return value;
 }
 
 /**

@@ -44,12 +44,24 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
   if ('exit' in loaded) return loaded.exit;
   const { recipe, catalog } = loaded;
   const plan = buildPlan(recipe, catalog);
-  const stateDir = recipeStateDir({ cwd: io.cwd, recipeFile: file, recipeName: recipe.name, ...(options.stateDir !== undefined && { stateDir: options.stateDir }) });
+  const stateDir = recipeStateDir({
+    cwd: io.cwd,
+    recipeFile: file,
+    recipeName: recipe.name,
+    ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
+  });
   const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: recipe.name });
   const store = new JobStore(stateDir, makeRedactor(io.env));
-  const cache = await planCache(plan, catalog, store, { enabled: true, force: new Set(), urlTtlMs: recipe.cacheUrlTtlMs, now: Date.now() }, outDir);
+  const cache = await planCache(
+    plan,
+    catalog,
+    store,
+    { enabled: true, force: new Set(), urlTtlMs: recipe.cacheUrlTtlMs, now: Date.now() },
+    outDir,
+  );
   const stages: StageStatus[] = [];
-  for (const stage of plan.stages) stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog));
+  for (const stage of plan.stages)
+    stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir));
   const owner = await readOwner(join(stateDir, 'lock'));
   const activeRun = owner && processAlive(owner.pid, owner.startTime) ? owner : undefined;
   const toCall = stages.filter((s) => s.state !== 'done');
@@ -78,23 +90,41 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
   const rows = stages.map((s) => [s.stage, s.model, s.state, s.detail]);
   const header = ['stage', 'model', 'state', 'detail'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  out += '\n' + [header, ...rows].map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n') + '\n\n';
+  out +=
+    '\n' +
+    [header, ...rows]
+      .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  '))
+      .join('\n') +
+    '\n\n';
   if (toCall.length === 0) out += 'a run would call nothing: every stage is cached\n';
   else {
-    const jobs = toCall.map((s) => `${s.stage} (${s.wouldCall === null ? 'jobs known at run time' : `${s.wouldCall} job${s.wouldCall === 1 ? '' : 's'}`})`);
+    const jobs = toCall.map(
+      (s) =>
+        `${s.stage} (${s.wouldCall === null ? 'jobs known at run time' : `${s.wouldCall} job${s.wouldCall === 1 ? '' : 's'}`})`,
+    );
     out += `a run would call: ${jobs.join(', ')}\n`;
   }
   io.stdout.write(out);
   return ExitCode.ok;
 }
 
-async function stageStatus(plan: Plan, id: StageId, decisions: ReadonlyMap<StageId, CacheDecision>, store: JobStore, catalog: Catalog): Promise<StageStatus> {
+async function stageStatus(
+  plan: Plan,
+  id: StageId,
+  decisions: ReadonlyMap<StageId, CacheDecision>,
+  store: JobStore,
+  catalog: Catalog,
+  outDir: string,
+): Promise<StageStatus> {
   const decision = decisions.get(id)!;
   const planned = plan.stages.find((s) => s.id === id)!;
   const base = { stage: id, model: planned.model as string };
   switch (decision.kind) {
     case 'cached': {
-      const when = new Date(Math.min(...decision.records.map((r) => Date.parse(r.finishedAt)))).toISOString().replace('T', ' ').slice(0, 16);
+      const when = new Date(Math.min(...decision.records.map((r) => Date.parse(r.finishedAt))))
+        .toISOString()
+        .replace('T', ' ')
+        .slice(0, 16);
       const files = decision.files.length;
       return {
         ...base,
@@ -109,8 +139,11 @@ async function stageStatus(plan: Plan, id: StageId, decisions: ReadonlyMap<Stage
       const spec = plan.recipe.stages.get(id)!;
       const model = catalog.get(planned.model)!;
       const views = new Map<StageId, StageView>();
-      for (const [stage, d] of decisions) if (d.kind === 'cached') views.set(stage, { outputs: d.outputs, files: d.files });
-      const inputs = resolveStageInputs(spec, model, plan.recipe.vars, views);
+      for (const [stage, d] of decisions)
+        if (d.kind === 'cached') views.set(stage, { outputs: d.outputs, files: d.files });
+      const inputs = resolveStageInputs(spec, model, plan.recipe.vars, views, undefined, {
+        filesBase: outDir,
+      });
       const running: string[] = [];
       if (inputs.ok) {
         for (const body of inputs.bodies) {
@@ -119,8 +152,21 @@ async function stageStatus(plan: Plan, id: StageId, decisions: ReadonlyMap<Stage
           if (record?.status === 'submitting') running.push('(submitting)');
         }
       }
-      if (running.length > 0) return { ...base, state: 'running', detail: `submitted: ${running.join(', ')}`, requestIds: running, wouldCall: planned.calls ?? null };
-      return { ...base, state: 'never-run', detail: decision.why, requestIds: [], wouldCall: planned.calls ?? null };
+      if (running.length > 0)
+        return {
+          ...base,
+          state: 'running',
+          detail: `submitted: ${running.join(', ')}`,
+          requestIds: running,
+          wouldCall: planned.calls ?? null,
+        };
+      return {
+        ...base,
+        state: 'never-run',
+        detail: decision.why,
+        requestIds: [],
+        wouldCall: planned.calls ?? null,
+      };
     }
     case 'unavailable':
     case 'not-selected':
