@@ -55,6 +55,19 @@ function itemOf(record: LogRecord): number {
 }
 
 describe('foreach', () => {
+  it('--dry-run shows the body of each item when the list is known before running', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('fanout.yaml', fanOutRecipe(3));
+    const result = await sb.run(['run', recipe, '--dry-run']);
+    expect(result.code).toBe(0);
+    expect(sb.standin.readLog()).toEqual([]);
+    for (let i = 0; i < 3; i++)
+      expect(result.stdout).toContain(
+        `stdin: {"prompt":"Change only the face, job ${i}","image":"${scene(i)}"}`,
+      );
+    expect(result.stdout).not.toContain('${{ item }}');
+  });
+
   it('runs 40 items at concurrency 4; an item that fails twice then succeeds is followed, not resubmitted', async () => {
     // The first submission's job fails its first two result calls (HTTP 503, exit 69): the
     // runner re-attaches to the same job twice, and the third attempt fetches the result.

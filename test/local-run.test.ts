@@ -113,6 +113,14 @@ describe('the offline engine through the runner', () => {
     expect(again.stdout).toMatch(/\[cached\] swap-back /);
   });
 
+  it('--dry-run shows local stages as offline-engine inputs, not as runcomfy commands', async () => {
+    const dir = workspace();
+    const result = await run(dir, ['run', 'recipes/local-demo.yaml', '--dry-run']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain('offline engine (local/face-swap), no runcomfy call');
+    expect(result.stdout).not.toContain('$ runcomfy');
+  });
+
   it('fails a stage with a clear message when the scene has no face (exit 1)', async () => {
     const dir = workspace();
     await sharp({ create: { width: 320, height: 240, channels: 3, background: '#8899aa' } })

@@ -26,8 +26,8 @@ export interface PlannedStage {
   /** For a `swap:` stage: why this model, and how many calls. */
   readonly route?: RouteDecision;
   /**
-   * For a `swap:` stage: the body of each call as far as it is known now (one per chunk or
-   * scene of a generated fan-out); undefined when the calls are only known at run time.
+   * For a `swap:` or `foreach` stage: the body of each call as far as it is known now (one per
+   * item, chunk or scene); undefined when the calls are only known at run time.
    */
   readonly bodies?: readonly JsonValue[];
 }
@@ -71,7 +71,7 @@ export function buildPlan(recipe: Recipe, catalog: Catalog): Plan {
       timeoutMs: spec.timeoutMs,
       criticalPath: remaining.get(id) ?? 1,
       ...(spec.route && { route: spec.route }),
-      ...(spec.route && { bodies: callBodies(spec, recipe.vars) }),
+      ...((spec.route || spec.foreach) && { bodies: callBodies(spec, recipe.vars) }),
     };
   });
   const known = stages.map((s) => s.calls);
@@ -103,7 +103,11 @@ function callBodies(stage: StageSpec, vars: Readonly<Record<string, JsonValue>>)
 }
 
 /** The input with static expressions evaluated and the others kept as `${{ … }}` text. */
-function staticView(node: ValueNode, scope: PreparedScope, ready: (t: Template) => boolean = isStatic): JsonValue {
+function staticView(
+  node: ValueNode,
+  scope: PreparedScope,
+  ready: (t: Template) => boolean = isStatic,
+): JsonValue {
   const resolved = resolveValue(node, scope, ready);
   if (resolved.unknown.length === 0) return resolved.value;
   const keep = (n: ValueNode): JsonValue => {

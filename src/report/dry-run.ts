@@ -4,8 +4,9 @@ import { isJsonObject } from '../util/json.js';
 
 /**
  * `run --dry-run`: everything up to the client call. For each stage, the exact command line
- * and the body it would get on stdin; values that depend on earlier stages are shown as the
- * expressions that will fill them.
+ * and the body it would get on stdin (one per item of a `foreach` known before running);
+ * values that depend on earlier stages are shown as the expressions that will fill them.
+ * Stages of the offline engine show their input and make no client call.
  */
 export function renderDryRun(plan: Plan, client: RuncomfyClient): string {
   let out = `${plan.recipe.name}: dry run, no model is called\n`;
@@ -13,7 +14,6 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient): string {
     const body = isJsonObject(stage.input) ? stage.input : {};
     // A routed batch knows each call's body before running (one per chunk or scene).
     const bodies = (stage.bodies ?? [body]).map((b) => (isJsonObject(b) ? b : {}));
-    const invocation = client.submitInvocation(stage.model, body);
     const calls =
       stage.calls === undefined
         ? 'one call per foreach item'
@@ -21,6 +21,13 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient): string {
           ? '1 call'
           : `${stage.calls} calls`;
     out += `\n${i + 1}. ${stage.id} (${calls}${stage.dependsOn.length ? `, after ${stage.dependsOn.join(', ')}` : ''})\n`;
+    if (stage.backend === 'local') {
+      // The offline engine runs in this process's worker: no client, no command line.
+      out += `   offline engine (${stage.model}), no runcomfy call\n`;
+      for (const b of bodies) out += `   input: ${JSON.stringify(b)}\n`;
+      return;
+    }
+    const invocation = client.submitInvocation(stage.model, body);
     out += `   $ ${[invocation.file, ...invocation.args].map(shellQuote).join(' ')}\n`;
     for (const b of bodies) out += `   stdin: ${JSON.stringify(b)}\n`;
   });
