@@ -158,6 +158,38 @@ describe('models', () => {
   });
 });
 
+describe('--catalog', () => {
+  it('adds or replaces models from a folder; a missing folder is exit 66, a broken schema file 65', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'catalog-'));
+    try {
+      const gpt = JSON.parse(
+        readFileSync(
+          new URL('../schemas/models/openai-gpt-image-2-edit.schema.json', import.meta.url),
+          'utf8',
+        ),
+      ) as { 'x-faceswap': { model: string } };
+      gpt['x-faceswap'] = { ...gpt['x-faceswap'], model: 'acme/gpt-image-2-mirror/edit' };
+      writeFileSync(join(dir, 'mirror.json'), JSON.stringify(gpt));
+      const listed = await runCli(['models', '--catalog', dir]);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain('acme/gpt-image-2-mirror/edit');
+
+      const missing = await runCli(['models', '--catalog', join(dir, 'nope')]);
+      expect(missing.code).toBe(66);
+      expect(missing.stderr).toBe(
+        `faceswap-pipe: error: the model catalog folder ${join(dir, 'nope')} does not exist; name a folder of model schema files (--catalog DIR or FACESWAP_CATALOG)\n`,
+      );
+
+      writeFileSync(join(dir, 'broken.json'), '{ not json');
+      const broken = await runCli(['models', '--catalog', dir]);
+      expect(broken.code).toBe(65);
+      expect(broken.stderr).toContain('broken.json is not valid JSON');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('schema', () => {
   it('prints the recipe JSON Schema, equal to schemas/recipe.schema.json', async () => {
     const result = await runCli(['schema']);

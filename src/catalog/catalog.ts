@@ -8,6 +8,13 @@ import type { Backend, FieldSummary, Medium, ModelId, ModelInfo } from './model.
 /** Thrown for a catalog file that cannot be used; the CLI reports it as a usage/data problem. */
 export class CatalogError extends Error {
   override readonly name = 'CatalogError';
+  /** True when the named folder does not exist or is not a folder (exit 66, not 65). */
+  readonly missing: boolean;
+
+  constructor(message: string, missing = false) {
+    super(message);
+    this.missing = missing;
+  }
 }
 
 /**
@@ -32,6 +39,12 @@ export class Catalog {
           .filter((n) => n.endsWith('.json'))
           .sort();
       } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR')
+          throw new CatalogError(
+            `the model catalog folder ${dir} ${code === 'ENOENT' ? 'does not exist' : 'is not a folder'}; name a folder of model schema files (--catalog DIR or FACESWAP_CATALOG)`,
+            true,
+          );
         throw new CatalogError(`cannot read the model catalog folder ${dir}: ${(cause as Error).message}`);
       }
       for (const name of names) {

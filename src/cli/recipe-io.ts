@@ -15,7 +15,7 @@ export function loadCatalog(io: CliIo, dirs: readonly string[]): Catalog | { exi
   } catch (cause) {
     if (cause instanceof CatalogError) {
       io.stderr.write(`faceswap-pipe: error: ${cause.message}\n`);
-      return { exit: ExitCode.dataError };
+      return { exit: cause.missing ? ExitCode.noInput : ExitCode.dataError };
     }
     throw cause;
   }
