@@ -307,4 +307,20 @@ describe('state and locks', () => {
     expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain'))).toBe(false);
     expect(existsSync(join(sb.standin.dir, 'outputs', 'chain'))).toBe(false);
   });
+
+  it('clean needs only the name: a recipe that stopped validating is cleaned all the same', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    const path = join(sb.standin.dir, recipe);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('retries:', 'retires:'));
+    expect((await sb.run(['validate', recipe])).code).toBe(65);
+    const clean = await sb.run(['clean', recipe]);
+    expect(clean.code).toBe(0);
+    expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain'))).toBe(false);
+    expect(existsSync(join(sb.standin.dir, 'outputs', 'chain'))).toBe(false);
+    // Without a usable name there is nothing to find: the usual diagnostics, exit 65.
+    writeFileSync(path, 'version: 1\nname: Not A Name\nstages: {}\n');
+    expect((await sb.run(['clean', recipe])).code).toBe(65);
+  });
 });

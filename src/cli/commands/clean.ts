@@ -6,6 +6,8 @@ import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
 import { analyzeForCommand } from '../analyze-for-command.js';
+import { loadRecipeFile } from '../../recipe/load.js';
+import { isJsonObject } from '../../util/json.js';
 
 export interface CleanOptions extends RecipeOptions {
   readonly keepOutputs: boolean;
@@ -19,13 +21,25 @@ export interface CleanOptions extends RecipeOptions {
  * holds the state's lock: its jobs would be forgotten while still billing.
  */
 export async function cleanCommand(file: string, options: CleanOptions, io: CliIo): Promise<number> {
-  const loaded = await analyzeForCommand(file, options, io);
-  if ('exit' in loaded) return loaded.exit;
-  const name = loaded.recipe.name;
-  const stateDir = recipeStateDir({ cwd: io.cwd, recipeFile: file, recipeName: name, ...(options.stateDir !== undefined && { stateDir: options.stateDir }) });
+  // Only the recipe's name is needed to find its state: a recipe that stopped validating (a
+  // typo since, a consent rule or model it no longer meets) can still be cleaned.
+  let name = await recipeName(file, options, io);
+  if (name === undefined) {
+    const loaded = await analyzeForCommand(file, options, io);
+    if ('exit' in loaded) return loaded.exit;
+    name = loaded.recipe.name;
+  }
+  const stateDir = recipeStateDir({
+    cwd: io.cwd,
+    recipeFile: file,
+    recipeName: name,
+    ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
+  });
   const lock = await acquireLock(stateDir, `faceswap-pipe clean ${file}`);
   if (!lock.acquired) {
-    io.stderr.write(`faceswap-pipe: error: a run (pid ${lock.holder.pid}, since ${lock.holder.since}) is using ${relative(io.cwd, stateDir) || stateDir}; wait for it to finish\n`);
+    io.stderr.write(
+      `faceswap-pipe: error: a run (pid ${lock.holder.pid}, since ${lock.holder.since}) is using ${relative(io.cwd, stateDir) || stateDir}; wait for it to finish\n`,
+    );
     return ExitCode.tempFail;
   }
   await rm(join(stateDir, 'jobs'), { recursive: true, force: true });
@@ -39,3 +53,13 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
   }
   return ExitCode.ok;
 }
+
+/** The `name:` of a recipe file that parses, whatever else is wrong with it. */
+async function recipeName(file: string, options: CleanOptions, io: CliIo): Promise<string | undefined> {
+  const loaded = await loadRecipeFile(file, { cwd: io.cwd, maxBytes: options.maxRecipeSize });
+  const name = isJsonObject(loaded.data) ? loaded.data['name'] : undefined;
+  return typeof name === 'string' && name.length <= 100 && RECIPE_NAME.test(name) ? name : undefined;
+}
+
+/** The recipe schema's name pattern (it names folders). */
+const RECIPE_NAME = /^[a-z0-9][a-z0-9-]*$/;
