@@ -60,7 +60,7 @@ export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[]
 
 /** For a `<<` key: YAML 1.2 (the default) has no merge keys, so `<<` is a plain key there. */
 export const MERGE_HINT =
-  '; "<<" merges a mapping only in YAML 1.1: put "%YAML 1.1" and "---" on the first two lines, or write the keys out (aliases such as *name work in any version)';
+  '; "<<" merges a mapping only in YAML 1.1: put "%YAML 1.1" and "---" on the first two lines (YAML 1.1 also reads unquoted dates, yes/no and numbers like 1_000 differently: quote such values), or write the keys out (aliases such as *name work in any version)';
 
 /** Rewords one ajv issue. `knownKeys` lists a mapping's allowed keys for "did you mean". */
 export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIssue {

@@ -46,6 +46,11 @@ export function kindOf(value: unknown): string {
     case 'boolean':
       return 'a boolean';
     case 'object':
+      // YAML 1.1 (`%YAML 1.1`) reads an unquoted 2099-05-01 as a timestamp, !!binary as bytes
+      // and !!set as a set: none of them is a mapping, and quoting the value keeps it text.
+      if (value instanceof Date) return 'a timestamp (YAML 1.1 reads an unquoted date as one; quote it)';
+      if (value instanceof Uint8Array) return 'binary data';
+      if (value instanceof Set) return 'a set';
       return 'a mapping';
     default:
       return typeof value;
