@@ -127,6 +127,22 @@ describe('plan of the Kontext-then-Kling chain', () => {
     const plan = JSON.parse(result.stdout) as { stages: { input: Record<string, unknown> }[] };
     expect(plan.stages[1]!.input['reference_video_url']).toBe('https://assets.example.com/salsa.mp4');
   });
+
+  it('--set with a list-shaped value that is not a JSON list of scalars is an error at the var, not text', async () => {
+    for (const [value, words] of [
+      ['[https://assets.example.com/a.mp4]', 'looks like a list but is not valid JSON'],
+      ['[{"url":"https://assets.example.com/a.mp4"}]', 'is a list of lists or mappings'],
+    ] as const) {
+      const result = await runCli(['validate', chain, '--set', `dance=${value}`], { cwd: root });
+      expect(result.code).toBe(65);
+      expect(result.stderr).toContain(`error: --set dance=…: the value ${words}`);
+    }
+    // Text that only starts with a bracket is still text.
+    const text = await runCli(['plan', chain, '--format', 'json', '--set', 'dance=[draft] https://x'], {
+      cwd: root,
+    });
+    expect(text.stderr).not.toContain('looks like a list');
+  });
 });
 
 describe('needs', () => {

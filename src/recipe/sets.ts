@@ -22,19 +22,28 @@ export function parseSetArgument(text: string): SetOverride | undefined {
  * (`--set count=3`, `--set 'scenes=["https://…/a.jpg","https://…/b.jpg"]'`), otherwise the
  * text itself, so URLs and prompts need no quoting.
  */
-export function setValue(text: string): JsonValue {
+export function setValue(text: string): { readonly value: JsonValue } | { readonly problem: string } {
   const trimmed = text.trim();
+  // `[…]` from end to end is meant as a list: one that does not parse, or holds mappings (vars
+  // are scalars or lists of them), is a mistake to report, not a string to send to a model.
+  const listShaped = trimmed.startsWith('[') && trimmed.endsWith(']');
   if (/^(\[|-?[0-9]|true$|false$|null$)/.test(trimmed)) {
     try {
       const parsed = JSON.parse(trimmed) as unknown;
       if (Array.isArray(parsed) && parsed.every((v) => v === null || typeof v !== 'object'))
-        return parsed as JsonValue;
-      if (parsed === null || typeof parsed !== 'object') return parsed as JsonValue;
-    } catch {
+        return { value: parsed as JsonValue };
+      if (parsed === null || typeof parsed !== 'object') return { value: parsed as JsonValue };
+      if (listShaped)
+        return { problem: 'is a list of lists or mappings; a var holds a scalar or a list of scalars' };
+    } catch (cause) {
+      if (listShaped)
+        return {
+          problem: `looks like a list but is not valid JSON (${(cause as Error).message}); write it as a JSON list with double quotes, e.g. ["https://…/a.jpg","https://…/b.jpg"]`,
+        };
       // Not JSON after all: a string such as "1024_1536" or "2026 spring".
     }
   }
-  return text;
+  return { value: text };
 }
 
 /** Applies `--set` overrides to the recipe's vars; names that are not declared are errors. */
@@ -58,7 +67,16 @@ export function applySets(
       ctx.error('unknown-set', message, ctx.at(hasVars ? ['vars'] : [], true));
       continue;
     }
-    out[set.name] = setValue(set.value);
+    const parsed = setValue(set.value);
+    if ('problem' in parsed) {
+      ctx.error(
+        'invalid-set',
+        `--set ${set.name}=…: the value ${parsed.problem}`,
+        ctx.at(['vars', set.name]),
+      );
+      continue;
+    }
+    out[set.name] = parsed.value;
   }
   return out;
 }
