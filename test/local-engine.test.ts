@@ -304,7 +304,7 @@ describe('failures are values with a message for the user', () => {
     expectFailure(
       await engine.swap({ identityPath: HOPPER, targetPath: ASTRONAUT, outputPath: out('x'), faceIndex: -1 }),
       'invalid-request',
-      /faceIndex must be a whole number/,
+      /face_index must be a whole number/,
     );
   });
 

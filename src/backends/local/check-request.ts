@@ -10,7 +10,7 @@ export async function checkRequest(
 ): Promise<EngineFailure | undefined> {
   const { faceIndex, outputPath } = request;
   if (faceIndex !== undefined && !(Number.isInteger(faceIndex) && faceIndex >= 0)) {
-    return failure('invalid-request', `faceIndex must be a whole number from 0 up, got ${faceIndex}`);
+    return failure('invalid-request', `face_index must be a whole number from 0 up, got ${faceIndex}`);
   }
   if (!outputPath.toLowerCase().endsWith(extension)) {
     const why =

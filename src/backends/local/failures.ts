@@ -36,7 +36,7 @@ export function faceIndexOutOfRange(path: string, index: number, faces: number):
   const range = faces === 1 ? 'only face 0' : `faces 0 to ${faces - 1}, counted left to right`;
   return failure(
     'face-index-out-of-range',
-    `face index ${index} does not exist in the target image ${displayName(path)}: it has ${faces} face${faces === 1 ? '' : 's'} (${range}); choose one of those or omit faceIndex for the largest`,
+    `face index ${index} does not exist in the target image ${displayName(path)}: it has ${faces} face${faces === 1 ? '' : 's'} (${range}); choose one of those or omit face_index for the largest`,
   );
 }
 

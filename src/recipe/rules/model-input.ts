@@ -90,8 +90,9 @@ export function checkModels(
     if (stage.model === undefined) continue;
     const model = ctx.catalog.get(stage.model);
     if (!model) {
-      const hint =
-        didYouMean(stage.model, ctx.catalog.ids()) || ' (`faceswap-pipe models` lists the catalog)';
+      const hint = stage.model.includes('${{')
+        ? '; expressions are evaluated only in input, swap and foreach: write the model id itself, or use swap: to have the router choose the model'
+        : didYouMean(stage.model, ctx.catalog.ids()) || ' (`faceswap-pipe models` lists the catalog)';
       ctx.error(
         'unknown-model',
         `unknown model "${stage.model}" in stage "${stage.id}"${hint}`,
