@@ -62,6 +62,23 @@ export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[]
 export const MERGE_HINT =
   '; "<<" merges a mapping only in YAML 1.1: put "%YAML 1.1" and "---" on the first two lines (YAML 1.1 also reads unquoted dates, yes/no and numbers like 1_000 differently: quote such values), or write the keys out (aliases such as *name work in any version)';
 
+/**
+ * The fix for a number or boolean where text belongs: a duration needs its unit (`timeout: 30`
+ * means nothing), other text needs quotes (`name: 2026` is a number to YAML).
+ */
+function typeHint(issue: SchemaIssue): string {
+  const data = issue.data;
+  if (issue.params['type'] !== 'string' || (typeof data !== 'number' && typeof data !== 'boolean')) return '';
+  if (
+    issue.schema['pattern'] === DURATION_PATTERN &&
+    typeof data === 'number' &&
+    Number.isInteger(data) &&
+    data > 0
+  )
+    return `; give a unit: "${data}s", "${data}m", "${data}h" or "${data}d"`;
+  return `; quote it ("${String(data)}") to keep it text`;
+}
+
 /** Rewords one ajv issue. `knownKeys` lists a mapping's allowed keys for "did you mean". */
 export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIssue {
   const where = describe(issue.path);
@@ -95,7 +112,7 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
         message:
           issue.data === null
             ? `${where} is empty; it must be ${typeWords(p['type'])}`
-            : `${where} must be ${typeWords(p['type'])}, not ${kindOf(issue.data)}`,
+            : `${where} must be ${typeWords(p['type'])}, not ${kindOf(issue.data)}${typeHint(issue)}`,
         path: issue.path,
         atKey: false,
       };

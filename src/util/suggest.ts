@@ -44,7 +44,20 @@ export function suggest(word: string, candidates: Iterable<string>): string | un
       bestDistance = distance;
     }
   }
-  return best;
+  return best ?? partOf(lower, candidates);
+}
+
+/**
+ * The one candidate of which `word` is a whole `_`/`-`-separated part (`ttl` of `url_ttl`,
+ * `model` of `concurrency_per_model`): a shortened name rather than a typo. Undefined when
+ * several candidates share the part, or the word is too short to say anything.
+ */
+function partOf(word: string, candidates: Iterable<string>): string | undefined {
+  if (word.length < 3) return undefined;
+  const found = [...candidates].filter(
+    (c) => c.toLowerCase().split(/[_-]/).includes(word) && c.toLowerCase() !== word,
+  );
+  return found.length === 1 ? found[0] : undefined;
 }
 
 /** `; did you mean "x"?` or the empty string, for appending to a message. */
