@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants, copyFileSync, linkSync, statSync, type Stats } from 'node:fs';
 import { access, readdir, rename, rm } from 'node:fs/promises';
-import { delimiter, extname, join, relative, sep } from 'node:path';
+import { delimiter, extname, join } from 'node:path';
 import { runProcess } from '../../backends/process.js';
 import { makeDir, makeDirSync } from '../../util/make-dir.js';
 
@@ -62,11 +62,13 @@ export interface PreviewOptions {
   readonly store?: string;
 }
 
+/** The thumbnails' folder inside the run folder. */
+const THUMBS_FOLDER = 'thumbs';
+
 /** Bumped when the thumbnail recipe changes, so old thumbnails are not reused. */
 const THUMB_FORMAT = 1;
 
 export class PreviewMaker {
-  readonly #runDir: string;
   readonly #dir: string;
   readonly #store: string | undefined;
   readonly #size: number;
@@ -85,8 +87,7 @@ export class PreviewMaker {
   reused = 0;
 
   constructor(runDir: string, options: PreviewOptions) {
-    this.#runDir = runDir;
-    this.#dir = join(runDir, 'thumbs');
+    this.#dir = join(runDir, THUMBS_FOLDER);
     this.#store = options.store;
     this.#size = options.size ?? 320;
     this.#concurrency = options.concurrency ?? 4;
@@ -222,7 +223,9 @@ export class PreviewMaker {
     const m = /-(\d+)x(\d+)\.jpg$/.exec(name);
     if (!m) return undefined;
     return {
-      href: relative(this.#runDir, join(this.#dir, name)).split(sep).join('/'),
+      // The folder is always <run dir>/thumbs: no path arithmetic per thumbnail (path.relative
+      // resolved both paths, once per output of a 200-stage report).
+      href: `${THUMBS_FOLDER}/${name}`,
       width: Number(m[1]),
       height: Number(m[2]),
     };
