@@ -162,6 +162,18 @@ describe('run against the runcomfy stand-in', () => {
     expect(lookups.some((r) => r.exit === 65)).toBe(true);
   });
 
+  it('stops the run on a token file the client cannot read (exit 1 from every call) as on a missing token: exit 77', async () => {
+    sb = sandbox({}, { token: null });
+    writeFileSync(join(sb.standin.configDir, 'token.json'), '{"access_token": ');
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(77);
+    const stage = sb.runRecord('chain').stages['face']!;
+    expect(stage.failure?.reason).toBe('unauthorized');
+    expect(stage.failure?.message).toContain('cannot read its token file');
+    expect(sb.runRecord('chain').stages['motion']!.status).toBe('skipped');
+  });
+
   it.each([
     [65, 'invalid-input', 1],
     [77, 'unauthorized', 77],

@@ -54,6 +54,12 @@ export function classifyExit(
   const message = clientMessage(result.stderr);
   const code = result.exitCode;
   const reason = reasonFor(code, message, phase);
+  if (reason === 'unauthorized' && code === 1)
+    return {
+      reason,
+      message: `the runcomfy client cannot read its token file (${message}); run \`runcomfy login\` again, fix or remove token.json, or set RUNCOMFY_TOKEN`,
+      exitCode: code,
+    };
   return { reason, message, exitCode: code };
 }
 
@@ -66,6 +72,9 @@ function reasonFor(code: number, message: string, phase: ClientPhase): FailureRe
   // into 77 or 75 (contract section 6): still a dropped connection, not a rejected token.
   if (code === 1 ? REQUEST_LINE.test(message) : (code === 75 || code === 77) && BARE_REQUEST.test(message))
     return 'transport';
+  // An unreadable or malformed token file is exit 1 (contract section 1), but it fails every
+  // call alike: like a missing token, it stops the run rather than failing stage after stage.
+  if (code === 1 && /token\.json/i.test(message)) return 'unauthorized';
   // While following a job we know (status, result), an answer we cannot place costs nothing to
   // ask again: the job is not submitted anew, the retry re-attaches to it.
   const following = phase === 'status' || phase === 'result';
