@@ -86,7 +86,9 @@ function reasonFor(code: number, message: string, phase: ClientPhase): FailureRe
       return 'client-error';
     case 65:
       // `result` before completion may answer HTTP 400 -> 65: retry briefly (contract section 11).
-      return phase === 'result' ? 'unclear-answer' : 'invalid-input';
+      // A 4xx about a job we follow is not our input's fault either: the retry looks it up again
+      // (and submits anew only if the service says it does not know the job).
+      return following ? 'unclear-answer' : 'invalid-input';
     case 66:
       return 'missing-file';
     case 69:
