@@ -108,21 +108,7 @@ function staticView(
   scope: PreparedScope,
   ready: (t: Template) => boolean = isStatic,
 ): JsonValue {
-  const resolved = resolveValue(node, scope, ready);
-  if (resolved.unknown.length === 0) return resolved.value;
-  const keep = (n: ValueNode): JsonValue => {
-    switch (n.kind) {
-      case 'literal':
-        return n.value;
-      case 'template':
-        return ready(n.template) ? resolveValue(n, scope).value : templateText(n.template);
-      case 'list':
-        return n.items.map(keep);
-      case 'map':
-        return Object.fromEntries(n.entries.map(([k, v]) => [k, keep(v)]));
-    }
-  };
-  return keep(node);
+  return resolveValue(node, scope, ready, templateText).value;
 }
 
 function templateText(template: Template): string {

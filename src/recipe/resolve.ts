@@ -23,24 +23,28 @@ export interface ResolutionError {
 
 /**
  * Evaluates a value tree. Templates for which `ready` says no (they read a stage that has not
- * run, say) become `null` placeholders listed in `unknown`, so static checks can skip them; at
- * run time every template is ready and `unknown` is empty.
+ * run, say) become placeholders (`null`, or what `placeholder` gives) listed in `unknown`, so
+ * static checks can skip them; at run time every template is ready and `unknown` is empty.
  */
 export function resolveValue(
   node: ValueNode,
   scope: PreparedScope,
   ready: (template: Template) => boolean = () => true,
+  placeholder: (template: Template) => JsonValue = () => null,
 ): Resolution {
   const unknown: DataPath[] = [];
   const errors: ResolutionError[] = [];
-  const walk = (n: ValueNode, at: DataPath): JsonValue => {
+  // One path, grown and shrunk as the walk goes: copied only for the rare unknown value, where a
+  // fresh array per node made large recipes allocate (and collect) one array per value.
+  const at: (string | number)[] = [];
+  const walk = (n: ValueNode): JsonValue => {
     switch (n.kind) {
       case 'literal':
         return n.value;
       case 'template': {
         if (!ready(n.template)) {
-          unknown.push(at);
-          return null;
+          unknown.push([...at]);
+          return placeholder(n.template);
         }
         const result = evaluateTemplate(n.template, scope);
         if (!result.ok) {
@@ -53,21 +57,32 @@ export function resolveValue(
               length: result.length,
             }),
           });
-          unknown.push(at);
+          unknown.push([...at]);
           return null;
         }
         return result.value;
       }
-      case 'list':
-        return n.items.map((item, i) => walk(item, [...at, i]));
+      case 'list': {
+        const out: JsonValue[] = [];
+        for (let i = 0; i < n.items.length; i++) {
+          at.push(i);
+          out.push(walk(n.items[i]!));
+          at.pop();
+        }
+        return out;
+      }
       case 'map': {
         const out: Record<string, JsonValue> = {};
-        for (const [key, child] of n.entries) out[key] = walk(child, [...at, key]);
+        for (const [key, child] of n.entries) {
+          at.push(key);
+          out[key] = walk(child);
+          at.pop();
+        }
         return out;
       }
     }
   };
-  const value = walk(node, []);
+  const value = walk(node);
   return { value, unknown, errors };
 }
 
