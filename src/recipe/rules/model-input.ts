@@ -191,7 +191,21 @@ export function checkInput(
     }
     if (model.requiredOneOf.length > 0) {
       const present = new Set(Object.keys(input));
-      const complete = model.requiredOneOf.some((set) => set.every((f) => present.has(f)));
+      const completeSets = model.requiredOneOf.filter((set) => set.every((f) => present.has(f)));
+      const complete = completeSets.length > 0;
+      if (completeSets.length > 1) {
+        // The alternatives are one field under two documented names (runcomfy-contract.md
+        // section 9): sending both leaves the service to pick, and the recipe unclear.
+        const given = completeSets.map((set) => set.map((f) => `"${f}"`).join(' + '));
+        problems.push({
+          severity: 'error',
+          code: 'model-input',
+          category: 'invalid',
+          message: `${describe([])} gives both ${given.join(' and ')}; ${model.id} takes one of them: keep the one your service accepts`,
+          path: [completeSets[1]![0]!],
+          atKey: true,
+        });
+      }
       if (!complete) {
         const singles = model.requiredOneOf.every((set) => set.length === 1);
         const options = model.requiredOneOf
