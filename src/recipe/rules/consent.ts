@@ -123,9 +123,10 @@ function checkSubjects(
   for (const { stage } of all) {
     stage.subjects.forEach((id, index) => {
       if (!consent.subjects.has(id)) {
-        const hint =
-          didYouMean(id, recorded) ||
-          `; add "${id}: {release: <reference to the signed release>}" under consent.subjects`;
+        const hint = id.includes('${{')
+          ? '; expressions are evaluated only in input, swap and foreach: name the subject ids recorded under consent.subjects'
+          : didYouMean(id, recorded) ||
+            `; add "${id}: {release: <reference to the signed release>}" under consent.subjects`;
         ctx.error(
           'unknown-subject',
           `stage "${stage.id}" names subject "${id}", which consent.subjects does not record${hint}`,
