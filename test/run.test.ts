@@ -121,7 +121,8 @@ describe('run against the runcomfy stand-in', () => {
         [KONTEXT]: {
           base: {
             queueMs: 0,
-            runMs: 600,
+            // Long enough that the third status call still meets the job running on a loaded machine.
+            runMs: 3000,
             faults: [
               { on: 'status', call: 2, error: 69 },
               { on: 'status', call: 3, error: { http: 400 } },
@@ -482,7 +483,8 @@ stages:
   });
 
   it('follows a job whose status answers null or a state it does not know, until it completes', async () => {
-    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 400 } } } });
+    // Long enough that polls meet the job running even on a loaded machine.
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 2000 } } } });
     // A client whose status says nothing useful while the job runs (a missing field is null,
     // contract section 4), or names a state of its own, then a noise line before each payload.
     const wrapper = join(sb.standin.dir, 'runcomfy-wrapper');
@@ -514,7 +516,7 @@ stages:
         `exec "${join(sb.standin.binDir, 'runcomfy')}" "$@"\n`,
       { mode: 0o755 },
     );
-    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  timeout: 2s\n'));
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  timeout: 4s\n'));
     const result = await sb.run(['run', recipe, '--reporter', 'plain', '--runcomfy', wrapper]);
     expect(result.code).toBe(0);
     expect(sb.submissions()).toHaveLength(1);
