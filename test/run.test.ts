@@ -1,6 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SchemaChecker } from '../src/recipe/schema-check.js';
 import { CHAIN_RECIPE, jobIntervals, maxOverlap, sandbox, type RunnerSandbox } from './helpers/runner.js';
@@ -141,6 +142,41 @@ describe('run against the runcomfy stand-in', () => {
       ['failed', 'unclear-answer'],
       ['succeeded', null],
     ]);
+  });
+
+  it('a job it cancelled itself (deadline) is not followed by the next run, which submits anew', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } } } });
+    const recipe = sb.recipe(
+      'one.yaml',
+      kontextRecipe('one', { a: [] }, 'defaults:\n  timeout: 1s\n  retries: 0\n'),
+    );
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(75);
+    expect(sb.standin.readLog().filter((r) => r.command === 'cancel')).toHaveLength(1);
+    sb.standin.writeScenario({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 0 } } } });
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+    expect(sb.runRecord('one').stages['a']!.attempts[0]).toMatchObject({ reattached: false });
+  });
+
+  it('a recorded job cancelled on the service while no run followed it is submitted anew on resume', async () => {
+    sb = sandbox({
+      models: { [KONTEXT]: { base: { queueMs: 60_000, faults: [{ on: 'status', call: 1, error: 77 }] } } },
+    });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    // The run stops on a rejected token with the job queued and recorded as submitted…
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(77);
+    const id = sb.submissions()[0]!.request_id!;
+    // …and someone cancels it on the service meanwhile.
+    const cancel = await execa('runcomfy', ['--output', 'json', 'cancel', id], {
+      env: sb.standin.env,
+      reject: false,
+    });
+    expect(cancel.stdout).toContain('"outcome":"cancelled"');
+    sb.standin.writeScenario({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 0 } } } });
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
   });
 
   it('submits again a recorded job the service no longer knows (404 on re-attach)', async () => {

@@ -69,6 +69,12 @@ export interface AttemptRequest {
   readonly outputRoot: string;
   /** A job submitted earlier (this run or a killed one) to follow instead of submitting anew. */
   readonly reattach?: string;
+  /**
+   * True when `reattach` comes from an earlier run's record: a job the service reports
+   * cancelled then (a killed run's own cancel, or the service's) is submitted anew, as one it no
+   * longer knows is. A retry within this run keeps following what it followed.
+   */
+  readonly resumed?: boolean;
   /** Aborted when the attempt must stop: its deadline, Ctrl-C, --fail-fast. */
   readonly signal: AbortSignal;
   /** Why `signal` was aborted, when it was: decides between `timed-out` and `interrupted`. */

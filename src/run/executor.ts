@@ -96,6 +96,8 @@ interface Job {
   readonly attempts: AttemptRecord[];
   unavailable: number;
   reattach: string | undefined;
+  /** `reattach` comes from the record of an earlier run (resume after a crash), not a retry of this one. */
+  resumed?: boolean;
   notBefore: number;
   state: 'waiting' | 'running' | 'succeeded' | 'failed';
   controller?: AbortController;
@@ -299,10 +301,14 @@ export class Executor {
       }
       case 'submitted':
         job.reattach = record.requestId;
+        job.resumed = true;
         return;
       case 'submitting': {
         const id = await store.pendingRequestId(record);
-        if (id !== undefined) job.reattach = id;
+        if (id !== undefined) {
+          job.reattach = id;
+          job.resumed = true;
+        }
         return;
       }
     }
@@ -399,7 +405,7 @@ export class Executor {
           model: stage.model,
           input: job.body,
           outputRoot: `${this.#o.outDir}/${stageId}`,
-          ...(reattach !== undefined && { reattach }),
+          ...(reattach !== undefined && { reattach, resumed: job.resumed === true }),
           signal: controller.signal,
           abortReason: () => abortReason,
         },
@@ -509,6 +515,7 @@ export class Executor {
       this.#halt('unauthorized', `stage "${stageId}": ${failure.message}`);
     if (decision.retry) {
       job.reattach = decision.reattach;
+      job.resumed = false;
       job.notBefore = this.#now() + decision.delayMs;
       if (failure.reason === 'rate-limited') {
         // The whole model backs off, not only this job: its other submissions would hit the same limit.
@@ -532,8 +539,12 @@ export class Executor {
     job.state = 'failed';
     job.failure = { ...failure, retryable: decision.retryable && isTransient(failure.reason) };
     const store = this.#o.cache?.store;
-    if (store && (failure.reason === 'job-failed' || failure.reason === 'job-cancelled')) {
-      // The service ended this job: a later run may submit it again rather than follow it.
+    if (
+      store &&
+      (failure.reason === 'job-failed' || failure.reason === 'job-cancelled' || failure.jobAlive === false)
+    ) {
+      // The service ended this job (or we cancelled it: a deadline, Ctrl-C, --fail-fast): a later
+      // run submits it again rather than following a job that will never finish.
       this.#pendingFinishes++;
       void store
         .forget(job.key)

@@ -44,7 +44,8 @@ export class RuncomfyBackend implements Backend {
       // stands for other 4xx answers (contract section 6): only a "not found" means the job is
       // gone, and anything else is asked again later rather than risking a second paid job.
       const probe = await this.#client.status(requestId, request.signal);
-      if (!probe.ok && probe.failure.exitCode === 65) {
+      if (probe.ok && probe.value.state === 'cancelled' && request.resumed === true) requestId = undefined;
+      else if (!probe.ok && probe.failure.exitCode === 65) {
         if (!NOT_FOUND.test(probe.failure.message))
           return failed({
             ...probe.failure,
