@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -257,6 +257,33 @@ describe('state and locks', () => {
     } finally {
       parent.kill('SIGKILL');
     }
+  });
+
+  it('a lock from another host is respected while its heartbeat is fresh and taken over once it is stale', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const stateDir = join(sb.standin.dir, '.faceswap', 'chain');
+    (await import('node:fs')).mkdirSync(stateDir, { recursive: true });
+    const lock = join(stateDir, 'lock');
+    // A CI job on another runner held it (its pid means nothing here), then was killed.
+    writeFileSync(
+      lock,
+      JSON.stringify({
+        pid: 4242,
+        host: 'runner-a',
+        since: '2026-01-01T00:00:00.000Z',
+        command: 'faceswap-pipe run',
+      }),
+    );
+    const fresh = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(fresh.code).toBe(75);
+    expect(fresh.stderr).toContain('on runner-a');
+    expect(fresh.stderr).toContain('taken over 90 s after its last heartbeat');
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    utimesSync(lock, longAgo, longAgo);
+    const stale = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(stale.code).toBe(0);
+    expect(stale.stderr).toContain('took over the lock of a run that is gone (pid 4242');
   });
 
   it('a run killed while a job is in flight is resumed by the next run without paying again', async () => {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive, processStartTime } from './process-alive.js';
@@ -24,8 +24,12 @@ const UNKNOWN: LockOwner = { pid: 0, host: '?', since: '?', command: '?' };
  * pay for it. The lock is a file created exclusively (`O_EXCL`). A lock whose owner is gone
  * (killed, power loss, a zombie) is taken over; to keep two runs from both deciding a lock is
  * stale and each removing the other's fresh one, only the holder of a second, short-lived
- * `lock.takeover` file may remove a stale lock, after checking again. A lock held on another
- * host is never taken over: its liveness cannot be checked from here.
+ * `lock.takeover` file may remove a stale lock, after checking again.
+ *
+ * A lock held on another host (a state folder on a shared disk, or restored from a CI cache
+ * after the job that held it was killed) cannot be checked by pid. Its holder touches the file
+ * every {@link HEARTBEAT_MS}; one untouched for {@link FOREIGN_STALE_MS} belongs to a run that is
+ * gone, and is taken over like a dead process's.
  */
 export async function acquireLock(stateDir: string, command: string): Promise<LockResult> {
   await makeDir(stateDir, 0o700);
@@ -42,14 +46,22 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
   let tookOverFrom: LockOwner | undefined;
   for (let tries = 0; tries < 50; tries++) {
     if (await createExclusive(path, me)) {
+      const heartbeat = setInterval(() => {
+        const now = new Date();
+        void utimes(path, now, now).catch(() => undefined);
+      }, HEARTBEAT_MS);
+      heartbeat.unref();
       return {
         acquired: true,
-        release: () => releaseIfMine(path, me),
+        release: () => {
+          clearInterval(heartbeat);
+          return releaseIfMine(path, me);
+        },
         ...(tookOverFrom && { tookOverFrom }),
       };
     }
     const holder = await readOwner(path);
-    if (holder && !isStale(holder, me.host)) return { acquired: false, holder };
+    if (holder && !(await isStale(holder, me.host, path))) return { acquired: false, holder };
     if (!holder && (await ageMs(path)) < 2_000) {
       // Empty or torn: either its owner died mid-write, or it is being written right now.
       await sleep(50);
@@ -57,13 +69,13 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
     }
     if (!(await createExclusive(takeover, me))) {
       const other = await readOwner(takeover);
-      if (!other || isStale(other, me.host)) await rm(takeover, { force: true });
+      if (!other || (await isStale(other, me.host, takeover))) await rm(takeover, { force: true });
       else await sleep(20);
       continue;
     }
     try {
       const again = await readOwner(path);
-      if ((!again && (await ageMs(path)) >= 2_000) || (again && isStale(again, me.host))) {
+      if ((!again && (await ageMs(path)) >= 2_000) || (again && (await isStale(again, me.host, path)))) {
         tookOverFrom = again ?? holder ?? UNKNOWN;
         await rm(path, { force: true });
       }
@@ -74,8 +86,14 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
   return { acquired: false, holder: (await readOwner(path)) ?? UNKNOWN };
 }
 
-function isStale(owner: LockOwner, host: string): boolean {
-  return owner.host === host && !processAlive(owner.pid, owner.startTime);
+/** How often a run touches its lock, so other hosts can tell it is alive. */
+export const HEARTBEAT_MS = 15_000;
+/** A lock from another host untouched this long is stale (six missed heartbeats; clock skew allowed for). */
+export const FOREIGN_STALE_MS = 90_000;
+
+async function isStale(owner: LockOwner, host: string, path: string): Promise<boolean> {
+  if (owner.host === host) return !processAlive(owner.pid, owner.startTime);
+  return (await ageMs(path)) >= FOREIGN_STALE_MS;
 }
 
 async function createExclusive(path: string, owner: LockOwner): Promise<boolean> {

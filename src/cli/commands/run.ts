@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { isCI } from 'ci-info';
@@ -25,7 +26,7 @@ import { EVENT_SCHEMA_VERSION, type RunEvent, type RunObserver } from '../../run
 import { Executor, type ExecutionResult } from '../../run/executor.js';
 import { isTransient } from '../../run/retry.js';
 import { JobStore } from '../../state/job-store.js';
-import { acquireLock } from '../../state/lock.js';
+import { acquireLock, FOREIGN_STALE_MS } from '../../state/lock.js';
 import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
 import { RunRecord, runFolderName } from '../../state/run-record.js';
 import { didYouMean } from '../../util/suggest.js';
@@ -90,7 +91,10 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   if (!lock.acquired) {
     io.stderr.write(
       `faceswap-pipe: error: another run (pid ${lock.holder.pid} on ${lock.holder.host}, since ${lock.holder.since}) is using the state folder ${relative(io.cwd, stateDir) || stateDir}.\n` +
-        'Wait for it to finish and run again; two runs at once could pay for the same jobs twice.\n',
+        'Wait for it to finish and run again; two runs at once could pay for the same jobs twice.\n' +
+        (lock.holder.host === hostname()
+          ? ''
+          : `A run on another host that is gone (a killed CI job) stops touching its lock: it is taken over ${FOREIGN_STALE_MS / 1000} s after its last heartbeat.\n`),
     );
     return ExitCode.tempFail;
   }
