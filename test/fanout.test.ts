@@ -5,7 +5,7 @@
  * kept. Which item meets a scripted step is up to the scheduler, so each test finds it in the
  * invocation log by the body it sent (every item's body names its own scene).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LogRecord } from './standin/harness.js';
@@ -178,8 +178,16 @@ describe('foreach', () => {
     expect(outputs).toHaveLength(40);
     expect(outputs.map((o, i) => (o === null ? i : -1)).filter((i) => i >= 0)).toEqual([k]);
     expect(many.files).toHaveLength(39);
-    for (const file of many.files)
+    for (const file of many.files) {
       expect(existsSync(join(sb.standin.dir, 'outputs/fanout', file))).toBe(true);
+      // The items that succeeded are labelled and recorded like any output, failed stage or not.
+      expect(existsSync(join(sb.standin.dir, 'outputs/fanout', `${file}.provenance.json`))).toBe(true);
+    }
+    const runs = join(sb.standin.dir, 'outputs/fanout/runs');
+    const manifest = JSON.parse(
+      readFileSync(join(runs, readdirSync(runs).sort().at(-1)!, 'manifest.json'), 'utf8'),
+    ) as { outputs: { file: string; stage: string }[] };
+    expect(manifest.outputs.filter((o) => o.stage === 'many')).toHaveLength(39);
     expect(record.stages['after']).toMatchObject({ status: 'skipped', reason: 'dependency-failed' });
   });
 });

@@ -61,6 +61,9 @@ export interface ExecutorOptions {
   readonly now?: () => number;
 }
 
+/** The request id given for a job that has none (a failed item of a fan-out): matches no path. */
+const NO_REQUEST = '\u0000no-request';
+
 /** A stage whose jobs all succeeded, as {@link ExecutorOptions.beforeRecord} sees it. */
 export interface FinishedStage {
   readonly spec: StageSpec;
@@ -594,7 +597,10 @@ export class Executor {
 
   #finishStage(stage: StageState, failure?: StageFailure): void {
     const hook = this.#o.beforeRecord;
-    if (!failure && hook && !stage.hooked && stage.jobs.length > 0) {
+    // A fan-out stage that failed keeps the files of the items that succeeded: they are
+    // labelled and recorded like any other output before the stage is recorded as failed.
+    const someSucceeded = stage.jobs.some((j) => j.result !== undefined);
+    if (hook && !stage.hooked && stage.jobs.length > 0 && (!failure || someSucceeded)) {
       stage.hooked = true;
       this.#pendingFinishes++;
       const merged = this.#merged(stage);
@@ -603,7 +609,8 @@ export class Executor {
         model: stage.model,
         input: stage.input,
         ...merged,
-        requestIds: stage.jobs.map((j) => j.result!.requestId),
+        // One per job, in job order; a failed item has none (and no files).
+        requestIds: stage.jobs.map((j) => j.result?.requestId ?? NO_REQUEST),
         cached: stage.jobs.every((j) => j.cached),
       })
         .then(
@@ -617,7 +624,7 @@ export class Executor {
             retryable: false,
           }),
         )
-        .then((hookFailure) => this.#finishStage(stage, hookFailure))
+        .then((hookFailure) => this.#finishStage(stage, failure ?? hookFailure))
         .finally(() => {
           this.#pendingFinishes--;
           this.#signalChange();
