@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -409,6 +409,21 @@ stages:
     expect(sb.standin.readLog()).toEqual([]);
     expect(result.stdout).toContain(`$ runcomfy --output json run ${KONTEXT} --input-file - --no-wait`);
     expect(result.stdout).toContain('"character_image_url":"${{ stages.face.outputs.images[0] }}"');
+  });
+
+  it('a --junit or --summary file that cannot be written fails an otherwise good run with exit 73', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    // A folder where the report file should go.
+    const taken = join(sb.standin.dir, 'report.xml');
+    mkdirSync(taken);
+    const result = await sb.run(['run', recipe, '--reporter', 'plain', '--junit', taken, '--summary', taken]);
+    expect(result.code).toBe(73);
+    expect(result.stderr).toContain(`error: could not write the JUnit report ${taken}:`);
+    expect(result.stderr).toContain(`error: could not write the job summary ${taken}:`);
+    // The run itself is recorded as it went, and its contact sheet written.
+    expect(sb.runRecord('chain').status).toBe('succeeded');
+    expect(result.stdout).toContain('contact sheet:');
   });
 
   it('emits NDJSON events that validate against schemas/run-events.schema.json', async () => {

@@ -310,7 +310,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   });
   const out = options.reporter === 'json' ? io.stderr : io.stdout;
   out.write(`\n${summary}`);
-  await writeReports({
+  const reportsWritten = await writeReports({
     runDir: dirname(record.path),
     plan,
     options,
@@ -319,7 +319,9 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     thumbStore: ctx.thumbStore,
     provenance: provenance.records(),
   });
-  return code;
+  // A report the command line asked for (--junit, --summary) that could not be written fails an
+  // otherwise good run: a CI job must not lose its test report silently.
+  return code === ExitCode.ok && !reportsWritten ? ExitCode.cantCreate : code;
 }
 
 /** Checks --only/--from/--until/--force stage names; undefined (after printing why) when one is unknown. */
@@ -390,6 +392,11 @@ async function pickReporter(name: ReporterName | undefined, io: CliIo, recipe: R
  * --summary) and --junit. They describe the run; a failure to write one is a warning and never
  * changes the run's exit code.
  */
+/**
+ * The contact sheet, the job summary and the JUnit report. Each is tried on its own; one that
+ * fails is reported and the others are still written. False when a file named on the command
+ * line (--summary, --junit) could not be written.
+ */
 async function writeReports(ctx: {
   runDir: string;
   plan: Plan;
@@ -398,10 +405,26 @@ async function writeReports(ctx: {
   out: CliIo['stdout'];
   thumbStore: string | undefined;
   provenance: ReadonlyMap<string, unknown>;
-}): Promise<void> {
+}): Promise<boolean> {
   const { runDir, plan, options, io, out, thumbStore, provenance } = ctx;
-  try {
-    const graph = graphOf(plan);
+  const graph = graphOf(plan);
+  let ok = true;
+  const attempt = async (what: string, asked: string | undefined, write: () => Promise<void>) => {
+    try {
+      await write();
+    } catch (cause) {
+      const reason = (cause as Error).message;
+      if (asked === undefined) {
+        io.stderr.write(`faceswap-pipe: warning: could not write ${what}: ${reason}\n`);
+        return;
+      }
+      ok = false;
+      io.stderr.write(
+        `faceswap-pipe: error: could not write ${what} ${asked}: ${reason}; choose a path that can be written\n`,
+      );
+    }
+  };
+  await attempt('the contact sheet', undefined, async () => {
     const report = await writeRunReport(runDir, {
       graph,
       env: io.env,
@@ -409,22 +432,24 @@ async function writeReports(ctx: {
       provenance,
     });
     out.write(`contact sheet: ${relative(io.cwd, report.path) || report.path}\n`);
+  });
+  await attempt('the job summary', options.summary, async () => {
     await writeJobSummary(runDir, {
       ...(options.summary !== undefined && { file: options.summary }),
       env: io.env,
       cwd: io.cwd,
       graph,
     });
-    if (options.junit !== undefined) {
+  });
+  const junit = options.junit;
+  if (junit !== undefined) {
+    await attempt('the JUnit report', junit, async () => {
       // Loaded only when asked for: the XML library costs more to load than a cached run takes.
       const { writeJunitReport } = await import('../../report/junit.js');
-      await writeJunitReport(runDir, { file: options.junit, cwd: io.cwd, graph });
-    }
-  } catch (cause) {
-    io.stderr.write(
-      `faceswap-pipe: warning: could not write the run's reports: ${(cause as Error).message}\n`,
-    );
+      await writeJunitReport(runDir, { file: junit, cwd: io.cwd, graph });
+    });
   }
+  return ok;
 }
 
 function numberFromEnv(value: string | undefined): number | undefined {
