@@ -259,6 +259,20 @@ describe('state and locks', () => {
     }
   });
 
+  it('keeps no submit leftovers: a refused submit leaves no record, a finished one no stdout files', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { steps: [75], then: 'repeat-last' } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('retries: 2', 'retries: 0'));
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(75);
+    const jobs = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
+    const status = await sb.run(['status', recipe]);
+    expect(status.stdout).not.toContain('submitting');
+    expect(readdirSync(jobs).filter((f) => !f.startsWith('.'))).toEqual([]);
+    sb.standin.writeScenario({});
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    expect(readdirSync(jobs).filter((f) => f.includes('.submit-'))).toEqual([]);
+    expect(readdirSync(jobs).filter((f) => f.endsWith('.json'))).toHaveLength(2);
+  });
+
   it('a lock from another host is respected while its heartbeat is fresh and taken over once it is stale', async () => {
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

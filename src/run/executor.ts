@@ -61,6 +61,21 @@ export interface ExecutorOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Submit failures after which no job exists: the client answered with the service's refusal
+ * (429, a 4xx, a 5xx, a rejected token) or never sent the request. A dropped connection or a
+ * timeout is not among them: such a submit may have created a job (contract section 6).
+ */
+const REFUSED_AT_SUBMIT: ReadonlySet<AttemptFailure['reason']> = new Set([
+  'rate-limited',
+  'invalid-input',
+  'unauthorized',
+  'service-unavailable',
+  'missing-file',
+  'client-error',
+  'client-missing',
+]);
+
 /** The request id given for a job that has none (a failed item of a fan-out): matches no path. */
 const NO_REQUEST = '\u0000no-request';
 
@@ -457,6 +472,9 @@ export class Executor {
           requestId: outcome.requestId,
         };
       } else {
+        // A submit the service refused outright created no job: nothing to follow or show.
+        if (requestId === undefined && REFUSED_AT_SUBMIT.has(outcome.failure.reason))
+          await this.#o.cache?.store?.submitRefused(job.key);
         this.#attemptFailed(job, outcome.failure, base, requestId);
       }
     } catch (cause) {

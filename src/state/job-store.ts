@@ -60,6 +60,8 @@ export interface JobLookup {
 export class JobStore {
   readonly dir: string;
   readonly #redact: Redactor;
+  /** The stdout file of each submission this process started, until its outcome is recorded. */
+  readonly #pendingOutput = new Map<string, string>();
 
   constructor(stateDir: string, redact: Redactor) {
     this.dir = join(stateDir, 'jobs');
@@ -109,7 +111,26 @@ export class JobStore {
       submitter: { pid: process.pid, ...(startTime !== undefined && { startTime }) },
       stdoutFile,
     });
+    this.#pendingOutput.set(key, stdoutFile);
     return stdoutFile;
+  }
+
+  /**
+   * A submission the service answered with a definite refusal (a 429, a rejected input or
+   * token: no job was created): its record and stdout file go, so `status` does not show a
+   * job "submitting" that does not exist.
+   */
+  async submitRefused(key: string): Promise<void> {
+    await rm(this.#path(key), { force: true });
+    await this.#dropOutput(key);
+  }
+
+  /** Removes a finished submission's stdout files: its outcome is in the record now. */
+  async #dropOutput(key: string): Promise<void> {
+    const file = this.#pendingOutput.get(key);
+    if (file === undefined) return;
+    this.#pendingOutput.delete(key);
+    await Promise.all([file, `${file}.err`, `${file}.pid`].map((f) => rm(f, { force: true })));
   }
 
   async submitted(key: string, model: string, stage: string, requestId: string): Promise<void> {
@@ -122,6 +143,8 @@ export class JobStore {
       requestId,
       submittedAt: new Date().toISOString(),
     });
+    // The id is durable in the record now: the submit's stdout file has done its job.
+    await this.#dropOutput(key);
   }
 
   async succeeded(
