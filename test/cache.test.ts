@@ -259,6 +259,28 @@ describe('state and locks', () => {
     }
   });
 
+  it('status calls a stage whose input changed since it ran "stale", and counts only the jobs a run would make', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    expect((await sb.run(['status', recipe])).stdout).toContain('a run would call nothing');
+    sb.recipe(
+      'chain.yaml',
+      CHAIN_RECIPE.replace('Change only the face', 'Change only the face, add freckles'),
+    );
+    const status = await sb.run(['status', recipe, '--format', 'json']);
+    const json = JSON.parse(status.stdout) as {
+      stages: { stage: string; state: string; detail: string }[];
+      wouldCall: { stage: string; jobs: number }[];
+    };
+    expect(json.stages.map((s) => s.state)).toEqual(['stale', 'stale']);
+    expect(json.stages[0]!.detail).toContain('its input changed since it last ran');
+    expect(json.wouldCall).toEqual([
+      { stage: 'face', jobs: 1 },
+      { stage: 'motion', jobs: 1 },
+    ]);
+  });
+
   it('keeps no submit leftovers: a refused submit leaves no record, a finished one no stdout files', async () => {
     sb = sandbox({ models: { [KONTEXT]: { steps: [75], then: 'repeat-last' } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('retries: 2', 'retries: 0'));

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redactor } from '../policy/redact.js';
@@ -113,6 +113,22 @@ export class JobStore {
     });
     this.#pendingOutput.set(key, stdoutFile);
     return stdoutFile;
+  }
+
+  /** Whether any finished (succeeded) record carries a stage label `matches` accepts, whatever its key. */
+  async hasFinished(matches: (stage: string) => boolean): Promise<boolean> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return false;
+    }
+    for (const name of names) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const lookup = this.readNow(name.slice(0, -'.json'.length));
+      if (lookup.record?.status === 'succeeded' && matches(lookup.record.stage)) return true;
+    }
+    return false;
   }
 
   /**

@@ -64,7 +64,7 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
     stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir));
   const owner = await readOwner(join(stateDir, 'lock'));
   const activeRun = owner && processAlive(owner.pid, owner.startTime) ? owner : undefined;
-  const toCall = stages.filter((s) => s.state !== 'done');
+  const toCall = stages.filter((s) => s.wouldCall !== 0);
 
   if (options.format === 'json') {
     io.stdout.write(
@@ -145,27 +145,36 @@ async function stageStatus(
         filesBase: outDir,
       });
       const running: string[] = [];
+      // Items of a fan-out that finished in an earlier run are not called again.
+      let toRun = 0;
       if (inputs.ok) {
         for (const body of inputs.bodies) {
           const { record } = await store.read(jobKey(model, body));
           if (record?.status === 'submitted') running.push(record.requestId);
           if (record?.status === 'submitting') running.push('(submitting)');
+          if (record?.status !== 'succeeded' || decision.bypass) toRun++;
         }
       }
+      const wouldCall = inputs.ok ? toRun : (planned.calls ?? null);
       if (running.length > 0)
         return {
           ...base,
           state: 'running',
           detail: `submitted: ${running.join(', ')}`,
           requestIds: running,
-          wouldCall: planned.calls ?? null,
+          wouldCall,
         };
+      // Finished before, but not with this input (or its URLs expired): stale, not never run.
+      const ranBefore = decision.bypass || (await store.hasFinished(jobLabelsOf(id)));
       return {
         ...base,
-        state: 'never-run',
-        detail: decision.why,
+        state: ranBefore ? 'stale' : 'never-run',
+        detail:
+          ranBefore && !decision.bypass
+            ? `its input changed since it last ran (${decision.why})`
+            : decision.why,
         requestIds: [],
-        wouldCall: planned.calls ?? null,
+        wouldCall,
       };
     }
     case 'unavailable':
@@ -174,4 +183,9 @@ async function stageStatus(
     default:
       return unreachable(decision);
   }
+}
+
+/** The labels a stage's job records carry: `face`, or `face[3]` for an item of a fan-out. */
+function jobLabelsOf(stage: StageId): (label: string) => boolean {
+  return (label) => label === stage || (label.startsWith(`${stage}[`) && label.endsWith(']'));
 }
