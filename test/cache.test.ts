@@ -205,6 +205,10 @@ stages:
     const bad = await sb.run(['run', recipe, '--only', 'cc']);
     expect(bad.code).toBe(64);
     expect(bad.stderr).toContain('no stage "cc" in parts.yaml; did you mean "c"?');
+    // d is on no path from b: nothing is selected, which is a usage error, not a run that did nothing.
+    const none = await sb.run(['run', recipe, '--from', 'b', '--until', 'd']);
+    expect(none.code).toBe(64);
+    expect(none.stderr).toContain('--from b --until d select no stage');
   });
 });
 

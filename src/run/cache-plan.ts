@@ -192,7 +192,7 @@ export async function planCache(
   }
 }
 
-function selectedStages(deps: ReadonlyMap<StageId, readonly StageId[]>, selection: Selection): Set<StageId> {
+export function selectedStages(deps: ReadonlyMap<StageId, readonly StageId[]>, selection: Selection): Set<StageId> {
   let set = new Set<StageId>(deps.keys());
   if (selection.only && selection.only.length > 0) set = new Set(selection.only);
   if (selection.from) set = new Set([...set].filter((id) => downstreamOf(deps, [selection.from!]).has(id)));

@@ -21,7 +21,7 @@ import { renderDryRun } from '../../report/dry-run.js';
 import { renderSummary } from '../../report/format.js';
 import { JsonReporter } from '../../report/json-reporter.js';
 import { PlainReporter } from '../../report/plain-reporter.js';
-import { planCache, type CachePlan, type Selection } from '../../run/cache-plan.js';
+import { planCache, selectedStages, type CachePlan, type Selection } from '../../run/cache-plan.js';
 import { EVENT_SCHEMA_VERSION, type RunEvent, type RunObserver } from '../../run/events.js';
 import { Executor, type ExecutionResult } from '../../run/executor.js';
 import { isTransient } from '../../run/retry.js';
@@ -339,11 +339,24 @@ function checkSelection(plan: Plan, options: RunOptions, io: CliIo): Selection |
       `faceswap-pipe: error: no stage "${name}" in ${plan.recipe.source.path}${didYouMean(name, ids)}\n`,
     );
   if (unknown.length > 0) return undefined;
-  return {
+  const selection: Selection = {
     ...(options.only && options.only.length > 0 && { only: options.only as StageId[] }),
     ...(options.from && { from: options.from as StageId }),
     ...(options.until && { until: options.until as StageId }),
   };
+  const deps = new Map(plan.stages.map((s) => [s.id, s.dependsOn] as const));
+  if (selectedStages(deps, selection).size === 0) {
+    const flags = [
+      ...(selection.only ? selection.only.map((s) => `--only ${s}`) : []),
+      ...(selection.from ? [`--from ${selection.from}`] : []),
+      ...(selection.until ? [`--until ${selection.until}`] : []),
+    ].join(' ');
+    io.stderr.write(
+      `faceswap-pipe: error: ${flags} select no stage: --from keeps a stage and what depends on it, --until a stage and what it needs, and together only the stages on a path between them\n`,
+    );
+    return undefined;
+  }
+  return selection;
 }
 
 function forceSet(force: RunOptions['force']): true | ReadonlySet<StageId> {

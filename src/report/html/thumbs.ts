@@ -209,7 +209,9 @@ export class PreviewMaker {
       this.#used.add(name);
       this.made++;
       if (this.#store !== undefined) {
-        await makeDir(this.#store);
+        // The state folder's rule: folders 0700. The files are hard links of the run folder's
+        // thumbnails (outputs, shared as such), so they keep that inode's mode.
+        await makeDir(this.#store, 0o700);
         share(join(this.#dir, name), join(this.#store, name));
       }
       return this.#thumbOf(name)!;
