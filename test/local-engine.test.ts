@@ -505,6 +505,39 @@ describe.skipIf(!hasFfmpeg)('video (ffmpeg on PATH)', () => {
     expect(await left()).toEqual([]);
   });
 
+  it('names a video a video: one that is not a video, and one whose frames show no face', async () => {
+    const notVideo = join(dir, 'notvideo.mp4');
+    await writeFile(notVideo, 'not a video at all');
+    const unreadable = await engine.swapVideo({
+      identityPath: ASTRONAUT,
+      targetPath: notVideo,
+      outputPath: join(dir, 'a.mp4'),
+    });
+    expect(unreadable.kind === 'failed' && unreadable.message).toMatch(
+      /^cannot read the target video notvideo\.mp4: .*; use a video file ffmpeg can decode/,
+    );
+    const blank = join(dir, 'blank.mp4');
+    ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=gray:s=160x120:d=0.5:r=4',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      blank,
+    ]).run();
+    const noFace = await engine.swapVideo({
+      identityPath: ASTRONAUT,
+      targetPath: blank,
+      outputPath: join(dir, 'b.mp4'),
+    });
+    expect(noFace.kind === 'failed' && noFace.message).toMatch(
+      /^no face found in any frame of the target video blank\.mp4/,
+    );
+  });
+
   it('refuses an output that is not .mp4', async () => {
     const result = await engine.swapVideo({
       identityPath: ASTRONAUT,

@@ -111,7 +111,7 @@ class Engine implements LocalEngine {
     const identity = await this.#analyseIdentity(request.identityPath, signal);
     if ('kind' in identity) return identity;
     const probe = await probeVideo(request.targetPath);
-    if (probe.kind === 'unreadable') return unreadable('target', request.targetPath, probe.detail);
+    if (probe.kind === 'unreadable') return unreadable('target', request.targetPath, probe.detail, 'video');
     // The target face's size varies from frame to frame and is not known yet; a face in a video
     // is rarely above 60% of the frame's short side, so the identity is prepared at most that big.
     const plan = planIdentityCrop(

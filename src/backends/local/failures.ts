@@ -8,12 +8,19 @@ import type { EngineFailure, FailureReason } from './types.js';
 
 /** Which input a message is about. */
 export type Role = 'identity' | 'target';
+/** What kind of file it is: a still (the default) or a video's frames. */
+export type Medium = 'image' | 'video';
 
 export function failure(reason: FailureReason, message: string): EngineFailure {
   return { kind: 'failed', reason, message };
 }
 
-export function noFace(role: Role, path: string, minFace: number): EngineFailure {
+export function noFace(role: Role, path: string, minFace: number, medium: Medium = 'image'): EngineFailure {
+  if (medium === 'video')
+    return failure(
+      'no-face-in-target',
+      `no face found in any frame of the target video ${displayName(path)}: the face to replace must be visible, roughly frontal and at least ${minFace} px across in its frames`,
+    );
   return role === 'identity'
     ? failure(
         'no-face-in-identity',
@@ -40,10 +47,17 @@ export function faceIndexOutOfRange(path: string, index: number, faces: number):
   );
 }
 
-export function unreadable(role: Role, path: string, detail: string): EngineFailure {
+export function unreadable(
+  role: Role,
+  path: string,
+  detail: string,
+  medium: Medium = 'image',
+): EngineFailure {
   return failure(
     'unreadable-image',
-    `cannot read the ${role} image ${displayName(path)}: ${detail}; use a PNG, JPEG or WebP file`,
+    medium === 'video'
+      ? `cannot read the ${role} video ${displayName(path)}: ${detail}; use a video file ffmpeg can decode (MP4, MOV, WebM)`
+      : `cannot read the ${role} image ${displayName(path)}: ${detail}; use a PNG, JPEG or WebP file`,
   );
 }
 
@@ -53,11 +67,14 @@ export function tooLarge(
   width: number,
   height: number,
   maxPixels: number,
+  medium: Medium = 'image',
 ): EngineFailure {
   const mp = (n: number): string => `${(n / 1e6).toFixed(1)} MP`;
+  const what =
+    medium === 'video' ? `video ${displayName(path)}'s frames are` : `image ${displayName(path)} is`;
   return failure(
     'image-too-large',
-    `the ${role} image ${displayName(path)} is ${width} × ${height} (${mp(width * height)}), above the limit of ${mp(maxPixels)}: downscale it first`,
+    `the ${role} ${what} ${width} × ${height} (${mp(width * height)}), above the limit of ${mp(maxPixels)}: downscale it first`,
   );
 }
 

@@ -27,7 +27,7 @@ export async function swapVideoFrames(
   const { targetPath, outputPath, signal } = request;
   const { maxPixels, minFace } = limits;
   const { width, height } = probe;
-  if (width * height > maxPixels) return tooLarge('target', targetPath, width, height, maxPixels);
+  if (width * height > maxPixels) return tooLarge('target', targetPath, width, height, maxPixels, 'video');
 
   const temporary = `${outputPath}.${process.pid}.${Date.now()}.partial`;
   const encoder = openEncoder(
@@ -65,8 +65,8 @@ export async function swapVideoFrames(
       done++;
       request.onProgress?.(done, probe.frames);
     }
-    if (done === 0) return unreadable('target', targetPath, 'it has no decodable frames');
-    if (swapped === 0) return noFace('target', targetPath, minFace);
+    if (done === 0) return unreadable('target', targetPath, 'it has no decodable frames', 'video');
+    if (swapped === 0) return noFace('target', targetPath, minFace, 'video');
     await encoder.finish();
     if (signal?.aborted) return cancelledBy(signal);
     await rename(temporary, outputPath);
