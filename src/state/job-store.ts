@@ -115,20 +115,21 @@ export class JobStore {
     return stdoutFile;
   }
 
-  /** Whether any finished (succeeded) record carries a stage label `matches` accepts, whatever its key. */
-  async hasFinished(matches: (stage: string) => boolean): Promise<boolean> {
+  /** The stage labels (`face`, `face[3]`) of every finished (succeeded) record, whatever its key. */
+  async finishedLabels(): Promise<Set<string>> {
+    const labels = new Set<string>();
     let names: string[];
     try {
       names = await readdir(this.dir);
     } catch {
-      return false;
+      return labels;
     }
     for (const name of names) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
-      const lookup = this.readNow(name.slice(0, -'.json'.length));
-      if (lookup.record?.status === 'succeeded' && matches(lookup.record.stage)) return true;
+      const { record } = this.readNow(name.slice(0, -'.json'.length));
+      if (record?.status === 'succeeded') labels.add(record.stage);
     }
-    return false;
+    return labels;
   }
 
   /**

@@ -60,8 +60,11 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
     outDir,
   );
   const stages: StageStatus[] = [];
+  // Read once, and only if some stage is to run: which stages finished before under any input.
+  let labels: Promise<Set<string>> | undefined;
+  const finished = () => (labels ??= store.finishedLabels());
   for (const stage of plan.stages)
-    stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir));
+    stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir, finished));
   const owner = await readOwner(join(stateDir, 'lock'));
   const activeRun = owner && processAlive(owner.pid, owner.startTime) ? owner : undefined;
   const toCall = stages.filter((s) => s.wouldCall !== 0);
@@ -115,6 +118,7 @@ async function stageStatus(
   store: JobStore,
   catalog: Catalog,
   outDir: string,
+  finished: () => Promise<ReadonlySet<string>>,
 ): Promise<StageStatus> {
   const decision = decisions.get(id)!;
   const planned = plan.stages.find((s) => s.id === id)!;
@@ -165,7 +169,7 @@ async function stageStatus(
           wouldCall,
         };
       // Finished before, but not with this input (or its URLs expired): stale, not never run.
-      const ranBefore = decision.bypass || (await store.hasFinished(jobLabelsOf(id)));
+      const ranBefore = decision.bypass || [...(await finished()).values()].some(jobLabelsOf(id));
       return {
         ...base,
         state: ranBefore ? 'stale' : 'never-run',
