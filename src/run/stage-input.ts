@@ -75,6 +75,9 @@ export function resolveStageInputs(
   const warnings: string[] = [];
   const count = items?.length ?? 1;
   let upstream: Set<string> | undefined;
+  // Upstream files are anchored under the outputs folder for local models only (see options).
+  const files =
+    model.backend === 'local' && options.filesBase !== undefined ? upstreamFiles(stage, finished) : undefined;
   for (let index = 0; index < count; index++) {
     const scope = new PreparedScope({ vars, stages, ...(items && { item: items[index]!, index }) });
     const resolved = resolveValue(stage.input, scope);
@@ -97,9 +100,9 @@ export function resolveStageInputs(
     const refused = guardBody(stage, model, resolved.value, items ? index : undefined, upstream, policy);
     if (refused !== undefined) return { ok: false, message: refused };
     bodies.push(
-      model.backend === 'local' && options.filesBase !== undefined
-        ? (anchorFiles(resolved.value, upstreamFiles(stage, finished), options.filesBase) as JsonObject)
-        : resolved.value,
+      files === undefined
+        ? resolved.value
+        : (anchorFiles(resolved.value, files, options.filesBase!) as JsonObject),
     );
   }
   return { ok: true, bodies, fanOut: items !== undefined, warnings };

@@ -169,7 +169,7 @@ async function stageStatus(
           wouldCall,
         };
       // Finished before, but not with this input (or its URLs expired): stale, not never run.
-      const ranBefore = decision.bypass || [...(await finished()).values()].some(jobLabelsOf(id));
+      const ranBefore = decision.bypass || someLabel(await finished(), jobLabelsOf(id));
       return {
         ...base,
         state: ranBefore ? 'stale' : 'never-run',
@@ -192,4 +192,9 @@ async function stageStatus(
 /** The labels a stage's job records carry: `face`, or `face[3]` for an item of a fan-out. */
 function jobLabelsOf(stage: StageId): (label: string) => boolean {
   return (label) => label === stage || (label.startsWith(`${stage}[`) && label.endsWith(']'));
+}
+
+function someLabel(labels: ReadonlySet<string>, matches: (label: string) => boolean): boolean {
+  for (const label of labels) if (matches(label)) return true;
+  return false;
 }
