@@ -373,7 +373,8 @@ const breakMutation: fc.Arbitrary<Mutation> = fc.oneof(
         retries: ['two', -1, 21, 1.5, [], {}],
         timeout: ['15 minutes', 900, '0m', null],
         retry_on: [['timeout'], 'failed', [1], ['failed', 'failed']],
-        needs: ['face', [1], ['Not An Id'], ['nope-stage']],
+        // A single id is valid (`needs: face`, as in GitHub Actions); a malformed one is not.
+        needs: ['Not An Id', 7, [1], ['Not An Id'], ['nope-stage']],
         input: ['text', [1, 2], 3],
         model: [7, ['x'], 'midjourney/v7/edit', 'openai/gpt-image-2/edits'],
       };
