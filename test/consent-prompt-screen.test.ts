@@ -5,8 +5,9 @@
  * docs/consent.md, and each has a case here.
  */
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { screenPrompt } from '../src/policy/prompt-screen.js';
+import { fold, normalise, screenPrompt } from '../src/policy/prompt-screen.js';
 import { runCli } from './helpers/cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -96,5 +97,14 @@ describe('validate', () => {
         '     |                               ~~~~~~~~~~~\n' +
         '2 errors\n',
     );
+  });
+});
+
+describe('folding', () => {
+  it('the quick ASCII fold gives exactly the text the full normaliser gives', () => {
+    const ascii = fc.string({ unit: fc.constantFrom(...'aZ09 -\'.,!?_\t\n"/:'.split('')), maxLength: 40 });
+    fc.assert(fc.property(ascii, (text) => fold(text) === normalise(text).folded));
+    fc.assert(fc.property(fc.string({ maxLength: 40 }), (text) => fold(text) === normalise(text).folded));
+    expect(fold('  Hello,  World -- OK ')).toBe('hello world -- ok ');
   });
 });

@@ -121,7 +121,7 @@ const CHILD_ANY = new RegExp(`\\b${CHILD}\\b|\\b(young|little) (girl|boy)s?\\b`)
  * zero-width characters and turns punctuation runs into single spaces, while keeping a map back
  * to the original offsets so a diagnostic can underline the words as written.
  */
-function normalise(text: string): { folded: string; origin: number[] } {
+export function normalise(text: string): { folded: string; origin: number[] } {
   let folded = '';
   const origin: number[] = [];
   let lastSpace = true;
@@ -185,9 +185,25 @@ const MINOR_WORDS =
   /child|kid|toddler|bab(?:y|ies)|infant|teen|youngster|little|under|prepubescent|school|minor|juvenile|young|year|yr|\bage/;
 const ANY_SUGGESTIVE = anyOf(SUGGESTIVE);
 
+/**
+ * {@link normalise}'s folded text alone, for the common all-ASCII prompt: lower case, and every
+ * run of other characters one space (none leading). The offsets map is only needed to place a
+ * refusal, so it is built then; building it for every prompt was most of screening's memory.
+ */
+export function fold(text: string): string {
+  if (!ASCII.test(text)) return normalise(text).folded;
+  const folded = text.toLowerCase().replace(NOT_WORD, ' ');
+  return folded.startsWith(' ') ? folded.slice(1) : folded;
+}
+// eslint-disable-next-line no-control-regex -- every ASCII character, control characters included
+const ASCII = /^[\x00-\x7f]*$/;
+const NOT_WORD = /[^a-z0-9'-]+/g;
+
 export function screenPrompt(text: string): ScreenResult {
-  const { folded, origin } = normalise(text.replace(/\u2019/g, "'"));
+  const written = text.replace(/\u2019/g, "'");
+  const folded = fold(written);
   const locate = (match: RegExpExecArray, reason: ScreenReason): ScreenResult => {
+    const { origin } = normalise(written);
     const start = origin[match.index] ?? 0;
     const endIndex = match.index + match[0].trimEnd().length;
     const lastAt = origin[Math.max(match.index, endIndex - 1)] ?? start;
