@@ -9,54 +9,89 @@ export type Deps<N extends string> = ReadonlyMap<N, readonly N[]>;
 
 /** Strongly connected components (Tarjan, iterative so deep graphs cannot overflow the stack). */
 export function stronglyConnected<N extends string>(deps: Deps<N>): N[][] {
-  const index = new Map<N, number>();
-  const low = new Map<N, number>();
-  const onStack = new Set<N>();
-  const stack: N[] = [];
-  const components: N[][] = [];
+  const graph = numbered(deps);
+  return components(graph).map((members) => members.map((i) => graph.nodes[i]!).sort());
+}
+
+/**
+ * The components as node numbers (see {@link numbered}), roots taken in id order. Works on
+ * typed arrays: with Maps of ids, and each node's edge list filtered again on every visit, the
+ * cycle check of a 10,000-stage recipe allocated megabytes for a graph with no cycle at all.
+ */
+function components<N extends string>({ nodes, edges }: Numbered<N>): number[][] {
+  const n = nodes.length;
+  const index = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const onStack = new Uint8Array(n);
+  const stack: number[] = [];
+  const workNode = new Int32Array(n);
+  const workNext = new Int32Array(n);
+  const found: number[][] = [];
   let counter = 0;
-  const nodes = [...deps.keys()].sort();
-  for (const root of nodes) {
-    if (index.has(root)) continue;
-    const work: { node: N; next: number }[] = [{ node: root, next: 0 }];
-    index.set(root, counter);
-    low.set(root, counter);
-    counter++;
-    stack.push(root);
-    onStack.add(root);
-    while (work.length > 0) {
-      const frame = work[work.length - 1]!;
-      const edges = (deps.get(frame.node) ?? []).filter((d) => deps.has(d));
-      if (frame.next < edges.length) {
-        const to = edges[frame.next++]!;
-        if (!index.has(to)) {
-          index.set(to, counter);
-          low.set(to, counter);
-          counter++;
-          stack.push(to);
-          onStack.add(to);
-          work.push({ node: to, next: 0 });
-        } else if (onStack.has(to)) {
-          low.set(frame.node, Math.min(low.get(frame.node)!, index.get(to)!));
-        }
+  const byId = nodes
+    .map((_, i) => i)
+    .sort((a, b) => (nodes[a]! < nodes[b]! ? -1 : nodes[a]! > nodes[b]! ? 1 : 0));
+  for (const root of byId) {
+    if (index[root]! >= 0) continue;
+    let depth = 0;
+    const enter = (node: number) => {
+      index[node] = low[node] = counter++;
+      stack.push(node);
+      onStack[node] = 1;
+      workNode[depth] = node;
+      workNext[depth++] = 0;
+    };
+    enter(root);
+    while (depth > 0) {
+      const node = workNode[depth - 1]!;
+      const out = edges[node]!;
+      const next = workNext[depth - 1]!;
+      if (next < out.length) {
+        workNext[depth - 1] = next + 1;
+        const to = out[next]!;
+        if (index[to]! < 0) enter(to);
+        else if (onStack[to]) low[node] = Math.min(low[node]!, index[to]!);
         continue;
       }
-      work.pop();
-      const parent = work[work.length - 1];
-      if (parent) low.set(parent.node, Math.min(low.get(parent.node)!, low.get(frame.node)!));
-      if (low.get(frame.node) === index.get(frame.node)) {
-        const component: N[] = [];
-        let member: N;
+      depth--;
+      if (depth > 0) {
+        const parent = workNode[depth - 1]!;
+        low[parent] = Math.min(low[parent]!, low[node]!);
+      }
+      if (low[node] === index[node]) {
+        const component: number[] = [];
+        let member: number;
         do {
           member = stack.pop()!;
-          onStack.delete(member);
+          onStack[member] = 0;
           component.push(member);
-        } while (member !== frame.node);
-        components.push(component.sort());
+        } while (member !== node);
+        found.push(component);
       }
     }
   }
-  return components;
+  return found;
+}
+
+/** The nodes numbered in `deps` order, and each node's known dependencies as numbers. */
+interface Numbered<N extends string> {
+  readonly nodes: readonly N[];
+  readonly edges: readonly (readonly number[])[];
+}
+
+function numbered<N extends string>(deps: Deps<N>): Numbered<N> {
+  const nodes = [...deps.keys()];
+  const at = new Map<N, number>();
+  for (let i = 0; i < nodes.length; i++) at.set(nodes[i]!, i);
+  const edges = nodes.map((node) => {
+    const out: number[] = [];
+    for (const d of deps.get(node)!) {
+      const j = at.get(d);
+      if (j !== undefined) out.push(j);
+    }
+    return out;
+  });
+  return { nodes, edges };
 }
 
 /**
@@ -65,18 +100,19 @@ export function stronglyConnected<N extends string>(deps: Deps<N>): N[][] {
  */
 export function findCycles<N extends string>(deps: Deps<N>): N[][] {
   const cycles: N[][] = [];
-  for (const component of stronglyConnected(deps)) {
-    const members = new Set(component);
-    const start = component[0]!;
-    if (component.length === 1 && !(deps.get(start) ?? []).includes(start)) continue;
+  const graph = numbered(deps);
+  for (const members of components(graph)) {
+    if (members.length === 1 && !graph.edges[members[0]!]!.includes(members[0]!)) continue;
+    const inside = new Set(members.map((i) => graph.nodes[i]!));
+    const start = [...inside].sort()[0]!;
     // Breadth-first from start's dependencies back to start, inside the component: the shortest cycle.
     const previous = new Map<N, N>();
     const queue: N[] = [start];
     let found = false;
-    while (queue.length > 0 && !found) {
-      const node = queue.shift()!;
+    for (let head = 0; head < queue.length && !found; head++) {
+      const node = queue[head]!;
       for (const next of [...(deps.get(node) ?? [])].sort()) {
-        if (!members.has(next)) continue;
+        if (!inside.has(next)) continue;
         if (next === start) {
           previous.set(start, node);
           found = true;
@@ -113,19 +149,14 @@ interface Indexed<N extends string> {
 }
 
 function indexed<N extends string>(deps: Deps<N>): Indexed<N> {
-  const nodes = [...deps.keys()];
-  const at = new Map<N, number>();
-  nodes.forEach((node, i) => at.set(node, i));
+  const { nodes, edges } = numbered(deps);
   const dependents: number[][] = nodes.map(() => []);
   const waiting = new Int32Array(nodes.length);
-  nodes.forEach((node, i) => {
-    for (const d of deps.get(node)!) {
-      const j = at.get(d);
-      if (j === undefined) continue;
-      waiting[i]!++;
-      dependents[j]!.push(i);
-    }
-  });
+  for (let i = 0; i < nodes.length; i++) {
+    const out = edges[i]!;
+    waiting[i] = out.length;
+    for (const j of out) dependents[j]!.push(i);
+  }
   return { nodes, dependents, waiting };
 }
 
@@ -134,10 +165,20 @@ export function topologicalOrder<N extends string>(
   deps: Deps<N>,
   priority: (node: N) => number = () => 0,
 ): N[] {
-  const { nodes, dependents, waiting } = indexed(deps);
-  // Priorities are read once per node, and ids are compared once, in a sort: the heap then
-  // compares two numbers.
-  const rank = Float64Array.from(nodes, (node) => priority(node));
+  const graph = indexed(deps);
+  return prioritised(
+    graph,
+    Float64Array.from(graph.nodes, (node) => priority(node)),
+  ).map((i) => graph.nodes[i]!);
+}
+
+/** {@link topologicalOrder} by node number, with each node's priority given. */
+function prioritised<N extends string>(
+  { nodes, dependents, waiting: counts }: Indexed<N>,
+  rank: Float64Array,
+): number[] {
+  const waiting = counts.slice();
+  // Ids are compared once, in a sort: the heap then compares two numbers.
   const byId = nodes
     .map((_, i) => i)
     .sort((a, b) => (nodes[a]! < nodes[b]! ? -1 : nodes[a]! > nodes[b]! ? 1 : 0));
@@ -147,9 +188,9 @@ export function topologicalOrder<N extends string>(
     (a, b) => rank[b]! - rank[a]! || ordinal[a]! - ordinal[b]!,
     byId.filter((i) => waiting[i] === 0),
   );
-  const order: N[] = [];
+  const order: number[] = [];
   for (let i = ready.pop(); i !== undefined; i = ready.pop()) {
-    order.push(nodes[i]!);
+    order.push(i);
     for (const next of dependents[i]!) if (--waiting[next]! === 0) ready.push(next);
   }
   return order;
@@ -160,7 +201,15 @@ export function topologicalOrder<N extends string>(
  * included: the "remaining work" that critical-path-first scheduling orders by.
  */
 export function remainingPath<N extends string>(deps: Deps<N>, weight: (node: N) => number): Map<N, number> {
-  const { nodes, dependents, waiting } = indexed(deps);
+  return longestRemaining(indexed(deps), weight).remaining;
+}
+
+/** {@link remainingPath}, also by node number (0 for nodes on a cycle, which no order reaches). */
+function longestRemaining<N extends string>(
+  { nodes, dependents, waiting: counts }: Indexed<N>,
+  weight: (node: N) => number,
+): { longest: Float64Array; remaining: Map<N, number> } {
+  const waiting = counts.slice();
   // Any topological order will do here, so plain Kahn with a stack: no heap, no id comparisons.
   const order: number[] = [];
   const stack: number[] = [];
@@ -176,7 +225,23 @@ export function remainingPath<N extends string>(deps: Deps<N>, weight: (node: N)
     for (const d of dependents[i]!) after = Math.max(after, longest[d]!);
     longest[i] = weight(nodes[i]!) + after;
   }
-  return new Map(order.map((i) => [nodes[i]!, longest[i]!]));
+  const remaining = new Map<N, number>();
+  for (const i of order) remaining.set(nodes[i]!, longest[i]!);
+  return { longest, remaining };
+}
+
+/**
+ * Critical-path-first order: {@link remainingPath} of every node, and the topological order
+ * that takes, among ready nodes, the longest remaining chain first (then by id). One numbering
+ * of the graph serves both.
+ */
+export function criticalPathOrder<N extends string>(
+  deps: Deps<N>,
+  weight: (node: N) => number,
+): { order: N[]; remaining: Map<N, number> } {
+  const graph = indexed(deps);
+  const { longest, remaining } = longestRemaining(graph, weight);
+  return { order: prioritised(graph, longest).map((i) => graph.nodes[i]!), remaining };
 }
 
 /** Nodes that depend, directly or not, on any of `roots` (roots included). */

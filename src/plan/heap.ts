@@ -23,7 +23,9 @@ export class Heap<T> {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (this.#before(items[i]!, items[parent]!) >= 0) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      const swap = items[i]!;
+      items[i] = items[parent]!;
+      items[parent] = swap;
       i = parent;
     }
   }
@@ -43,7 +45,9 @@ export class Heap<T> {
         if (left < items.length && this.#before(items[left]!, items[smallest]!) < 0) smallest = left;
         if (right < items.length && this.#before(items[right]!, items[smallest]!) < 0) smallest = right;
         if (smallest === i) break;
-        [items[i], items[smallest]] = [items[smallest]!, items[i]!];
+        const swap = items[i]!;
+        items[i] = items[smallest]!;
+        items[smallest] = swap;
         i = smallest;
       }
     }

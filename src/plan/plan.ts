@@ -4,8 +4,9 @@ import { PreparedScope, type Template } from '../recipe/expressions.js';
 import { isStatic, resolveValue } from '../recipe/resolve.js';
 import type { Recipe, StageId, StageSpec, ValueNode } from '../recipe/types.js';
 import type { JsonValue } from '../util/json.js';
-import { remainingPath, topologicalOrder } from './dag.js';
+import { criticalPathOrder } from './dag.js';
 import type { RouteDecision } from './route.js';
+import type { Mutable } from '../util/mutable.js';
 
 /** One stage as it will run: what `plan` prints, before anything runs. */
 export interface PlannedStage {
@@ -49,8 +50,7 @@ export function buildPlan(recipe: Recipe, catalog: Catalog): Plan {
   const scope = new PreparedScope({ vars: recipe.vars, stages: {} });
   const calls = new Map<StageId, number | undefined>();
   for (const stage of recipe.stages.values()) calls.set(stage.id, countCalls(stage, scope));
-  const remaining = remainingPath(deps, (id) => Math.max(1, calls.get(id) ?? 1));
-  const order = topologicalOrder(deps, (id) => remaining.get(id) ?? 0);
+  const { order, remaining } = criticalPathOrder(deps, (id) => Math.max(1, calls.get(id) ?? 1));
   const dependents = new Map<StageId, StageId[]>();
   for (const [id, list] of deps)
     for (const d of list) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(id);
@@ -58,21 +58,23 @@ export function buildPlan(recipe: Recipe, catalog: Catalog): Plan {
   const stages = order.map((id): PlannedStage => {
     const spec = recipe.stages.get(id)!;
     const model = catalog.get(spec.model!)!;
-    return {
+    const after = dependents.get(id);
+    const planned: Mutable<PlannedStage> = {
       id,
       model: model.id,
       medium: model.medium,
       backend: model.backend,
       dependsOn: spec.dependsOn,
-      dependents: (dependents.get(id) ?? []).sort(),
+      dependents: after === undefined ? [] : after.length > 1 ? after.sort() : after,
       calls: calls.get(id),
       input: staticView(spec.input, scope),
       retries: spec.retries,
       timeoutMs: spec.timeoutMs,
       criticalPath: remaining.get(id) ?? 1,
-      ...(spec.route && { route: spec.route }),
-      ...((spec.route || spec.foreach) && { bodies: callBodies(spec, recipe.vars) }),
     };
+    if (spec.route) planned.route = spec.route;
+    if (spec.route || spec.foreach) planned.bodies = callBodies(spec, recipe.vars);
+    return planned;
   });
   const known = stages.map((s) => s.calls);
   const totalCalls = known.every((c) => c !== undefined)
