@@ -5,6 +5,7 @@ import type { StageId, StageSpec, ValueNode } from '../recipe/types.js';
 import type { DataPath } from '../recipe/yaml-index.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
 import { hasScheme } from './glob.js';
+import type { Mutable } from '../util/mutable.js';
 
 /**
  * Every string a stage sends to its model, with what policy needs to know about it: whether it
@@ -34,6 +35,8 @@ export interface SentValue {
 
 export type ValueOrigin =
   { readonly kind: 'author' } | { readonly kind: 'upstream'; readonly stages: readonly StageId[] };
+
+const AUTHOR: ValueOrigin = { kind: 'author' };
 
 /** Items of a `foreach` list that analysis expands; the rest are checked when the stage runs. */
 export const MAX_STATIC_ITEMS = 1000;
@@ -131,7 +134,7 @@ function walk(
   if (node !== undefined) {
     switch (node.kind) {
       case 'literal':
-        here = { origin: { kind: 'author' }, at: [...ctx.base, ...field], exact: true };
+        here = { origin: AUTHOR, at: [...ctx.base, ...field], exact: true };
         node = undefined;
         break;
       case 'template':
@@ -155,7 +158,7 @@ function walk(
     // An empty prompt or option sends nothing; an empty media field is refused by the URL policy.
     if (value === '' && !ctx.roles.isMedia(field)) return;
     const media = ctx.roles.isMedia(field) || looksLikeUrl(value);
-    ctx.out.push({
+    const sent: Mutable<SentValue> = {
       root: ctx.root,
       field,
       value,
@@ -164,9 +167,10 @@ function walk(
       origin: here.origin,
       at: here.at,
       literal: here.exact,
-      ...(here.fromVar !== undefined && { fromVar: here.fromVar }),
-      ...(ctx.item !== undefined && { item: ctx.item }),
-    });
+    };
+    if (here.fromVar !== undefined) sent.fromVar = here.fromVar;
+    if (ctx.item !== undefined) sent.item = ctx.item;
+    ctx.out.push(sent);
     return;
   }
   const inner: Inherited = here;
@@ -198,7 +202,7 @@ function templateOrigin(template: Template, path: DataPath, foreachStages: reado
   if (stages.size > 0)
     return { origin: { kind: 'upstream', stages: [...stages].sort() }, at: path, exact: false };
   return {
-    origin: { kind: 'author' },
+    origin: AUTHOR,
     at: path,
     exact: false,
     ...(single !== undefined && { fromVar: single }),
@@ -259,7 +263,7 @@ export function staticSentValues(
   /** `vars` already prepared (one conversion for all the stages of a recipe). */
   prepared: PreparedScope = new PreparedScope({ vars, stages: {} }),
 ): SentValue[] {
-  const declared = new Set(Object.keys(vars).map((v) => v.toLowerCase()));
+  const declared = declaredVars(vars);
   const varsOnly = (t: Template) =>
     t.parts.every(
       (p) =>
@@ -333,7 +337,17 @@ export function resolvedSentValues(
   return out;
 }
 
+/** The vars' names, lower-cased (as expressions read them), once per vars object. */
+const declaredCache = new WeakMap<object, ReadonlySet<string>>();
+
+function declaredVars(vars: Readonly<Record<string, JsonValue>>): ReadonlySet<string> {
+  let declared = declaredCache.get(vars);
+  if (!declared) declaredCache.set(vars, (declared = new Set(Object.keys(vars).map((v) => v.toLowerCase()))));
+  return declared;
+}
+
 function dedupe(values: SentValue[]): SentValue[] {
+  if (values.length < 2) return values;
   const seen = new Set<string>();
   return values.filter((v) => {
     const key = `${v.root}\u0000${v.field.join('\u0000')}\u0000${v.value}`;

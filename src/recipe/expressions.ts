@@ -177,8 +177,13 @@ function unclosedString(source: string, from: number): number {
 const parsedExpressions = new Map<string, ExpressionParse>();
 const MAX_CACHED_EXPRESSIONS = 50_000;
 
+/** The cache key's prefix per contexts list: callers pass a few constant lists, joined once each. */
+const contextKeys = new WeakMap<readonly ContextName[], string>();
+
 function parseExpressionCached(text: string, contexts: readonly ContextName[]): ExpressionParse {
-  const key = `${contexts.join(',')}\0${text}`;
+  let prefix = contextKeys.get(contexts);
+  if (prefix === undefined) contextKeys.set(contexts, (prefix = `${contexts.join(',')}\0`));
+  const key = prefix + text;
   let parsed = parsedExpressions.get(key);
   if (parsed === undefined) {
     parsed = parseExpression(text, contexts);

@@ -13,6 +13,10 @@ import {
   type ValueNode,
 } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
+import type { Mutable } from '../../util/mutable.js';
+
+/** What a stage without `foreach` (and any `foreach:` list itself) may read. */
+const STATIC_CONTEXTS: readonly ContextName[] = ['vars', 'stages'];
 
 /** Stage defaults as the recipe's `defaults:` block gives them (schema-checked elsewhere). */
 export interface StageDefaults {
@@ -38,15 +42,17 @@ export function readDefaults(data: Record<string, unknown>): StageDefaults {
  */
 export const MAX_TIMEOUT_MS = 24 * 86_400_000;
 
+const DURATION = new RegExp(DURATION_PATTERN);
+
 /** A stage's (or the defaults') timeout in ms; one longer than {@link MAX_TIMEOUT_MS} is an error. */
-function checkTimeout(ctx: AnalysisContext, value: unknown, path: DataPath): number | undefined {
-  if (typeof value !== 'string' || !new RegExp(DURATION_PATTERN).test(value)) return undefined;
+function checkTimeout(ctx: AnalysisContext, value: unknown, base: DataPath): number | undefined {
+  if (typeof value !== 'string' || !DURATION.test(value)) return undefined;
   const ms = parseDuration(value);
   if (ms !== undefined && ms <= MAX_TIMEOUT_MS) return ms;
   ctx.error(
     'invalid-value',
     `timeout ${String(value)} is longer than the longest supported, 24d; write 24d or less (a stage that needs longer is better split)`,
-    ctx.at(path),
+    ctx.at([...base, 'timeout']),
   );
   return MAX_TIMEOUT_MS;
 }
@@ -63,20 +69,20 @@ export function buildStages(
 ): Map<StageId, StageSpec> {
   const stages = new Map<StageId, StageSpec>();
   const raw = isJsonObject(data['stages']) ? (data['stages'] as Record<string, unknown>) : {};
-  if (isJsonObject(data['defaults'])) checkTimeout(ctx, data['defaults']['timeout'], ['defaults', 'timeout']);
+  if (isJsonObject(data['defaults'])) checkTimeout(ctx, data['defaults']['timeout'], ['defaults']);
   for (const [key, value] of Object.entries(raw)) {
     const id = key as StageId;
     const stage = isJsonObject(value) ? (value as Record<string, unknown>) : {};
     const base: DataPath = ['stages', id];
     const hasForeach = stage['foreach'] !== undefined;
-    const inputContexts: ContextName[] = hasForeach ? [...RECIPE_CONTEXTS] : ['vars', 'stages'];
+    const inputContexts = hasForeach ? RECIPE_CONTEXTS : STATIC_CONTEXTS;
     const input = toValueNode(ctx, stage['input'] ?? {}, [...base, 'input'], inputContexts);
     const swap =
       stage['swap'] === undefined
         ? undefined
         : toValueNode(ctx, stage['swap'], [...base, 'swap'], inputContexts);
     const foreach = hasForeach
-      ? toValueNode(ctx, stage['foreach'], [...base, 'foreach'], ['vars', 'stages'])
+      ? toValueNode(ctx, stage['foreach'], [...base, 'foreach'], STATIC_CONTEXTS)
       : undefined;
     // A list of ids, or one id on its own (`needs: face`), as GitHub Actions allows.
     const rawNeeds = stage['needs'];
@@ -85,26 +91,30 @@ export function buildStages(
       : typeof rawNeeds === 'string'
         ? [rawNeeds as StageId]
         : [];
-    const references = [input, swap, foreach].flatMap((node) => (node ? stageReferences(node) : []));
-    const dependsOn = [...new Set<StageId>([...needs, ...references.map((r) => r.stage)])].sort();
-    const timeout = checkTimeout(ctx, stage['timeout'], [...base, 'timeout']);
-    stages.set(id, {
+    const references: StageReference[] = [];
+    for (const node of [input, swap, foreach]) if (node) stageReferences(node, references);
+    const timeout = checkTimeout(ctx, stage['timeout'], base);
+    const spec: Mutable<StageSpec> = {
       id,
-      ...(typeof stage['description'] === 'string' && { description: stage['description'] }),
-      ...(typeof stage['model'] === 'string' && { model: stage['model'] as ModelId }),
       input,
-      ...(swap && { swap }),
-      ...(foreach && { foreach }),
       needs,
       references,
-      dependsOn,
+      dependsOn: dependencies(needs, references),
       retries: validRetries(stage['retries']) ?? defaults.retries,
       timeoutMs: timeout ?? defaults.timeoutMs,
       retryOn: validRetryOn(stage['retry_on']) ?? defaults.retryOn,
       subjects: Array.isArray(stage['subjects'])
         ? (stage['subjects'] as unknown[]).filter((s): s is string => typeof s === 'string')
         : [],
-    });
+    };
+    if (typeof stage['description'] === 'string') spec.description = stage['description'];
+    // The catalog's own string for a known id: every later rule looks the model up by it, and
+    // an id string parsed from the file would be hashed and compared afresh in each lookup.
+    if (typeof stage['model'] === 'string')
+      spec.model = ctx.catalog.get(stage['model'])?.id ?? (stage['model'] as ModelId);
+    if (swap) spec.swap = swap;
+    if (foreach) spec.foreach = foreach;
+    stages.set(id, spec);
   }
   return stages;
 }
@@ -116,54 +126,84 @@ export function toValueNode(
   path: DataPath,
   contexts: readonly ContextName[],
 ): ValueNode {
-  if (typeof value === 'string') {
-    const parsed = parseTemplate(value, contexts);
-    switch (parsed.kind) {
-      case 'plain':
-        return { kind: 'literal', value };
-      case 'error':
-        ctx.brokenValues.push(path);
-        for (const problem of parsed.errors) {
-          ctx.error(problem.code, problem.message, ctx.atText(path, value, problem.offset, problem.length));
+  // One path, grown and shrunk as the walk goes, copied only where a template or an error keeps
+  // it: a fresh array per value made a 10,000-stage recipe allocate one for every literal.
+  const at: (string | number)[] = [...path];
+  const walk = (value: unknown): ValueNode => {
+    if (typeof value === 'string') {
+      const parsed = parseTemplate(value, contexts);
+      switch (parsed.kind) {
+        case 'plain':
+          return { kind: 'literal', value };
+        case 'error': {
+          const here = [...at];
+          ctx.brokenValues.push(here);
+          for (const problem of parsed.errors) {
+            ctx.error(problem.code, problem.message, ctx.atText(here, value, problem.offset, problem.length));
+          }
+          return { kind: 'literal', value };
         }
-        return { kind: 'literal', value };
-      case 'template':
-        return { kind: 'template', template: parsed.template, path };
+        case 'template':
+          return { kind: 'template', template: parsed.template, path: [...at] };
+      }
     }
-  }
-  if (Array.isArray(value)) {
-    const items = value.map((item, i) => toValueNode(ctx, item, [...path, i], contexts));
-    return items.every((i) => i.kind === 'literal')
-      ? { kind: 'literal', value: value as JsonValue }
-      : { kind: 'list', items };
-  }
-  if (isJsonObject(value)) {
-    const entries = Object.entries(value).map(
-      ([k, v]) => [k, toValueNode(ctx, v, [...path, k], contexts)] as const,
-    );
-    return entries.every(([, n]) => n.kind === 'literal')
-      ? { kind: 'literal', value: value }
-      : { kind: 'map', entries };
-  }
-  return { kind: 'literal', value: (value ?? null) as JsonValue };
+    if (Array.isArray(value)) {
+      let literal = true;
+      const items: ValueNode[] = [];
+      for (let i = 0; i < value.length; i++) {
+        at.push(i);
+        const item = walk(value[i]);
+        at.pop();
+        if (item.kind !== 'literal') literal = false;
+        items.push(item);
+      }
+      return literal ? { kind: 'literal', value: value as JsonValue } : { kind: 'list', items };
+    }
+    if (isJsonObject(value)) {
+      let literal = true;
+      const entries: (readonly [string, ValueNode])[] = [];
+      for (const key of Object.keys(value)) {
+        at.push(key);
+        const node = walk(value[key]);
+        at.pop();
+        if (node.kind !== 'literal') literal = false;
+        entries.push([key, node]);
+      }
+      return literal ? { kind: 'literal', value } : { kind: 'map', entries };
+    }
+    return { kind: 'literal', value: (value ?? null) as JsonValue };
+  };
+  return walk(value);
 }
 
 /** Every template in a value tree, with its data path. */
-export function templatesOf(node: ValueNode): { template: Template; path: DataPath }[] {
+export function templatesOf(
+  node: ValueNode,
+  out: { template: Template; path: DataPath }[] = [],
+): { template: Template; path: DataPath }[] {
   switch (node.kind) {
     case 'literal':
-      return [];
+      break;
     case 'template':
-      return [{ template: node.template, path: node.path }];
+      out.push({ template: node.template, path: node.path });
+      break;
     case 'list':
-      return node.items.flatMap(templatesOf);
+      for (const item of node.items) templatesOf(item, out);
+      break;
     case 'map':
-      return node.entries.flatMap(([, n]) => templatesOf(n));
+      for (const [, child] of node.entries) templatesOf(child, out);
+      break;
   }
+  return out;
 }
 
-function stageReferences(node: ValueNode): StageReference[] {
-  const out: StageReference[] = [];
+/** `needs` plus every referenced stage, sorted, without duplicates. */
+function dependencies(needs: readonly StageId[], references: readonly StageReference[]): StageId[] {
+  if (needs.length === 0 && references.length === 1) return [references[0]!.stage];
+  return [...new Set<StageId>([...needs, ...references.map((r) => r.stage)])].sort();
+}
+
+function stageReferences(node: ValueNode, out: StageReference[]): void {
   for (const { template, path } of templatesOf(node)) {
     for (const part of template.parts) {
       if (typeof part === 'string') continue;
@@ -181,7 +221,6 @@ function stageReferences(node: ValueNode): StageReference[] {
       }
     }
   }
-  return out;
 }
 
 function validRetries(value: unknown): number | undefined {

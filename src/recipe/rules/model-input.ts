@@ -117,12 +117,25 @@ export function checkModels(
     const broken = ctx.brokenValues
       .filter((path) => isUnder(path, [inputPath]))
       .map((path) => path.slice(inputPath.length));
-    for (const problem of checkInput(model, resolved.value, stage.id, [...resolved.unknown, ...broken])) {
+    const unknown = broken.length === 0 ? resolved.unknown : [...resolved.unknown, ...broken];
+    for (const problem of checkInput(model, resolved.value, stage.id, unknown)) {
       const location = ctx.at([...base, 'input', ...problem.path], problem.atKey);
       if (problem.severity === 'error') ctx.error(problem.code, problem.message, location);
       else ctx.warn(problem.code, problem.message, location);
     }
   }
+}
+
+/** The input fields a model documents, once per model. */
+const fieldsCache = new WeakMap<ModelInfo, ReadonlySet<string>>();
+
+function documentedFields(model: ModelInfo): ReadonlySet<string> {
+  let fields = fieldsCache.get(model);
+  if (!fields) {
+    const properties = model.inputSchema['properties'];
+    fieldsCache.set(model, (fields = new Set(isJsonObject(properties) ? Object.keys(properties) : [])));
+  }
+  return fields;
 }
 
 /** A model-input problem, relative to the input object. */
@@ -169,22 +182,18 @@ export function checkInput(
     });
   }
   if (isJsonObject(input)) {
-    const properties = isJsonObject(model.inputSchema['properties'])
-      ? Object.keys(model.inputSchema['properties'])
-      : [];
+    const properties = documentedFields(model);
     // A schema that forbids other fields (the local engine's) already made each one an error.
-    const refused = new Set(
-      issues
-        .filter((i) => i.keyword === 'additionalProperties' && i.path.length === 0)
-        .map((i) => String(i.params['additionalProperty'])),
-    );
+    const refused = issues
+      .filter((i) => i.keyword === 'additionalProperties' && i.path.length === 0)
+      .map((i) => String(i.params['additionalProperty']));
     for (const key of Object.keys(input)) {
-      if (properties.includes(key) || refused.has(key)) continue;
+      if (properties.has(key) || refused.includes(key)) continue;
       problems.push({
         severity: 'warning',
         code: 'unknown-model-field',
         category: 'invalid',
-        message: `${model.id} does not document the input field "${key}" (it is sent as written)${key === '<<' ? MERGE_HINT : didYouMean(key, properties)}`,
+        message: `${model.id} does not document the input field "${key}" (it is sent as written)${key === '<<' ? MERGE_HINT : didYouMean(key, [...properties])}`,
         path: [key],
         atKey: true,
       });

@@ -2,8 +2,9 @@ import type { ModelInfo } from '../../catalog/model.js';
 import { isJsonObject } from '../../util/json.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
-import type { ExpressionPart, Template } from '../expressions.js';
-import type { StageId, StageSpec, ValueNode } from '../types.js';
+import type { ExpressionPart } from '../expressions.js';
+import type { StageId, StageSpec } from '../types.js';
+import { templatesOf } from './build-stages.js';
 import type { DataPath } from '../yaml-index.js';
 
 /**
@@ -20,7 +21,9 @@ export function checkOutputTypes(ctx: AnalysisContext, stages: ReadonlyMap<Stage
     if (stage.model === undefined || stage.swap !== undefined) continue;
     const model = ctx.catalog.get(stage.model);
     if (!model) continue;
-    for (const { template, path } of wholeTemplates(stage.input)) {
+    for (const { template, path } of templatesOf(stage.input)) {
+      // Only a value that is exactly one expression keeps the type it reads.
+      if (!template.whole) continue;
       const part = template.parts.find((p): p is ExpressionPart => typeof p !== 'string')!;
       if (part.references.length !== 1 || !PLAIN_REFERENCE.test(part.text)) continue;
       const reference = part.references[0]!;
@@ -98,21 +101,4 @@ function walk(
 function kindOfSchema(schema: Readonly<Record<string, unknown>> | undefined): Kind | undefined {
   const type = schema?.['type'];
   return type === 'string' || type === 'array' ? type : undefined;
-}
-
-/** Every value of an input that is exactly one expression, with its place in the recipe. */
-function* wholeTemplates(node: ValueNode): Generator<{ template: Template; path: DataPath }> {
-  switch (node.kind) {
-    case 'literal':
-      return;
-    case 'template':
-      if (node.template.whole) yield { template: node.template, path: node.path };
-      return;
-    case 'list':
-      for (const item of node.items) yield* wholeTemplates(item);
-      return;
-    case 'map':
-      for (const [, value] of node.entries) yield* wholeTemplates(value);
-      return;
-  }
 }

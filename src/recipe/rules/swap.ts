@@ -38,6 +38,9 @@ export function routeSwapStages(
   engine: Backend,
 ): Map<StageId, StageSpec> {
   const out = new Map(stages);
+  let anySwap = false;
+  for (const stage of stages.values()) if (stage.swap) anySwap = true;
+  if (!anySwap) return out;
   const declared = new Set(Object.keys(vars).map((v) => v.toLowerCase()));
   const scope = new PreparedScope({ vars, stages: {} });
   const done = new Set<StageId>();
