@@ -12,6 +12,7 @@ import { analyzeLoaded } from '../src/recipe/analyze.js';
 import { exitCategory, sortDiagnostics, type Diagnostic } from '../src/recipe/diagnostic.js';
 import { parseRecipeText } from '../src/recipe/load.js';
 import { renderDiagnostic } from '../src/report/diagnostics-text.js';
+import { diagnosticAnnotation } from '../src/report/github-commands.js';
 import { runCli } from './helpers/cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -338,4 +339,30 @@ describe('every example recipe', () => {
       );
     });
   }
+});
+
+describe('many places in one diagnostic', () => {
+  // Thirteen face-swap stages and no consent block: one error at the first, a note per other stage.
+  const stages = Array.from(
+    { length: 13 },
+    (_, i) =>
+      `  s${i}:\n    model: blackforestlabs/flux-1-kontext/pro/edit\n    input:\n      prompt: p\n      image: https://assets.example.com/a.jpg\n`,
+  ).join('');
+  const text = `version: 1\nname: many\nstages:\n${stages}`;
+
+  it('the text shows ten notes and counts the rest; JSON keeps every one', () => {
+    const result = analyze('many.yaml', text);
+    const [error] = result.diagnostics;
+    expect(error?.related).toHaveLength(12);
+    expect(result.text.match(/: note: stage "s\d+" swaps a face/g)).toHaveLength(10);
+    expect(result.text).toContain(
+      'note: stage "s10" swaps a face (blackforestlabs/flux-1-kontext/pro/edit) too\n' +
+        '   54 |   s10:\n' +
+        '      |   ~~~\n' +
+        'many.yaml: note: and 2 more places like these (--format json lists every one)\n',
+    );
+    const annotation = diagnosticAnnotation(error!, { cwd: root, env: {} });
+    expect(annotation.match(/%0Anote: /g)).toHaveLength(11);
+    expect(annotation).toContain('%0Anote: and 2 more places like these (--format json lists every one)');
+  });
 });

@@ -185,3 +185,28 @@ describe('needs', () => {
     }
   });
 });
+
+describe('plan of a long chain', () => {
+  it('the text keeps both ends of a long critical path; JSON lists all of it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'long-chain-'));
+    try {
+      const stages = Array.from(
+        { length: 40 },
+        (_, i) =>
+          `  s${i}:\n    model: blackforestlabs/flux-1-kontext/pro/edit\n    subjects: [ana]\n    input:\n      prompt: restyle the scene\n      image: ${i === 0 ? 'https://assets.example.com/a.jpg' : `\${{ stages.s${i - 1}.outputs.images[0] }}`}\n`,
+      ).join('');
+      const consent =
+        'consent:\n  subjects:\n    ana: { release: REL-TEST-0001 }\n  assets:\n    - { match: "https://assets.example.com/**", rights: test inputs }\n  disclosure: { label: AI-generated }\n';
+      writeFileSync(join(dir, 'long.yaml'), `version: 1\nname: long\nstages:\n${stages}${consent}`);
+      const text = await runCli(['plan', 'long.yaml'], { cwd: dir });
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain(
+        '40 model calls; critical path: s0 -> s1 -> s2 -> s3 -> s4 -> … (30 more) … -> s35 -> s36 -> s37 -> s38 -> s39\n',
+      );
+      const json = await runCli(['plan', 'long.yaml', '--format', 'json'], { cwd: dir });
+      expect((JSON.parse(json.stdout) as { criticalPath: string[] }).criticalPath).toHaveLength(40);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -29,11 +29,27 @@ export function renderDiagnostic(d: Diagnostic, style: TextStyle = { color: fals
     d.severity === 'error' ? paint(ANSI.red + ANSI.bold, 'error') : paint(ANSI.yellow + ANSI.bold, 'warning');
   let out = `${where(d.location)}: ${label}: ${d.message}\n`;
   if (d.location) out += excerpt(d.location, style);
-  for (const related of d.related ?? []) {
-    out += `${where(related)}: ${paint(ANSI.cyan, 'note')}: ${related.message}\n`;
-    out += excerpt(related, style);
+  const related = d.related ?? [];
+  for (const note of related.slice(0, MAX_NOTES)) {
+    out += `${where(note)}: ${paint(ANSI.cyan, 'note')}: ${note.message}\n`;
+    out += excerpt(note, style);
   }
+  const hidden = moreNotes(related.length);
+  if (hidden) out += `${where({ file: related[MAX_NOTES]!.file })}: ${paint(ANSI.cyan, 'note')}: ${hidden}\n`;
   return out;
+}
+
+/**
+ * Related places shown per diagnostic. A missing consent block in a 20,000-stage recipe noted
+ * every face-swap stage, each with its excerpt: 60,000 lines for one error.
+ */
+export const MAX_NOTES = 10;
+
+/** The line that stands for the places past {@link MAX_NOTES}, or undefined when all are shown. */
+export function moreNotes(count: number): string | undefined {
+  const hidden = count - MAX_NOTES;
+  if (hidden <= 0) return undefined;
+  return `and ${hidden} more place${hidden === 1 ? '' : 's'} like these (--format json lists every one)`;
 }
 
 /** `file:line:col`, `file` when only the file is known, the program name when neither is. */

@@ -1,6 +1,6 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Diagnostic, DiagnosticLocation } from '../recipe/diagnostic.js';
-import { where } from './diagnostics-text.js';
+import { MAX_NOTES, moreNotes, where } from './diagnostics-text.js';
 
 /**
  * GitHub Actions workflow commands (`::error file=…::message`, `::group::`, `::add-mask::`):
@@ -118,7 +118,13 @@ export function diagnosticAnnotation(
   d: Diagnostic,
   context: { readonly cwd: string; readonly env: Env },
 ): string {
-  const notes = (d.related ?? []).map((r) => `\nnote: ${where(r)}: ${r.message}`).join('');
+  const related = d.related ?? [];
+  const hidden = moreNotes(related.length);
+  const notes =
+    related
+      .slice(0, MAX_NOTES)
+      .map((r) => `\nnote: ${where(r)}: ${r.message}`)
+      .join('') + (hidden ? `\nnote: ${hidden}` : '');
   return annotation(d.severity, `${d.message}${notes}`, {
     ...(d.location && locationProperties(d.location, context)),
     title: `faceswap-pipe (${d.code})`,

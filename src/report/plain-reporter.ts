@@ -41,7 +41,12 @@ export function plainLine(e: RunEvent): string | undefined {
       return `[retry] ${e.stage}${item(e.item)} attempt ${e.attempt} ${reasonText(e.reason)}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}: ${e.message}; retrying in ${formatDuration(e.delayMs)}${e.reattach ? ` (following job ${e.reattach})` : ''}`;
     case 'item-finished':
       // A fan-out stage is one counter, not a line per item: failures, and each quarter done.
-      if (e.ok && e.total > 8 && Math.floor((e.done * 4) / e.total) === Math.floor(((e.done - 1) * 4) / e.total)) return undefined;
+      if (
+        e.ok &&
+        e.total > 8 &&
+        Math.floor((e.done * 4) / e.total) === Math.floor(((e.done - 1) * 4) / e.total)
+      )
+        return undefined;
       return `[item] ${e.stage}[${e.item}] ${e.ok ? 'done' : 'failed'} (${e.done}/${e.total} done${e.failed > 0 ? `, ${e.failed} failed` : ''})`;
     case 'stage-succeeded':
       return `[${e.cached ? 'cached' : 'ok'}] ${e.stage} ${e.cached ? '' : `in ${formatDuration(e.durationMs)}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}, `}${e.files.length} file${e.files.length === 1 ? '' : 's'}`;

@@ -27,7 +27,7 @@ export function renderPlanText(plan: Plan): string {
     plan.totalCalls === undefined
       ? 'an unknown number of model calls (a foreach list is only known at run time)'
       : `${plan.totalCalls} model call${plan.totalCalls === 1 ? '' : 's'}`;
-  out += `${calls}; critical path: ${plan.criticalPath.join(' -> ')}\n`;
+  out += `${calls}; critical path: ${chainText(plan.criticalPath)}\n`;
   const routed = plan.stages.filter((s) => s.route);
   if (routed.length > 0) {
     out += `\nswap stages, routed (\`faceswap-pipe route\` explains each choice):\n`;
@@ -35,6 +35,20 @@ export function renderPlanText(plan: Plan): string {
   }
   return out;
 }
+
+/**
+ * A chain of stages as `a -> b -> c`; a long one (a 20,000-stage chain printed every id on one
+ * line) keeps its ends: `s0 -> … (19,990 more) … -> s19999`. `--format json` has all of it.
+ */
+export function chainText(chain: readonly string[]): string {
+  if (chain.length <= MAX_CHAIN) return chain.join(' -> ');
+  const head = chain.slice(0, 5);
+  const tail = chain.slice(-5);
+  const hidden = chain.length - head.length - tail.length;
+  return `${head.join(' -> ')} -> … (${hidden} more) … -> ${tail.join(' -> ')}`;
+}
+
+const MAX_CHAIN = 15;
 
 /** `plan --format json`: a stable, documented shape (docs/recipes.md). */
 export function renderPlanJson(plan: Plan): string {
