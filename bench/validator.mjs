@@ -77,7 +77,15 @@ export async function runValidatorBench({ runs = 7, quiet = false } = {}) {
       nodeNoCa.push((await timed('node', ['-e', ''], dir, withoutCa)).ms);
       plan20NoCa.push((await timed('node', [BIN, 'plan', small, '--format', 'json'], dir, withoutCa)).ms);
     }
-    const bigRun = await timed('node', [BIN, 'plan', big, '--format', 'json'], dir);
+    // 10,000 stages, whole processes: ours against the parse-only process on the same file.
+    const bigRuns = [];
+    const bigParse = [];
+    for (let i = 0; i < 3; i++) {
+      bigRuns.push(await timed('node', [BIN, 'plan', big, '--format', 'json'], dir));
+      bigParse.push((await timed('node', [parseOnlyBundle, big], dir)).ms);
+    }
+    const bigRun = bigRuns.sort((a, b) => a.ms - b.ms)[1];
+    const bigRssMb = Math.max(...bigRuns.map((r) => r.rssMb));
 
     // In-process: validate+plan against parseDocument of the same text, same process, warm.
     const { Catalog } = await import(join(root, 'dist/catalog/catalog.js'));
@@ -95,25 +103,32 @@ export async function runValidatorBench({ runs = 7, quiet = false } = {}) {
     const parseOnly = () => parseDocument(text, { uniqueKeys: false }).toJS();
     analysePlan();
     parseOnly();
+    // Interleaved pairs, so a burst of load on this shared machine hits both sides of a pair;
+    // the median of the pairs' ratios is the figure (the ratio of the medians is printed too).
     const ours = [];
     const floor = [];
-    for (let i = 0; i < 5; i++) {
+    const pairs = [];
+    for (let i = 0; i < 9; i++) {
       let t = performance.now();
       analysePlan();
       ours.push(performance.now() - t);
       t = performance.now();
       parseOnly();
       floor.push(performance.now() - t);
+      pairs.push(ours[i] / floor[i]);
     }
     const result = {
       nodeStartMs: median(node),
       parseOnly20Ms: median(parse20),
       plan20Ms: median(plan20),
       plan10kMs: bigRun.ms,
-      plan10kRssMb: bigRun.rssMb,
+      plan10kRssMb: bigRssMb,
+      parseOnly10kMs: median(bigParse),
       analysePlan10kMs: median(ours),
       parseDocument10kMs: median(floor),
-      ratioToParse: median(ours) / median(floor),
+      ratioToParse: median(pairs),
+      ratioOfMedians: median(ours) / median(floor),
+      pairRange: [Math.min(...pairs), Math.max(...pairs)],
     };
     log(
       `validator: 20 stages, process wall time (validate + plan, Node start included): median ${result.plan20Ms.toFixed(0)} ms over ${runs} runs (target well under 150 ms); bare 'node -e ""': ${result.nodeStartMs.toFixed(0)} ms, so ${(result.plan20Ms - result.nodeStartMs).toFixed(0)} ms are faceswap-pipe's`,
@@ -129,10 +144,10 @@ export async function runValidatorBench({ runs = 7, quiet = false } = {}) {
       );
     }
     log(
-      `validator: 10,000 stages (${(text.length / 1e6).toFixed(2)} MB), whole process: ${result.plan10kMs.toFixed(0)} ms, peak RSS ${result.plan10kRssMb.toFixed(0)} MB (target < 250 MB)`,
+      `validator: 10,000 stages (${(text.length / 1e6).toFixed(2)} MB), whole process: ${result.plan10kMs.toFixed(0)} ms (median of 3), peak RSS ${result.plan10kRssMb.toFixed(0)} MB (target < 250 MB); the parse-only process on the same file: ${result.parseOnly10kMs.toFixed(0)} ms = ${(result.plan10kMs / result.parseOnly10kMs).toFixed(2)}x`,
     );
     log(
-      `validator: 10,000 stages in-process: validate+plan ${result.analysePlan10kMs.toFixed(0)} ms vs yaml parseDocument(uniqueKeys: false)+toJS ${result.parseDocument10kMs.toFixed(0)} ms = ${result.ratioToParse.toFixed(2)}x (target <= 1.5x; 1 s absolute is below the parser's floor, perf-notes.md)`,
+      `validator: 10,000 stages in-process: validate+plan ${result.analysePlan10kMs.toFixed(0)} ms vs yaml parseDocument(uniqueKeys: false)+toJS ${result.parseDocument10kMs.toFixed(0)} ms: median of 9 interleaved pairs ${result.ratioToParse.toFixed(2)}x (pairs ${result.pairRange[0].toFixed(2)}-${result.pairRange[1].toFixed(2)}x, ratio of medians ${result.ratioOfMedians.toFixed(2)}x; target <= 1.5x; 1 s absolute is below the parser's floor, perf-notes.md)`,
     );
     return result;
   } finally {
