@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -409,6 +409,52 @@ stages:
     expect(sb.standin.readLog()).toEqual([]);
     expect(result.stdout).toContain(`$ runcomfy --output json run ${KONTEXT} --input-file - --no-wait`);
     expect(result.stdout).toContain('"character_image_url":"${{ stages.face.outputs.images[0] }}"');
+  });
+
+  it('--dry-run answers for this very command: cached stages, --force and --only as the run would take them', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    expect((await sb.run(['run', recipe])).code).toBe(0);
+    const calls = sb.standin.readLog().length;
+    const runs = readdirSync(join(sb.standin.dir, 'outputs', 'chain', 'runs')).length;
+
+    const again = await sb.run(['run', recipe, '--dry-run']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('\n1. face: cached, no call (the result of an earlier run, 1 file)\n');
+    expect(again.stdout).toContain('\n2. motion: cached, no call (the result of an earlier run, 1 file)\n');
+    expect(again.stdout).not.toContain('$ runcomfy');
+    expect(again.stdout).toContain('\nwould make 0 runcomfy calls; 2 stages cached\n');
+
+    const forced = await sb.run(['run', recipe, '--dry-run', '--force', 'motion']);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('\n1. face: cached, no call');
+    expect(forced.stdout).toContain(
+      '\n2. motion (1 call, after face)\n   runs: forced (--force)\n   $ runcomfy ',
+    );
+    // The cached upstream's result is not known to the dry run's text: the expression stands for it.
+    expect(forced.stdout).toContain('"character_image_url":"${{ stages.face.outputs.images[0] }}"');
+    expect(forced.stdout).toContain('\nwould make 1 runcomfy call; 1 stage cached\n');
+
+    const only = await sb.run(['run', recipe, '--dry-run', '--only', 'face', '--force']);
+    expect(only.code).toBe(0);
+    expect(only.stdout).toContain('\n1. face (1 call)\n   runs: forced (--force)\n');
+    expect(only.stdout).toContain('\n2. motion: not selected (--only, --from, --until), not run\n');
+    expect(only.stdout).toContain('\nwould make 1 runcomfy call; 1 not selected\n');
+
+    // Dry runs call nothing and record nothing.
+    expect(sb.standin.readLog()).toHaveLength(calls);
+    expect(readdirSync(join(sb.standin.dir, 'outputs', 'chain', 'runs'))).toHaveLength(runs);
+  });
+
+  it('--dry-run stops like the run when a selected stage needs one that never ran (exit 65)', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const result = await sb.run(['run', recipe, '--dry-run', '--only', 'motion']);
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain(
+      'faceswap-pipe: error: stage "motion" needs the results of stage "face", which has no cached result and is not selected.\n',
+    );
+    expect(result.stdout).toBe('');
   });
 
   it('a --junit or --summary file that cannot be written fails an otherwise good run with exit 73', async () => {

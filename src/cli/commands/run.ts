@@ -75,11 +75,6 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   const executable = options.runcomfy ?? io.env['FACESWAP_RUNCOMFY'] ?? 'runcomfy';
   const client = new RuncomfyClient({ executable, env: io.env, cwd: io.cwd, redact });
 
-  if (options.dryRun) {
-    io.stdout.write(renderDryRun(plan, client));
-    return ExitCode.ok;
-  }
-
   const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: recipe.name });
   const stateDir = recipeStateDir({
     cwd: io.cwd,
@@ -87,6 +82,36 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     recipeName: recipe.name,
     ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
   });
+  const inputPolicy = inputPolicyFor(recipe, {
+    allowInsecureLocal: options.allowInsecureLocal ?? false,
+    recipeDir: dirname(resolve(io.cwd, file)),
+  });
+  const consultCache = (store: JobStore | undefined) =>
+    planCache(
+      plan,
+      catalog,
+      store,
+      {
+        enabled: options.cache,
+        force: forceSet(options.force),
+        urlTtlMs: recipe.cacheUrlTtlMs,
+        now: Date.now(),
+      },
+      outDir,
+      selection,
+      inputPolicy,
+    );
+
+  if (options.dryRun) {
+    // What this very command would do: the same selection and cache decisions, read without
+    // taking the lock (a dry run writes nothing, and may look while a run is going).
+    const cachePlan = await consultCache(options.cache ? new JobStore(stateDir, redact) : undefined);
+    const stop = reportCachePlan(cachePlan, file, io);
+    if (stop !== undefined) return stop;
+    io.stdout.write(renderDryRun(plan, client, cachePlan));
+    return ExitCode.ok;
+  }
+
   const lock = await acquireLock(stateDir, `faceswap-pipe run ${file}`);
   if (!lock.acquired) {
     io.stderr.write(
@@ -105,35 +130,9 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
       );
     }
     const store = options.cache ? new JobStore(stateDir, redact) : undefined;
-    const inputPolicy = inputPolicyFor(recipe, {
-      allowInsecureLocal: options.allowInsecureLocal ?? false,
-      recipeDir: dirname(resolve(io.cwd, file)),
-    });
-    const cachePlan = await planCache(
-      plan,
-      catalog,
-      store,
-      {
-        enabled: options.cache,
-        force: forceSet(options.force),
-        urlTtlMs: recipe.cacheUrlTtlMs,
-        now: Date.now(),
-      },
-      outDir,
-      selection,
-      inputPolicy,
-    );
-    for (const problem of cachePlan.problems) io.stderr.write(`faceswap-pipe: warning: ${problem}\n`);
-    for (const warning of cachePlan.warnings) io.stderr.write(`faceswap-pipe: warning: ${warning}\n`);
-    if (cachePlan.blocked.length > 0) {
-      for (const { stage, upstream } of cachePlan.blocked) {
-        io.stderr.write(
-          `faceswap-pipe: error: stage "${stage}" needs the results of stage "${upstream}", which has no cached result and is not selected.\n` +
-            `Run it first (faceswap-pipe run ${file} --until ${upstream}) or widen the selection.\n`,
-        );
-      }
-      return ExitCode.dataError;
-    }
+    const cachePlan = await consultCache(store);
+    const stop = reportCachePlan(cachePlan, file, io);
+    if (stop !== undefined) return stop;
     // Thumbnails shared between runs live beside the job records (not with --no-cache).
     const thumbStore = options.cache ? join(stateDir, 'thumbs') : undefined;
     return await execute({
@@ -153,6 +152,23 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Prints what the cache plan found (unreadable records, URLs used past their ttl) and stops the
+ * run, with the exit code, when a selected stage needs an upstream that never ran.
+ */
+function reportCachePlan(cachePlan: CachePlan, file: string, io: CliIo): number | undefined {
+  for (const problem of cachePlan.problems) io.stderr.write(`faceswap-pipe: warning: ${problem}\n`);
+  for (const warning of cachePlan.warnings) io.stderr.write(`faceswap-pipe: warning: ${warning}\n`);
+  if (cachePlan.blocked.length === 0) return undefined;
+  for (const { stage, upstream } of cachePlan.blocked) {
+    io.stderr.write(
+      `faceswap-pipe: error: stage "${stage}" needs the results of stage "${upstream}", which has no cached result and is not selected.\n` +
+        `Run it first (faceswap-pipe run ${file} --until ${upstream}) or widen the selection.\n`,
+    );
+  }
+  return ExitCode.dataError;
 }
 
 interface ExecuteContext {
