@@ -30,6 +30,11 @@ function runOneStage(box: RunnerSandbox) {
     'one.yaml',
     `version: 1\nname: one\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: a, image: https://assets.example.com/1.jpg }\n`,
   );
+  return spawnRun(box, recipe);
+}
+
+/** `faceswap-pipe run <recipe>` as a real child process of the sandbox. */
+function spawnRun(box: RunnerSandbox, recipe: string) {
   return execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
     cwd: box.standin.dir,
     env: { ...box.standin.env, ...FAST_ENV },
@@ -62,11 +67,7 @@ stages:
     input: { prompt: c, image: "\${{ stages.one.outputs.images[0] }}" }
 `,
     );
-    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
-      cwd: sb.standin.dir,
-      env: { ...sb.standin.env, ...FAST_ENV },
-      reject: false,
-    });
+    const child = spawnRun(sb, recipe);
     await until(() => sb!.submissions().length === 3, 'three submissions');
     await sleep(200);
     child.kill('SIGINT');
@@ -118,5 +119,52 @@ stages:
     const submit = sb.standin.readLog().find((r) => r.command === 'run');
     expect(submit?.signal).toBe('SIGTERM');
     expect(sb.submissions()).toHaveLength(0);
+  });
+
+  it('a second Ctrl-C exits at once, recording the run as interrupted with its job in flight, and frees the lock', async () => {
+    // The Kling job runs forever (cannot be cancelled); the Kontext submit never answers, so
+    // after the first Ctrl-C the run waits up to 3 s for that client: the second comes first.
+    sb = sandbox({
+      models: { [KONTEXT]: { steps: [{ submit: 'hang' }] }, [KLING]: { base: { queueMs: 0, runMs: null } } },
+    });
+    const recipe = sb.recipe(
+      'two.yaml',
+      `version: 1
+name: two
+stages:
+  one:
+    model: ${KONTEXT}
+    input: { prompt: a, image: https://assets.example.com/1.jpg }
+  dance:
+    model: ${KLING}
+    input: { character_image_url: https://assets.example.com/c.png, reference_video_url: https://assets.example.com/d.mp4 }
+`,
+    );
+    const child = spawnRun(sb, recipe);
+    const state = join(sb.standin.dir, '.faceswap');
+    await until(
+      () =>
+        sb!.submissions().length === 1 &&
+        readdirSync(state, { recursive: true }).some((f) => String(f).endsWith('.out.pid')),
+      'the Kling job and the hanging submit',
+    );
+    await sleep(300);
+    child.kill('SIGINT');
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await until(() => stderr.includes('SIGINT received'), 'the first signal to be handled');
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(stderr).toContain(
+      'exiting now; jobs still running on the service are followed up by the next run',
+    );
+    const record = sb.runRecord('two');
+    expect(record.status).toBe('interrupted');
+    expect(record.exitCode).toBe(130);
+    expect(record.endedAt).not.toBeNull();
+    const kling = sb.submissions()[0]!;
+    expect(record.inFlight.map((f) => f.requestId)).toContain(kling.request_id);
+    expect(existsSync(join(state, 'lock'))).toBe(false);
   });
 });

@@ -16,9 +16,14 @@ export interface CliIo {
   readonly cwd: string;
   /**
    * Subscribes to SIGINT/SIGTERM for the duration of a run; returns the unsubscribe function.
-   * Absent in-process (tests that need signals run the real binary).
+   * The first signal calls `handler` (stop cleanly); a second one calls `beforeExit`, which must
+   * be synchronous, and exits 130 at once. Absent in-process (tests that need signals run the
+   * real binary).
    */
-  readonly onSignal?: (handler: (signal: 'SIGINT' | 'SIGTERM') => void) => () => void;
+  readonly onSignal?: (
+    handler: (signal: 'SIGINT' | 'SIGTERM') => void,
+    beforeExit?: () => void,
+  ) => () => void;
 }
 
 /** Colour only on a terminal, and never with NO_COLOR or TERM=dumb. */

@@ -15,12 +15,19 @@ export async function runFromProcess(): Promise<void> {
     stderr: process.stderr,
     env: process.env,
     cwd: process.cwd(),
-    onSignal: (handler) => {
-      // The first signal asks the run to stop cleanly; a second one exits at once.
+    onSignal: (handler, beforeExit) => {
+      // The first signal asks the run to stop cleanly; a second one exits at once, after
+      // `beforeExit` has recorded what it can (synchronously: nothing else runs after this).
       let received = 0;
       const on = (signal: 'SIGINT' | 'SIGTERM') => {
         received++;
-        if (received > 1) process.exit(130);
+        if (received > 1) {
+          try {
+            beforeExit?.();
+          } finally {
+            process.exit(130);
+          }
+        }
         handler(signal);
       };
       const onInt = () => on('SIGINT');

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { makeDir } from '../util/make-dir.js';
@@ -20,7 +21,7 @@ export async function writeFileAtomic(
   const durable = options.durable ?? true;
   const dir = dirname(path);
   await makeDir(dir, options.dirMode);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = tempBeside(path);
   const handle = await open(temp, 'w', options.mode ?? 0o644);
   try {
     await handle.writeFile(data);
@@ -51,4 +52,30 @@ async function syncDir(dir: string): Promise<void> {
   } catch {
     // Some file systems refuse fsync on folders; the rename is still atomic there.
   }
+}
+
+/**
+ * {@link writeFileAtomic}, synchronously, for the last moment of a process (a second Ctrl-C)
+ * when no promise will settle again. Durable like the async one.
+ */
+export function writeFileAtomicSync(path: string, data: string, mode = 0o644): void {
+  const temp = tempBeside(path);
+  const fd = openSync(temp, 'w', mode);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(temp, path);
+  } catch (cause) {
+    rmSync(temp, { force: true });
+    throw cause;
+  }
+}
+
+/** A temporary file's name in the target's folder, unique to this process and write. */
+function tempBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,7 +15,13 @@ export interface LockOwner {
 }
 
 export type LockResult =
-  | { readonly acquired: true; readonly release: () => Promise<void>; readonly tookOverFrom?: LockOwner }
+  | {
+      readonly acquired: true;
+      readonly release: () => Promise<void>;
+      /** {@link release}, synchronously, for a process that exits at once. */
+      readonly releaseNow: () => void;
+      readonly tookOverFrom?: LockOwner;
+    }
   | { readonly acquired: false; readonly holder: LockOwner };
 
 const UNKNOWN: LockOwner = { pid: 0, host: '?', since: '?', command: '?' };
@@ -56,6 +63,10 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
         release: () => {
           clearInterval(heartbeat);
           return releaseIfMine(path, me);
+        },
+        releaseNow: () => {
+          clearInterval(heartbeat);
+          releaseIfMineNow(path, me);
         },
         ...(tookOverFrom && { tookOverFrom }),
       };
@@ -117,6 +128,16 @@ async function createExclusive(path: string, owner: LockOwner): Promise<boolean>
 async function releaseIfMine(path: string, me: LockOwner): Promise<void> {
   const current = await readOwner(path);
   if (current?.pid === me.pid && current.since === me.since) await rm(path, { force: true });
+}
+
+function releaseIfMineNow(path: string, me: LockOwner): void {
+  let current: Partial<LockOwner> | undefined;
+  try {
+    current = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
+  } catch {
+    return;
+  }
+  if (current.pid === me.pid && current.since === me.since) rmSync(path, { force: true });
 }
 
 /** The owner written in a lock file; undefined when absent or torn (a crash between create and write). */

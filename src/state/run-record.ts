@@ -4,7 +4,7 @@ import type { Recipe, StageId } from '../recipe/types.js';
 import type { RunJournal } from '../run/executor.js';
 import type { RunStatus, StageResult } from '../run/result.js';
 import type { JsonObject } from '../util/json.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 
 export const RUN_RECORD_VERSION = 1;
 
@@ -88,6 +88,18 @@ export class RunRecord implements RunJournal {
     this.#exitCode = exitCode;
     this.#endedAt = new Date().toISOString();
     await this.write();
+  }
+
+  /**
+   * Records the run as interrupted, synchronously: the process is about to exit at once (a
+   * second Ctrl-C) and no write in flight will finish. Jobs still in flight stay listed; the job
+   * store has their request ids, and the next run re-attaches to them.
+   */
+  abandon(): void {
+    this.#status = 'interrupted';
+    this.#exitCode = 130;
+    this.#endedAt = new Date().toISOString();
+    writeFileAtomicSync(this.path, this.#redact(JSON.stringify(this.#snapshot(), null, 2) + '\n'), 0o600);
   }
 
   /**

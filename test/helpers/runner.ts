@@ -29,7 +29,9 @@ export interface RunnerSandbox {
 export interface RunRecordJson {
   status: string;
   exitCode: number;
+  endedAt: string | null;
   submissions: number;
+  inFlight: { stage: string; item: number | null; requestId: string }[];
   stages: Record<
     string,
     {

@@ -148,6 +148,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
       redact,
       inputPolicy,
       thumbStore,
+      releaseLockNow: lock.releaseNow,
     });
   } finally {
     await lock.release();
@@ -184,6 +185,8 @@ interface ExecuteContext {
   readonly outDir: string;
   readonly redact: (text: string) => string;
   readonly thumbStore: string | undefined;
+  /** Releases the state folder's lock synchronously (the process exits at once). */
+  readonly releaseLockNow: () => void;
 }
 
 async function execute(ctx: ExecuteContext): Promise<number> {
@@ -250,13 +253,26 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   // The offline engine starts (and loads its model) only when a local stage first runs.
   const local = new LocalBackend(dirname(resolve(io.cwd, file)));
   const controller = new AbortController();
-  const unsubscribe = io.onSignal?.((signal) => {
-    if (controller.signal.aborted) return;
-    io.stderr.write(
-      `\nfaceswap-pipe: ${signal} received; cancelling in-flight jobs (press Ctrl-C again to exit at once)\n`,
-    );
-    controller.abort();
-  });
+  const unsubscribe = io.onSignal?.(
+    (signal) => {
+      if (controller.signal.aborted) return;
+      io.stderr.write(
+        `\nfaceswap-pipe: ${signal} received; cancelling in-flight jobs (press Ctrl-C again to exit at once)\n`,
+      );
+      controller.abort();
+    },
+    () => {
+      // Exiting at once: the record says so (not "running" forever), and the lock goes with us.
+      io.stderr.write(
+        'faceswap-pipe: exiting now; jobs still running on the service are followed up by the next run\n',
+      );
+      try {
+        record.abandon();
+      } finally {
+        ctx.releaseLockNow();
+      }
+    },
+  );
 
   emit({
     type: 'run-start',
