@@ -5,6 +5,7 @@ import type { StageId, StageSpec, ValueNode } from '../recipe/types.js';
 import type { DataPath } from '../recipe/yaml-index.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
 import { hasScheme } from './glob.js';
+import type { MediaKind } from '../plan/route-media.js';
 import type { Mutable } from '../util/mutable.js';
 
 /**
@@ -45,6 +46,8 @@ export const MAX_STATIC_ITEMS = 1000;
 export interface FieldRoles {
   isMedia(field: DataPath): boolean;
   isIdentity(field: DataPath): boolean;
+  /** The kind of media a field takes (`x-media`), when the schema names exactly one. */
+  mediaKind(field: DataPath): MediaKind | undefined;
 }
 
 /** Field roles from a model's schema (`x-media`) and catalog facts (`identityFields`). */
@@ -60,26 +63,33 @@ export function modelRoles(model: ModelInfo | undefined): FieldRoles {
 function computeRoles(model: ModelInfo | undefined): FieldRoles {
   // name -> whether the field itself, and/or the items of a list in it, carry media (a field may
   // allow both through anyOf/oneOf: "one path, or a list of paths").
-  const media = new Map<string, { field: boolean; items: boolean }>();
+  const media = new Map<string, { field: boolean; items: boolean; kind: MediaKind | undefined }>();
   const properties =
     model && isJsonObject(model.inputSchema['properties']) ? model.inputSchema['properties'] : {};
   for (const [name, raw] of Object.entries(properties)) {
     const branches = [raw, ...alternatives(raw)].filter(isJsonObject);
     const field = branches.some((b) => typeof b['x-media'] === 'string');
     const items = branches.some((b) => isJsonObject(b['items']) && typeof b['items']['x-media'] === 'string');
-    if (field || items) media.set(name, { field, items });
+    const kinds = new Set(
+      branches.flatMap((b) => [b['x-media'], isJsonObject(b['items']) ? b['items']['x-media'] : undefined]),
+    );
+    kinds.delete(undefined);
+    const [only] = kinds;
+    const kind = kinds.size === 1 && isMediaKind(only) ? only : undefined;
+    if (field || items) media.set(name, { field, items, kind });
   }
   const identity = new Set(model?.identityFields ?? []);
+  const isMedia = (field: DataPath) => {
+    const kind = typeof field[0] === 'string' ? media.get(field[0]) : undefined;
+    if (!kind) return false;
+    return (
+      (kind.field && field.length === 1) || (kind.items && field.length === 2 && typeof field[1] === 'number')
+    );
+  };
   return {
-    isMedia: (field) => {
-      const kind = typeof field[0] === 'string' ? media.get(field[0]) : undefined;
-      if (!kind) return false;
-      return (
-        (kind.field && field.length === 1) ||
-        (kind.items && field.length === 2 && typeof field[1] === 'number')
-      );
-    },
+    isMedia,
     isIdentity: (field) => identity.size > 0 && identity.has(pointer(field)),
+    mediaKind: (field) => (isMedia(field) ? media.get(field[0] as string)!.kind : undefined),
   };
 }
 
@@ -97,7 +107,13 @@ export const SWAP_ROLES: FieldRoles = {
     return tail.length === 0 || (tail.length === 1 && tail[0] === 'url');
   },
   isIdentity: (field) => field[0] === 'identity' && (field.length === 1 || field[1] === 'url'),
+  // The router finds and checks the kind of each swap field itself (rules/swap.ts).
+  mediaKind: () => undefined,
 };
+
+function isMediaKind(value: unknown): value is MediaKind {
+  return value === 'image' || value === 'video' || value === 'audio';
+}
 
 /** JSON pointer of a path, as the catalog's `identityFields` are written. */
 export function pointer(field: DataPath): string {

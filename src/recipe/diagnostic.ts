@@ -82,6 +82,7 @@ export type DiagnosticCode =
   | 'unknown-set'
   | 'invalid-set'
   | 'stage-output-mismatch'
+  | 'media-kind-mismatch'
   // the trust boundary (src/policy/url-policy.ts): invalid data, 65
   | 'url-not-https'
   | 'url-credentials'

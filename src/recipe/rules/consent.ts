@@ -15,6 +15,7 @@ import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import type { RelatedLocation } from '../diagnostic.js';
 import type { StageId, StageSpec } from '../types.js';
+import { checkMediaKinds } from './media-kinds.js';
 import { checkPrompts } from './prompt-screen.js';
 import {
   checkUrlPolicy,
@@ -255,7 +256,7 @@ export interface PolicyOptions {
 
 /**
  * The policy rules in order, sharing one evaluation of what each stage sends: the URL policy
- * (invalid data, 65), the prompt screen and consent (not permitted, 77).
+ * and the kinds of media (invalid data, 65), the prompt screen and consent (not permitted, 77).
  */
 export function checkPolicies(
   ctx: AnalysisContext,
@@ -273,6 +274,7 @@ export function checkPolicies(
     recipeDir,
     origin,
   });
+  checkMediaKinds(ctx, sending, stages, origin, refused);
   checkPrompts(ctx, sending, origin);
   checkConsent(ctx, data, sending, { recipeDir, today: options.today ?? localToday(), origin, refused });
 }

@@ -1,0 +1,87 @@
+import type { ModelInfo } from '../../catalog/model.js';
+import { knownExtensions, kindFromUrl, type MediaKind } from '../../plan/route-media.js';
+import { modelRoles, type SentValue } from '../../policy/sent-values.js';
+import type { AnalysisContext } from '../context.js';
+import type { ExpressionPart } from '../expressions.js';
+import { describeRecipePath } from '../describe.js';
+import type { StageId, StageSpec } from '../types.js';
+import { templatesOf } from './build-stages.js';
+import { placeOf, type StageSending, type VarOrigin } from './url-policy.js';
+
+/**
+ * An image where the model takes a video, or the other way round (Kling's character image and
+ * reference video swapped, an audio track in Wan's image field), is known before running when
+ * the value says what it is: a URL's file extension, or a reference to the results of a stage
+ * whose model makes stills or videos. Left to run time, it is sent, refused by the service (or
+ * worse, processed), after the stages before it were paid for. Values whose kind is not known
+ * (no extension, an expression) are left alone.
+ */
+export function checkMediaKinds(
+  ctx: AnalysisContext,
+  sending: ReadonlyMap<StageId, StageSending>,
+  stages: ReadonlyMap<StageId, StageSpec>,
+  origin: VarOrigin,
+  refused: ReadonlySet<SentValue>,
+): void {
+  for (const { stage, model, values } of sending.values()) {
+    if (!model || stage.swap !== undefined) continue;
+    const roles = modelRoles(model);
+    for (const value of values) {
+      if (value.root !== 'input' || !value.media || value.origin.kind !== 'author' || refused.has(value))
+        continue;
+      const takes = roles.mediaKind(value.field);
+      const { kind: given, source } = kindFromUrl(value.value);
+      if (takes === undefined || given === undefined || given === takes || source.by !== 'extension')
+        continue;
+      ctx.error(
+        'media-kind-mismatch',
+        `${placeOf(stage, value)} takes ${article(takes)}, but ${value.value} is ${article(given)} (by its extension .${source.extension}); give ${urlOf(takes)} (${knownExtensions(takes).join(', ')})${origin.suffix(value)}`,
+        ctx.at(value.at),
+        origin.notes(ctx, value),
+      );
+    }
+    checkUpstreamKinds(ctx, stage, model, stages);
+  }
+}
+
+/** `${{ stages.X.outputs… }}` as a whole value, where X's model makes the other kind of media. */
+function checkUpstreamKinds(
+  ctx: AnalysisContext,
+  stage: StageSpec,
+  model: ModelInfo,
+  stages: ReadonlyMap<StageId, StageSpec>,
+): void {
+  const roles = modelRoles(model);
+  for (const { template, path } of templatesOf(stage.input)) {
+    if (!template.whole) continue;
+    const part = template.parts[0] as ExpressionPart;
+    if (part.references.length !== 1) continue;
+    const [reference] = part.references;
+    if (reference!.context !== 'stages' || reference!.path[1] !== 'outputs') continue;
+    const upstream = stages.get(reference!.path[0] as StageId);
+    const made = upstream?.model === undefined ? undefined : ctx.catalog.get(upstream.model);
+    if (!upstream || upstream.foreach || !made) continue;
+    const given: MediaKind = made.medium === 'video' ? 'video' : 'image';
+    const takes = roles.mediaKind(path.slice(3));
+    if (takes === undefined || takes === given) continue;
+    ctx.error(
+      'media-kind-mismatch',
+      `${describeRecipePath(path)} takes ${article(takes)}, but stage "${upstream.id}" makes ${given === 'video' ? 'videos' : 'stills'} (${made.id}); give it ${remedy(takes)}`,
+      ctx.at(path),
+    );
+  }
+}
+
+/** What to give a field of this kind instead: another stage's results, or a URL. */
+function remedy(kind: MediaKind): string {
+  if (kind === 'audio') return urlOf(kind);
+  return `${article(kind)}: the results of a stage that makes ${kind === 'video' ? 'videos' : 'stills'}, or ${urlOf(kind)}`;
+}
+
+function urlOf(kind: MediaKind): string {
+  return kind === 'video' ? 'a video URL' : `an ${kind} URL`;
+}
+
+function article(kind: MediaKind): string {
+  return kind === 'image' ? 'an image' : kind === 'video' ? 'a video' : 'an audio file';
+}
