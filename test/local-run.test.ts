@@ -136,6 +136,21 @@ describe('the offline engine through the runner', () => {
     expect(result.stdout).toContain('[skip] swap-back needs stage "swap", which failed');
   });
 
+  it('a local stage past its timeout fails as timed out, and says so (not "cancelled")', async () => {
+    const dir = workspace();
+    const scenes = Array.from({ length: 40 }, () => '      - assets/grace-hopper.jpg').join('\n');
+    const recipe = readFileSync(join(dir, 'recipes/local-demo.yaml'), 'utf8')
+      .replace('name: local-demo', 'name: slow')
+      .replace('    subjects: [collins]\n', '    subjects: [collins]\n    timeout: 1s\n    retries: 0\n')
+      .replace('      scene: ${{ vars.hopper }}', `      scene:\n${scenes}`);
+    writeFileSync(join(dir, 'recipes/slow.yaml'), recipe);
+    const result = await run(dir, ['run', 'recipes/slow.yaml', '--reporter', 'plain']);
+    // Timed out: a temporary failure, safe to re-run (75).
+    expect(result.exitCode).toBe(75);
+    expect(result.stdout).toMatch(/\[fail\] swap timed out: .*the face swap timed out and was stopped/);
+    expect(result.stdout).not.toContain('was cancelled');
+  });
+
   it('Ctrl-C stops a long local batch promptly and records the run as interrupted (exit 130)', async () => {
     const dir = workspace();
     const scenes = Array.from({ length: 40 }, () => '      - assets/grace-hopper.jpg').join('\n');

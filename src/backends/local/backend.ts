@@ -12,6 +12,7 @@ import type {
   FailureReason,
 } from '../backend.js';
 import type { EngineFailure, LocalEngine } from './types.js';
+import { cancelled } from './failures.js';
 import { makeDir } from '../../util/make-dir.js';
 
 /**
@@ -160,8 +161,13 @@ export class LocalBackend implements Backend {
   #failed(failure: EngineFailure, request: AttemptRequest, jobId: string, where?: string): AttemptOutcome {
     const message = where ? `${where}: ${failure.message}` : failure.message;
     switch (failure.reason) {
-      case 'cancelled':
-        return fail(request.abortReason() === 'deadline' ? 'timed-out' : 'interrupted', message, jobId);
+      case 'cancelled': {
+        // The engine sees only that it was stopped; the runner knows why (the attempt's
+        // deadline said "cancelled" before).
+        const deadline = request.abortReason() === 'deadline';
+        const why = cancelled(deadline).message;
+        return fail(deadline ? 'timed-out' : 'interrupted', where ? `${where}: ${why}` : why, jobId);
+      }
       case 'engine-error':
       case 'ffmpeg-not-found':
         return fail('engine-error', message, jobId);
