@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -202,17 +202,9 @@ describe('schema', () => {
 });
 
 describe('the real binary (bin/faceswap-pipe.js)', () => {
-  beforeAll(async () => {
-    // The bin runs the bundle that `npm run build` makes from tsc's output: rebuild both, so a
-    // test run never checks a stale bundle. Type errors elsewhere in the tree do not stop emitting.
-    await execa('node', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
-      cwd: root,
-      reject: false,
-    });
-    await execa('node', ['scripts/build-validators.mjs'], { cwd: root });
-    await execa('node', ['scripts/bundle-cli.mjs'], { cwd: root });
-  }, 120_000);
-
+  // The bin runs the bundle that `npm run build` makes from tsc's output; test/global-setup.ts
+  // rebuilds it before any test file runs whenever a source is newer, so this never checks a
+  // stale bundle (and no test rewrites dist/ while others run it).
   it('prints what the in-process CLI prints for every example recipe (validate, plan, models)', async () => {
     const recipes = readdirSync(`${root}/recipes`).filter((f) => f.endsWith('.yaml'));
     const runs = [
