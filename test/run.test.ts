@@ -441,6 +441,23 @@ stages:
     expect(only.stdout).toContain('\n2. motion: not selected (--only, --from, --until), not run\n');
     expect(only.stdout).toContain('\nwould make 1 runcomfy call; 1 not selected\n');
 
+    // A changed input downstream of a cached stage: the body is shown as it will be sent, the
+    // cached stage's result URL in place of the expression.
+    const changed = await sb.run([
+      'run',
+      recipe,
+      '--dry-run',
+      '--set',
+      'dance=https://assets.example.com/other-dance.mp4',
+    ]);
+    expect(changed.code).toBe(0);
+    expect(changed.stdout).toContain(
+      '\n2. motion (1 call, after face)\n   runs: its input changed or it never ran\n',
+    );
+    expect(changed.stdout).toMatch(
+      /stdin: \{"character_image_url":"https:\/\/files\.runcomfy\.net\/[^"]+\/result\.png","reference_video_url":"https:\/\/assets\.example\.com\/other-dance\.mp4"\}/,
+    );
+
     // Dry runs call nothing and record nothing.
     expect(sb.standin.readLog()).toHaveLength(calls);
     expect(readdirSync(join(sb.standin.dir, 'outputs', 'chain', 'runs'))).toHaveLength(runs);

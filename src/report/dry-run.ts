@@ -1,5 +1,5 @@
 import type { RuncomfyClient } from '../backends/runcomfy/client.js';
-import type { Plan, PlannedStage } from '../plan/plan.js';
+import type { Plan } from '../plan/plan.js';
 import type { CachePlan } from '../run/cache-plan.js';
 import { isJsonObject } from '../util/json.js';
 
@@ -31,13 +31,18 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient, cache?: CachePl
       out += `\n${i + 1}. ${stage.id}: cached, no call (the result of an earlier run${files ? `, ${files} file${files === 1 ? '' : 's'}` : ''})\n`;
       return;
     }
-    if (stage.calls === undefined) unknownCalls = true;
-    else if (stage.backend !== 'local') calls += stage.calls;
-    out += `\n${i + 1}. ${stage.id} (${callCount(stage)}${after})\n`;
+    // The bodies as the cache plan resolved them (its upstream stages are cached, so their
+    // results fill the expressions), else as far as the plan knows them: a routed batch knows
+    // each call's body (one per chunk or scene); expressions on other stages stay as written.
+    const known = decision?.kind === 'run' ? decision.bodies : undefined;
+    const count = known ? known.length : stage.calls;
+    if (count === undefined) unknownCalls = true;
+    else if (stage.backend !== 'local') calls += count;
+    out += `\n${i + 1}. ${stage.id} (${callCount(count)}${after})\n`;
     if (decision?.kind === 'run') out += `   runs: ${decision.why}\n`;
-    const body = isJsonObject(stage.input) ? stage.input : {};
-    // A routed batch knows each call's body before running (one per chunk or scene).
-    const bodies = (stage.bodies ?? [body]).map((b) => (isJsonObject(b) ? b : {}));
+    const planned = isJsonObject(stage.input) ? stage.input : {};
+    const bodies = (known ?? stage.bodies ?? [planned]).map((b) => (isJsonObject(b) ? b : {}));
+    const body = known ? (bodies[0] ?? planned) : planned;
     if (stage.backend === 'local') {
       // The offline engine runs in this process's worker: no client, no command line.
       out += `   offline engine (${stage.model}), no runcomfy call\n`;
@@ -56,9 +61,9 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient, cache?: CachePl
   return out;
 }
 
-function callCount(stage: PlannedStage): string {
-  if (stage.calls === undefined) return 'one call per foreach item';
-  return stage.calls === 1 ? '1 call' : `${stage.calls} calls`;
+function callCount(calls: number | undefined): string {
+  if (calls === undefined) return 'one call per foreach item';
+  return calls === 1 ? '1 call' : `${calls} calls`;
 }
 
 function shellQuote(word: string): string {

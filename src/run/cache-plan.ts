@@ -46,6 +46,11 @@ export type CacheDecision =
       readonly kind: 'run';
       readonly why: string;
       /** Ignore finished job records (forced, or refreshing expired URLs). */ readonly bypass: boolean;
+      /**
+       * The bodies the stage's jobs will send, when its upstream stages are all cached so they
+       * are known now (what `--dry-run` prints); absent otherwise.
+       */
+      readonly bodies?: readonly JsonValue[];
     }
   | { readonly kind: 'unavailable'; readonly why: string }
   | { readonly kind: 'not-selected' };
@@ -157,13 +162,14 @@ export async function planCache(
             : records.length > 0 || inputs.bodies.length > 1
               ? 'some items have no cached result'
               : 'its input changed or it never ran';
-          return { kind: 'run', why, bypass: false };
+          return { kind: 'run', why, bypass: false, bodies: inputs.bodies };
         }
         if (!filesPresent(record))
           return {
             kind: 'run',
             why: 'its cached files are missing; they will be fetched again',
             bypass: false,
+            bodies: inputs.bodies,
           };
         records.push(record);
       }
@@ -192,7 +198,10 @@ export async function planCache(
   }
 }
 
-export function selectedStages(deps: ReadonlyMap<StageId, readonly StageId[]>, selection: Selection): Set<StageId> {
+export function selectedStages(
+  deps: ReadonlyMap<StageId, readonly StageId[]>,
+  selection: Selection,
+): Set<StageId> {
   let set = new Set<StageId>(deps.keys());
   if (selection.only && selection.only.length > 0) set = new Set(selection.only);
   if (selection.from) set = new Set([...set].filter((id) => downstreamOf(deps, [selection.from!]).has(id)));
