@@ -20,6 +20,26 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = join(root, 'dist', 'bundle');
 rmSync(outdir, { recursive: true, force: true });
 
+// commander requires node:child_process at load, only to spawn executable subcommands (which
+// faceswap-pipe does not have); loading it (with net, dgram and streams) cost every command ~5 ms.
+// commander gets a stand-in that requires the real module on first use.
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process-for-commander',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer)
+        ? { path: 'lazy-child-process', namespace: 'lazy' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
+      contents:
+        "let real;\nconst load = () => (real ??= require('node:child_process'));\n" +
+        'module.exports = { spawn: (...args) => load().spawn(...args) };\n',
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   entryPoints: { cli: join(root, 'dist', 'cli', 'process.js') },
   outdir,
@@ -36,6 +56,7 @@ await build({
   // yaml's ES module build (the one browsers get) instead of its CommonJS one: the same code,
   // but bundled as ES it needs no CommonJS wrappers and unused parts (stringify) drop out.
   alias: { yaml: join(root, 'node_modules', 'yaml', 'browser', 'index.js') },
+  plugins: [lazyChildProcessForCommander],
   legalComments: 'linked',
   logLevel: 'warning',
 });
