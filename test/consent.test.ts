@@ -359,10 +359,12 @@ describe('many places in one diagnostic', () => {
       'note: stage "s10" swaps a face (blackforestlabs/flux-1-kontext/pro/edit) too\n' +
         '   54 |   s10:\n' +
         '      |   ~~~\n' +
-        'many.yaml: note: and 2 more places like these (--format json lists every one)\n',
+        'many.yaml: note: and 2 more places like these (`faceswap-pipe validate --format json` lists every one)\n',
     );
     const annotation = diagnosticAnnotation(error!, { cwd: root, env: {} });
     expect(annotation.match(/%0Anote: /g)).toHaveLength(11);
-    expect(annotation).toContain('%0Anote: and 2 more places like these (--format json lists every one)');
+    expect(annotation).toContain(
+      '%0Anote: and 2 more places like these (`faceswap-pipe validate --format json` lists every one)',
+    );
   });
 });

@@ -431,8 +431,10 @@ stages:
     expect(forced.stdout).toContain(
       '\n2. motion (1 call, after face)\n   runs: forced (--force)\n   $ runcomfy ',
     );
-    // The cached upstream's result is not known to the dry run's text: the expression stands for it.
-    expect(forced.stdout).toContain('"character_image_url":"${{ stages.face.outputs.images[0] }}"');
+    // The forced stage's body as it will be sent: the cached upstream's result URL filled in.
+    expect(forced.stdout).toMatch(
+      /"character_image_url":"https:\/\/files\.runcomfy\.net\/[^"]+\/result\.png"/,
+    );
     expect(forced.stdout).toContain('\nwould make 1 runcomfy call; 1 stage cached\n');
 
     const only = await sb.run(['run', recipe, '--dry-run', '--only', 'face', '--force']);

@@ -49,7 +49,7 @@ export const MAX_NOTES = 10;
 export function moreNotes(count: number): string | undefined {
   const hidden = count - MAX_NOTES;
   if (hidden <= 0) return undefined;
-  return `and ${hidden} more place${hidden === 1 ? '' : 's'} like these (--format json lists every one)`;
+  return `and ${hidden} more place${hidden === 1 ? '' : 's'} like these (\`faceswap-pipe validate --format json\` lists every one)`;
 }
 
 /** `file:line:col`, `file` when only the file is known, the program name when neither is. */

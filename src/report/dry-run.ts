@@ -36,8 +36,11 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient, cache?: CachePl
     // each call's body (one per chunk or scene); expressions on other stages stay as written.
     const known = decision?.kind === 'run' ? decision.bodies : undefined;
     const count = known ? known.length : stage.calls;
-    if (count === undefined) unknownCalls = true;
-    else if (stage.backend !== 'local') calls += count;
+    // The offline engine makes no runcomfy call, known or not.
+    if (stage.backend !== 'local') {
+      if (count === undefined) unknownCalls = true;
+      else calls += count;
+    }
     out += `\n${i + 1}. ${stage.id} (${callCount(count)}${after})\n`;
     if (decision?.kind === 'run') out += `   runs: ${decision.why}\n`;
     const planned = isJsonObject(stage.input) ? stage.input : {};

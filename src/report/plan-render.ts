@@ -38,7 +38,7 @@ export function renderPlanText(plan: Plan): string {
 
 /**
  * A chain of stages as `a -> b -> c`; a long one (a 20,000-stage chain printed every id on one
- * line) keeps its ends: `s0 -> … (19,990 more) … -> s19999`. `--format json` has all of it.
+ * line) keeps its ends: `s0 -> … (19990 more) … -> s19999`. `--format json` has all of it.
  */
 export function chainText(chain: readonly string[]): string {
   if (chain.length <= MAX_CHAIN) return chain.join(' -> ');

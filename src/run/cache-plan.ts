@@ -133,24 +133,32 @@ export async function planCache(
 
     async function decide(id: StageId, isSelected: boolean): Promise<CacheDecision> {
       const spec = plan.recipe.stages.get(id)!;
-      if (!settings.enabled) return { kind: 'run', why: 'the cache is off (--no-cache)', bypass: true };
+      // With every upstream stage cached, the stage's bodies are known now: the job keys come
+      // from them, and a stage that runs anyway carries them (what --dry-run prints).
+      const upstreamRuns = spec.dependsOn.find((d) => !views.has(d));
+      const model = catalog.get(stage(id).model)!;
+      const inputs =
+        upstreamRuns === undefined
+          ? resolveStageInputs(spec, model, plan.recipe.vars, views, policy, {
+              schema: false,
+              filesBase: outDir,
+            })
+          : undefined;
+      const bodies = inputs?.ok ? { bodies: inputs.bodies } : {};
+      if (!settings.enabled)
+        return { kind: 'run', why: 'the cache is off (--no-cache)', bypass: true, ...bodies };
       // --force applies to the stages a run selects; stages it only needs come from the cache.
       if (isSelected && (settings.force === true || settings.force.has(id)))
-        return { kind: 'run', why: 'forced (--force)', bypass: true };
+        return { kind: 'run', why: 'forced (--force)', bypass: true, ...bodies };
       if (refreshed.has(id))
         return {
           kind: 'run',
           why: 'its cached output URLs are older than cache.url_ttl and a dependent needs them',
           bypass: true,
+          ...bodies,
         };
-      const upstreamRuns = spec.dependsOn.find((d) => !views.has(d));
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
-      const model = catalog.get(stage(id).model)!;
-      const inputs = resolveStageInputs(spec, model, plan.recipe.vars, views, policy, {
-        schema: false,
-        filesBase: outDir,
-      });
-      if (!inputs.ok || !store) return { kind: 'run', why: 'never run', bypass: false };
+      if (!inputs?.ok || !store) return { kind: 'run', why: 'never run', bypass: false };
       const records: SucceededJob[] = [];
       for (const body of inputs.bodies) {
         const lookup = await store.read(jobKey(model, body));

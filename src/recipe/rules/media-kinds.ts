@@ -26,6 +26,9 @@ export function checkMediaKinds(
   for (const { stage, model, values } of sending.values()) {
     if (!model || stage.swap !== undefined) continue;
     const roles = modelRoles(model);
+    // One problem per place: a `foreach` item written once (`scene: ${{ item }}`) would
+    // otherwise repeat the same underline for every item of the list.
+    const reported = new Map<string, { value: SentValue; message: string; more: number }>();
     for (const value of values) {
       if (value.root !== 'input' || !value.media || value.origin.kind !== 'author' || refused.has(value))
         continue;
@@ -33,16 +36,31 @@ export function checkMediaKinds(
       const { kind: given, source } = kindFromUrl(value.value);
       if (takes === undefined || given === undefined || given === takes || source.by !== 'extension')
         continue;
-      ctx.error(
-        'media-kind-mismatch',
-        `${placeOf(stage, value)} takes ${article(takes)}, but ${value.value} is ${article(given)} (by its extension .${source.extension}); give ${urlOf(takes)} (${knownExtensions(takes).join(', ')})${origin.suffix(value)}`,
-        ctx.at(value.at),
-        origin.notes(ctx, value),
-      );
+      // ffmpeg reads animated GIF and WebP as video (the offline video engine takes them).
+      if (takes === 'video' && ANIMATED.has(source.extension)) continue;
+      const place = `${value.at.join('\0')}\0${value.field.join('\0')}`;
+      const seen = reported.get(place);
+      if (seen) {
+        seen.more++;
+        continue;
+      }
+      const what = model.backend === 'local' ? pathOf(takes) : urlOf(takes);
+      reported.set(place, {
+        value,
+        more: 0,
+        message: `${placeOf(stage, value)} takes ${article(takes)}, but ${value.value} is ${article(given)} (by its extension .${source.extension}); give ${what} (${knownExtensions(takes).join(', ')})${origin.suffix(value)}`,
+      });
+    }
+    for (const { value, message, more } of reported.values()) {
+      const others = more > 0 ? `; ${more} more foreach item${more === 1 ? '' : 's'} here too` : '';
+      ctx.error('media-kind-mismatch', `${message}${others}`, ctx.at(value.at), origin.notes(ctx, value));
     }
     checkUpstreamKinds(ctx, stage, model, stages);
   }
 }
+
+/** Extensions of images that can be animations, which video readers take as video. */
+const ANIMATED = new Set(['gif', 'webp']);
 
 /** `${{ stages.X.outputs… }}` as a whole value, where X's model makes the other kind of media. */
 function checkUpstreamKinds(
@@ -66,16 +84,21 @@ function checkUpstreamKinds(
     if (takes === undefined || takes === given) continue;
     ctx.error(
       'media-kind-mismatch',
-      `${describeRecipePath(path)} takes ${article(takes)}, but stage "${upstream.id}" makes ${given === 'video' ? 'videos' : 'stills'} (${made.id}); give it ${remedy(takes)}`,
+      `${describeRecipePath(path)} takes ${article(takes)}, but stage "${upstream.id}" makes ${given === 'video' ? 'videos' : 'stills'} (${made.id}); give it ${remedy(takes, model.backend === 'local')}`,
       ctx.at(path),
     );
   }
 }
 
-/** What to give a field of this kind instead: another stage's results, or a URL. */
-function remedy(kind: MediaKind): string {
-  if (kind === 'audio') return urlOf(kind);
-  return `${article(kind)}: the results of a stage that makes ${kind === 'video' ? 'videos' : 'stills'}, or ${urlOf(kind)}`;
+/** What to give a field of this kind instead: another stage's results, or a URL (a file, offline). */
+function remedy(kind: MediaKind, local: boolean): string {
+  const direct = local ? pathOf(kind) : urlOf(kind);
+  if (kind === 'audio') return direct;
+  return `${article(kind)}: the results of a stage that makes ${kind === 'video' ? 'videos' : 'stills'}, or ${direct}`;
+}
+
+function pathOf(kind: MediaKind): string {
+  return kind === 'video' ? 'a video file' : `an ${kind} file`;
 }
 
 function urlOf(kind: MediaKind): string {
