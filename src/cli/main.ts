@@ -10,6 +10,7 @@ import type { ValidateOptions } from './commands/validate.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { options } from './options.js';
+import { STAGE_ID_PATTERN } from '../recipe/types.js';
 
 const REPORT_URL = 'https://github.com/faceswap-pipe/faceswap-pipe/issues';
 
@@ -327,12 +328,10 @@ function recipeAfterForce(
   if (file !== undefined) return { file, opts };
   const force = Array.isArray(opts.force) ? (opts.force as readonly string[]) : [];
   const last = force.at(-1);
-  if (last === undefined || STAGE_ID.test(last)) return undefined;
+  if (last === undefined || STAGE_ID_PATTERN.test(last)) return undefined;
   const rest = force.slice(0, -1);
   return { file: last, opts: { ...opts, force: rest.length > 0 ? rest : true } };
 }
-
-const STAGE_ID = /^[a-z][a-z0-9_-]*$/;
 
 function collectStages(value: string, previous: unknown): string[] {
   const before = Array.isArray(previous) ? (previous as string[]) : [];

@@ -8,6 +8,9 @@ import type { DataPath, YamlIndex } from './yaml-index.js';
 /** A stage id as written under `stages:`. Branded so it cannot be mixed up with model ids. */
 export type StageId = string & { readonly __brand: 'StageId' };
 
+/** What a stage id may look like (the recipe schema's pattern for stage keys and `needs`). */
+export const STAGE_ID_PATTERN = /^[a-z][a-z0-9_-]*$/;
+
 /** Outcomes a stage may opt in to retry, on top of the always-retryable ones. */
 export type RetryOn = 'failed' | 'cancelled';
 

@@ -2,7 +2,7 @@ import { findCycles } from '../../plan/dag.js';
 import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import type { RelatedLocation } from '../diagnostic.js';
-import type { StageId, StageSpec } from '../types.js';
+import { STAGE_ID_PATTERN, type StageId, type StageSpec } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 
 /** Checks `needs` entries and reports every dependency cycle, naming each stage on it. */
@@ -11,7 +11,8 @@ export function checkGraph(ctx: AnalysisContext, stages: ReadonlyMap<StageId, St
     stage.needs.forEach((need, i) => {
       const at = ctx.at(needsPath(ctx, stage.id, i));
       if (need === stage.id) ctx.error('self-reference', `stage "${stage.id}" cannot need itself`, at);
-      else if (!stages.has(need))
+      // A malformed id is reported by the recipe schema, with the id it likely means.
+      else if (!stages.has(need) && STAGE_ID_PATTERN.test(need))
         ctx.error(
           'unknown-stage',
           `stage "${stage.id}" needs unknown stage "${need}"${didYouMean(need, [...stages.keys()])}`,
