@@ -1,6 +1,6 @@
 import type { ModelInfo } from '../catalog/model.js';
 import { PreparedScope, type Template } from '../recipe/expressions.js';
-import { resolveValue } from '../recipe/resolve.js';
+import { declaredNames, readsDeclaredVars, resolveValue } from '../recipe/resolve.js';
 import type { StageId, StageSpec, ValueNode } from '../recipe/types.js';
 import type { DataPath } from '../recipe/yaml-index.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
@@ -280,15 +280,7 @@ export function staticSentValues(
   prepared: PreparedScope = new PreparedScope({ vars, stages: {} }),
 ): SentValue[] {
   const declared = declaredVars(vars);
-  const varsOnly = (t: Template) =>
-    t.parts.every(
-      (p) =>
-        typeof p === 'string' ||
-        p.references.every(
-          (r) =>
-            r.context === 'vars' && (typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())),
-        ),
-    );
+  const varsOnly = (t: Template) => readsDeclaredVars(t, declared);
   const foreachStages = stagesRead(stage.foreach);
   let items: readonly JsonValue[] | undefined;
   // A `swap:` stage is checked as written; the router's chunking into calls adds no values.
@@ -358,7 +350,7 @@ const declaredCache = new WeakMap<object, ReadonlySet<string>>();
 
 function declaredVars(vars: Readonly<Record<string, JsonValue>>): ReadonlySet<string> {
   let declared = declaredCache.get(vars);
-  if (!declared) declaredCache.set(vars, (declared = new Set(Object.keys(vars).map((v) => v.toLowerCase()))));
+  if (!declared) declaredCache.set(vars, (declared = declaredNames(Object.keys(vars))));
   return declared;
 }
 

@@ -93,6 +93,27 @@ export function isStatic(template: Template): boolean {
   );
 }
 
+/** Var names lower-cased, as expressions match them (`vars.Scene` reads `scene`). */
+export function declaredNames(names: Iterable<string>): ReadonlySet<string> {
+  return new Set([...names].map((name) => name.toLowerCase()));
+}
+
+/**
+ * True when a template reads only vars, and only declared ones, so it can be evaluated before
+ * any run. A template reading an undeclared var is reported by the reference checks; evaluating
+ * it as well would add a second, misleading problem ("must be a string, not null").
+ */
+export function readsDeclaredVars(template: Template, declared: ReadonlySet<string>): boolean {
+  return template.parts.every(
+    (p) =>
+      typeof p === 'string' ||
+      p.references.every(
+        (r) =>
+          r.context === 'vars' && (typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())),
+      ),
+  );
+}
+
 /** True when `path` equals or lies under one of `prefixes`. */
 export function isUnder(path: DataPath, prefixes: readonly DataPath[]): boolean {
   return prefixes.some(

@@ -98,13 +98,17 @@ function remedy(kind: MediaKind, local: boolean): string {
 }
 
 function pathOf(kind: MediaKind): string {
-  return kind === 'video' ? 'a video file' : `an ${kind} file`;
+  return withArticle(`${kind} file`);
 }
 
 function urlOf(kind: MediaKind): string {
-  return kind === 'video' ? 'a video URL' : `an ${kind} URL`;
+  return withArticle(`${kind} URL`);
 }
 
 function article(kind: MediaKind): string {
-  return kind === 'image' ? 'an image' : kind === 'video' ? 'a video' : 'an audio file';
+  return withArticle(kind === 'audio' ? 'audio file' : kind);
+}
+
+function withArticle(words: string): string {
+  return `${/^[aeiou]/.test(words) ? 'an' : 'a'} ${words}`;
 }

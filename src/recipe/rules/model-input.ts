@@ -4,7 +4,7 @@ import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
 import type { PreparedScope, Template } from '../expressions.js';
-import { isStatic, isUnder, resolveValue } from '../resolve.js';
+import { declaredNames, readsDeclaredVars, isUnder, resolveValue } from '../resolve.js';
 import type { SchemaIssue } from '../schema-check.js';
 import { MERGE_HINT, pruneBranchIssues, wordIssue } from '../schema-messages.js';
 import type { StageId, StageSpec } from '../types.js';
@@ -63,16 +63,8 @@ export function checkModels(
   scope: PreparedScope,
   varNames: readonly string[],
 ): void {
-  // A template that reads an undeclared var is reported by the reference checks; evaluating it
-  // here would add a second, misleading problem ("must be a string, not null").
-  const declared = new Set(varNames.map((v) => v.toLowerCase()));
-  const ready = (template: Template) =>
-    isStatic(template) &&
-    template.parts.every(
-      (p) =>
-        typeof p === 'string' ||
-        p.references.every((r) => typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())),
-    );
+  const declared = declaredNames(varNames);
+  const ready = (template: Template) => readsDeclaredVars(template, declared);
   for (const stage of stages.values()) {
     const base: DataPath = ['stages', stage.id];
     if (stage.foreach) checkForeachList(ctx, stage, scope, ready);

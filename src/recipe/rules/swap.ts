@@ -17,7 +17,7 @@ import type { AnalysisContext } from '../context.js';
 import type { DiagnosticLocation } from '../diagnostic.js';
 import { fieldPath } from '../describe.js';
 import { PreparedScope, type Template } from '../expressions.js';
-import { isStatic, isUnder, resolveValue } from '../resolve.js';
+import { declaredNames, isUnder, readsDeclaredVars, resolveValue } from '../resolve.js';
 import type { StageId, StageSpec, ValueNode } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { checkInput } from './model-input.js';
@@ -41,17 +41,11 @@ export function routeSwapStages(
   let anySwap = false;
   for (const stage of stages.values()) if (stage.swap) anySwap = true;
   if (!anySwap) return out;
-  const declared = new Set(Object.keys(vars).map((v) => v.toLowerCase()));
+  const declared = declaredNames(Object.keys(vars));
   const scope = new PreparedScope({ vars, stages: {} });
   const done = new Set<StageId>();
   const visiting = new Set<StageId>();
-  const ready = (template: Template) =>
-    isStatic(template) &&
-    template.parts.every(
-      (p) =>
-        typeof p === 'string' ||
-        p.references.every((r) => typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())),
-    );
+  const ready = (template: Template) => readsDeclaredVars(template, declared);
 
   const visit = (id: StageId): void => {
     if (done.has(id) || visiting.has(id)) return;
