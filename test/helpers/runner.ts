@@ -66,7 +66,12 @@ export function sandbox(scenario: Scenario = {}, options: { token?: string | nul
       return name;
     },
     run(argv, env = {}) {
-      return runCli(argv, { cwd: standin.dir, env: { ...standin.env, ...FAST_ENV, ...env } });
+      // A run that hangs would only show as a test timeout; this says what was going on first.
+      const watchdog = setTimeout(() => console.error(describeStuck(standin, argv)), STUCK_AFTER_MS);
+      watchdog.unref();
+      return runCli(argv, { cwd: standin.dir, env: { ...standin.env, ...FAST_ENV, ...env } }).finally(() =>
+        clearTimeout(watchdog),
+      );
     },
     submissions() {
       return standin.readLog().filter((r) => r.command === 'run' && r.created);
@@ -84,6 +89,50 @@ export function sandbox(scenario: Scenario = {}, options: { token?: string | nul
     },
   };
   return sb;
+}
+
+/** Well before the test timeout (60 s), and far beyond what any sandboxed run takes. */
+const STUCK_AFTER_MS = 40_000;
+
+/**
+ * What a run still going after {@link STUCK_AFTER_MS} had done: the client calls that finished
+ * (from the invocation log), the stand-in processes still alive, and the runner's state files.
+ */
+function describeStuck(standin: Standin, argv: readonly string[]): string {
+  const lines = [`sandbox run still going after ${STUCK_AFTER_MS / 1000} s: faceswap-pipe ${argv.join(' ')}`];
+  lines.push(`  (${standin.dir})`, '  finished client calls:');
+  for (const r of standin.readLog())
+    lines.push(
+      `    pid ${r.pid} ${r.command ?? '?'} ${r.request_id ?? ''} exit=${r.exit ?? r.signal} ${r.start}..${r.end}`,
+    );
+  lines.push('  stand-in processes alive:');
+  for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      if (!cmdline.includes('runcomfy')) continue;
+      const state = fs
+        .readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /, '')
+        .split(' ')[0];
+      lines.push(`    pid ${pid} state ${state}: ${cmdline.trim()}`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  lines.push('  files:');
+  const walk = (dir: string, depth: number): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      lines.push(`    ${path.relative(standin.dir, full)}${entry.isDirectory() ? '/' : ''}`);
+      if (entry.isDirectory() && depth < 6) walk(full, depth + 1);
+    }
+  };
+  try {
+    walk(standin.dir, 0);
+  } catch {
+    // the sandbox is gone
+  }
+  return lines.join('\n');
 }
 
 /**
