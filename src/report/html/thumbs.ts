@@ -73,7 +73,9 @@ export class PreviewMaker {
   readonly #store: string | undefined;
   readonly #size: number;
   readonly #env: Readonly<Record<string, string | undefined>>;
-  readonly #ffmpeg: Promise<string | null>;
+  readonly #ffmpegOption: string | null | undefined;
+  /** Looked up on PATH when a poster is first needed (a re-run reuses them all). */
+  #ffmpeg: Promise<string | null> | undefined;
   readonly #memo = new Map<string, Promise<Preview>>();
   readonly #used = new Set<string>();
   #existing: Promise<Map<string, string>> | undefined;
@@ -92,8 +94,7 @@ export class PreviewMaker {
     this.#size = options.size ?? 320;
     this.#concurrency = options.concurrency ?? 4;
     this.#env = options.env;
-    this.#ffmpeg =
-      options.ffmpeg !== undefined ? Promise.resolve(options.ffmpeg) : findOnPath('ffmpeg', options.env);
+    this.#ffmpegOption = options.ffmpeg;
   }
 
   /** The preview of a local file (memoised: the same file shown twice is processed once). */
@@ -146,7 +147,10 @@ export class PreviewMaker {
         const thumb = await this.#thumbnail(path, key);
         return 'error' in thumb ? { kind: 'link', why: thumb.error } : { kind: 'image', thumb };
       }
-      const ffmpeg = await this.#ffmpeg;
+      const ffmpeg = await (this.#ffmpeg ??=
+        this.#ffmpegOption !== undefined
+          ? Promise.resolve(this.#ffmpegOption)
+          : findOnPath('ffmpeg', this.#env));
       if (ffmpeg === null) return { kind: 'link', why: 'no poster: ffmpeg is not on PATH' };
       const frame = join(this.#dir, `.${key}.frame.png`);
       await makeDir(this.#dir);
