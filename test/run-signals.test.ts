@@ -113,7 +113,7 @@ stages:
     const result = await child;
     expect(result.exitCode).toBe(130);
     expect(result.stdout).toContain(
-      '[fail] a interrupted: the run was interrupted while the submit was still waiting for the service; the client was stopped 3 s later, so a job may exist on the service without a known request id',
+      '[fail] a interrupted: the run was interrupted while the submit was still waiting for the service; the client did not answer within 3 s more and was stopped, so a job may exist on the service without a known request id',
     );
     // The hung submit was stopped by a signal, not left behind.
     const submit = sb.standin.readLog().find((r) => r.command === 'run');

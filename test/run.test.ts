@@ -92,7 +92,7 @@ describe('run against the runcomfy stand-in', () => {
     expect(result.stdout).toMatch(/\[retry\] face attempt 1 rate limited \(exit 75\)/);
   });
 
-  it('re-attaches to a live job after a failure while polling instead of submitting again', async () => {
+  it('asks again after a failed status check (5xx): same attempt, same job, nothing submitted twice', async () => {
     sb = sandbox({
       models: {
         [KONTEXT]: { base: { queueMs: 50, runMs: 300, faults: [{ on: 'status', call: 2, error: 69 }] } },
@@ -102,33 +102,45 @@ describe('run against the runcomfy stand-in', () => {
     const result = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(result.code).toBe(0);
     expect(sb.submissions()).toHaveLength(1);
+    // Polling is free and the job runs on (and bills) whatever one status call said: a failed
+    // check does not use up the stage's retries, which are for paid attempts.
     const attempts = sb.runRecord('one').stages['a']!.attempts;
-    expect(attempts).toHaveLength(2);
-    expect(attempts[0]).toMatchObject({
-      outcome: 'failed',
-      reason: 'service-unavailable',
-      reattached: false,
-    });
-    expect(attempts[1]).toMatchObject({
-      outcome: 'succeeded',
-      reattached: true,
-      requestId: attempts[0]!.requestId,
-    });
+    expect(attempts).toEqual([expect.objectContaining({ outcome: 'succeeded', reattached: false })]);
+    const statuses = sb.standin.readLog().filter((r) => r.command === 'status');
+    expect(statuses.map((r) => r.exit)).toContain(69);
+    expect(statuses.at(-1)!.exit).toBe(0);
   });
 
-  it('asks again, never resubmits, when the re-attach lookup answers a 4xx that is not "not found"', async () => {
+  it('never resubmits on a 4xx about a job that is not "not found"; six failed checks in a row cost no retry', async () => {
     sb = sandbox({
       models: {
         [KONTEXT]: {
           base: {
             queueMs: 0,
-            // Long enough that the third status call still meets the job running on a loaded machine.
+            // Long enough that the polls after the faults still meet the job running on a loaded machine.
             runMs: 3000,
             faults: [
               { on: 'status', call: 2, error: 69 },
               { on: 'status', call: 3, error: { http: 400 } },
+              { on: 'status', call: [4, 5, 6, 7], error: { http: 429 } },
             ],
           },
+        },
+      },
+    });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  retries: 1\n'));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    const attempts = sb.runRecord('one').stages['a']!.attempts;
+    expect(attempts.map((a) => [a.outcome, a.reason ?? null])).toEqual([['succeeded', null]]);
+  });
+
+  it('keeps following a job it just submitted while the service briefly denies knowing it (404)', async () => {
+    sb = sandbox({
+      models: {
+        [KONTEXT]: {
+          base: { queueMs: 0, runMs: 1500, faults: [{ on: 'status', call: [1, 2], error: { http: 404 } }] },
         },
       },
     });
@@ -136,12 +148,59 @@ describe('run against the runcomfy stand-in', () => {
     const result = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(result.code).toBe(0);
     expect(sb.submissions()).toHaveLength(1);
+    expect(sb.runRecord('one').stages['a']!.attempts).toHaveLength(1);
+  });
+
+  it('submits anew a job this run submitted only once the service has denied knowing it for the grace period', async () => {
+    sb = sandbox({
+      models: {
+        [KONTEXT]: {
+          base: { queueMs: 0, runMs: 100 },
+          steps: [
+            {
+              queueMs: null,
+              faults: [{ on: 'status', call: [1, 2, 3, 4, 5, 6, 7, 8], error: { http: 404 } }],
+            },
+          ],
+        },
+      },
+    });
+    // The client's json mode prints only the top-level message (contract section 4): here it
+    // does not say 404, and the runner asks in pretty mode, whose error chain does.
+    const wrapper = join(sb.standin.dir, 'runcomfy-wrapper');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh
+if [ "$1" = --output ] && [ "$3" = status ]; then
+` +
+        `  "${join(sb.standin.binDir, 'runcomfy')}" "$@" 2>"$0.err"; code=$?
+` +
+        `  sed -e 's/API error 404: status not found/status lookup failed/' "$0.err" >&2; exit $code
+fi
+` +
+        `if [ "$1" = status ]; then
+` +
+        `  "${join(sb.standin.binDir, 'runcomfy')}" "$@" 2>"$0.err"; code=$?
+` +
+        `  sed -e 's/API error 404: status not found/status lookup failed: HTTP 404 Not Found/' "$0.err" >&2; exit $code
+fi
+` +
+        `exec "${join(sb.standin.binDir, 'runcomfy')}" "$@"
+`,
+      { mode: 0o755 },
+    );
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain', '--runcomfy', wrapper], {
+      FACESWAP_NOT_FOUND_GRACE_MS: '300',
+    });
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
     const attempts = sb.runRecord('one').stages['a']!.attempts;
     expect(attempts.map((a) => [a.outcome, a.reason ?? null])).toEqual([
-      ['failed', 'service-unavailable'],
       ['failed', 'unclear-answer'],
       ['succeeded', null],
     ]);
+    expect(attempts[0]!.message).toMatch(/has not known job \S+ for \d+ s \(404\); it is submitted anew/);
   });
 
   it('a job it cancelled itself (deadline) is not followed by the next run, which submits anew', async () => {
@@ -390,15 +449,44 @@ stages:
       'hang.yaml',
       kontextRecipe('hang', { a: [] }, 'defaults:\n  timeout: 1s\n  retries: 1\n'),
     );
-    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    const result = await sb.run(['run', recipe, '--reporter', 'plain'], { FACESWAP_SUBMIT_GRACE_MS: '1000' });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
-      '[retry] a attempt 1 timed out: the attempt timed out while the submit was still waiting for the service; the client was stopped 3 s later, so a job may exist on the service without a known request id',
+      '[retry] a attempt 1 timed out: the attempt timed out while the submit was still waiting for the service; the client did not answer within 1 s more and was stopped, so a job may exist on the service without a known request id',
     );
     const runs = sb.standin.readLog().filter((r) => r.command === 'run');
     expect(runs.map((r) => r.signal)).toEqual(['SIGTERM', null]);
     expect(sb.submissions()).toHaveLength(1);
     expect(sb.runRecord('hang').stages['a']!.attempts.map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
+  });
+
+  it('lets a slow submit answer after the deadline, then cancels the job it created instead of losing it', async () => {
+    sb = sandbox({
+      models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50 }, steps: [{ submitMs: 1800, queueMs: null }] } },
+    });
+    const recipe = sb.recipe(
+      'slow.yaml',
+      kontextRecipe('slow', { a: [] }, 'defaults:\n  timeout: 1s\n  retries: 1\n'),
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    const log = sb.standin.readLog();
+    // The first submit was not killed: it answered, and the job it made was cancelled while queued.
+    const [first, second] = sb.submissions();
+    expect(log.find((r) => r.command === 'run' && r.request_id === first!.request_id)!.signal).toBeNull();
+    expect(log.filter((r) => r.command === 'cancel').map((r) => r.request_id)).toEqual([first!.request_id]);
+    const attempts = sb.runRecord('slow').stages['a']!.attempts;
+    expect(attempts[0]).toMatchObject({
+      outcome: 'failed',
+      reason: 'timed-out',
+      requestId: first!.request_id,
+    });
+    expect(attempts[0]!.message).toContain('was cancelled on the service');
+    expect(attempts[1]).toMatchObject({
+      outcome: 'succeeded',
+      requestId: second!.request_id,
+      reattached: false,
+    });
   });
 
   it('--dry-run prints the exact commands and makes zero calls', async () => {
@@ -567,9 +655,10 @@ stages:
     expect(log[0]!.exit).toBe(77);
     expect(result.code).toBe(0);
     expect(sb.submissions()).toHaveLength(1);
-    const attempts = sb.runRecord('one').stages['a']!.attempts;
-    expect(attempts[0]).toMatchObject({ outcome: 'failed', reason: 'transport' });
-    expect(attempts[1]).toMatchObject({ outcome: 'succeeded', reattached: true });
+    // A dropped connection while polling is asked again in the same attempt; a bad token would stop the run.
+    expect(sb.runRecord('one').stages['a']!.attempts).toEqual([
+      expect.objectContaining({ outcome: 'succeeded', reattached: false }),
+    ]);
   });
 
   it('expects files only for the URLs the client downloads (exact scheme case, no trailing-dot host)', async () => {

@@ -60,7 +60,10 @@ export async function runProcess(request: ProcessRequest): Promise<ProcessResult
     extendEnv: false,
     ...(request.cwd !== undefined && { cwd: request.cwd }),
     detached: true,
-    cleanup: true,
+    // A child whose answer goes to a file (a submit) outlives this process: killed, the run
+    // could not learn the id of a job the submit may already have created; finishing, it
+    // leaves the id where the next run looks (src/state/job-store.ts).
+    cleanup: request.stdoutFile === undefined,
     stripFinalNewline: false,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,

@@ -4,8 +4,15 @@ import { isMap, parseDocument } from 'yaml';
 import { createStandin, type LogRecord, type Scenario, type Standin } from '../standin/harness.js';
 import { runCli, type CliResult } from './cli.js';
 
-/** Knobs that keep runner tests fast on a shared box: quick polls, short backoff. */
-export const FAST_ENV = { FACESWAP_POLL_INTERVAL_MS: '40', FACESWAP_RETRY_BASE_MS: '20' } as const;
+/**
+ * Knobs that keep runner tests fast on a shared box: quick polls, short backoff, and a submit
+ * that has not answered 3 s after its attempt was stopped is killed (75 s in real runs).
+ */
+export const FAST_ENV = {
+  FACESWAP_POLL_INTERVAL_MS: '40',
+  FACESWAP_RETRY_BASE_MS: '20',
+  FACESWAP_SUBMIT_GRACE_MS: '3000',
+} as const;
 
 export interface RunnerSandbox {
   readonly standin: Standin;
@@ -42,6 +49,7 @@ export interface RunRecordJson {
         reattached: boolean;
         outcome: string;
         reason?: string;
+        message?: string;
         exitCode?: number;
         stderrTail?: string;
       }[];

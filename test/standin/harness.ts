@@ -92,8 +92,35 @@ export function createStandin(options: StandinOptions = {}): Standin {
     configDir,
     writeScenario,
     readLog: () => readLog(logPath),
-    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+    cleanup: () => {
+      stopLeftovers(statePath);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
+}
+
+/**
+ * Kills stand-in processes of this sandbox that are still running: a submit scripted to hang
+ * outlives a runner that was killed or left at once (a submit is never killed with its runner,
+ * so that it can still record the id of a job it created). The real client's own API timeout
+ * ends such a process; the stand-in's `hang` never does. Linux only (reads /proc).
+ */
+function stopLeftovers(statePath: string): void {
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return;
+  }
+  const mark = `RUNCOMFY_STANDIN_STATE=${statePath}\0`;
+  for (const pid of pids) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(mark)) continue;
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
 }
 
 function readLog(logPath: string): LogRecord[] {

@@ -10,7 +10,7 @@ import type {
   Backend,
   CancelOutcome,
 } from '../backend.js';
-import type { RemoteState, RuncomfyClient } from './client.js';
+import type { RuncomfyClient } from './client.js';
 import { isTrustedOutputUrl, matchDownloads, outputUrls } from './downloads.js';
 import { PollTiming } from './poll-timing.js';
 import { makeDir } from '../../util/make-dir.js';
@@ -18,6 +18,15 @@ import { makeDir } from '../../util/make-dir.js';
 export interface RuncomfyBackendOptions {
   /** How often to ask for a job's status. The client's own default is 2 s. */
   readonly pollIntervalMs: number;
+  /**
+   * How long a submit may go on after its attempt was stopped before it is killed. Default
+   * {@link SUBMIT_GRACE_MS}: past the client's own API timeout, so only a hung client is killed.
+   */
+  readonly submitGraceMs?: number;
+  /** How long the service may deny knowing a job this run submitted before it counts as gone. */
+  readonly notFoundGraceMs?: number;
+  /** For the jitter of the back-off between failed status checks. Default Math.random. */
+  readonly random?: () => number;
 }
 
 /**
@@ -38,55 +47,32 @@ export class RuncomfyBackend implements Backend {
 
   async runAttempt(request: AttemptRequest, hooks: AttemptHooks): Promise<AttemptOutcome> {
     let requestId = request.reattach;
+    let followed: Followed | undefined;
     if (requestId !== undefined) {
-      // A job recorded by an earlier attempt or run: if the service no longer knows it (404 -> 65),
-      // it is submitted anew; any other answer is handled by the polling below. Exit 65 also
-      // stands for other 4xx answers (contract section 6): only a "not found" means the job is
-      // gone, and anything else is asked again later rather than risking a second paid job.
-      const probe = await this.#client.status(requestId, request.signal);
-      if (probe.ok && probe.value.state === 'cancelled' && request.resumed === true) requestId = undefined;
-      else if (!probe.ok && probe.failure.exitCode === 65) {
-        if (!NOT_FOUND.test(probe.failure.message))
-          return failed({
-            ...probe.failure,
-            reason: 'unclear-answer',
-            message: `job ${requestId} could not be looked up (${probe.failure.message}); it is not submitted again while it may still exist`,
-            requestId,
-            jobAlive: true,
-          });
+      // A job recorded by an earlier attempt or run is followed. One an earlier run recorded
+      // that the service no longer knows (404), or reports cancelled (that run's own cancel,
+      // or the service's), is submitted anew at once; anything else is followed on.
+      await hooks.submitted(requestId);
+      followed = await this.#waitForEnd(requestId, request, hooks, undefined);
+      if ('gone' in followed && request.resumed === true) {
         requestId = undefined;
+        followed = undefined;
       }
     }
     if (requestId === undefined) {
-      // The submit is not stopped at once when the attempt is: killing the client mid-request
-      // may leave a paid job with an unknown id (contract section 7), and it is one short API
-      // call, after which the job is cancelled. But a submit that does not answer must not
-      // outlive the attempt's deadline, or a Ctrl-C, by more than a grace period.
-      const { stdoutFile } = await hooks.beforeSubmit();
-      const submitted = await this.#client.submit(
-        request.model.id,
-        request.input,
-        stdoutFile,
-        abortedAfter(request.signal, SUBMIT_GRACE_MS),
-      );
-      if (!submitted.ok) {
-        if (request.signal.aborted && submitted.failure.reason === 'interrupted') {
-          const deadline = request.abortReason() === 'deadline';
-          return failed({
-            reason: deadline ? 'timed-out' : 'interrupted',
-            message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'} while the submit was still waiting for the service; the client was stopped ${SUBMIT_GRACE_MS / 1000} s later, so a job may exist on the service without a known request id`,
-          });
-        }
-        return failed(submitted.failure);
-      }
-      requestId = submitted.value;
+      const submitted = await this.#submit(request, hooks);
+      if ('failure' in submitted) return failed(submitted.failure);
+      requestId = submitted.requestId;
+      await hooks.submitted(requestId);
+      // A submit that answered after the attempt was stopped: its job is cancelled like any other.
+      followed = request.signal.aborted
+        ? { failure: await this.#stopped(requestId, request) }
+        : await this.#waitForEnd(requestId, request, hooks, submitted.at);
     }
-    const submittedAt = Date.now();
-    await hooks.submitted(requestId);
-
-    const fresh = request.reattach === undefined || requestId !== request.reattach;
-    const finalState = await this.#waitForEnd(requestId, request, hooks, fresh ? submittedAt : undefined);
+    const finalState = followed!;
     if ('failure' in finalState) return failed(finalState.failure);
+    if ('gone' in finalState)
+      return failed({ reason: 'unclear-answer', message: finalState.gone, requestId, jobAlive: false });
     switch (finalState.state) {
       case 'completed':
         return this.#collect(requestId, request);
@@ -114,46 +100,111 @@ export class RuncomfyBackend implements Backend {
     }
   }
 
+  /**
+   * Submits the job. A submit is not stopped when its attempt is: killing the client mid-request
+   * may leave a paid job with an unknown id (contract sections 7 and 11), and the client's own
+   * API timeout (60 s) ends it anyway; the job it answers with is then cancelled. Only a client
+   * that outlives that by far is killed, and the job it may have created is reported.
+   */
+  async #submit(
+    request: AttemptRequest,
+    hooks: AttemptHooks,
+  ): Promise<{ requestId: string; at: number } | { failure: AttemptFailure }> {
+    const { stdoutFile } = await hooks.beforeSubmit();
+    const graceMs = this.#options.submitGraceMs ?? SUBMIT_GRACE_MS;
+    const submitted = await this.#client.submit(
+      request.model.id,
+      request.input,
+      stdoutFile,
+      abortedAfter(request.signal, graceMs),
+    );
+    if (submitted.ok) return { requestId: submitted.value, at: Date.now() };
+    if (request.signal.aborted && submitted.failure.reason === 'interrupted') {
+      const deadline = request.abortReason() === 'deadline';
+      return {
+        failure: {
+          reason: deadline ? 'timed-out' : 'interrupted',
+          message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'} while the submit was still waiting for the service; the client did not answer within ${formatSeconds(graceMs)} more and was stopped, so a job may exist on the service without a known request id`,
+        },
+      };
+    }
+    return { failure: submitted.failure };
+  }
+
   cancel(requestId: string): Promise<CancelOutcome> {
     return this.#client.cancel(requestId);
   }
 
+  /**
+   * Polls a job until it ends, the attempt is stopped, or the service no longer knows it. A
+   * status check that fails (429, 5xx, a dropped connection, a 4xx about the job) costs nothing
+   * and the job runs on (and bills) whatever the client says: it is asked again, backing off,
+   * until the attempt's deadline; only a fatal answer (no token, a bad call) ends the attempt.
+   */
   async #waitForEnd(
     requestId: string,
     request: AttemptRequest,
     hooks: AttemptHooks,
     /** When this attempt's submit returned; undefined for a job followed from earlier. */
     submittedAt: number | undefined,
-  ): Promise<{ state: 'completed' | 'failed' | 'cancelled' } | { failure: AttemptFailure }> {
+  ): Promise<Followed> {
     const model = request.model.id;
     const timing = this.#timing;
     const targets = submittedAt === undefined ? [] : timing.targets(model);
+    const resumed = submittedAt === undefined && request.resumed === true;
     let last: string | undefined;
+    let failures = 0;
+    let lastFailure: AttemptFailure | undefined;
+    let notFoundSince: number | undefined;
     for (let calls = 0; ; calls++) {
       const delay =
-        submittedAt === undefined
-          ? calls === 0
-            ? 0
-            : this.#options.pollIntervalMs
-          : timing.nextDelay(targets, Date.now() - submittedAt, calls);
+        failures > 0
+          ? this.#pollBackoff(failures)
+          : submittedAt === undefined
+            ? calls === 0
+              ? 0
+              : this.#options.pollIntervalMs
+            : timing.nextDelay(targets, Date.now() - submittedAt, calls);
       if (delay > 0) await this.#pause(delay, request.signal);
-      if (request.signal.aborted) return { failure: await this.#stopped(requestId, request) };
+      if (request.signal.aborted) return { failure: await this.#stopped(requestId, request, lastFailure) };
       const asked = Date.now();
       const status = await this.#client.status(requestId, request.signal);
-      if (status.ok) {
-        // Only fresh jobs teach how long jobs take, and a failed job may have ended early.
-        const answered = Date.now();
-        const state = status.value.state;
-        if (submittedAt === undefined || state === 'failed' || state === 'cancelled')
-          timing.timed(answered - asked);
-        else timing.observed(model, answered - submittedAt, answered - asked, state === 'completed');
-      }
       if (!status.ok) {
-        if (request.signal.aborted) return { failure: await this.#stopped(requestId, request) };
-        // Polling failed but the job lives on (and bills): the retry re-attaches to it.
-        return { failure: { ...status.failure, requestId, jobAlive: true } };
+        if (request.signal.aborted) return { failure: await this.#stopped(requestId, request, lastFailure) };
+        if (!ASK_AGAIN.has(status.failure.reason))
+          return { failure: { ...status.failure, requestId, jobAlive: true } };
+        failures++;
+        lastFailure = status.failure;
+        if (status.failure.exitCode === 65 && (await this.#notFound(requestId, status.failure))) {
+          const now = Date.now();
+          notFoundSince ??= now;
+          const graceMs = this.#options.notFoundGraceMs ?? NOT_FOUND_GRACE_MS;
+          // A job an earlier run recorded may have expired; one this run submitted may just not
+          // be visible yet, so only a 404 that lasts counts (a second paid job otherwise).
+          if (resumed && calls === 0) return { gone: `the service no longer knows job ${requestId} (404)` };
+          if (now - notFoundSince >= graceMs)
+            return {
+              gone: `the service has not known job ${requestId} for ${formatSeconds(now - notFoundSince)} (404); it is submitted anew`,
+            };
+        } else notFoundSince = undefined;
+        continue;
       }
-      const state: RemoteState = status.value.state;
+      failures = 0;
+      notFoundSince = undefined;
+      // Only fresh jobs teach how long jobs take, and a failed job may have ended early.
+      const answered = Date.now();
+      let state = status.value.state;
+      if (submittedAt === undefined || state === 'failed' || state === 'cancelled')
+        timing.timed(answered - asked);
+      else timing.observed(model, answered - submittedAt, answered - asked, state === 'completed');
+      if (state === 'cancelled' && resumed && calls === 0)
+        return { gone: `job ${requestId} was cancelled on the service before this run` };
+      if (status.value.unknown !== undefined) {
+        // A state the client does not know: the client's own `run` decides by the result
+        // record's status (contract section 8), so ask that, without downloading anything.
+        const record = await this.#client.result(requestId, undefined, request.signal);
+        if (record.ok && record.value.state !== undefined) state = record.value.state;
+      }
       if (state === 'completed' || state === 'failed' || state === 'cancelled') return { state };
       const key = `${state}:${status.value.queuePosition ?? ''}`;
       if (key !== last) {
@@ -166,6 +217,23 @@ export class RuncomfyBackend implements Backend {
     }
   }
 
+  /**
+   * Whether a 65 from `status` means the service does not know the job. JSON mode prints only
+   * the top-level message (contract section 4), which may not name the HTTP status; the
+   * same question in pretty mode prints the whole error chain, causes included.
+   */
+  async #notFound(requestId: string, failure: AttemptFailure): Promise<boolean> {
+    if (NOT_FOUND.test(failure.message)) return true;
+    const chain = await this.#client.statusErrorChain(requestId);
+    return chain !== undefined && NOT_FOUND.test(chain);
+  }
+
+  /** The wait before asking again after `failures` failed status checks in a row. */
+  #pollBackoff(failures: number): number {
+    const ceiling = Math.min(POLL_BACKOFF_CAP_MS, this.#options.pollIntervalMs * 2 ** failures);
+    return Math.round(ceiling * (0.5 + (this.#options.random ?? Math.random)() / 2));
+  }
+
   async #pause(ms: number, signal: AbortSignal): Promise<void> {
     try {
       await sleep(ms, undefined, { signal });
@@ -175,7 +243,12 @@ export class RuncomfyBackend implements Backend {
   }
 
   /** The attempt was stopped (deadline or Ctrl-C): cancel the remote job, say what happened. */
-  async #stopped(requestId: string, request: AttemptRequest): Promise<AttemptFailure> {
+  async #stopped(
+    requestId: string,
+    request: AttemptRequest,
+    /** The last status check that failed, if the attempt was still asking again. */
+    lastFailure?: AttemptFailure,
+  ): Promise<AttemptFailure> {
     const outcome = await this.#client.cancel(requestId);
     const why = request.abortReason() === 'deadline' ? 'the attempt timed out' : 'the run was interrupted';
     const what =
@@ -184,9 +257,10 @@ export class RuncomfyBackend implements Backend {
         : outcome === 'not-cancellable'
           ? `job ${requestId} was already running and cannot be cancelled; it will run to completion and may bill`
           : `cancelling job ${requestId} failed; it may still run and bill`;
+    const asking = lastFailure ? ` (its status could not be read lately: ${lastFailure.message})` : '';
     return {
       reason: request.abortReason() === 'deadline' ? 'timed-out' : 'interrupted',
-      message: `${why}; ${what}`,
+      message: `${why}${asking}; ${what}`,
       requestId,
       // A job that could not be cancelled keeps running: the next attempt follows it instead of paying again.
       jobAlive: outcome !== 'cancelled',
@@ -295,8 +369,37 @@ export function safeSegment(id: string): string {
 /** The answer for a request id the service does not know (HTTP 404, `API error 404: … not found`). */
 const NOT_FOUND = /\b404\b|not found/i;
 
-/** How long a submit may go on after its attempt was stopped (deadline or Ctrl-C). */
-const SUBMIT_GRACE_MS = 3_000;
+/** How following a job ended; `gone`: the service does not know it (any more), and why. */
+type Followed =
+  | { readonly state: 'completed' | 'failed' | 'cancelled' }
+  | { readonly failure: AttemptFailure }
+  | { readonly gone: string };
+
+/**
+ * How long a submit may go on after its attempt was stopped (deadline or Ctrl-C): the client's
+ * API calls time out after 60 s and its connections after 10 s (contract section 5).
+ */
+export const SUBMIT_GRACE_MS = 75_000;
+
+/** How long a job this run submitted may be unknown to the service (404) before it counts as gone. */
+export const NOT_FOUND_GRACE_MS = 60_000;
+
+/** The longest wait between status checks that keep failing. */
+const POLL_BACKOFF_CAP_MS = 30_000;
+
+/** Status checks that failed this way are asked again: the job runs on whatever the client said. */
+const ASK_AGAIN: ReadonlySet<AttemptFailure['reason']> = new Set([
+  'rate-limited',
+  'timed-out',
+  'service-unavailable',
+  'transport',
+  'unclear-answer',
+  'interrupted',
+]);
+
+function formatSeconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`;
+}
 
 /** A signal that aborts `ms` after `signal` does. */
 function abortedAfter(signal: AbortSignal, ms: number): AbortSignal {

@@ -94,7 +94,11 @@ function reasonFor(code: number, message: string, phase: ClientPhase): FailureRe
     case 69:
       return 'service-unavailable';
     case 75:
-      return RATE_LIMITED.test(message) ? 'rate-limited' : 'timed-out';
+      // 75 is HTTP 408/429 or an API call over 60 s. Only a message that says it timed out
+      // (and names no 429) is read as a timeout: json mode prints just the top-level message
+      // (contract section 4), whose wording is not fixed, and a rate limit mistaken for a
+      // timeout would let the model's other jobs go on hitting it.
+      return TIMED_OUT.test(message) && !RATE_LIMITED.test(message) ? 'timed-out' : 'rate-limited';
     case 77:
       return 'unauthorized';
     default:
@@ -113,3 +117,6 @@ const BARE_REQUEST = /^(POST|GET) \S+$/;
  * request id or a port, or "rate" inside "generate", says nothing.
  */
 const RATE_LIMITED = /(?<![\w.-])429(?![\w.-])|\brate[ -]?limit|\btoo many requests\b/i;
+
+/** A 75 that says it is a timeout (an API call over 60 s, HTTP 408). */
+const TIMED_OUT = /\btim(?:ed|e)[ -]?out\b|\btimeout\b|(?<![\w.-])408(?![\w.-])/i;

@@ -71,10 +71,11 @@ export class RuncomfyClient {
     const invocation = this.submitInvocation(model, body);
     const result = await this.#run(invocation, signal, stdoutFile);
     const failure = this.#failure(result, 'submit');
-    if (failure) return { ok: false, failure };
-    const parsed = parseClientPayload((result as { stdout: string }).stdout);
-    const id = isJsonObject(parsed) ? parsed['request_id'] : undefined;
-    if (typeof id !== 'string' || id === '') {
+    // A client stopped just as it answered may have printed the id: the job then exists.
+    const answered = 'stdout' in result ? requestIdIn(result.stdout) : undefined;
+    if (failure && !(result.kind === 'stopped' && answered !== undefined)) return { ok: false, failure };
+    const id = answered;
+    if (id === undefined) {
       return {
         ok: false,
         failure: { reason: 'protocol', message: 'the client accepted the job but printed no request_id' },
@@ -86,7 +87,7 @@ export class RuncomfyClient {
   async status(
     id: string,
     signal?: AbortSignal,
-  ): Promise<ClientCall<{ state: RemoteState; queuePosition?: number }>> {
+  ): Promise<ClientCall<{ state: RemoteState; queuePosition?: number; unknown?: string }>> {
     const result = await this.#run(
       { file: this.#settings.executable, args: ['--output', 'json', 'status', id] },
       signal,
@@ -108,9 +109,33 @@ export class RuncomfyClient {
     // A missing field is null (contract section 4), and the service may name states the client
     // knows nothing of: neither says the job ended, so it is followed on until it does or the
     // attempt's deadline passes.
-    const state = normaliseState(parsed['status']) ?? 'in_progress';
+    const raw = parsed['status'];
+    const known = normaliseState(raw);
+    const state = known ?? 'in_progress';
     const position = parsed['queue_position'];
-    return { ok: true, value: { state, ...(typeof position === 'number' && { queuePosition: position }) } };
+    return {
+      ok: true,
+      value: {
+        state,
+        ...(typeof position === 'number' && { queuePosition: position }),
+        ...(known === undefined && typeof raw === 'string' && { unknown: raw }),
+      },
+    };
+  }
+
+  /**
+   * The whole error chain of a failed `status` (pretty mode prints `Error: <message>: <cause>…`;
+   * json mode only the top-level message, contract section 4), or undefined if it succeeded
+   * or said nothing. Asked only to tell a job the service does not know from other 4xx.
+   */
+  async statusErrorChain(id: string): Promise<string | undefined> {
+    const result = await this.#run(
+      { file: this.#settings.executable, args: ['status', id] },
+      AbortSignal.timeout(CLIENT_CALL_TIMEOUT_MS),
+    );
+    if (result.kind !== 'exited' || result.exitCode === 0) return undefined;
+    const text = this.#settings.redact(result.stderr.trim());
+    return text === '' ? undefined : text;
   }
 
   /**
@@ -160,7 +185,7 @@ export class RuncomfyClient {
   async cancel(id: string): Promise<CancelOutcome> {
     const result = await this.#run(
       { file: this.#settings.executable, args: ['--output', 'json', 'cancel', id] },
-      AbortSignal.timeout(30_000),
+      AbortSignal.timeout(CLIENT_CALL_TIMEOUT_MS),
     );
     if (result.kind !== 'exited' || result.exitCode !== 0) return 'failed';
     const parsed = parseClientPayload(result.stdout);
@@ -175,7 +200,7 @@ export class RuncomfyClient {
   async version(): Promise<string | undefined> {
     const result = await this.#run(
       { file: this.#settings.executable, args: ['--version'] },
-      AbortSignal.timeout(15_000),
+      AbortSignal.timeout(CLIENT_CALL_TIMEOUT_MS),
     );
     if (result.kind !== 'exited' || result.exitCode !== 0) return undefined;
     // `runcomfy <semver> (<sha>, <date>)`; the last such line, should a notice precede it.
@@ -222,6 +247,20 @@ export class RuncomfyClient {
       ...(requestId !== undefined && { requestId }),
     };
   }
+}
+
+/**
+ * A bound for client calls that have no attempt deadline of their own (cancel, --version, an
+ * error chain): past the client's 60 s API timeout and 10 s connect timeout (contract section
+ * 5), so a slow answer that still comes is read rather than reported as a failure.
+ */
+const CLIENT_CALL_TIMEOUT_MS = 75_000;
+
+/** The `request_id` of a `--no-wait` answer, if `stdout` holds one. */
+function requestIdIn(stdout: string): string | undefined {
+  const parsed = parseClientPayload(stdout);
+  const id = isJsonObject(parsed) ? parsed['request_id'] : undefined;
+  return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
 function normaliseState(value: unknown): RemoteState | undefined {

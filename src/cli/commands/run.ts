@@ -247,8 +247,13 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     redact,
   });
   const emit = (event: RunEvent) => observer.event(event);
+  // The grace periods are the contract's timeouts; the variables exist so tests need not wait them out.
+  const submitGraceMs = numberFromEnv(io.env['FACESWAP_SUBMIT_GRACE_MS']);
+  const notFoundGraceMs = numberFromEnv(io.env['FACESWAP_NOT_FOUND_GRACE_MS']);
   const hosted = new RuncomfyBackend(client, {
     pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000,
+    ...(submitGraceMs !== undefined && { submitGraceMs }),
+    ...(notFoundGraceMs !== undefined && { notFoundGraceMs }),
   });
   // The offline engine starts (and loads its model) only when a local stage first runs.
   const local = new LocalBackend(dirname(resolve(io.cwd, file)));
