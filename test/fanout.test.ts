@@ -243,4 +243,48 @@ stages:
       ),
     });
   });
+
+  it('items that send the very same request are still one job each: paid once each, cached each', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: FAST } } });
+    // "Make three": nothing in the input depends on the item.
+    const recipe = sb.recipe(
+      'three.yaml',
+      `version: 1
+name: three
+stages:
+  variants:
+    model: ${KONTEXT}
+    foreach: [a, b, c]
+    input:
+      prompt: Change only the face to a woman with freckles
+      image: ${scene(1)}
+`,
+    );
+    const first = await sb.run(['run', recipe, '--reporter', 'plain', '--concurrency', '3']);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(3);
+    const files = (record: ReturnType<RunnerSandbox['runRecord']>) => record.stages['variants']!.files;
+    const made = files(sb.runRecord('three'));
+    expect(new Set(made).size).toBe(3);
+    // Unchanged: no call, and each item gets its own result back, not the first one's three times.
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(3);
+    expect(files(sb.runRecord('three'))).toEqual(made);
+  });
+
+  it('two stages that send the very same request share one job', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 300 } } } });
+    const stage = (id: string) =>
+      `  ${id}:\n    model: ${KONTEXT}\n    input:\n      prompt: Change only the face\n      image: ${scene(2)}\n`;
+    const recipe = sb.recipe(
+      'twins.yaml',
+      `version: 1\nname: twins\nstages:\n${stage('left')}${stage('right')}`,
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    const record = sb.runRecord('twins');
+    expect(record.stages['left']!.outputs).toEqual(record.stages['right']!.outputs);
+  });
 });

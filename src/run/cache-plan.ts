@@ -4,7 +4,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { downstreamOf, upstreamOf } from '../plan/dag.js';
 import type { Plan } from '../plan/plan.js';
 import type { StageId } from '../recipe/types.js';
-import { jobKey } from '../state/cache-key.js';
+import { jobKeys } from '../state/cache-key.js';
 import type { JobStore, SucceededJob } from '../state/job-store.js';
 import type { InputPolicy } from '../policy/input-guard.js';
 import type { JsonValue } from '../util/json.js';
@@ -160,8 +160,8 @@ export async function planCache(
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
       if (!inputs?.ok || !store) return { kind: 'run', why: 'never run', bypass: false };
       const records: SucceededJob[] = [];
-      for (const body of inputs.bodies) {
-        const lookup = await store.read(jobKey(model, body));
+      for (const key of jobKeys(model, inputs.bodies)) {
+        const lookup = await store.read(key);
         if (lookup.problem) problems.add(lookup.problem);
         const record = lookup.record;
         if (record?.status !== 'succeeded') {

@@ -12,7 +12,7 @@ import { decideRetry, isTransient, type BackoffSettings } from './retry.js';
 import { resolveStageInputs, type StageView } from './stage-input.js';
 import type { CacheDecision, CachePlan } from './cache-plan.js';
 import { mergeOutputs } from './cache-plan.js';
-import { jobKey } from '../state/cache-key.js';
+import { jobKeys } from '../state/cache-key.js';
 import type { JobStore } from '../state/job-store.js';
 import type { InputPolicy } from '../policy/input-guard.js';
 
@@ -155,6 +155,12 @@ export class Executor {
   readonly #waiting: Job[] = [];
   readonly #running = new Set<Job>();
   /**
+   * The first job of this run with each key. Two stages that send the very same request are
+   * one job: the second waits while the first runs and then takes its result, instead of
+   * paying for a second job whose record would overwrite the first's.
+   */
+  readonly #byKey = new Map<string, Job>();
+  /**
    * Jobs counted against `--concurrency` and the per-model limits: from the start of an attempt
    * until the service says the job ended (the download that follows does not load the service).
    */
@@ -260,11 +266,12 @@ export class Executor {
       return;
     }
     stage.input = inputs.fanOut ? [...inputs.bodies] : inputs.bodies[0]!;
+    const keys = jobKeys(stage.model, inputs.bodies);
     stage.jobs = inputs.bodies.map((body, i) => ({
       stage,
       item: inputs.fanOut ? i : null,
       body,
-      key: jobKey(stage.model, body),
+      key: keys[i]!,
       cached: false,
       attempts: [],
       unavailable: 0,
@@ -368,6 +375,8 @@ export class Executor {
   #startEligible(): void {
     if (this.#stop) return;
     const now = this.#now();
+    /** Jobs that took the result of a twin: settled after the loop, which may queue more jobs. */
+    const adopted: Job[] = [];
     for (let i = 0; i < this.#waiting.length && this.#slots < this.#o.concurrency;) {
       const job = this.#waiting[i]!;
       const model = job.stage.model.id;
@@ -379,9 +388,25 @@ export class Executor {
         i++;
         continue;
       }
+      const twin = this.#byKey.get(job.key);
+      if (twin !== undefined && twin !== job && twin.state !== 'failed') {
+        if (twin.state !== 'succeeded') {
+          i++;
+          continue;
+        }
+        this.#waiting.splice(i, 1);
+        job.state = 'succeeded';
+        job.cached = true;
+        job.result = twin.result!;
+        adopted.push(job);
+        continue;
+      }
+      if (twin === undefined || twin.state === 'failed') this.#byKey.set(job.key, job);
       this.#waiting.splice(i, 1);
       void this.#runAttempt(job);
     }
+    for (const job of adopted) this.#jobSettled(job);
+    if (adopted.length > 0) this.#signalChange();
   }
 
   #modelLimit(model: string): number {

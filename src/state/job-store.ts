@@ -99,7 +99,9 @@ export class JobStore {
 
   /** Records that a submission is about to start; returns the file its stdout must go to. */
   async submitting(key: string, model: string, stage: string): Promise<string> {
-    const stdoutFile = join(this.dir, `${key}.submit-${process.pid}-${Date.now()}.out`);
+    // Unique per submission: two jobs with one key (identical requests of two stages) may
+    // start in the same millisecond, and a shared file would mix their answers.
+    const stdoutFile = join(this.dir, `${key}.submit-${process.pid}-${Date.now()}-${++submissionSeq}.out`);
     const startTime = processStartTime();
     await this.#write({
       v: 1,
@@ -224,6 +226,9 @@ export class JobStore {
     });
   }
 }
+
+/** Numbers this process's submissions, for their stdout files' names. */
+let submissionSeq = 0;
 
 async function readRequestId(file: string): Promise<string | undefined> {
   try {

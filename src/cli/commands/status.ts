@@ -6,7 +6,7 @@ import { buildPlan } from '../../plan/plan.js';
 import { planCache, type CacheDecision } from '../../run/cache-plan.js';
 import { resolveStageInputs, type StageView } from '../../run/stage-input.js';
 import type { Catalog } from '../../catalog/catalog.js';
-import { jobKey } from '../../state/cache-key.js';
+import { jobKeys } from '../../state/cache-key.js';
 import { JobStore } from '../../state/job-store.js';
 import { readOwner } from '../../state/lock.js';
 import { processAlive } from '../../state/process-alive.js';
@@ -152,8 +152,8 @@ async function stageStatus(
       // Items of a fan-out that finished in an earlier run are not called again.
       let toRun = 0;
       if (inputs.ok) {
-        for (const body of inputs.bodies) {
-          const { record } = await store.read(jobKey(model, body));
+        for (const key of jobKeys(model, inputs.bodies)) {
+          const { record } = await store.read(key);
           if (record?.status === 'submitted') running.push(record.requestId);
           if (record?.status === 'submitting') running.push('(submitting)');
           if (record?.status !== 'succeeded' || decision.bypass) toRun++;
