@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
+import { consented } from './helpers/runner.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const recipe = 'recipes/sku-gallery.yaml';
@@ -271,6 +272,35 @@ describe('the real binary (bin/faceswap-pipe.js)', () => {
       expect(result.exitCode).toBe(0);
       expect(result.stdout.split('\n')).toContain('  stage_end --> stage_end_2');
       expect(result.stdout).toContain('  stage_end_2["end<br/>');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('plan --format mermaid renames ids that start with a keyword before a dash, or hold "--"', async () => {
+    // Each of these is a valid stage id that mermaid 11's flowchart parser rejects as a node id.
+    const dir = mkdtempSync(join(tmpdir(), 'mermaid-'));
+    const ids = ['end-v2', 'style-x', 'class-x', 'graph-x', 'subgraph-x', 'a--b', 'x-end'];
+    let text = 'version: 1\nname: r\nstages:\n';
+    ids.forEach((id, i) => {
+      const image =
+        i === 0 ? 'https://assets.example.com/a.jpg' : `\${{ stages.${ids[i - 1]}.outputs.images[0] }}`;
+      text += `  ${id}:\n    model: google/nano-banana-2/edit\n    input:\n      prompt: p\n      image_urls: ["${image}"]\n`;
+    });
+    writeFileSync(join(dir, 'r.yaml'), consented(text));
+    try {
+      const result = await runCli(['plan', 'r.yaml', '--format', 'mermaid'], { cwd: dir });
+      expect(result.code, result.stderr).toBe(0);
+      const edges = result.stdout.split('\n').filter((l) => l.includes('-->'));
+      expect(edges).toEqual([
+        '  stage_end_v2 --> stage_style_x',
+        '  stage_style_x --> stage_class_x',
+        '  stage_class_x --> stage_graph_x',
+        '  stage_graph_x --> stage_subgraph_x',
+        '  stage_subgraph_x --> stage_a__b',
+        '  stage_a__b --> x-end',
+      ]);
+      expect(result.stdout).toContain('  stage_end_v2["end-v2<br/>');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

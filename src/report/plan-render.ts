@@ -95,16 +95,26 @@ const MERMAID_RESERVED = new Set([
   'href',
 ]);
 
+/**
+ * Whether Mermaid's flowchart lexer reads a stage id as one node id. It does not when the id
+ * is a keyword or starts with one before a dash (`end-v2`, `style-x`: checked with mermaid
+ * 11's parser), or holds `--` (the start of an edge).
+ */
+function mermaidSafe(id: string): boolean {
+  return !MERMAID_RESERVED.has(id.toLowerCase().split('-')[0]!) && !id.includes('--');
+}
+
 /** `plan --format mermaid`: a flowchart a README or pull request renders. */
 export function renderPlanMermaid(plan: Plan): string {
-  // A reserved id gets a prefix, and a suffix where that would meet another stage's id
-  // (`end` and a real `stage_end` must stay two nodes).
+  // An id Mermaid would misread gets a prefix (and `_` for `-`), and a suffix where that
+  // would meet another stage's id (`end` and a real `stage_end` must stay two nodes).
   const taken = new Set<string>(plan.stages.map((s) => s.id));
   const ids = new Map<string, string>();
   for (const { id } of plan.stages) {
-    if (!MERMAID_RESERVED.has(id.toLowerCase())) continue;
-    let name = `stage_${id}`;
-    for (let n = 2; taken.has(name); n++) name = `stage_${id}_${n}`;
+    if (mermaidSafe(id)) continue;
+    const base = `stage_${id.replace(/-/g, '_')}`;
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base}_${n}`;
     taken.add(name);
     ids.set(id, name);
   }
