@@ -62,6 +62,20 @@ function referenceProblem(
       }
       return undefined;
     case 'stages': {
+      // The run orders stages by their references, so each must name its stage before it runs.
+      if (head === undefined && ref.dynamic)
+        return {
+          code: 'unknown-stage',
+          message: `name the stage here (stages.NAME or stages['NAME']): a stage chosen by an expression (stages[…]) is known only while the run goes, and the run orders its stages before it starts`,
+        };
+      if (typeof head === 'number')
+        return {
+          code: 'unknown-stage',
+          message: `stages are named, not numbered: write stages.NAME (one of ${[...stages.keys()]
+            .slice(0, 5)
+            .map((id) => `"${id}"`)
+            .join(', ')}${stages.size > 5 ? ', …' : ''})`,
+        };
       if (typeof head !== 'string') return undefined;
       const target = stages.get(head as StageId);
       if (!target) {
