@@ -6,7 +6,6 @@ import { sha256Hex } from '../util/sha256.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
 import { AnalysisContext } from './context.js';
 import { hasErrors, type Diagnostic } from './diagnostic.js';
-import { PreparedScope } from './expressions.js';
 import { loadRecipeFile, type LoadOptions, type LoadedYaml } from './load.js';
 import { buildStages, readDefaults } from './rules/build-stages.js';
 import { checkPolicies } from './rules/consent.js';
@@ -67,7 +66,7 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
   const stages = routeSwapStages(ctx, written, vars, options.engine ?? 'runcomfy');
   checkReferences(ctx, stages, Object.keys(vars));
   checkOutputTypes(ctx, stages);
-  checkModels(ctx, stages, new PreparedScope({ vars, stages: {} }), Object.keys(vars));
+  checkModels(ctx, stages, vars);
   checkConcurrencyModels(ctx, data);
   checkGraph(ctx, stages);
   checkPolicies(ctx, data, stages, declared, vars, options);

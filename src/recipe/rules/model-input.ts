@@ -3,13 +3,14 @@ import { describeValue, isJsonObject, kindOf, type JsonValue } from '../../util/
 import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
-import type { PreparedScope, Template } from '../expressions.js';
+import { PreparedScope, type Template } from '../expressions.js';
 import { declaredNames, readsDeclaredVars, isUnder, resolveValue } from '../resolve.js';
 import type { SchemaIssue } from '../schema-check.js';
 import { MERGE_HINT, pruneBranchIssues, wordIssue } from '../schema-messages.js';
 import type { StageId, StageSpec } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { inputChecker } from '../../catalog/input-check.js';
+import { MAX_STATIC_ITEMS } from '../../policy/sent-values.js';
 
 /**
  * `defaults.concurrency_per_model` keys are model ids: one the catalog does not know (a typo,
@@ -60,10 +61,10 @@ function checkForeachList(
 export function checkModels(
   ctx: AnalysisContext,
   stages: ReadonlyMap<StageId, StageSpec>,
-  scope: PreparedScope,
-  varNames: readonly string[],
+  vars: Readonly<Record<string, JsonValue>>,
+  scope: PreparedScope = new PreparedScope({ vars, stages: {} }),
 ): void {
-  const declared = declaredNames(varNames);
+  const declared = declaredNames(Object.keys(vars));
   const ready = (template: Template) => readsDeclaredVars(template, declared);
   for (const stage of stages.values()) {
     const base: DataPath = ['stages', stage.id];
@@ -115,6 +116,66 @@ export function checkModels(
       if (problem.severity === 'error') ctx.error(problem.code, problem.message, location);
       else ctx.warn(problem.code, problem.message, location);
     }
+    if (stage.foreach && resolved.unknown.length > 0)
+      checkItems(ctx, stage, model, vars, declared, scope, ready, resolved.unknown, broken);
+  }
+}
+
+/**
+ * The input of a `foreach` stage whose list is known before running, checked item by item
+ * where it reads the item: `image: ${{ item }}` over `[1, 2]`, or `${{ item.scen }}` (a typo:
+ * null) would otherwise pass validate and fail only when the stage starts. One problem per
+ * place, naming the first item that has it and how many more do.
+ */
+function checkItems(
+  ctx: AnalysisContext,
+  stage: StageSpec,
+  model: ModelInfo,
+  vars: Readonly<Record<string, JsonValue>>,
+  declared: ReadonlySet<string>,
+  scope: PreparedScope,
+  ready: (template: Template) => boolean,
+  /** Where the whole-stage check met values it could not know (those that read the item). */
+  itemPaths: readonly DataPath[],
+  broken: readonly DataPath[],
+): void {
+  const list = resolveValue(stage.foreach!, scope, ready);
+  if (list.unknown.length > 0 || list.errors.length > 0 || !Array.isArray(list.value)) return;
+  const withItem = (template: Template) =>
+    template.parts.every(
+      (p) =>
+        typeof p === 'string' ||
+        p.references.every((r) =>
+          r.context === 'vars'
+            ? typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())
+            : r.context === 'item' || r.context === 'index',
+        ),
+    );
+  const found = new Map<string, { problem: InputProblem; item: number; more: number }>();
+  (list.value as readonly JsonValue[]).slice(0, MAX_STATIC_ITEMS).forEach((item, index) => {
+    const resolved = resolveValue(
+      stage.input,
+      new PreparedScope({ vars, stages: {}, item, index }),
+      withItem,
+    );
+    if (!isJsonObject(resolved.value) || resolved.errors.length > 0) return;
+    for (const problem of checkInput(model, resolved.value, stage.id, [...resolved.unknown, ...broken])) {
+      if (problem.severity !== 'error' || !isUnder(problem.path, itemPaths)) continue;
+      const key = problem.path.join('\0');
+      const seen = found.get(key);
+      if (seen) seen.more++;
+      else found.set(key, { problem, item: index, more: 0 });
+    }
+  });
+  for (const { problem, item, more } of found.values()) {
+    const others = more > 0 ? `; ${more} more item${more === 1 ? '' : 's'} too` : '';
+    // The value comes from the item, so "quote it" (advice for a literal) does not apply.
+    const message = problem.message.replace(/; quote it \(.*?\) to keep it text/, '');
+    ctx.error(
+      problem.code,
+      `${message}, for foreach item ${item}${others}`,
+      ctx.at(['stages', stage.id, 'input', ...problem.path], problem.atKey),
+    );
   }
 }
 
