@@ -162,11 +162,12 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
   if (diagnostics.length > 0) return { source, diagnostics };
 
   const built = buildData(doc, source);
-  if (built.diagnostics.length > 0) return { source, diagnostics: built.diagnostics };
+  if (built.data === undefined && built.diagnostics.length > 0)
+    return { source, diagnostics: built.diagnostics };
   let data = built.data;
   if (built.needsLibrary) {
     const aliases = checkAliases(doc, source);
-    if (aliases.length > 0) return { source, diagnostics: aliases };
+    if (aliases.length > 0) return { source, diagnostics: [...built.diagnostics, ...aliases] };
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
     } catch (cause) {
@@ -205,7 +206,7 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
       ],
     };
   }
-  return { source, index, data, diagnostics: [] };
+  return { source, index, data, diagnostics: built.diagnostics };
 }
 
 /** What {@link buildData} found: problems, or the data (unless only the library can build it). */
@@ -291,7 +292,10 @@ function buildData(doc: Document, source: SourceFile): BuiltData {
     return object;
   };
   const data = build(doc.contents, 0);
-  return { diagnostics: out, data: out.length > 0 ? undefined : data, needsLibrary };
+  // A duplicate key (the first definition kept) or a key that is not text (left out) still
+  // leaves data worth checking, so the rest of the recipe's problems are reported in the same
+  // run; a document nested too deep does not.
+  return { diagnostics: out, data: tooDeep ? undefined : data, needsLibrary };
 }
 
 const MERGE_TAG = 'tag:yaml.org,2002:merge';
