@@ -78,7 +78,9 @@ function checkUpstreamKinds(
     if (reference!.context !== 'stages' || reference!.path[1] !== 'outputs') continue;
     const upstream = stages.get(reference!.path[0] as StageId);
     const made = upstream?.model === undefined ? undefined : ctx.catalog.get(upstream.model);
-    if (!upstream || upstream.foreach || !made) continue;
+    // A fan-out stage's outputs are a list of its items' outputs: only a reference into one
+    // item (`outputs[0].images[0]`) is a picture or a video.
+    if (!upstream || !made || (upstream.foreach && reference!.path.length < 3)) continue;
     const given: MediaKind = made.medium === 'video' ? 'video' : 'image';
     const takes = roles.mediaKind(path.slice(3));
     if (takes === undefined || takes === given) continue;
