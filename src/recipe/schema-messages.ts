@@ -144,11 +144,16 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
         };
       }
       if (pattern === DURATION_PATTERN) {
-        const fixed = typeof issue.data === 'string' ? durationSpelling(issue.data) : undefined;
+        const text = typeof issue.data === 'string' ? issue.data : undefined;
+        const fixed = text === undefined ? undefined : durationSpelling(text);
         const hint =
-          fixed === undefined
-            ? `; ${patternHint(pattern)}`
-            : `; write "${fixed}" (a whole number and a unit s, m, h or d)`;
+          text !== undefined && text.includes('${{')
+            ? '; expressions are evaluated only in input, swap and foreach: write the duration itself (e.g. 15m)'
+            : text !== undefined && /^\s*0+\s*[smhd]\s*$/i.test(text)
+              ? '; a duration must be more than zero (e.g. 90s, 15m, 2h, 6d)'
+              : fixed === undefined
+                ? `; ${patternHint(pattern)}`
+                : `; write "${fixed}" (a whole number and a unit s, m, h or d)`;
         return {
           code: 'invalid-value',
           message: `invalid duration ${describeValue(issue.data)} for ${where}${hint}`,

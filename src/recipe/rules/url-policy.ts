@@ -7,6 +7,7 @@ import type { AnalysisContext } from '../context.js';
 import { PreparedScope, type Reference, type Template } from '../expressions.js';
 import type { DataPath } from '../yaml-index.js';
 import { templatesOf } from './build-stages.js';
+import { isUnder } from '../resolve.js';
 import { describeRecipePath } from '../describe.js';
 import type { RelatedLocation } from '../diagnostic.js';
 import type { StageId, StageSpec } from '../types.js';
@@ -24,13 +25,17 @@ export function sentByStage(
   catalog: Catalog,
   stages: ReadonlyMap<StageId, StageSpec>,
   vars: Readonly<Record<string, JsonValue>>,
+  /** Values whose expression did not parse (already reported): their text is never sent. */
+  broken: readonly DataPath[] = [],
 ): Map<StageId, StageSending> {
   const out = new Map<StageId, StageSending>();
   const prepared = new PreparedScope({ vars, stages: {} });
   for (const stage of stages.values()) {
     const model = stage.model === undefined ? undefined : catalog.get(stage.model);
     if (stage.model !== undefined && !model) continue;
-    out.set(stage.id, { stage, model, values: staticSentValues(stage, model, vars, prepared) });
+    let values = staticSentValues(stage, model, vars, prepared);
+    if (broken.length > 0) values = values.filter((v) => !isUnder(v.at, broken));
+    out.set(stage.id, { stage, model, values });
   }
   return out;
 }
