@@ -12,6 +12,7 @@ import type { LogRecord } from './standin/harness.js';
 import { jobIntervals, maxOverlap, sandbox, type RunnerSandbox } from './helpers/runner.js';
 
 const KONTEXT = 'blackforestlabs/flux-1-kontext/pro/edit';
+const NANO = 'google/nano-banana-2/edit';
 const FAST = { queueMs: 0, runMs: 0 };
 
 let sb: RunnerSandbox | undefined;
@@ -286,5 +287,30 @@ stages:
     expect(sb.submissions()).toHaveLength(1);
     const record = sb.runRecord('twins');
     expect(record.stages['left']!.outputs).toEqual(record.stages['right']!.outputs);
+  });
+
+  it("a fan-out stage whose items all take a twin stage's results finishes once, and its dependents wait for the rest", async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: FAST }, [NANO]: { base: { queueMs: 0, runMs: 1200 } } } });
+    const fan = (id: string) =>
+      `  ${id}:\n    model: ${KONTEXT}\n    foreach: [a, b]\n    input:\n      prompt: Change only the face\n      image: ${scene(3)}\n`;
+    const recipe = sb.recipe(
+      'twinfan.yaml',
+      `version: 1\nname: twinfan\nstages:\n${fan('left')}${fan('right')}` +
+        `  slow:\n    model: ${NANO}\n    input:\n      prompt: Change only the face\n      image_urls: [${scene(4)}]\n` +
+        `  final:\n    model: ${KONTEXT}\n    needs: [left]\n    input:\n      prompt: Change only the face\n      image: \${{ stages.slow.outputs.images[0] }}\n`,
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'json', '--concurrency', '1']);
+    expect(result.code, result.stderr).toBe(0);
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; stage?: string });
+    for (const id of ['left', 'right', 'slow', 'final'])
+      expect(
+        events.filter((e) => e.type === 'stage-succeeded' && e.stage === id),
+        id,
+      ).toHaveLength(1);
+    // Two identical foreach stages: two jobs (one per item), shared by both stages.
+    expect(sb.submissions().filter((r) => r.model === KONTEXT)).toHaveLength(3);
   });
 });

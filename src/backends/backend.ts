@@ -75,6 +75,11 @@ export interface AttemptRequest {
    * longer knows is. A retry within this run keeps following what it followed.
    */
   readonly resumed?: boolean;
+  /**
+   * When a resumed job was submitted (epoch ms), if its record says: a job submitted moments
+   * before a crash may not be visible on the service yet, so a 404 then is not taken as gone.
+   */
+  readonly knownSince?: number;
   /** Aborted when the attempt must stop: its deadline, Ctrl-C, --fail-fast. */
   readonly signal: AbortSignal;
   /** Why `signal` was aborted, when it was: decides between `timed-out` and `interrupted`. */

@@ -152,8 +152,12 @@ export class ProvenanceWriter {
       // A cached file keeps the record the run that made it wrote, and this run's manifest
       // lists it too (so `verify <run>/manifest.json` checks every file the run delivered). A
       // file whose record is gone, or no longer matches it, is recorded again.
-      for (const file of stage.files)
-        if (!(stage.cached && this.#adopt(stage, file))) await this.#recordFile(stage, file);
+      for (const file of stage.files) {
+        // A file another stage's job made (two stages sent the very same request, and share
+        // it): that stage labels and records it; this one only lists it, when it is recorded.
+        if (this.#foreign(stage, file)) this.#listForeign(stage, file);
+        else if (!(stage.cached && this.#adopt(stage, file))) await this.#recordFile(stage, file);
+      }
     } catch (cause) {
       return { ok: false, message: `cannot write the provenance record: ${(cause as Error).message}` };
     }
@@ -260,6 +264,24 @@ export class ProvenanceWriter {
       return false;
     this.#list(path, listed, record as unknown as ProvenanceRecord, stage);
     return true;
+  }
+
+  /** Whether a stage's file lies in another stage's folder (`<stage>/<request id>/…`). */
+  #foreign(stage: ProvenanceStage, file: string): boolean {
+    const listed = toSlashes(isAbsolute(file) ? relative(this.#ctx.outDir, file) : file);
+    return !listed.startsWith('../') && listed.split('/')[0] !== stage.spec.id;
+  }
+
+  #listForeign(stage: ProvenanceStage, file: string): void {
+    const path = isAbsolute(file) ? file : join(this.#ctx.outDir, file);
+    try {
+      const record: unknown = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
+      if (!isJsonObject(record) || record['bytes'] !== statSync(path).size) return;
+      const listed = toSlashes(isAbsolute(file) ? relative(this.#ctx.outDir, file) : file);
+      this.#list(path, listed, record as unknown as ProvenanceRecord, stage);
+    } catch {
+      // Not recorded yet: the stage that made it lists it when it records it.
+    }
   }
 
   /** Keeps a file's record for the contact sheet and lists the file in the manifest. */

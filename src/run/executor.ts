@@ -116,6 +116,8 @@ interface Job {
   reattach: string | undefined;
   /** `reattach` comes from the record of an earlier run (resume after a crash), not a retry of this one. */
   resumed?: boolean;
+  /** When that record's job was submitted (epoch ms), if the record says. */
+  knownSince?: number;
   notBefore: number;
   state: 'waiting' | 'running' | 'succeeded' | 'failed';
   controller?: AbortController;
@@ -316,7 +318,10 @@ export class Executor {
         if (bypass) return;
         const files = record.files.map((f) => relative(this.#o.outDir, resolvePath(record.outRoot, f)));
         if (!allExist(record.files.map((f) => resolvePath(record.outRoot, f)))) {
+          // Its files are gone: fetched again from the job, or (if the service no longer has it) paid anew.
           job.reattach = record.requestId;
+          job.resumed = true;
+          job.knownSince = Date.parse(record.finishedAt);
           return;
         }
         job.state = 'succeeded';
@@ -327,12 +332,14 @@ export class Executor {
       case 'submitted':
         job.reattach = record.requestId;
         job.resumed = true;
+        job.knownSince = Date.parse(record.submittedAt);
         return;
       case 'submitting': {
         const id = await store.pendingRequestId(record);
         if (id !== undefined) {
           job.reattach = id;
           job.resumed = true;
+          job.knownSince = Date.parse(record.since);
         }
         return;
       }
@@ -375,8 +382,8 @@ export class Executor {
   #startEligible(): void {
     if (this.#stop) return;
     const now = this.#now();
-    /** Jobs that took the result of a twin: settled after the loop, which may queue more jobs. */
-    const adopted: Job[] = [];
+    /** Jobs that take the outcome of a twin: settled after the loop, which may queue more jobs. */
+    const adopted: [Job, Job][] = [];
     for (let i = 0; i < this.#waiting.length && this.#slots < this.#o.concurrency;) {
       const job = this.#waiting[i]!;
       const model = job.stage.model.id;
@@ -389,23 +396,37 @@ export class Executor {
         continue;
       }
       const twin = this.#byKey.get(job.key);
-      if (twin !== undefined && twin !== job && twin.state !== 'failed') {
-        if (twin.state !== 'succeeded') {
+      if (twin !== undefined && twin !== job) {
+        if (twin.state !== 'succeeded' && twin.state !== 'failed') {
           i++;
           continue;
         }
+        // The very same request: the same outcome, paid once (a failed job is not paid for
+        // again without retry_on, and one still alive is not followed by two stages).
         this.#waiting.splice(i, 1);
-        job.state = 'succeeded';
-        job.cached = true;
-        job.result = twin.result!;
-        adopted.push(job);
+        adopted.push([job, twin]);
         continue;
       }
-      if (twin === undefined || twin.state === 'failed') this.#byKey.set(job.key, job);
+      this.#byKey.set(job.key, job);
       this.#waiting.splice(i, 1);
       void this.#runAttempt(job);
     }
-    for (const job of adopted) this.#jobSettled(job);
+    // One at a time: a job is marked settled just before its own turn, so only the last of a
+    // stage's jobs sees them all settled and finishes the stage (once).
+    for (const [job, twin] of adopted) {
+      if (twin.state === 'succeeded') {
+        job.state = 'succeeded';
+        job.cached = true;
+        job.result = twin.result!;
+      } else {
+        job.state = 'failed';
+        job.failure = {
+          ...twin.failure!,
+          message: `the same request as ${jobLabel(twin.stage.spec.id, twin.item)}, which failed: ${twin.failure!.message}`,
+        };
+      }
+      this.#jobSettled(job);
+    }
     if (adopted.length > 0) this.#signalChange();
   }
 
@@ -448,7 +469,13 @@ export class Executor {
           model: stage.model,
           input: job.body,
           outputRoot: `${this.#o.outDir}/${stageId}`,
-          ...(reattach !== undefined && { reattach, resumed: job.resumed === true }),
+          ...(reattach !== undefined && {
+            reattach,
+            resumed: job.resumed === true,
+            ...(job.resumed === true && job.knownSince !== undefined && !Number.isNaN(job.knownSince)
+              ? { knownSince: job.knownSince }
+              : {}),
+          }),
           signal: controller.signal,
           abortReason: () => abortReason,
         },

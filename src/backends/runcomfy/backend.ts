@@ -60,6 +60,14 @@ export class RuncomfyBackend implements Backend {
       }
     }
     if (requestId === undefined) {
+      // Found gone just as the attempt was stopped: nothing is submitted after a stop.
+      if (request.signal.aborted) {
+        const deadline = request.abortReason() === 'deadline';
+        return failed({
+          reason: deadline ? 'timed-out' : 'interrupted',
+          message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'} before the job the service no longer knows was submitted again`,
+        });
+      }
       const submitted = await this.#submit(request, hooks);
       if ('failure' in submitted) return failed(submitted.failure);
       requestId = submitted.requestId;
@@ -152,10 +160,17 @@ export class RuncomfyBackend implements Backend {
     const timing = this.#timing;
     const targets = submittedAt === undefined ? [] : timing.targets(model);
     const resumed = submittedAt === undefined && request.resumed === true;
+    const graceMs = this.#options.notFoundGraceMs ?? NOT_FOUND_GRACE_MS;
+    // A job an earlier run recorded may have expired on the service; one submitted moments
+    // before that run was killed may not be visible yet, like one this run submitted.
+    const settled =
+      resumed && (request.knownSince === undefined || Date.now() - request.knownSince >= graceMs);
     let last: string | undefined;
     let failures = 0;
     let lastFailure: AttemptFailure | undefined;
     let notFoundSince: number | undefined;
+    /** The service has answered about the job in this attempt. */
+    let seen = false;
     for (let calls = 0; ; calls++) {
       const delay =
         failures > 0
@@ -175,21 +190,24 @@ export class RuncomfyBackend implements Backend {
           return { failure: { ...status.failure, requestId, jobAlive: true } };
         failures++;
         lastFailure = status.failure;
-        if (status.failure.exitCode === 65 && (await this.#notFound(requestId, status.failure))) {
+        if (
+          status.failure.exitCode === 65 &&
+          (await this.#notFound(requestId, status.failure, request.signal))
+        ) {
           const now = Date.now();
           notFoundSince ??= now;
-          const graceMs = this.#options.notFoundGraceMs ?? NOT_FOUND_GRACE_MS;
-          // A job an earlier run recorded may have expired; one this run submitted may just not
-          // be visible yet, so only a 404 that lasts counts (a second paid job otherwise).
-          if (resumed && calls === 0) return { gone: `the service no longer knows job ${requestId} (404)` };
+          // Only a 404 that lasts counts for a job that may just not be visible yet: a second
+          // paid job otherwise.
+          if (settled && !seen) return { gone: `the service no longer knows job ${requestId} (404)` };
           if (now - notFoundSince >= graceMs)
             return {
-              gone: `the service has not known job ${requestId} for ${formatSeconds(now - notFoundSince)} (404); it is submitted anew`,
+              gone: `the service has not known job ${requestId} for ${formatSeconds(now - notFoundSince)} (404), so it counts as gone`,
             };
         } else notFoundSince = undefined;
         continue;
       }
       failures = 0;
+      lastFailure = undefined;
       notFoundSince = undefined;
       // Only fresh jobs teach how long jobs take, and a failed job may have ended early.
       const answered = Date.now();
@@ -197,13 +215,17 @@ export class RuncomfyBackend implements Backend {
       if (submittedAt === undefined || state === 'failed' || state === 'cancelled')
         timing.timed(answered - asked);
       else timing.observed(model, answered - submittedAt, answered - asked, state === 'completed');
-      if (state === 'cancelled' && resumed && calls === 0)
+      if (state === 'cancelled' && resumed && !seen)
         return { gone: `job ${requestId} was cancelled on the service before this run` };
+      seen = true;
       if (status.value.unknown !== undefined) {
         // A state the client does not know: the client's own `run` decides by the result
         // record's status (contract section 8), so ask that, without downloading anything.
+        // A failed or cancelled job's `result` exits 1 after printing its record.
         const record = await this.#client.result(requestId, undefined, request.signal);
         if (record.ok && record.value.state !== undefined) state = record.value.state;
+        else if (!record.ok && record.failure.reason === 'job-failed') state = 'failed';
+        else if (!record.ok && record.failure.reason === 'job-cancelled') state = 'cancelled';
       }
       if (state === 'completed' || state === 'failed' || state === 'cancelled') return { state };
       const key = `${state}:${status.value.queuePosition ?? ''}`;
@@ -222,9 +244,9 @@ export class RuncomfyBackend implements Backend {
    * the top-level message (contract section 4), which may not name the HTTP status; the
    * same question in pretty mode prints the whole error chain, causes included.
    */
-  async #notFound(requestId: string, failure: AttemptFailure): Promise<boolean> {
+  async #notFound(requestId: string, failure: AttemptFailure, signal: AbortSignal): Promise<boolean> {
     if (NOT_FOUND.test(failure.message)) return true;
-    const chain = await this.#client.statusErrorChain(requestId);
+    const chain = await this.#client.statusErrorChain(requestId, signal);
     return chain !== undefined && NOT_FOUND.test(chain);
   }
 
@@ -406,6 +428,12 @@ function abortedAfter(signal: AbortSignal, ms: number): AbortSignal {
   const controller = new AbortController();
   const arm = () => setTimeout(() => controller.abort(), ms).unref();
   if (signal.aborted) arm();
-  else signal.addEventListener('abort', arm, { once: true });
+  else {
+    signal.addEventListener('abort', arm, { once: true });
+    // Not kept past the submit: the attempt's signal lives on while the job is followed.
+    controller.signal.addEventListener('abort', () => signal.removeEventListener('abort', arm), {
+      once: true,
+    });
+  }
   return controller.signal;
 }

@@ -128,10 +128,11 @@ export class RuncomfyClient {
    * json mode only the top-level message, contract section 4), or undefined if it succeeded
    * or said nothing. Asked only to tell a job the service does not know from other 4xx.
    */
-  async statusErrorChain(id: string): Promise<string | undefined> {
+  async statusErrorChain(id: string, signal?: AbortSignal): Promise<string | undefined> {
+    const timeout = AbortSignal.timeout(CLIENT_CALL_TIMEOUT_MS);
     const result = await this.#run(
       { file: this.#settings.executable, args: ['status', id] },
-      AbortSignal.timeout(CLIENT_CALL_TIMEOUT_MS),
+      signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
     );
     if (result.kind !== 'exited' || result.exitCode === 0) return undefined;
     const text = this.#settings.redact(result.stderr.trim());
