@@ -690,6 +690,10 @@ stages:
     const stage = sb.runRecord('one').stages['a']!;
     expect(stage.files).toHaveLength(1);
     expect(stage.files[0]).toMatch(/result\.png$/);
+    // The client skips the trailing-dot host without a word in json mode: the run says so.
+    expect(result.stdout).toMatch(
+      /\[warn\] a job \S+: 1 output URL is outside the hosts the client downloads from \(\*\.runcomfy\.net, \*\.runcomfy\.com\), so it is passed on as a URL but not kept as files: https:\/\/files\.runcomfy\.net\.\/\S+\/dot\.png/,
+    );
   });
 
   it('follows a job whose status answers null or a state it does not know, until it completes', async () => {

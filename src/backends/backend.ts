@@ -116,6 +116,8 @@ export type AttemptOutcome =
       readonly output: JsonObject;
       /** Absolute paths of the downloaded files, in output order. */
       readonly files: readonly string[];
+      /** Things the user should know that did not fail the job (output URLs not downloaded). */
+      readonly warnings?: readonly string[];
     }
   | { readonly kind: 'failed'; readonly failure: AttemptFailure };
 

@@ -117,6 +117,10 @@ export class GithubReporter implements RunObserver {
       case 'stage-succeeded':
         this.#buffer(e.stage, line);
         this.#flush(e.stage, line ?? e.stage);
+        for (const warning of e.warnings ?? [])
+          this.#command(
+            annotation('warning', warning, { ...this.#locations.get(e.stage), title: `Stage ${e.stage}` }),
+          );
         return;
       case 'stage-failed': {
         const tail = stderrLines(e.stderrTail);

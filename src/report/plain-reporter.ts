@@ -49,7 +49,10 @@ export function plainLine(e: RunEvent): string | undefined {
         return undefined;
       return `[item] ${e.stage}[${e.item}] ${e.ok ? 'done' : 'failed'} (${e.done}/${e.total} done${e.failed > 0 ? `, ${e.failed} failed` : ''})`;
     case 'stage-succeeded':
-      return `[${e.cached ? 'cached' : 'ok'}] ${e.stage} ${e.cached ? '' : `in ${formatDuration(e.durationMs)}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}, `}${e.files.length} file${e.files.length === 1 ? '' : 's'}`;
+      return (
+        `[${e.cached ? 'cached' : 'ok'}] ${e.stage} ${e.cached ? '' : `in ${formatDuration(e.durationMs)}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}, `}${e.files.length} file${e.files.length === 1 ? '' : 's'}` +
+        (e.warnings ?? []).map((w) => `\n[warn] ${e.stage} ${w}`).join('')
+      );
     case 'stage-failed':
       return `[fail] ${e.stage} ${reasonText(e.reason)}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}: ${e.message}`;
     case 'stage-skipped':

@@ -87,9 +87,12 @@ export class TtyReporter implements RunObserver {
         }
         return;
       }
-      case 'stage-succeeded':
-        this.#finish(e.stage, () => this.#stages.get(e.stage)?.resolve(), e.cached ? 'cached' : undefined);
+      case 'stage-succeeded': {
+        const warned = e.warnings?.length ? `warning: ${e.warnings.join('; ')}` : undefined;
+        const note = [e.cached ? 'cached' : undefined, warned].filter((n) => n !== undefined).join(', ');
+        this.#finish(e.stage, () => this.#stages.get(e.stage)?.resolve(), note || undefined);
         return;
+      }
       case 'stage-failed':
         this.#finish(e.stage, () =>
           this.#stages.get(e.stage)?.reject(new Error(`${reasonText(e.reason)}: ${e.message}`)),

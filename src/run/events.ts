@@ -93,6 +93,8 @@ export type RunEvent =
       readonly durationMs: number;
       readonly outputs: JsonValue;
       readonly files: readonly string[];
+      /** What the user should know that did not fail the stage (output URLs not downloaded). */
+      readonly warnings?: readonly string[];
     }
   | {
       readonly type: 'stage-failed';

@@ -121,7 +121,7 @@ interface Job {
   notBefore: number;
   state: 'waiting' | 'running' | 'succeeded' | 'failed';
   controller?: AbortController;
-  result?: { output: JsonObject; files: string[]; requestId: string };
+  result?: { output: JsonObject; files: string[]; requestId: string; warnings?: readonly string[] };
   failure?: AttemptFailure & { retryable: boolean };
 }
 
@@ -522,6 +522,7 @@ export class Executor {
           output: outcome.output,
           files: outcome.files.map((f) => relative(this.#o.outDir, f)),
           requestId: outcome.requestId,
+          ...(outcome.warnings !== undefined && { warnings: outcome.warnings }),
         };
       } else {
         // A submit the service refused outright created no job: nothing to follow or show.
@@ -734,6 +735,7 @@ export class Executor {
       const cached = stage.jobs.length > 0 && stage.jobs.every((j) => j.cached);
       result = { ...base, status: cached ? 'cached' : 'succeeded', outputs, files, requestIds };
       this.#views.set(id, { outputs, files });
+      const warnings = stage.jobs.flatMap((j) => (j.cached ? [] : (j.result!.warnings ?? [])));
       this.#emit({
         type: 'stage-succeeded',
         stage: id,
@@ -742,6 +744,7 @@ export class Executor {
         durationMs: endedAt - stage.startedAt,
         outputs,
         files,
+        ...(warnings.length > 0 && { warnings }),
       });
     }
     this.#results.set(id, result);

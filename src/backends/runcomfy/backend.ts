@@ -327,7 +327,9 @@ export class RuncomfyBackend implements Backend {
         jobAlive: true,
       });
     }
-    const trusted = outputUrls(result.value.output).filter(isTrustedOutputUrl);
+    const urls = outputUrls(result.value.output);
+    const trusted = urls.filter(isTrustedOutputUrl);
+    const skipped = urls.filter((url) => !isTrustedOutputUrl(url));
     const present = await nonEmptyFiles(partial);
     const { ordered, missing } = matchDownloads(trusted, present);
     if (missing.length > 0) {
@@ -347,6 +349,13 @@ export class RuncomfyBackend implements Backend {
       requestId,
       output: result.value.output,
       files: ordered.map((file) => join(dir, file)),
+      // The client downloads only from RunComfy's hosts and says nothing of the rest in json
+      // mode (contract section 5): such outputs live only as URLs, which expire.
+      ...(skipped.length > 0 && {
+        warnings: [
+          `job ${requestId}: ${skipped.length} output URL${skipped.length === 1 ? ' is' : 's are'} outside the hosts the client downloads from (*.runcomfy.net, *.runcomfy.com), so ${skipped.length === 1 ? 'it is' : 'they are'} passed on as ${skipped.length === 1 ? 'a URL' : 'URLs'} but not kept as files: ${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? ', …' : ''}`,
+        ],
+      }),
     };
   }
 }
