@@ -289,16 +289,7 @@ export function staticSentValues(
     if (list.unknown.length === 0 && list.errors.length === 0 && Array.isArray(list.value))
       items = list.value.slice(0, MAX_STATIC_ITEMS);
   }
-  const ready = (t: Template) =>
-    t.parts.every(
-      (p) =>
-        typeof p === 'string' ||
-        p.references.every((r) =>
-          r.context === 'vars'
-            ? typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())
-            : (r.context === 'item' || r.context === 'index') && items !== undefined,
-        ),
-    );
+  const ready = (t: Template) => readsDeclaredVars(t, declared, items !== undefined);
   const out: SentValue[] = [];
   const runs: (number | undefined)[] = items ? items.map((_, i) => i) : [undefined];
   for (const item of runs) {

@@ -103,13 +103,19 @@ export function declaredNames(names: Iterable<string>): ReadonlySet<string> {
  * any run. A template reading an undeclared var is reported by the reference checks; evaluating
  * it as well would add a second, misleading problem ("must be a string, not null").
  */
-export function readsDeclaredVars(template: Template, declared: ReadonlySet<string>): boolean {
+export function readsDeclaredVars(
+  template: Template,
+  declared: ReadonlySet<string>,
+  /** `item` and `index` count as known too: a `foreach` item is bound. */
+  withItem = false,
+): boolean {
   return template.parts.every(
     (p) =>
       typeof p === 'string' ||
-      p.references.every(
-        (r) =>
-          r.context === 'vars' && (typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())),
+      p.references.every((r) =>
+        r.context === 'vars'
+          ? typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())
+          : withItem && (r.context === 'item' || r.context === 'index'),
       ),
   );
 }

@@ -141,16 +141,7 @@ function checkItems(
 ): void {
   const list = resolveValue(stage.foreach!, scope, ready);
   if (list.unknown.length > 0 || list.errors.length > 0 || !Array.isArray(list.value)) return;
-  const withItem = (template: Template) =>
-    template.parts.every(
-      (p) =>
-        typeof p === 'string' ||
-        p.references.every((r) =>
-          r.context === 'vars'
-            ? typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())
-            : r.context === 'item' || r.context === 'index',
-        ),
-    );
+  const withItem = (template: Template) => readsDeclaredVars(template, declared, true);
   const found = new Map<string, { problem: InputProblem; item: number; more: number }>();
   (list.value as readonly JsonValue[]).slice(0, MAX_STATIC_ITEMS).forEach((item, index) => {
     const resolved = resolveValue(

@@ -152,16 +152,7 @@ export function routeSwapStages(
     items.forEach((item, index) => {
       const bound = item !== undefined;
       const jobScope = bound ? new PreparedScope({ vars, stages: {}, item, index }) : scope;
-      const jobReady = (t: Template) =>
-        t.parts.every(
-          (p) =>
-            typeof p === 'string' ||
-            p.references.every((r) =>
-              r.context === 'vars'
-                ? typeof r.path[0] !== 'string' || declared.has(r.path[0].toLowerCase())
-                : bound && (r.context === 'item' || r.context === 'index'),
-            ),
-        );
+      const jobReady = (t: Template) => readsDeclaredVars(t, declared, bound);
       const resolved = resolveValue(generated.input, jobScope, jobReady);
       if (!isJsonObject(resolved.value)) return;
       const describe = (path: DataPath) => {
