@@ -1,5 +1,7 @@
 import { execa } from 'execa';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,6 +45,77 @@ function run(dir: string, args: readonly string[]) {
 }
 
 describe('the offline engine through the runner', () => {
+  it('downloads URL inputs (the same swap recipe as for RunComfy), and checks every redirect hop', async () => {
+    const dir = workspace();
+    const assets = join(dir, 'recipes/assets');
+    const server = createServer((req, res) => {
+      if (req.url === '/moved/hopper') {
+        res.writeHead(302, { location: '/files/grace-hopper.jpg' });
+        res.end();
+      } else if (req.url === '/sneaky') {
+        res.writeHead(302, { location: 'http://10.1.2.3/x.jpg' });
+        res.end();
+      } else if (req.url?.startsWith('/files/')) {
+        res.writeHead(200, { 'content-type': 'image/jpeg' });
+        res.end(readFileSync(join(assets, req.url.slice('/files/'.length))));
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const recipe = (name: string, scene: string) => `version: 1
+name: ${name}
+stages:
+  swap:
+    model: local/face-swap
+    subjects: [collins]
+    input:
+      identity: ${base}/files/astronaut-eileen-collins.jpg
+      scene: ${scene}
+consent:
+  subjects:
+    collins: { release: PD-NASA, images: ["${base}/files/astronaut-eileen-collins.jpg"] }
+  assets: [{ match: "${base}/**", rights: test server }]
+  disclosure: { label: AI-generated }
+`;
+    writeFileSync(join(dir, 'recipes/remote.yaml'), recipe('remote', `${base}/moved/hopper`));
+    writeFileSync(join(dir, 'recipes/sneaky.yaml'), recipe('sneaky', `${base}/sneaky`));
+    try {
+      const ok = await run(dir, [
+        'run',
+        'recipes/remote.yaml',
+        '--reporter',
+        'plain',
+        '--allow-insecure-local',
+      ]);
+      expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
+      const runs = join(dir, 'outputs/remote/runs');
+      const record = JSON.parse(readFileSync(join(runs, readdirSync(runs)[0]!, 'run.json'), 'utf8')) as {
+        stages: Record<string, { files: string[] }>;
+      };
+      const out = join(dir, 'outputs/remote', record.stages['swap']!.files[0]!);
+      expect((await sharp(out).metadata()).width).toBe(
+        (await sharp(join(assets, 'grace-hopper.jpg')).metadata()).width,
+      );
+      // Downloaded inputs do not stay next to the outputs.
+      expect(readdirSync(join(dir, 'outputs/remote/swap')).filter((n) => n.startsWith('.'))).toEqual([]);
+      // A public-looking URL that redirects to a private address is refused, like the address itself.
+      const sneaky = await run(dir, [
+        'run',
+        'recipes/sneaky.yaml',
+        '--reporter',
+        'plain',
+        '--allow-insecure-local',
+      ]);
+      expect(sneaky.exitCode).toBe(1);
+      expect(sneaky.stdout).toMatch(/its redirect to http:\/\/10\.1\.2\.3\/x\.jpg points at 10\.1\.2\.3/);
+    } finally {
+      server.close();
+    }
+  });
+
   it('runs the README demo end to end with no token, no network and no runcomfy client', async () => {
     const dir = workspace();
     const result = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);

@@ -14,6 +14,7 @@ import type {
 import type { EngineFailure, LocalEngine } from './types.js';
 import { cancelled } from './failures.js';
 import { makeDir } from '../../util/make-dir.js';
+import { downloadInput } from './download.js';
 
 /**
  * The offline engine as a backend: `local/face-swap` (an identity image and one scene or a list
@@ -23,37 +24,57 @@ import { makeDir } from '../../util/make-dir.js';
  * `video`) hold absolute paths, so a later local stage can take them as inputs.
  *
  * Inputs are local paths relative to the recipe's folder (the URL policy and consent rules
- * have already refused paths that leave it). Remote URLs are not fetched: this engine runs
- * with no network.
+ * have already refused paths that leave it) or https URLs, downloaded for the attempt (every
+ * redirect hop checked by the URL policy too), so a `swap:` recipe written for RunComfy runs
+ * with `--engine local` as it is.
  */
 export class LocalBackend implements Backend {
   readonly #recipeDir: string;
+  readonly #allowInsecureLocal: boolean;
   #engine: Promise<LocalEngine> | undefined;
 
-  constructor(recipeDir: string) {
+  constructor(recipeDir: string, options: { readonly allowInsecureLocal?: boolean } = {}) {
     this.#recipeDir = recipeDir;
+    this.#allowInsecureLocal = options.allowInsecureLocal ?? false;
   }
 
   async runAttempt(request: AttemptRequest, hooks: AttemptHooks): Promise<AttemptOutcome> {
     const jobId = request.reattach ?? `local-${randomUUID()}`;
     await hooks.submitted(jobId);
-    const input = request.input;
-    const identity = this.#path(input['identity']);
-    if (typeof identity !== 'string')
-      return fail(
-        'invalid-input',
-        `${request.model.id}: "identity" must be the path of an image file (${identity.problem})`,
-        jobId,
-      );
-    const faceIndex = typeof input['face_index'] === 'number' ? input['face_index'] : undefined;
+    const faceIndex =
+      typeof request.input['face_index'] === 'number' ? request.input['face_index'] : undefined;
     const partial = join(request.outputRoot, `.${jobId}.partial-${process.pid}`);
+    const inputs = join(request.outputRoot, `.${jobId}.inputs-${process.pid}`);
     const dir = join(request.outputRoot, jobId);
     await rm(partial, { recursive: true, force: true });
     await makeDir(partial);
+    const fetched = new Map<string, Promise<Resolved>>();
+    const resolveInput = (value: unknown): Promise<Resolved> => {
+      if (typeof value !== 'string' || !/^https?:\/\//i.test(value))
+        return Promise.resolve(this.#path(value));
+      const known = fetched.get(value);
+      if (known) return known;
+      const download = this.#download(value, inputs, request.signal);
+      fetched.set(value, download);
+      return download;
+    };
     try {
-      return await this.#swapInto(partial, dir, identity, faceIndex, request, hooks, jobId);
+      const identity = await resolveInput(request.input['identity']);
+      if (typeof identity !== 'string')
+        return inputFailure(
+          `${request.model.id}: "identity" must be an image file (${identity.problem})`,
+          identity,
+          jobId,
+        );
+      return await this.#swapInto(partial, dir, identity, faceIndex, request, hooks, jobId, resolveInput);
+    } catch (cause) {
+      // Only a download stopped by the attempt's signal throws.
+      if (!request.signal.aborted) throw cause;
+      const deadline = request.abortReason() === 'deadline';
+      return fail(deadline ? 'timed-out' : 'interrupted', cancelled(deadline).message, jobId);
     } finally {
       await rm(partial, { recursive: true, force: true });
+      await rm(inputs, { recursive: true, force: true });
     }
   }
 
@@ -65,6 +86,7 @@ export class LocalBackend implements Backend {
     request: AttemptRequest,
     hooks: AttemptHooks,
     jobId: string,
+    resolveInput: (value: unknown) => Promise<Resolved>,
   ): Promise<AttemptOutcome> {
     const input = request.input;
     let engine: LocalEngine;
@@ -76,11 +98,11 @@ export class LocalBackend implements Backend {
     hooks.progress({ state: 'in_progress' });
     const files: string[] = [];
     if (request.model.id === 'local/face-swap-video') {
-      const video = this.#path(input['video']);
+      const video = await resolveInput(input['video']);
       if (typeof video !== 'string')
-        return fail(
-          'invalid-input',
-          `local/face-swap-video: "video" must be the path of a video file (${video.problem})`,
+        return inputFailure(
+          `local/face-swap-video: "video" must be a video file (${video.problem})`,
+          video,
           jobId,
         );
       const out = join(partial, 'swapped.mp4');
@@ -96,11 +118,11 @@ export class LocalBackend implements Backend {
     } else {
       const scenes = Array.isArray(input['scene']) ? input['scene'] : [input['scene']];
       for (const [i, raw] of scenes.entries()) {
-        const scene = this.#path(raw);
+        const scene = await resolveInput(raw);
         if (typeof scene !== 'string')
-          return fail(
-            'invalid-input',
-            `${request.model.id}: scene ${i} must be the path of an image file (${scene.problem})`,
+          return inputFailure(
+            `${request.model.id}: scene ${i} must be an image file (${scene.problem})`,
+            scene,
             jobId,
           );
         const name = `scene-${String(i).padStart(3, '0')}.png`;
@@ -147,13 +169,18 @@ export class LocalBackend implements Backend {
     return this.#engine;
   }
 
-  /** A local input path, resolved against the recipe's folder; remote URLs are refused. */
-  #path(value: unknown): string | { problem: string } {
-    if (typeof value !== 'string' || value === '') return { problem: 'it is missing or not text' };
-    if (/^https?:\/\//i.test(value))
-      return {
-        problem: `${value} is a URL; the local engine works offline, so download the file and give its path`,
-      };
+  /** A remote input, fetched into the attempt's own folder (the same URL once per attempt). */
+  async #download(url: string, dir: string, signal: AbortSignal): Promise<Resolved> {
+    await makeDir(dir);
+    const result = await downloadInput(url, dir, { signal, allowInsecureLocal: this.#allowInsecureLocal });
+    if ('path' in result) return result.path;
+    return { problem: `${url}: ${result.problem}`, ...(result.refused && { refused: true as const }) };
+  }
+
+  /** A local input path, resolved against the recipe's folder. */
+  #path(value: unknown): Resolved {
+    if (typeof value !== 'string' || value === '')
+      return { problem: 'it is missing or not text', refused: true };
     const path = value.startsWith('file://') ? new URL(value).pathname : value;
     return isAbsolute(path) ? path : resolve(this.#recipeDir, path);
   }
@@ -177,6 +204,17 @@ export class LocalBackend implements Backend {
         return fail('invalid-input', message, jobId);
     }
   }
+}
+
+/** An input as a file path, or why it is not one (`refused`: the input itself is wrong). */
+type Resolved = string | { readonly problem: string; readonly refused?: true };
+
+/**
+ * An input that is not a usable file: bad input when the value itself is wrong (or refused by
+ * the URL policy), a retryable transport failure when its download did not go through.
+ */
+function inputFailure(message: string, problem: Exclude<Resolved, string>, jobId: string): AttemptOutcome {
+  return fail(problem.refused ? 'invalid-input' : 'transport', message, jobId);
 }
 
 function fail(reason: FailureReason, message: string, requestId: string): AttemptOutcome {

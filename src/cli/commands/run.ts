@@ -256,7 +256,9 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     ...(notFoundGraceMs !== undefined && { notFoundGraceMs }),
   });
   // The offline engine starts (and loads its model) only when a local stage first runs.
-  const local = new LocalBackend(dirname(resolve(io.cwd, file)));
+  const local = new LocalBackend(dirname(resolve(io.cwd, file)), {
+    allowInsecureLocal: options.allowInsecureLocal ?? false,
+  });
   const controller = new AbortController();
   const unsubscribe = io.onSignal?.(
     (signal) => {
