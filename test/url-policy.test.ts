@@ -3,6 +3,9 @@
  * data (exit 65), located at the value; the same checks run again on every resolved job body
  * before it is submitted, when upstream outputs have been substituted.
  */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/catalog.js';
@@ -134,6 +137,23 @@ describe('checkSentValue', () => {
     expect(code('/etc/passwd', strict, local)).toBe('path-outside-recipe');
     expect(code('file:///etc/passwd', strict, local)).toBe('path-outside-recipe');
     expect(code('https://169.254.169.254/', strict, local)).toBe('url-private-host');
+  });
+
+  it('a symbolic link in the recipe folder that leads outside it is refused like the outside path', () => {
+    const root = mkdtempSync(join(tmpdir(), 'url-policy-link-'));
+    try {
+      mkdirSync(join(root, 'recipes/assets'), { recursive: true });
+      writeFileSync(join(root, 'outside.jpg'), 'x');
+      writeFileSync(join(root, 'recipes/assets/inside.jpg'), 'x');
+      symlinkSync(join(root, 'outside.jpg'), join(root, 'recipes/assets/out-link.jpg'));
+      symlinkSync(join(root, 'recipes/assets/inside.jpg'), join(root, 'recipes/assets/in-link.jpg'));
+      const local: Receiver = { kind: 'local', model: 'local/face-swap', recipeDir: join(root, 'recipes') };
+      expect(code('assets/out-link.jpg', strict, local)).toBe('path-outside-recipe');
+      expect(code('assets/in-link.jpg', strict, local)).toBeUndefined();
+      expect(code('assets/inside.jpg', strict, local)).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('records keep a URL without its signature or credentials', () => {

@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasScheme, localKey } from './glob.js';
 import { ADDRESS_WORDS, classifyHost } from './ip-address.js';
@@ -141,7 +143,25 @@ function checkPath(path: string, receiver: Receiver): UrlProblem | undefined {
       reason: `is the path ${path}, which is outside the recipe's folder; local models read only files in the recipe's folder or below it`,
     };
   }
+  // A symbolic link in the folder may lead out of it: what counts is the file that is read.
+  const target = realTarget(resolve(receiver.recipeDir, path));
+  const folder = realTarget(receiver.recipeDir);
+  if (target !== undefined && folder !== undefined && localKey(target, folder) === undefined) {
+    return {
+      code: 'path-outside-recipe',
+      reason: `is the path ${path}, a link to ${target}, which is outside the recipe's folder; local models read only files in the recipe's folder or below it (copy the file in rather than linking it)`,
+    };
+  }
   return undefined;
+}
+
+/** The real path of an existing file (links resolved), or undefined. */
+function realTarget(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function hostedLocal(value: string, model: string, what: string): UrlProblem {
