@@ -45,6 +45,45 @@ function run(dir: string, args: readonly string[]) {
 }
 
 describe('the offline engine through the runner', () => {
+  it("runs local jobs one at a time (one engine worker), so a queued stage's timeout does not run while it waits", async () => {
+    const dir = workspace();
+    // Three different requests (one identical to another would share its job).
+    const inputs = [
+      'identity: assets/astronaut-eileen-collins.jpg, scene: assets/grace-hopper.jpg',
+      'identity: assets/astronaut-eileen-collins.jpg, scene: assets/grace-hopper.jpg, face_index: 0',
+      'identity: assets/grace-hopper.jpg, scene: assets/astronaut-eileen-collins.jpg',
+    ];
+    const stage = (id: string, i: number) => `  ${id}:
+    model: local/face-swap
+    subjects: [${i === 2 ? 'hopper' : 'collins'}]
+    timeout: 1m
+    input: { ${inputs[i]} }
+`;
+    writeFileSync(
+      join(dir, 'recipes/three.yaml'),
+      `version: 1
+name: three
+stages:
+${stage('one', 0)}${stage('two', 1)}${stage('three', 2)}consent:
+  subjects:
+    collins: { release: PD, images: [assets/astronaut-eileen-collins.jpg] }
+    hopper: { release: PD, images: [assets/grace-hopper.jpg] }
+  assets: [{ match: assets/*.jpg, rights: public domain }]
+  disclosure: { label: AI-generated }
+`,
+    );
+    const result = await run(dir, ['run', 'recipes/three.yaml', '--reporter', 'plain', '-j', '3', '--force']);
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    const runs = join(dir, 'outputs/three/runs');
+    const record = JSON.parse(readFileSync(join(runs, readdirSync(runs)[0]!, 'run.json'), 'utf8')) as {
+      stages: Record<string, { attempts: { startedAt: number; endedAt: number }[] }>;
+    };
+    const spans = Object.values(record.stages)
+      .map((s) => [s.attempts[0]!.startedAt, s.attempts[0]!.endedAt] as const)
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+  });
+
   it('downloads URL inputs (the same swap recipe as for RunComfy), and checks every redirect hop', async () => {
     const dir = workspace();
     const assets = join(dir, 'recipes/assets');

@@ -390,7 +390,7 @@ export class Executor {
       const eligible =
         job.notBefore <= now &&
         (this.#blockedUntil.get(model) ?? 0) <= now &&
-        (this.#slotsByModel.get(model) ?? 0) < this.#modelLimit(model);
+        (this.#slotsByModel.get(slotOf(job.stage.model)) ?? 0) < this.#modelLimit(job.stage.model);
       if (!eligible) {
         i++;
         continue;
@@ -430,11 +430,13 @@ export class Executor {
     if (adopted.length > 0) this.#signalChange();
   }
 
-  #modelLimit(model: string): number {
+  #modelLimit(model: ModelInfo): number {
     const limit = this.#o.recipe.concurrencyPerModel;
-    if (limit === undefined) return Infinity;
-    if (typeof limit === 'number') return limit;
-    return limit[model] ?? Infinity;
+    const set =
+      limit === undefined ? Infinity : typeof limit === 'number' ? limit : (limit[model.id] ?? Infinity);
+    // The offline engine swaps on one worker: a second local job would only wait for it, its
+    // stage's timeout running meanwhile. Local jobs take turns instead, whatever their model.
+    return model.backend === 'local' ? Math.min(set, LOCAL_WORKERS) : set;
   }
 
   async #runAttempt(job: Job): Promise<void> {
@@ -452,7 +454,8 @@ export class Executor {
     job.controller = controller;
     this.#running.add(job);
     this.#slots++;
-    this.#slotsByModel.set(model, (this.#slotsByModel.get(model) ?? 0) + 1);
+    const slot = slotOf(stage.model);
+    this.#slotsByModel.set(slot, (this.#slotsByModel.get(slot) ?? 0) + 1);
     const startedAt = this.#now();
     const reattach = job.reattach;
     this.#emit({
@@ -545,7 +548,7 @@ export class Executor {
       // Counting a job only until the service said it ended let the next submission overlap
       // this one's result call, which an invocation log shows as one job more than allowed.
       this.#slots--;
-      this.#slotsByModel.set(model, (this.#slotsByModel.get(model) ?? 1) - 1);
+      this.#slotsByModel.set(slot, (this.#slotsByModel.get(slot) ?? 1) - 1);
       this.#signalChange();
       job.controller = undefined;
     }
@@ -905,6 +908,14 @@ export class Executor {
 }
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/** Jobs of the offline engine at once: it has one worker thread. */
+const LOCAL_WORKERS = 1;
+
+/** What a job's slot is counted against: its model, or the one offline engine for local models. */
+function slotOf(model: ModelInfo): string {
+  return model.backend === 'local' ? 'local/*' : model.id;
+}
 
 /** `face` or `gallery[3]`: how job records name the job that wrote them. */
 function jobLabel(stage: StageId, item: number | null): string {
