@@ -442,7 +442,6 @@ export class Executor {
   async #runAttempt(job: Job): Promise<void> {
     const { stage } = job;
     const stageId = stage.spec.id;
-    const model = stage.model.id;
     const attempt = job.attempts.length + 1;
     const controller = new AbortController();
     let abortReason: 'deadline' | 'interrupted' = 'interrupted';
