@@ -120,6 +120,25 @@ describe('the cache', () => {
     ]);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
     expect(existsSync(join(sb.standin.dir, 'outputs/chain', firstFace))).toBe(true);
+    // --only motion cannot run face again: it refuses rather than pay for a job sent a dead URL,
+    // and its advice keeps the --set the cache is keyed by.
+    await sleep(1_200);
+    const only = await sb.run([
+      'run',
+      recipe,
+      '--reporter',
+      'plain',
+      '--set',
+      'dance=https://assets.example.com/tango.mp4',
+      '--only',
+      'motion',
+    ]);
+    expect(only.code).toBe(65);
+    expect(only.stderr).toContain(
+      'stage "motion" needs the results of stage "face", which is not selected, and whose cached output URLs are older than cache.url_ttl',
+    );
+    expect(only.stderr).toContain(`--set dance=https://assets.example.com/tango.mp4 --until face`);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
   });
 
   it('--force re-runs every stage (before or after the recipe); --force <stage> only that one; --no-cache neither reads nor writes', async () => {
@@ -184,7 +203,7 @@ stages:
     const only = await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'c']);
     expect(only.code).toBe(65);
     expect(only.stderr).toContain(
-      'stage "c" needs the results of stage "b", which has no cached result and is not selected',
+      'stage "c" needs the results of stage "b", which is not selected and has no cached result for its current input',
     );
     expect(sb.submissions()).toHaveLength(0);
     const until = await sb.run(['run', recipe, '--reporter', 'plain', '--until', 'b']);

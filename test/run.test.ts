@@ -564,7 +564,7 @@ stages:
     const result = await sb.run(['run', recipe, '--dry-run', '--only', 'motion']);
     expect(result.code).toBe(65);
     expect(result.stderr).toContain(
-      'faceswap-pipe: error: stage "motion" needs the results of stage "face", which has no cached result and is not selected.\n',
+      'faceswap-pipe: error: stage "motion" needs the results of stage "face", which is not selected and has no cached result for its current input.\n',
     );
     expect(result.stdout).toBe('');
   });

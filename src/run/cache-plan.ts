@@ -59,9 +59,16 @@ export interface CachePlan {
   readonly decisions: ReadonlyMap<StageId, CacheDecision>;
   /** Records that exist but could not be used (torn, unreadable): reported, then ignored. */
   readonly problems: readonly string[];
-  /** Stages of the selection whose upstream is `unavailable`: the run cannot start. */
-  readonly blocked: readonly { readonly stage: StageId; readonly upstream: StageId }[];
-  readonly warnings: readonly string[];
+  /**
+   * Stages of the selection that cannot run: an upstream stage outside the selection has no
+   * usable cached result (`missing`), or its cached URLs, which the stage would be sent, are
+   * older than `cache.url_ttl` (`expired`).
+   */
+  readonly blocked: readonly {
+    readonly stage: StageId;
+    readonly upstream: StageId;
+    readonly why: 'missing' | 'expired';
+  }[];
 }
 
 /**
@@ -114,22 +121,26 @@ export async function planCache(
       refreshed.add(stale.id);
       continue;
     }
-    const blocked: { stage: StageId; upstream: StageId }[] = [];
-    const warnings: string[] = [];
+    const blocked: { stage: StageId; upstream: StageId; why: 'missing' | 'expired' }[] = [];
     for (const stage of plan.stages) {
       if (!selected.has(stage.id)) continue;
+      const runs = decisions.get(stage.id)?.kind === 'run';
       for (const up of upstreamOf(deps, [stage.id])) {
-        if (up !== stage.id && decisions.get(up)?.kind === 'unavailable')
-          blocked.push({ stage: stage.id, upstream: up });
+        if (up === stage.id) continue;
         const d = decisions.get(up);
-        if (up !== stage.id && !selected.has(up) && d?.kind === 'cached' && d.stale) {
-          warnings.push(
-            `stage "${up}" is outside the selection and its cached output URLs are older than cache.url_ttl; they are used anyway`,
-          );
-        }
+        if (d?.kind === 'unavailable') blocked.push({ stage: stage.id, upstream: up, why: 'missing' });
+        // A job sent a dead URL would be paid for and fail (or worse, succeed on nothing).
+        else if (
+          runs &&
+          !selected.has(up) &&
+          d?.kind === 'cached' &&
+          d.stale &&
+          readsOutputsOf(plan, stage.id, up)
+        )
+          blocked.push({ stage: stage.id, upstream: up, why: 'expired' });
       }
     }
-    return { decisions, problems: [...problems], blocked, warnings: [...new Set(warnings)] };
+    return { decisions, problems: [...problems], blocked };
 
     async function decide(id: StageId, isSelected: boolean): Promise<CacheDecision> {
       const spec = plan.recipe.stages.get(id)!;

@@ -11,6 +11,7 @@ import { buildPlan, type Plan } from '../../plan/plan.js';
 import { inputPolicyFor, type InputPolicy } from '../../policy/input-guard.js';
 import { createProvenanceHook } from '../../policy/provenance.js';
 import { makeRedactor } from '../../policy/redact.js';
+import type { SetOverride } from '../../recipe/sets.js';
 import type { Recipe, StageId } from '../../recipe/types.js';
 import { isGithubActions } from '../../report/github-commands.js';
 import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
@@ -106,7 +107,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     // What this very command would do: the same selection and cache decisions, read without
     // taking the lock (a dry run writes nothing, and may look while a run is going).
     const cachePlan = await consultCache(options.cache ? new JobStore(stateDir, redact) : undefined);
-    const stop = reportCachePlan(cachePlan, file, io);
+    const stop = reportCachePlan(cachePlan, plan, file, options.set, io);
     if (stop !== undefined) return stop;
     io.stdout.write(renderDryRun(plan, client, cachePlan));
     return ExitCode.ok;
@@ -131,7 +132,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     }
     const store = options.cache ? new JobStore(stateDir, redact) : undefined;
     const cachePlan = await consultCache(store);
-    const stop = reportCachePlan(cachePlan, file, io);
+    const stop = reportCachePlan(cachePlan, plan, file, options.set, io);
     if (stop !== undefined) return stop;
     // Thumbnails shared between runs live beside the job records (not with --no-cache).
     const thumbStore = options.cache ? join(stateDir, 'thumbs') : undefined;
@@ -156,20 +157,39 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
 }
 
 /**
- * Prints what the cache plan found (unreadable records, URLs used past their ttl) and stops the
- * run, with the exit code, when a selected stage needs an upstream that never ran.
+ * Prints what the cache plan found (unreadable records) and stops the run, with the exit code,
+ * when a selected stage needs an upstream stage that is not selected and never ran, or whose
+ * cached URLs have expired.
  */
-function reportCachePlan(cachePlan: CachePlan, file: string, io: CliIo): number | undefined {
+function reportCachePlan(
+  cachePlan: CachePlan,
+  plan: Plan,
+  file: string,
+  sets: readonly SetOverride[],
+  io: CliIo,
+): number | undefined {
   for (const problem of cachePlan.problems) io.stderr.write(`faceswap-pipe: warning: ${problem}\n`);
-  for (const warning of cachePlan.warnings) io.stderr.write(`faceswap-pipe: warning: ${warning}\n`);
   if (cachePlan.blocked.length === 0) return undefined;
-  for (const { stage, upstream } of cachePlan.blocked) {
+  // The command to run first keeps the user's --set values: the cache is keyed by them.
+  const setArgs = sets.map((s) => ` --set ${shellWord(`${s.name}=${s.value}`)}`).join('');
+  for (const { stage, upstream, why } of cachePlan.blocked) {
+    const direct = plan.stages.find((s) => s.id === stage)?.dependsOn.includes(upstream) === true;
+    const needs = `stage "${stage}" needs the results of stage "${upstream}"${direct ? '' : ' (through the stages between them)'}`;
+    const state =
+      why === 'missing'
+        ? 'which is not selected and has no cached result for its current input'
+        : 'which is not selected, and whose cached output URLs are older than cache.url_ttl (the service may have deleted them)';
     io.stderr.write(
-      `faceswap-pipe: error: stage "${stage}" needs the results of stage "${upstream}", which has no cached result and is not selected.\n` +
-        `Run it first (faceswap-pipe run ${file} --until ${upstream}) or widen the selection.\n`,
+      `faceswap-pipe: error: ${needs}, ${state}.\n` +
+        `Run it first (faceswap-pipe run ${file}${setArgs} --until ${upstream}) or widen the selection.\n`,
     );
   }
   return ExitCode.dataError;
+}
+
+/** A word as a POSIX shell reads it: quoted when it holds anything but plain characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }
 
 interface ExecuteContext {
