@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,6 +139,52 @@ describe('the cache', () => {
     );
     expect(only.stderr).toContain(`--set dance=https://assets.example.com/tango.mp4 --until face`);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
+  });
+
+  it('--dry-run and status count only new jobs: cached items are not run, missing files are fetched again', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe(
+      'fan.yaml',
+      `version: 1
+name: fan
+vars:
+  scenes: [https://assets.example.com/1.jpg, https://assets.example.com/2.jpg, https://assets.example.com/3.jpg]
+stages:
+  fan:
+    model: ${KONTEXT}
+    foreach: \${{ vars.scenes }}
+    input: { prompt: Change only the face, image: "\${{ item }}" }
+  after:
+    model: ${KONTEXT}
+    input: { prompt: Again, image: "\${{ stages.fan.outputs[0].images[0] }}" }
+`,
+    );
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    const four = [
+      '--set',
+      'scenes=["https://assets.example.com/1.jpg","https://assets.example.com/2.jpg","https://assets.example.com/3.jpg","https://assets.example.com/4.jpg"]',
+    ];
+    const dry = await sb.run(['run', recipe, '--dry-run', ...four]);
+    expect(dry.stdout).toContain('fan (1 call)');
+    expect(dry.stdout).toContain('runs: 1 of 4 items have no cached result');
+    expect(dry.stdout).toContain('4.jpg');
+    expect(dry.stdout).not.toMatch(/stdin: .*1\.jpg/);
+    const status = await sb.run(['status', recipe, ...four]);
+    expect(status.stdout).toContain('a run would call: fan (1 job)');
+    // The files of the first item are gone: the next run fetches them from the same job.
+    const files = sb.runRecord('fan').stages['fan']!.files;
+    rmSync(join(sb.standin.dir, 'outputs/fan', files[0]!.split('/').slice(0, 2).join('/')), {
+      recursive: true,
+    });
+    const again = await sb.run(['run', recipe, '--dry-run']);
+    expect(again.stdout).toContain('fan (0 calls)');
+    expect(again.stdout).toMatch(
+      /follows job \S+ of an earlier run \(its files are fetched again\), no new job/,
+    );
+    expect(again.stdout).toContain('after: cached, no call');
+    const before = sb.submissions().length;
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    expect(sb.submissions()).toHaveLength(before);
   });
 
   it('--force re-runs every stage (before or after the recipe); --force <stage> only that one; --no-cache neither reads nor writes', async () => {
@@ -382,7 +428,13 @@ describe('state and locks', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(new RegExp(`face +${KONTEXT} +running +submitted: ${id}`));
     expect(status.stdout).toMatch(/motion .* never-run/);
-    expect(status.stdout).toContain('a run would call: face (1 job), motion (1 job)');
+    // The killed run's job is followed by the next run, not paid for again.
+    expect(status.stdout).toContain('a run would call: motion (1 job)');
+    const dry = await sb.run(['run', recipe, '--dry-run']);
+    expect(dry.stdout).toContain(`follows job ${id} of an earlier run (still in flight), no new job`);
+    expect(dry.stdout).toContain(
+      'would make 1 runcomfy call; 1 job of an earlier run followed, not paid again',
+    );
     const json = JSON.parse((await sb.run(['status', recipe, '--format', 'json'])).stdout) as {
       stages: { stage: string; state: string; requestIds: string[] }[];
     };

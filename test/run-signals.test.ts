@@ -37,7 +37,7 @@ function runOneStage(box: RunnerSandbox) {
 function spawnRun(box: RunnerSandbox, recipe: string) {
   return execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
     cwd: box.standin.dir,
-    env: { ...box.standin.env, ...FAST_ENV },
+    env: { ...box.standin.env, ...FAST_ENV, FACESWAP_SUBMIT_GRACE_MS: '3000' },
     reject: false,
   });
 }

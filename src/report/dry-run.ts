@@ -17,6 +17,7 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient, cache?: CachePl
   let unknownCalls = false;
   let cached = 0;
   let skipped = 0;
+  let followed = 0;
   plan.stages.forEach((stage, i) => {
     const decision = cache?.decisions.get(stage.id);
     const after = stage.dependsOn.length ? `, after ${stage.dependsOn.join(', ')}` : '';
@@ -34,7 +35,13 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient, cache?: CachePl
     // The bodies as the cache plan resolved them (its upstream stages are cached, so their
     // results fill the expressions), else as far as the plan knows them: a routed batch knows
     // each call's body (one per chunk or scene); expressions on other stages stay as written.
-    const known = decision?.kind === 'run' ? decision.bodies : undefined;
+    const all = decision?.kind === 'run' ? decision.bodies : undefined;
+    // Where the job records were read, only new submissions are calls: cached items are not
+    // run, and jobs of an earlier run are followed (status, result), not paid for again.
+    const jobs = decision?.kind === 'run' ? decision.jobs : undefined;
+    const known = all && jobs ? all.filter((_, j) => jobs[j]?.kind === 'submit') : all;
+    const follows = (jobs ?? []).filter((j) => j.kind === 'follow');
+    followed += follows.length;
     const count = known ? known.length : stage.calls;
     // The offline engine makes no runcomfy call, known or not.
     if (stage.backend !== 'local') {
@@ -43,6 +50,9 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient, cache?: CachePl
     }
     out += `\n${i + 1}. ${stage.id} (${callCount(count)}${after})\n`;
     if (decision?.kind === 'run') out += `   runs: ${decision.why}\n`;
+    for (const job of follows)
+      out += `   follows ${job.kind === 'follow' && job.requestId ? `job ${job.requestId}` : 'the submission'} of an earlier run (${job.kind === 'follow' && job.why === 'files-missing' ? 'its files are fetched again' : 'still in flight'}), no new job\n`;
+    if (known && known.length === 0) return;
     const planned = isJsonObject(stage.input) ? stage.input : {};
     const bodies = (known ?? stage.bodies ?? [planned]).map((b) => (isJsonObject(b) ? b : {}));
     const body = known ? (bodies[0] ?? planned) : planned;
@@ -58,6 +68,8 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient, cache?: CachePl
   });
   const callText = `${calls}${unknownCalls ? '+' : ''} runcomfy call${calls === 1 && !unknownCalls ? '' : 's'}`;
   const parts = [`would make ${callText}`];
+  if (followed > 0)
+    parts.push(`${followed} job${followed === 1 ? '' : 's'} of an earlier run followed, not paid again`);
   if (cached > 0) parts.push(`${cached} stage${cached === 1 ? '' : 's'} cached`);
   if (skipped > 0) parts.push(`${skipped} not selected`);
   out += `\n${parts.join('; ')}${unknownCalls ? ' (a foreach list known only at run time adds one call per item)' : ''}\n`;

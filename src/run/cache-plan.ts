@@ -51,9 +51,29 @@ export type CacheDecision =
        * are known now (what `--dry-run` prints); absent otherwise.
        */
       readonly bodies?: readonly JsonValue[];
+      /**
+       * What the run will do with each of those bodies, when the job records were consulted
+       * (not forced, not --no-cache): only `submit` is a new, paid job.
+       */
+      readonly jobs?: readonly PlannedJob[];
+      /**
+       * The stage's results, when every job finished before and only files are fetched again:
+       * its dependents can be decided now (their inputs will not change).
+       */
+      readonly known?: { readonly outputs: JsonValue; readonly files: readonly string[] };
     }
   | { readonly kind: 'unavailable'; readonly why: string }
   | { readonly kind: 'not-selected' };
+
+/**
+ * One job of a stage that runs: its result is cached (a fan-out's other items run), a job of
+ * an earlier run is followed (still in flight, or finished with its files gone: fetched
+ * again), or it is submitted.
+ */
+export type PlannedJob =
+  | { readonly kind: 'cached' }
+  | { readonly kind: 'follow'; readonly requestId?: string; readonly why: 'in-flight' | 'files-missing' }
+  | { readonly kind: 'submit' };
 
 export interface CachePlan {
   readonly decisions: ReadonlyMap<StageId, CacheDecision>;
@@ -107,6 +127,7 @@ export async function planCache(
         !isSelected && decision.kind === 'run' ? { kind: 'unavailable', why: decision.why } : decision;
       decisions.set(id, final);
       if (final.kind === 'cached') views.set(id, { outputs: final.outputs, files: final.files });
+      else if (final.kind === 'run' && final.known) views.set(id, final.known);
     }
 
     // A stale cached stage whose URLs a running, selected dependent reads is refreshed.
@@ -171,36 +192,54 @@ export async function planCache(
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
       if (!inputs?.ok || !store) return { kind: 'run', why: 'never run', bypass: false };
       const records: SucceededJob[] = [];
+      /** Every finished record, files present or not (in job order). */
+      const finished: SucceededJob[] = [];
+      const jobs: PlannedJob[] = [];
       for (const key of jobKeys(model, inputs.bodies)) {
         const lookup = await store.read(key);
         if (lookup.problem) problems.add(lookup.problem);
         const record = lookup.record;
-        if (record?.status !== 'succeeded') {
-          const why = record
-            ? 'a job of an earlier run is still to be followed up'
-            : records.length > 0 || inputs.bodies.length > 1
-              ? 'some items have no cached result'
-              : 'its input changed or it never ran';
-          return { kind: 'run', why, bypass: false, bodies: inputs.bodies };
-        }
-        if (!filesPresent(record))
-          return {
-            kind: 'run',
-            why: 'its cached files are missing; they will be fetched again',
-            bypass: false,
-            bodies: inputs.bodies,
-          };
-        records.push(record);
+        if (record?.status === 'succeeded') finished.push(record);
+        if (record?.status === 'succeeded' && filesPresent(record)) {
+          records.push(record);
+          jobs.push({ kind: 'cached' });
+        } else if (record?.status === 'succeeded' || record?.status === 'submitted')
+          jobs.push({
+            kind: 'follow',
+            requestId: record.requestId,
+            why: record.status === 'succeeded' ? 'files-missing' : 'in-flight',
+          });
+        else if (record?.status === 'submitting') jobs.push({ kind: 'follow', why: 'in-flight' });
+        else jobs.push({ kind: 'submit' });
       }
+      const fanOut = spec.foreach !== undefined || inputs.fanOut;
+      if (records.length < jobs.length)
+        return {
+          kind: 'run',
+          why: whyJobsRun(jobs),
+          bypass: false,
+          bodies: inputs.bodies,
+          jobs,
+          // Files fetched again land where they were (<stage>/<request id>/): same results.
+          ...(finished.length === jobs.length && {
+            known: {
+              outputs: mergeOutputs(
+                fanOut,
+                spec.merge,
+                finished.map((r) => r.output),
+              ),
+              files: finished.flatMap((r) => r.files.map((f) => relativeTo(outDir, resolve(r.outRoot, f)))),
+            },
+          }),
+        };
       const files = records.flatMap((r) => r.files.map((f) => relativeTo(outDir, resolve(r.outRoot, f))));
       const outputs = mergeOutputs(
-        spec.foreach !== undefined || inputs.fanOut,
+        fanOut,
         spec.merge,
         records.map((r) => r.output),
       );
       const oldest = Math.min(...records.map((r) => Date.parse(r.finishedAt)));
-      const input: JsonValue =
-        spec.foreach !== undefined || inputs.fanOut ? [...inputs.bodies] : (inputs.bodies[0] ?? null);
+      const input: JsonValue = fanOut ? [...inputs.bodies] : (inputs.bodies[0] ?? null);
       return {
         kind: 'cached',
         outputs,
@@ -234,6 +273,36 @@ function readsOutputsOf(plan: Plan, stage: StageId, upstream: StageId): boolean 
   return spec.references.some(
     (r) => r.stage === upstream && (r.path.length === 0 || r.path[0] === 'outputs'),
   );
+}
+
+/** Why a stage whose records were consulted runs, from what each of its jobs will do. */
+function whyJobsRun(jobs: readonly PlannedJob[]): string {
+  const count = (kind: PlannedJob['kind'], why?: string) =>
+    jobs.filter((j) => j.kind === kind && (why === undefined || (j.kind === 'follow' && j.why === why)))
+      .length;
+  const submit = count('submit');
+  const inFlight = count('follow', 'in-flight');
+  const missing = count('follow', 'files-missing');
+  const reasons: string[] = [];
+  if (submit > 0)
+    reasons.push(
+      jobs.length === 1
+        ? 'its input changed or it never ran'
+        : submit === jobs.length
+          ? 'no item has a cached result'
+          : `${submit} of ${jobs.length} items have no cached result`,
+    );
+  if (inFlight > 0)
+    reasons.push(
+      inFlight === 1
+        ? 'a job of an earlier run is still to be followed up (no new job)'
+        : `${inFlight} jobs of an earlier run are still to be followed up (no new jobs)`,
+    );
+  if (missing > 0)
+    reasons.push(
+      `${missing === jobs.length ? 'its' : `${missing} items'`} cached files are missing; they are fetched again from the finished job${missing === 1 ? '' : 's'} (no new job)`,
+    );
+  return reasons.join('; ');
 }
 
 /** The same merge the executor applies to live results. */

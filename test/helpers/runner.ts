@@ -6,12 +6,14 @@ import { runCli, type CliResult } from './cli.js';
 
 /**
  * Knobs that keep runner tests fast on a shared box: quick polls, short backoff, and a submit
- * that has not answered 3 s after its attempt was stopped is killed (75 s in real runs).
+ * that has not answered 10 s after its attempt was stopped is killed (75 s in real runs; a
+ * stand-in process on a loaded machine can take seconds to answer, and killing it would lose
+ * the job it created). Tests of a submit that never answers set a shorter grace themselves.
  */
 export const FAST_ENV = {
   FACESWAP_POLL_INTERVAL_MS: '40',
   FACESWAP_RETRY_BASE_MS: '20',
-  FACESWAP_SUBMIT_GRACE_MS: '3000',
+  FACESWAP_SUBMIT_GRACE_MS: '10000',
 } as const;
 
 export interface RunnerSandbox {

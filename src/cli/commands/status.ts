@@ -6,7 +6,6 @@ import { buildPlan } from '../../plan/plan.js';
 import { planCache, type CacheDecision } from '../../run/cache-plan.js';
 import { resolveStageInputs, type StageView } from '../../run/stage-input.js';
 import type { Catalog } from '../../catalog/catalog.js';
-import { jobKeys } from '../../state/cache-key.js';
 import { JobStore } from '../../state/job-store.js';
 import { readOwner } from '../../state/lock.js';
 import { processAlive } from '../../state/process-alive.js';
@@ -149,16 +148,16 @@ async function stageStatus(
         filesBase: outDir,
       });
       const running: string[] = [];
-      // Items of a fan-out that finished in an earlier run are not called again.
+      // Items of a fan-out that finished in an earlier run are not called again, and jobs of
+      // an earlier run are followed, not paid for again: only new submissions count.
       let toRun = 0;
-      if (inputs.ok) {
-        for (const key of jobKeys(model, inputs.bodies)) {
-          const { record } = await store.read(key);
-          if (record?.status === 'submitted') running.push(record.requestId);
-          if (record?.status === 'submitting') running.push('(submitting)');
-          if (record?.status !== 'succeeded' || decision.bypass) toRun++;
+      if (inputs.ok && decision.jobs) {
+        for (const job of decision.jobs) {
+          if (job.kind === 'submit') toRun++;
+          else if (job.kind === 'follow' && job.why === 'in-flight')
+            running.push(job.requestId ?? '(submitting)');
         }
-      }
+      } else if (inputs.ok) toRun = inputs.bodies.length;
       const wouldCall = inputs.ok ? toRun : (planned.calls ?? null);
       if (running.length > 0)
         return {
@@ -170,11 +169,12 @@ async function stageStatus(
         };
       // Finished before, but not with this input (or its URLs expired): stale, not never run.
       const ranBefore = decision.bypass || someLabel(await finished(), jobLabelsOf(id));
+      const inputChanged = decision.jobs?.some((j) => j.kind === 'submit') ?? true;
       return {
         ...base,
         state: ranBefore ? 'stale' : 'never-run',
         detail:
-          ranBefore && !decision.bypass
+          ranBefore && !decision.bypass && inputChanged
             ? `its input changed since it last ran (${decision.why})`
             : decision.why,
         requestIds: [],
