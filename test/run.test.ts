@@ -95,7 +95,8 @@ describe('run against the runcomfy stand-in', () => {
   it('asks again after a failed status check (5xx): same attempt, same job, nothing submitted twice', async () => {
     sb = sandbox({
       models: {
-        [KONTEXT]: { base: { queueMs: 50, runMs: 300, faults: [{ on: 'status', call: 2, error: 69 }] } },
+        // Long enough that the second status call still meets the job running on a loaded machine.
+        [KONTEXT]: { base: { queueMs: 0, runMs: 2500, faults: [{ on: 'status', call: 2, error: 69 }] } },
       },
     });
     const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
@@ -212,6 +213,9 @@ fi
     expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(75);
     expect(sb.standin.readLog().filter((r) => r.command === 'cancel')).toHaveLength(1);
     sb.standin.writeScenario({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 0 } } } });
+    // A deadline a loaded machine's three client calls (submit, status, result) can meet; the
+    // timeout is not part of the job's key.
+    sb.recipe('one.yaml', kontextRecipe('one', { a: [] }, 'defaults:\n  timeout: 30s\n  retries: 0\n'));
     const again = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(again.code).toBe(0);
     expect(sb.submissions()).toHaveLength(2);
@@ -451,7 +455,7 @@ stages:
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50 }, steps: [{ submit: 'hang' }] } } });
     const recipe = sb.recipe(
       'hang.yaml',
-      kontextRecipe('hang', { a: [] }, 'defaults:\n  timeout: 1s\n  retries: 1\n'),
+      kontextRecipe('hang', { a: [] }, 'defaults:\n  timeout: 3s\n  retries: 1\n'),
     );
     const result = await sb.run(['run', recipe, '--reporter', 'plain'], { FACESWAP_SUBMIT_GRACE_MS: '1000' });
     expect(result.code).toBe(0);
