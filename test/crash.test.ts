@@ -156,5 +156,10 @@ describe('crash safety', () => {
     expect(stateFiles.length).toBeGreaterThan(12);
     for (const file of stateFiles)
       expect(() => JSON.parse(readFileSync(file, 'utf8')) as unknown, file).not.toThrow();
+    // Every job finished, so no submission's stdout file (nor its .err, .pid) is left behind,
+    // whichever run it was started by.
+    expect(allFiles(join(crashed.standin.dir, '.faceswap')).filter((f) => f.includes('.submit-'))).toEqual(
+      [],
+    );
   }, 240_000);
 });

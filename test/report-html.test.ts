@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findOnPath } from '../src/report/html/thumbs.js';
+import { baseName } from '../src/report/html/html-text.js';
+import { findOnPath, mediaKind } from '../src/report/html/thumbs.js';
 import { writeRunReport } from '../src/report/html/write-run-report.js';
 import { checkJunitXml } from '../src/report/junit-schema.js';
 import { sandbox, type RunnerSandbox } from './helpers/runner.js';
@@ -447,5 +448,16 @@ describe('a 200-image campaign', () => {
     expect(html.length).toBeLessThan(1_000_000);
     const meta = await sharp(join(runDir, 'thumbs', readdirSync(join(runDir, 'thumbs'))[0]!)).metadata();
     expect(Math.max(meta.width, meta.height)).toBeLessThanOrEqual(320);
+  });
+});
+
+describe('contact sheet file names', () => {
+  it('keeps "?" and "#" in a local file name; only a URL has a query and a fragment', () => {
+    expect(mediaKind('assets/ha#sh.jpg')).toBe('image');
+    expect(mediaKind('assets/q?m.png')).toBe('image');
+    expect(mediaKind('https://cdn.example.com/a.png?sig=x#top')).toBe('image');
+    expect(baseName('assets/q?m.jpg')).toBe('q?m.jpg');
+    expect(baseName('assets/100%25.jpg')).toBe('100%25.jpg');
+    expect(baseName('https://cdn.example.com/a%20b.png?sig=x')).toBe('a b.png');
   });
 });

@@ -103,6 +103,8 @@ export class JobStore {
     // start in the same millisecond, and a shared file would mix their answers.
     const stdoutFile = join(this.dir, `${key}.submit-${process.pid}-${Date.now()}-${++submissionSeq}.out`);
     const startTime = processStartTime();
+    // A submission of a killed run that was given up on (its id never came) is replaced now.
+    const replaced = this.#earlierOutput(key);
     await this.#write({
       v: 1,
       key,
@@ -114,7 +116,16 @@ export class JobStore {
       stdoutFile,
     });
     this.#pendingOutput.set(key, stdoutFile);
+    if (replaced !== undefined) await removeOutput(replaced);
     return stdoutFile;
+  }
+
+  /** The stdout file of a `submitting` record another process left for this key, if any. */
+  #earlierOutput(key: string): string | undefined {
+    const { record } = this.readNow(key);
+    return record?.status === 'submitting' && record.stdoutFile !== this.#pendingOutput.get(key)
+      ? record.stdoutFile
+      : undefined;
   }
 
   /** The stage labels (`face`, `face[3]`) of every finished (succeeded) record, whatever its key. */
@@ -149,10 +160,12 @@ export class JobStore {
     const file = this.#pendingOutput.get(key);
     if (file === undefined) return;
     this.#pendingOutput.delete(key);
-    await Promise.all([file, `${file}.err`, `${file}.pid`].map((f) => rm(f, { force: true })));
+    await removeOutput(file);
   }
 
   async submitted(key: string, model: string, stage: string, requestId: string): Promise<void> {
+    // A killed run's submission whose id was recovered from its stdout file (a resume).
+    const recovered = this.#earlierOutput(key);
     await this.#write({
       v: 1,
       key,
@@ -164,6 +177,7 @@ export class JobStore {
     });
     // The id is durable in the record now: the submit's stdout file has done its job.
     await this.#dropOutput(key);
+    if (recovered !== undefined) await removeOutput(recovered);
   }
 
   async succeeded(
@@ -225,6 +239,11 @@ export class JobStore {
       mode: 0o600,
     });
   }
+}
+
+/** A submission's stdout file and the two beside it (stderr, the child's pid). */
+async function removeOutput(file: string): Promise<void> {
+  await Promise.all([file, `${file}.err`, `${file}.pid`].map((f) => rm(f, { force: true })));
 }
 
 /** Numbers this process's submissions, for their stdout files' names. */

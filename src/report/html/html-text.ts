@@ -1,3 +1,5 @@
+import { hasScheme } from '../../policy/glob.js';
+
 /** Text and attribute values safe in HTML (and in inline SVG). */
 export function escapeHtml(text: string): string {
   // One scan, and none at all for the common text with nothing to escape: a contact sheet
@@ -24,12 +26,15 @@ export function safeRemoteHref(url: string): string | undefined {
 
 /** The last path segment of a URL or path, for captions. */
 export function baseName(urlOrPath: string): string {
-  const withoutQuery = urlOrPath.replace(/[?#].*$/, '');
+  // A local file's name may hold `?`, `#` and `%`: only a URL has a query, a fragment and escapes.
+  const url = hasScheme(urlOrPath);
+  const withoutQuery = url ? urlOrPath.replace(/[?#].*$/, '') : urlOrPath;
   const last =
     withoutQuery
       .split('/')
       .filter((s) => s !== '')
       .pop() ?? urlOrPath;
+  if (!url) return last;
   try {
     return decodeURIComponent(last);
   } catch {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants, copyFileSync, linkSync, statSync, type Stats } from 'node:fs';
 import { access, readdir, rename, rm } from 'node:fs/promises';
 import { delimiter, extname, join } from 'node:path';
+import { hasScheme } from '../../policy/glob.js';
 import { runProcess } from '../../backends/process.js';
 import { makeDir, makeDirSync } from '../../util/make-dir.js';
 
@@ -32,7 +33,8 @@ const IMAGE = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.avif', '.tif'
 const VIDEO = new Set(['.mp4', '.mov', '.webm', '.m4v', '.mkv']);
 
 export function mediaKind(path: string): MediaKind {
-  const ext = extname(path.replace(/[?#].*$/, '')).toLowerCase();
+  // A URL's query and fragment are not its name; in a local file's name, `?` and `#` are.
+  const ext = extname(hasScheme(path) ? path.replace(/[?#].*$/, '') : path).toLowerCase();
   return IMAGE.has(ext) ? 'image' : VIDEO.has(ext) ? 'video' : 'other';
 }
 
