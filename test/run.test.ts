@@ -264,6 +264,11 @@ fi
     expect(sb.submissions()).toHaveLength(2);
     const lookups = sb.standin.readLog().filter((r) => r.command === 'status');
     expect(lookups.some((r) => r.exit === 65)).toBe(true);
+    // The job it ended with is a new, paid one, not the one it looked for.
+    expect(sb.runRecord('one').stages['a']!.attempts.at(-1)).toMatchObject({
+      reattached: false,
+      requestId: sb.submissions()[1]!.request_id,
+    });
   });
 
   it('stops the run on a token file the client cannot read (exit 1 from every call) as on a missing token: exit 77', async () => {

@@ -7,6 +7,7 @@ import { reasonText } from './format.js';
 import type { Env } from './github-commands.js';
 import {
   paidJobs,
+  paidOf,
   readRunData,
   rowStatus,
   stageDurationMs,
@@ -42,7 +43,7 @@ export function renderJobSummary(run: RunData, options: SummaryOptions): string 
   const facts = [
     `recipe \`${r.recipe.file}\``,
     `${run.stages.length} stage${run.stages.length === 1 ? '' : 's'}: ${countText(counts)}`,
-    `${r.submissions} job${r.submissions === 1 ? '' : 's'} paid`,
+    `${paidOf(run.stages)} job${paidOf(run.stages) === 1 ? '' : 's'} paid`,
     ...(duration !== undefined && Number.isFinite(duration) ? [formatDuration(duration)] : []),
     ...(r.exitCode === null ? [] : [`exit ${r.exitCode}`]),
   ];
@@ -205,6 +206,9 @@ export function costText(s: RunStage): string {
   if (!s.result) return '-';
   if (s.result.status === 'cached') return 'cached';
   const paid = paidJobs(s.result);
+  // The offline engine runs jobs on this machine: they cost nothing.
+  if (paid > 0 && s.model.startsWith('local/'))
+    return `offline: ${paid} job${paid === 1 ? '' : 's'}, no cost`;
   if (paid > 0) return `paid: ${paid} job${paid === 1 ? '' : 's'}`;
   return s.result.status === 'skipped' ? '-' : 'no new job';
 }

@@ -509,7 +509,9 @@ export class Executor {
         },
       );
       const endedAt = this.#now();
-      const base = { attempt, item: job.item, reattached: reattach !== undefined, startedAt, endedAt };
+      // A job followed from before, unless the service no longer knew it and a new one was submitted.
+      const reattached = reattach !== undefined && requestId === reattach;
+      const base = { attempt, item: job.item, reattached, startedAt, endedAt };
       if (outcome.kind === 'succeeded') {
         // The record is written only now, after the files are downloaded and checked.
         await this.#o.cache?.store?.succeeded(job.key, stage.model.id, jobLabel(stageId, job.item), {
@@ -537,7 +539,13 @@ export class Executor {
       this.#attemptFailed(
         job,
         { reason: 'protocol', message: `internal error in the backend: ${(cause as Error).message}` },
-        { attempt, item: job.item, reattached: reattach !== undefined, startedAt, endedAt: this.#now() },
+        {
+          attempt,
+          item: job.item,
+          reattached: reattach !== undefined && requestId === reattach,
+          startedAt,
+          endedAt: this.#now(),
+        },
         requestId,
       );
     } finally {

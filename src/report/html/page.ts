@@ -8,6 +8,7 @@ import { renderDagSvg } from './dag-svg.js';
 import { baseName, escapeHtml as h, pathHref, safeRemoteHref } from './html-text.js';
 import {
   fanOutItems,
+  paidOf,
   rowStatus,
   stageDurationMs,
   type FanOutItem,
@@ -90,7 +91,7 @@ function header(run: RunData, ctx: PageContext): string {
     `<li>started <b>${h(r.startedAt)}</b></li>`,
     ...(ms !== undefined && Number.isFinite(ms) ? [`<li>took <b>${h(formatDuration(ms))}</b></li>`] : []),
     `<li>stages <b>${h(countText(counts))}</b></li>`,
-    `<li>jobs paid <b>${r.submissions}</b></li>`,
+    `<li>jobs paid <b>${paidOf(run.stages)}</b></li>`,
     ...(r.exitCode === null ? [] : [`<li>exit <b>${r.exitCode}</b></li>`]),
     `<li>faceswap-pipe <b>${h(r.faceswapPipe)}</b></li>`,
     ...(r.runcomfy ? [`<li>client <b>${h(r.runcomfy)}</b></li>`] : []),

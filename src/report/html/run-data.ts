@@ -227,6 +227,11 @@ export function rowStatus(stage: RunStage): RowStatus {
 }
 
 /** Jobs this stage paid for in this run: distinct request ids submitted (not re-attached). */
+/** Jobs submitted to the service in a run (the offline engine's cost nothing). */
+export function paidOf(stages: readonly RunStage[]): number {
+  return stages.reduce((n, s) => n + (s.model.startsWith('local/') ? 0 : paidJobs(s.result)), 0);
+}
+
 export function paidJobs(result: RecordedStage | undefined): number {
   if (!result) return 0;
   const ids = new Set<string>();
