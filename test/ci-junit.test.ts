@@ -254,4 +254,28 @@ describe('the junit-10.xsd check', () => {
     const problems = checkJunitXml(xml);
     expect(problems.join('\n')).toContain(problem);
   });
+
+  it('a run refused by validation still writes its JUnit report and job summary, saying why', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe(
+      'bad.yaml',
+      'version: 1\nname: bad\nstages:\n  a:\n    model: nope/model\n    retires: 2\n    input: { prompt: p }\n',
+    );
+    const summary = join(sb.standin.dir, 'step-summary.md');
+    const result = await sb.run(['run', recipe, '--reporter', 'plain', '--junit', 'junit.xml'], {
+      GITHUB_STEP_SUMMARY: summary,
+    });
+    expect(result.code).toBe(65);
+    const xml = readFileSync(join(sb.standin.dir, 'junit.xml'), 'utf8');
+    expect(checkJunitXml(xml)).toEqual([]);
+    expect(xml).toContain('<testcase name="validate" classname="bad.yaml"');
+    expect(xml).toMatch(
+      /<failure message="the recipe was refused \(exit 65\): \d+ problems?" type="invalid-recipe">/,
+    );
+    expect(xml).toContain('error: unknown model "nope/model"');
+    const md = readFileSync(summary, 'utf8');
+    expect(md).toContain('### faceswap-pipe: bad.yaml ❌ refused');
+    expect(md).toContain('unknown key "retires"');
+    expect(sb.standin.readLog()).toEqual([]);
+  });
 });

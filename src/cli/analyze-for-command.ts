@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { analyzeRecipeFile } from '../recipe/analyze.js';
-import { exitCategory } from '../recipe/diagnostic.js';
+import { exitCategory, type Diagnostic } from '../recipe/diagnostic.js';
 import type { Recipe } from '../recipe/types.js';
 import { exitCodeFor } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -17,7 +17,10 @@ export async function analyzeForCommand(
   options: RecipeOptions,
   io: CliIo,
   print: { readonly github?: boolean } = {},
-): Promise<{ readonly recipe: Recipe; readonly catalog: Catalog } | { readonly exit: number }> {
+): Promise<
+  | { readonly recipe: Recipe; readonly catalog: Catalog }
+  | { readonly exit: number; readonly diagnostics?: readonly Diagnostic[] }
+> {
   const catalog = loadCatalog(io, options.catalog);
   if ('exit' in catalog) return catalog;
   const analysis = await analyzeRecipeFile(file, {
@@ -29,6 +32,7 @@ export async function analyzeForCommand(
     ...(options.allowInsecureLocal && { allowInsecureLocal: true }),
   });
   printDiagnostics(io, analysis.diagnostics, true, print);
-  if (!analysis.recipe) return { exit: exitCodeFor(exitCategory(analysis.diagnostics)) };
+  if (!analysis.recipe)
+    return { exit: exitCodeFor(exitCategory(analysis.diagnostics)), diagnostics: analysis.diagnostics };
   return { recipe: analysis.recipe, catalog };
 }

@@ -81,6 +81,42 @@ export function renderJunit(run: RunData): string {
  * Parses XML into a DOM (xmlbuilder2's, which is lenient: check well-formedness first, as
  * `junit-schema.ts` does). Here so that xmlbuilder2 is imported by this module only.
  */
+/**
+ * The JUnit report of a run that never started because its recipe was refused: one failed
+ * test case, `validate`, with every diagnostic, so a CI job's test report shows why.
+ */
+export function renderRefusedJunit(
+  recipeFile: string,
+  exitCode: number,
+  diagnostics: string,
+  count: number,
+): string {
+  const root = create({ version: '1.0', encoding: 'UTF-8' }).ele('testsuites', {
+    name: clean(`faceswap-pipe ${recipeFile}`),
+    tests: '1',
+    failures: '1',
+    errors: '0',
+    time: '0.000',
+  });
+  const suite = root.ele('testsuite', {
+    name: clean(recipeFile),
+    tests: '1',
+    failures: '1',
+    errors: '0',
+    skipped: '0',
+    time: '0.000',
+    timestamp: new Date().toISOString().replace(/\.\d+Z$|Z$/, ''),
+  });
+  suite
+    .ele('testcase', { name: 'validate', classname: clean(recipeFile), time: '0.000' })
+    .ele('failure', {
+      message: clean(`the recipe was refused (exit ${exitCode}): ${count} problem${count === 1 ? '' : 's'}`),
+      type: 'invalid-recipe',
+    })
+    .txt(clean(diagnostics));
+  return root.end({ prettyPrint: true }) + '\n';
+}
+
 export function parseXml(xml: string): unknown {
   return create(xml).root().node;
 }

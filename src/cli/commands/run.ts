@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { isCI } from 'ci-info';
 import type { Backend } from '../../backends/backend.js';
@@ -11,8 +12,11 @@ import { buildPlan, type Plan } from '../../plan/plan.js';
 import { inputPolicyFor, type InputPolicy } from '../../policy/input-guard.js';
 import { createProvenanceHook } from '../../policy/provenance.js';
 import { makeRedactor } from '../../policy/redact.js';
+import { sortDiagnostics, type Diagnostic } from '../../recipe/diagnostic.js';
 import type { SetOverride } from '../../recipe/sets.js';
+import { makeDir } from '../../util/make-dir.js';
 import type { Recipe, StageId } from '../../recipe/types.js';
+import { renderDiagnostic } from '../../report/diagnostics-text.js';
 import { isGithubActions } from '../../report/github-commands.js';
 import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
 import { graphOf } from '../../report/html/run-data.js';
@@ -67,7 +71,10 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   const loaded = await analyzeForCommand(file, options, io, {
     github: options.reporter === 'github' || isGithubActions(io.env),
   });
-  if ('exit' in loaded) return loaded.exit;
+  if ('exit' in loaded) {
+    if (loaded.diagnostics) await reportRefused(file, loaded.exit, loaded.diagnostics, options, io);
+    return loaded.exit;
+  }
   const { recipe, catalog } = loaded;
   const plan = buildPlan(recipe, catalog);
   const selection = checkSelection(plan, options, io);
@@ -185,6 +192,58 @@ function reportCachePlan(
     );
   }
   return ExitCode.dataError;
+}
+
+/**
+ * A recipe refused before anything ran still gets the CI outputs asked for: --junit (one
+ * failed test case, `validate`) and the job summary (GITHUB_STEP_SUMMARY and/or --summary), so
+ * a pipeline's test report and summary say why, not only the log. Best effort: a file that
+ * cannot be written is a warning; the exit code stays the refusal's.
+ */
+async function reportRefused(
+  file: string,
+  exitCode: number,
+  diagnostics: readonly Diagnostic[],
+  options: RunOptions,
+  io: CliIo,
+): Promise<void> {
+  const text = sortDiagnostics(diagnostics)
+    .map((d) => renderDiagnostic(d))
+    .join('');
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const write = async (what: string, path: string, content: string, append: boolean) => {
+    try {
+      await makeDir(dirname(path));
+      await (append ? appendFile(path, content) : writeFile(path, content));
+    } catch (cause) {
+      io.stderr.write(
+        `faceswap-pipe: warning: could not write ${what} ${path}: ${(cause as Error).message}\n`,
+      );
+    }
+  };
+  if (options.junit !== undefined) {
+    const { renderRefusedJunit } = await import('../../report/junit.js');
+    await write(
+      'the JUnit report',
+      resolve(io.cwd, options.junit),
+      renderRefusedJunit(file, exitCode, text, errors),
+      false,
+    );
+  }
+  const lines = text.split('\n');
+  const shown =
+    lines.length > 80
+      ? [...lines.slice(0, 80), `… ${lines.length - 80} more lines (faceswap-pipe validate ${file})`]
+      : lines;
+  const summary =
+    `### faceswap-pipe: ${file} ❌ refused\n\nThe recipe was refused before anything ran (exit ${exitCode}): ${errors} problem${errors === 1 ? '' : 's'}.\n\n` +
+    '````text\n' +
+    shown.join('\n').trimEnd() +
+    '\n````\n';
+  const step = io.env['GITHUB_STEP_SUMMARY'];
+  if (step) await write('the job summary', resolve(io.cwd, step), summary, true);
+  if (options.summary !== undefined && (!step || resolve(io.cwd, options.summary) !== resolve(io.cwd, step)))
+    await write('the job summary', resolve(io.cwd, options.summary), summary, false);
 }
 
 /** A word as a POSIX shell reads it: quoted when it holds anything but plain characters. */
