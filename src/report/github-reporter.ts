@@ -55,6 +55,8 @@ export class GithubReporter implements RunObserver {
   readonly #maxRetryWarnings: number;
   /** Buffered lines of stages that started and have not finished, in start order. */
   readonly #open = new Map<string, string[]>();
+  /** Jobs per stage (more than one: a fan-out), from stage-start. */
+  readonly #jobs = new Map<string, number>();
   readonly #finished = new Set<string>();
   readonly #quarter = new Map<string, number>();
   #retryWarnings = 0;
@@ -74,6 +76,7 @@ export class GithubReporter implements RunObserver {
         if (line !== undefined) this.#write(line);
         return;
       case 'stage-start':
+        this.#jobs.set(e.stage, e.jobs);
         this.#open.set(e.stage, line === undefined ? [] : [line]);
         if (line !== undefined) this.#write(line);
         return;
@@ -131,7 +134,7 @@ export class GithubReporter implements RunObserver {
         this.#command(
           annotation('error', message, {
             ...this.#locations.get(e.stage),
-            title: `Stage ${e.stage} failed: ${reasonText(e.reason)} after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}`,
+            title: `Stage ${e.stage} failed: ${reasonText(e.reason)} ${attemptsText(e.attempts, this.#jobs.get(e.stage) ?? 1)}`,
           }),
         );
         return;
@@ -213,4 +216,10 @@ function stderrLines(tail: string | null): string[] {
     .split(/\r?\n/)
     .map((l) => l.trimEnd())
     .filter((l) => l !== '');
+}
+
+/** `after 2 attempts`, or for a fan-out `(3 items, 4 attempts)`: attempts are counted over all items. */
+function attemptsText(attempts: number, jobs: number): string {
+  const counted = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+  return jobs > 1 ? `(${jobs} items, ${counted})` : `after ${counted}`;
 }
