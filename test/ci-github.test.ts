@@ -331,7 +331,7 @@ describe('GithubReporter', () => {
         // A message line that would read as a command is defused.
         '> ::error::forged',
         '::endgroup::',
-        '::error title=Stage b failed%3A job failed (4 items, 4 attempts)::1 of 4 items failed; item 1: boom%0A::error::forged',
+        '::error title=Stage b failed%3A job failed (4 items%2C 4 attempts)::1 of 4 items failed; item 1: boom%0A::error::forged',
         '[done] failed: 1 succeeded, 0 cached, 1 failed, 0 skipped in 3.0s (exit 1)',
         '',
       ].join('\n'),
