@@ -141,6 +141,8 @@ describe('JUnit report', () => {
     for (const ok of [passed, passed2]) {
       expect(ok.children).toEqual(['system-out']);
       expect(ok.out).toMatch(/file: gallery\/[0-9a-f-]{36}\/result\.png\n$/);
+      // The item's own outcome, not its failed stage's.
+      expect(ok.out).toContain('status: succeeded\n');
     }
     expect(skipped.skipped).toEqual({
       message: 'needs stage "gallery", which failed',

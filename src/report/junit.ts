@@ -220,13 +220,25 @@ function itemCase(stage: RunStage, result: RecordedStage, item: FanOutItem): Tes
   const paid = new Set(
     item.attempts.filter((a) => a.requestId !== null && !a.reattached).map((a) => a.requestId),
   ).size;
+  const jobs = `${paid} job${paid === 1 ? '' : 's'}`;
   const cost =
     result.status === 'cached'
       ? 'cached'
-      : paid > 0
-        ? `paid: ${paid} job${paid === 1 ? '' : 's'}`
-        : 'no new job';
-  const out = describe(stage, result, item.attempts, item.files, cost);
+      : paid === 0
+        ? 'no new job'
+        : stage.model.startsWith('local/')
+          ? `offline: ${jobs}, no cost`
+          : `paid: ${jobs}`;
+  // The item's own outcome: a stage with one failed item still has items that succeeded.
+  const status =
+    item.outcome === 'failed'
+      ? 'failed'
+      : item.outcome === 'unknown'
+        ? 'not finished'
+        : result.status === 'cached'
+          ? 'cached'
+          : 'succeeded';
+  const out = describe(stage, result, item.attempts, item.files, cost, status);
   const failed = failedAttempts(item.attempts);
   if (item.outcome === 'failed') {
     const last = item.lastFailure;
@@ -295,8 +307,9 @@ function describe(
   attempts: readonly AttemptRecord[],
   files?: readonly string[],
   cost: string = costText(stage),
+  status: string = result.status,
 ): string {
-  const lines = [`model: ${stage.model}`, `status: ${result.status}`, `cost: ${cost}`];
+  const lines = [`model: ${stage.model}`, `status: ${status}`, `cost: ${cost}`];
   for (const a of attempts) {
     lines.push(
       `attempt ${a.attempt}${a.item === null ? '' : ` item ${a.item}`}: ${a.outcome}${a.reason ? ` (${a.reason})` : ''}${a.requestId ? `, request ${a.requestId}${a.reattached ? ' (followed)' : ''}` : ''}, ${seconds(a.endedAt - a.startedAt)}s`,
