@@ -157,7 +157,37 @@ export async function writeJobSummary(
     readonly appendStepSummary?: boolean;
   },
 ): Promise<string[]> {
-  const targets: { path: string; append: boolean; linkBase: string }[] = [];
+  const targets = summaryTargets(options);
+  if (targets.length === 0) return [];
+  const run = await readRunData(runDir, { ...(options.graph && { graph: options.graph }) });
+  for (const t of targets) {
+    const text = renderJobSummary(run, { linkBase: t.linkBase, env: options.env });
+    await makeDir(dirname(t.path));
+    if (t.append) await appendFile(t.path, text);
+    else await writeFile(t.path, text);
+  }
+  return targets.map((t) => t.path);
+}
+
+/** Where a job summary goes, and whether it is appended (GitHub's file) or written. */
+export interface SummaryTarget {
+  readonly path: string;
+  readonly append: boolean;
+  /** What links in the summary are relative to. */
+  readonly linkBase: string;
+}
+
+/**
+ * The files a job summary is written to: `$GITHUB_STEP_SUMMARY` (appended) and/or `--summary`
+ * (written; appended once when it names GitHub's file).
+ */
+export function summaryTargets(options: {
+  readonly file?: string;
+  readonly env: Env;
+  readonly cwd: string;
+  readonly appendStepSummary?: boolean;
+}): SummaryTarget[] {
+  const targets: SummaryTarget[] = [];
   const step = options.env['GITHUB_STEP_SUMMARY'];
   const workspace = options.env['GITHUB_WORKSPACE'] || options.cwd;
   // The step summary is read on GitHub, where paths mean something relative to the checkout.
@@ -170,15 +200,7 @@ export async function writeJobSummary(
       if (!targets.some((t) => t.path === path)) targets.push({ path, append: true, linkBase: workspace });
     } else targets.push({ path, append: false, linkBase: dirname(path) });
   }
-  if (targets.length === 0) return [];
-  const run = await readRunData(runDir, { ...(options.graph && { graph: options.graph }) });
-  for (const t of targets) {
-    const text = renderJobSummary(run, { linkBase: t.linkBase, env: options.env });
-    await makeDir(dirname(t.path));
-    if (t.append) await appendFile(t.path, text);
-    else await writeFile(t.path, text);
-  }
-  return targets.map((t) => t.path);
+  return targets;
 }
 
 export function statusWord(status: RowStatus): string {

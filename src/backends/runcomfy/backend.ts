@@ -61,13 +61,10 @@ export class RuncomfyBackend implements Backend {
     }
     if (requestId === undefined) {
       // Found gone just as the attempt was stopped: nothing is submitted after a stop.
-      if (request.signal.aborted) {
-        const deadline = request.abortReason() === 'deadline';
-        return failed({
-          reason: deadline ? 'timed-out' : 'interrupted',
-          message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'} before the job the service no longer knows was submitted again`,
-        });
-      }
+      if (request.signal.aborted)
+        return failed(
+          stopFailure(request, ' before the job the service no longer knows was submitted again'),
+        );
       const submitted = await this.#submit(request, hooks);
       if ('failure' in submitted) return failed(submitted.failure);
       requestId = submitted.requestId;
@@ -127,15 +124,13 @@ export class RuncomfyBackend implements Backend {
       abortedAfter(request.signal, graceMs),
     );
     if (submitted.ok) return { requestId: submitted.value, at: Date.now() };
-    if (request.signal.aborted && submitted.failure.reason === 'interrupted') {
-      const deadline = request.abortReason() === 'deadline';
+    if (request.signal.aborted && submitted.failure.reason === 'interrupted')
       return {
-        failure: {
-          reason: deadline ? 'timed-out' : 'interrupted',
-          message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'} while the submit was still waiting for the service; the client did not answer within ${formatSeconds(graceMs)} more and was stopped, so a job may exist on the service without a known request id`,
-        },
+        failure: stopFailure(
+          request,
+          ` while the submit was still waiting for the service; the client did not answer within ${formatSeconds(graceMs)} more and was stopped, so a job may exist on the service without a known request id`,
+        ),
       };
-    }
     return { failure: submitted.failure };
   }
 
@@ -272,7 +267,6 @@ export class RuncomfyBackend implements Backend {
     lastFailure?: AttemptFailure,
   ): Promise<AttemptFailure> {
     const outcome = await this.#client.cancel(requestId);
-    const why = request.abortReason() === 'deadline' ? 'the attempt timed out' : 'the run was interrupted';
     const what =
       outcome === 'cancelled'
         ? `job ${requestId} was cancelled on the service`
@@ -281,8 +275,7 @@ export class RuncomfyBackend implements Backend {
           : `cancelling job ${requestId} failed; it may still run and bill`;
     const asking = lastFailure ? ` (its status could not be read lately: ${lastFailure.message})` : '';
     return {
-      reason: request.abortReason() === 'deadline' ? 'timed-out' : 'interrupted',
-      message: `${why}${asking}; ${what}`,
+      ...stopFailure(request, `${asking}; ${what}`),
       requestId,
       // A job that could not be cancelled keeps running: the next attempt follows it instead of paying again.
       jobAlive: outcome !== 'cancelled',
@@ -308,15 +301,15 @@ export class RuncomfyBackend implements Backend {
       // The job is finished and paid for: a deadline that falls while its files download is a
       // timeout like any other, and the retry fetches them again (downloads have no deadline of
       // their own, contract section 5); a Ctrl-C leaves the job for the next run to collect.
-      if (result.failure.reason === 'interrupted' && request.signal.aborted) {
-        const deadline = request.abortReason() === 'deadline';
+      if (result.failure.reason === 'interrupted' && request.signal.aborted)
         return failed({
-          reason: deadline ? 'timed-out' : 'interrupted',
-          message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'} while fetching the result of finished job ${requestId}; the job is not submitted again, its result is fetched anew`,
+          ...stopFailure(
+            request,
+            ` while fetching the result of finished job ${requestId}; the job is not submitted again, its result is fetched anew`,
+          ),
           requestId,
           jobAlive: true,
         });
-      }
       return failed({ ...result.failure, requestId, jobAlive: true });
     }
     if (result.value.state !== undefined && result.value.state !== 'completed') {
@@ -385,6 +378,18 @@ async function removeAbandonedPartials(root: string, name: string): Promise<void
     if (pid !== process.pid && !processAlive(pid))
       await rm(join(root, entry), { recursive: true, force: true });
   }
+}
+
+/**
+ * The failure of an attempt that was stopped: `timed-out` at its deadline, else `interrupted`;
+ * `detail` continues the sentence (" while …", "; …").
+ */
+function stopFailure(request: AttemptRequest, detail: string): AttemptFailure {
+  const deadline = request.abortReason() === 'deadline';
+  return {
+    reason: deadline ? 'timed-out' : 'interrupted',
+    message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'}${detail}`,
+  };
 }
 
 function failed(failure: AttemptFailure): AttemptOutcome {

@@ -21,7 +21,7 @@ import { isGithubActions } from '../../report/github-commands.js';
 import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
 import { graphOf } from '../../report/html/run-data.js';
 import { writeRunReport } from '../../report/html/write-run-report.js';
-import { writeJobSummary } from '../../report/summary-md.js';
+import { summaryTargets, writeJobSummary } from '../../report/summary-md.js';
 import { renderDryRun } from '../../report/dry-run.js';
 import { renderSummary } from '../../report/format.js';
 import { JsonReporter } from '../../report/json-reporter.js';
@@ -240,10 +240,12 @@ async function reportRefused(
     '````text\n' +
     shown.join('\n').trimEnd() +
     '\n````\n';
-  const step = io.env['GITHUB_STEP_SUMMARY'];
-  if (step) await write('the job summary', resolve(io.cwd, step), summary, true);
-  if (options.summary !== undefined && (!step || resolve(io.cwd, options.summary) !== resolve(io.cwd, step)))
-    await write('the job summary', resolve(io.cwd, options.summary), summary, false);
+  const targets = summaryTargets({
+    ...(options.summary !== undefined && { file: options.summary }),
+    env: io.env,
+    cwd: io.cwd,
+  });
+  for (const t of targets) await write('the job summary', t.path, summary, t.append);
 }
 
 /** A word as a POSIX shell reads it: quoted when it holds anything but plain characters. */
