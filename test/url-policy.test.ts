@@ -127,16 +127,31 @@ describe('checkSentValue', () => {
     expect(code('http://assets.example.com/a.jpg', tests)).toBe('url-not-https');
   });
 
-  it('local models take paths inside the recipe folder only', () => {
-    const local: Receiver = { kind: 'local', model: 'local/face-swap', recipeDir: '/work/recipes' };
-    expect(code('assets/ana.jpg', strict, local)).toBeUndefined();
-    expect(code('./assets/../ana.jpg', strict, local)).toBeUndefined();
-    expect(code('/work/recipes/assets/ana.jpg', strict, local)).toBeUndefined();
-    expect(code('file:///work/recipes/assets/ana.jpg', strict, local)).toBeUndefined();
-    expect(code('../secrets/ana.jpg', strict, local)).toBe('path-outside-recipe');
-    expect(code('/etc/passwd', strict, local)).toBe('path-outside-recipe');
-    expect(code('file:///etc/passwd', strict, local)).toBe('path-outside-recipe');
-    expect(code('https://169.254.169.254/', strict, local)).toBe('url-private-host');
+  it('local models take paths of existing files inside the recipe folder only', () => {
+    const root = mkdtempSync(join(tmpdir(), 'url-policy-local-'));
+    try {
+      const recipes = join(root, 'recipes');
+      mkdirSync(join(recipes, 'assets'), { recursive: true });
+      writeFileSync(join(recipes, 'assets/ana.jpg'), 'x');
+      writeFileSync(join(recipes, 'ana.jpg'), 'x');
+      const local: Receiver = { kind: 'local', model: 'local/face-swap', recipeDir: recipes };
+      expect(code('assets/ana.jpg', strict, local)).toBeUndefined();
+      expect(code('./assets/../ana.jpg', strict, local)).toBeUndefined();
+      expect(code(`${recipes}/assets/ana.jpg`, strict, local)).toBeUndefined();
+      expect(code(`file://${recipes}/assets/ana.jpg`, strict, local)).toBeUndefined();
+      expect(code('../secrets/ana.jpg', strict, local)).toBe('path-outside-recipe');
+      expect(code('/etc/passwd', strict, local)).toBe('path-outside-recipe');
+      expect(code('file:///etc/passwd', strict, local)).toBe('path-outside-recipe');
+      expect(code('https://169.254.169.254/', strict, local)).toBe('url-private-host');
+      // Found before anything runs, not when the stage starts.
+      expect(code('assets/ana-typo.jpg', strict, local)).toBe('local-file-missing');
+      expect(code('assets', strict, local)).toBe('local-file-missing');
+      expect(checkSentValue('assets/ana-typo.jpg', local, strict)?.reason).toBe(
+        "is the path assets/ana-typo.jpg, but no such file exists (local paths are relative to the recipe's folder); check the name, or add the file",
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('a symbolic link in the recipe folder that leads outside it is refused like the outside path', () => {

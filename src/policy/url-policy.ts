@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasScheme, localKey } from './glob.js';
@@ -14,8 +14,9 @@ import { ADDRESS_WORDS, classifyHost } from './ip-address.js';
  *   (loopback is allowed with `--allow-insecure-local`, for tests);
  * - hosted models get URLs only: a local path or `file:` URL is refused with a way forward, since
  *   the runcomfy client uploads nothing;
- * - the offline (`local`) models take local paths, which must stay inside the recipe's folder.
- * Violations are invalid input data (exit 65), not refusals.
+ * - the offline (`local`) models take local paths, which must stay inside the recipe's folder
+ *   and name a file that exists.
+ * Violations are invalid input data (exit 65; a missing file 66), not refusals.
  */
 export interface UrlPolicyOptions {
   /** Allow loopback hosts, over http too (tests only; CI examples never set it). */
@@ -34,7 +35,8 @@ export type UrlProblemCode =
   | 'url-private-host'
   | 'url-invalid'
   | 'local-file-hosted'
-  | 'path-outside-recipe';
+  | 'path-outside-recipe'
+  | 'local-file-missing';
 
 /** A refused value; `reason` completes a sentence that starts with where the value is. */
 export interface UrlProblem {
@@ -152,7 +154,28 @@ function checkPath(path: string, receiver: Receiver): UrlProblem | undefined {
       reason: `is the path ${path}, a link to ${target}, which is outside the recipe's folder; local models read only files in the recipe's folder or below it (copy the file in rather than linking it)`,
     };
   }
+  // Found now rather than when the stage starts, after the stages before it have run.
+  if (target === undefined) {
+    return {
+      code: 'local-file-missing',
+      reason: `is the path ${path}, but no such file exists (local paths are relative to the recipe's folder); check the name, or add the file`,
+    };
+  }
+  if (!isFile(target)) {
+    return {
+      code: 'local-file-missing',
+      reason: `is the path ${path}, which is a folder, not a file; give the path of an image or video file`,
+    };
+  }
   return undefined;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** The real path of an existing file (links resolved), or undefined. */

@@ -90,6 +90,7 @@ export type DiagnosticCode =
   | 'url-invalid'
   | 'local-file-hosted'
   | 'path-outside-recipe'
+  | 'local-file-missing'
   // consent and the prompt screen (docs/consent.md): not permitted, 77
   | 'consent-missing'
   | 'disclosure-missing'

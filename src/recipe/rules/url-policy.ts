@@ -71,6 +71,7 @@ export function checkUrlPolicy(
         `${placeOf(stage, value)} ${problem.reason}${options.origin.suffix(value)}`,
         ctx.at(value.at),
         options.origin.notes(ctx, value),
+        problem.code === 'local-file-missing' ? 'missing-file' : 'invalid',
       );
     }
   }
