@@ -205,6 +205,25 @@ describe('syntax errors', () => {
     expect(template('${{ item }}', ['vars', 'stages', 'item', 'index']).whole).toBe(true);
   });
 
+  it("a format() string that needs more arguments than the call has, whatever they are (GitHub's own rules)", () => {
+    // A stage output as the argument: evaluation cannot run before the run, the check still can.
+    expect(errors("${{ format('{0} and {1}', stages.a.outputs.images[0]) }}")).toMatchObject([
+      {
+        code: 'expression-syntax',
+        message:
+          "invalid expression: the format string '{0} and {1}' uses more placeholders than the 1 argument after it ({0} is the first); add the missing arguments or remove the extra placeholders",
+        text: "'{0} and {1}'",
+      },
+    ]);
+    expect(errors("x ${{ join(FORMAT('{0', vars.a), ',') }}")).toMatchObject([
+      { code: 'expression-syntax', text: "'{0'" },
+    ]);
+    expect(errors("${{ format('{1}', vars.a) }}")[0]?.message).toContain('the 1 argument after it');
+    // Escaped braces, repeated placeholders and a computed format string are fine.
+    expect(template("${{ format('{{x}} {0} {0}', stages.a.outputs.images[0]) }}").whole).toBe(true);
+    expect(template('${{ format(vars.f, stages.a.outputs.images[0]) }}').whole).toBe(true);
+  });
+
   it('every broken expression of a string is reported', () => {
     expect(errors('${{ env.A }} and ${{ vars.b ; }}').map((e) => e.text)).toEqual(['env', ';']);
   });

@@ -1,4 +1,4 @@
-import { Evaluator, Lexer, Parser, data, type Expr } from '@actions/expressions';
+import { Evaluator, Lexer, Parser, data, wellKnownFunctions, type Expr } from '@actions/expressions';
 import { ContextAccess, FunctionCall, IndexAccess, Literal, Star } from '@actions/expressions/ast';
 import type { JsonValue } from '../util/json.js';
 
@@ -230,9 +230,47 @@ function parseExpression(text: string, contexts: readonly ContextName[]): Expres
     const code = /^Unrecognized named-value/.test(problem.message) ? 'unknown-context' : 'expression-syntax';
     return { kind: 'error', code, message: rewordParseError(problem.message, contexts), offset, length };
   }
+  const badFormat = checkFormatCalls(expr, toOffset);
+  if (badFormat) return { kind: 'error', code: 'expression-syntax', ...badFormat };
   const references: Reference[] = [];
   collectReferences(expr, references, toOffset);
   return { kind: 'ok', expr, references };
+}
+
+/**
+ * `format('{0} and {1}', x)` fails whatever x is. Evaluation finds it only when every argument
+ * is known before the run, so a call taking a stage's output would fail when that stage's
+ * dependents start, after it was paid for. The format string is put through GitHub's own
+ * `format` with as many (empty) arguments as the call has, so the rules are exactly its rules.
+ */
+function checkFormatCalls(
+  node: Expr,
+  toOffset: (pos: { line: number; column: number }) => number,
+): { message: string; offset: number; length: number } | undefined {
+  if (node instanceof FunctionCall && node.functionName.lexeme.toLowerCase() === 'format') {
+    const [first, ...rest] = node.args;
+    if (first instanceof Literal && first.literal.kind === data.Kind.String) {
+      const text = first.literal.coerceString();
+      try {
+        wellKnownFunctions['format']!.call(first.literal, ...rest.map(() => new data.StringData('')));
+      } catch (cause) {
+        const tooFew = /references more arguments/.test((cause as Error).message);
+        const count = `${rest.length} argument${rest.length === 1 ? '' : 's'}`;
+        return {
+          message: tooFew
+            ? `invalid expression: the format string '${text}' uses more placeholders than the ${count} after it ({0} is the first); add the missing arguments or remove the extra placeholders`
+            : `invalid expression: the format string '${text}' is not valid; placeholders are {0}, {1}, …, and a literal brace is written {{ or }}`,
+          offset: toOffset(first.token.range.start),
+          length: Math.max(1, toOffset(first.token.range.end) - toOffset(first.token.range.start)),
+        };
+      }
+    }
+  }
+  for (const child of childrenOf(node)) {
+    const found = checkFormatCalls(child, toOffset);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function rewordParseError(message: string, contexts: readonly ContextName[]): string {
