@@ -289,6 +289,37 @@ stages:
     expect(record.stages['left']!.outputs).toEqual(record.stages['right']!.outputs);
   });
 
+  it('--force on one of two stages that share a request re-runs both now, so nothing is left stale for a later run', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: FAST } } });
+    const stage = (id: string) =>
+      `  ${id}:\n    model: ${KONTEXT}\n    input:\n      prompt: Change only the face\n      image: ${scene(5)}\n`;
+    const after = (id: string, up: string) =>
+      `  ${id}:\n    model: ${KONTEXT}\n    input:\n      prompt: Relight ${id}\n      image: \${{ stages.${up}.outputs.images[0] }}\n`;
+    const recipe = sb.recipe(
+      'forced-twins.yaml',
+      `version: 1\nname: forced-twins\nstages:\n${stage('left')}${stage('right')}${after('after-left', 'left')}${after('after-right', 'right')}`,
+    );
+    const first = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(3);
+
+    const dry = await sb.run(['run', recipe, '--dry-run', '--force', 'left']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(
+      'it sends the same request as stage "left", which is forced (--force): one job for both',
+    );
+    const forced = await sb.run(['run', recipe, '--reporter', 'plain', '--force', 'left']);
+    expect(forced.code, forced.stdout + forced.stderr).toBe(0);
+    // One new job for the twins, and both dependents re-run with its result.
+    expect(sb.submissions()).toHaveLength(6);
+    const record = sb.runRecord('forced-twins');
+    expect(record.stages['right']!.outputs).toEqual(record.stages['left']!.outputs);
+    // Nothing is stale afterwards: the next run is all cached.
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(6);
+  });
+
   it("a fan-out stage whose items all take a twin stage's results finishes once, and its dependents wait for the rest", async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: FAST }, [NANO]: { base: { queueMs: 0, runMs: 1200 } } } });
     const fan = (id: string) =>

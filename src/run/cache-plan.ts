@@ -7,7 +7,7 @@ import type { StageId } from '../recipe/types.js';
 import { jobKeys } from '../state/cache-key.js';
 import type { JobStore, SucceededJob } from '../state/job-store.js';
 import type { InputPolicy } from '../policy/input-guard.js';
-import type { JsonValue } from '../util/json.js';
+import type { JsonObject, JsonValue } from '../util/json.js';
 import { resolveStageInputs, type StageView } from './stage-input.js';
 
 /** Which stages a run selects: all, or `--only`, `--from`, `--until`. */
@@ -50,7 +50,7 @@ export type CacheDecision =
        * The bodies the stage's jobs will send, when its upstream stages are all cached so they
        * are known now (what `--dry-run` prints); absent otherwise.
        */
-      readonly bodies?: readonly JsonValue[];
+      readonly bodies?: readonly JsonObject[];
       /**
        * What the run will do with each of those bodies, when the job records were consulted
        * (not forced, not --no-cache): only `submit` is a new, paid job.
@@ -112,6 +112,9 @@ export async function planCache(
   const needed = upstreamOf(deps, selected);
   const problems = new Set<string>();
   const refreshed = new Set<StageId>();
+  /** Cached stages that send a forced stage's very request, with that stage. */
+  const forcedTwins = new Map<StageId, StageId>();
+  const forced = (id: StageId) => selected.has(id) && (settings.force === true || settings.force.has(id));
   for (let round = 0; ; round++) {
     const decisions = new Map<StageId, CacheDecision>();
     const views = new Map<StageId, StageView>();
@@ -122,7 +125,7 @@ export async function planCache(
         decisions.set(id, { kind: 'not-selected' });
         continue;
       }
-      const decision = await decide(id, isSelected);
+      const decision = await decide(id);
       const final: CacheDecision =
         !isSelected && decision.kind === 'run' ? { kind: 'unavailable', why: decision.why } : decision;
       decisions.set(id, final);
@@ -130,6 +133,14 @@ export async function planCache(
       else if (final.kind === 'run' && final.known) views.set(id, final.known);
     }
 
+    // Two stages that send the very same request share one job and its record (the executor
+    // runs it once). Forcing one gives that request a new result; its twin takes it in this
+    // run, so the twin's dependents follow now rather than at some later run.
+    const twin = forcedTwin(decisions);
+    if (twin && round < plan.stages.length) {
+      forcedTwins.set(twin.stage, twin.forced);
+      continue;
+    }
     // A stale cached stage whose URLs a running, selected dependent reads is refreshed.
     const stale = plan.stages.find((s) => {
       const d = decisions.get(s.id);
@@ -163,7 +174,7 @@ export async function planCache(
     }
     return { decisions, problems: [...problems], blocked };
 
-    async function decide(id: StageId, isSelected: boolean): Promise<CacheDecision> {
+    async function decide(id: StageId): Promise<CacheDecision> {
       const spec = plan.recipe.stages.get(id)!;
       // With every upstream stage cached, the stage's bodies are known now: the job keys come
       // from them, and a stage that runs anyway carries them (what --dry-run prints).
@@ -180,8 +191,15 @@ export async function planCache(
       if (!settings.enabled)
         return { kind: 'run', why: 'the cache is off (--no-cache)', bypass: true, ...bodies };
       // --force applies to the stages a run selects; stages it only needs come from the cache.
-      if (isSelected && (settings.force === true || settings.force.has(id)))
-        return { kind: 'run', why: 'forced (--force)', bypass: true, ...bodies };
+      if (forced(id)) return { kind: 'run', why: 'forced (--force)', bypass: true, ...bodies };
+      const twinOf = forcedTwins.get(id);
+      if (twinOf !== undefined)
+        return {
+          kind: 'run',
+          why: `it sends the same request as stage "${twinOf}", which is forced (--force): one job for both`,
+          bypass: true,
+          ...bodies,
+        };
       if (refreshed.has(id))
         return {
           kind: 'run',
@@ -253,6 +271,27 @@ export async function planCache(
 
   function stage(id: StageId) {
     return plan.stages.find((s) => s.id === id)!;
+  }
+
+  /** A selected, cached stage one of whose jobs is a job of a forced stage (known bodies only). */
+  function forcedTwin(
+    decisions: ReadonlyMap<StageId, CacheDecision>,
+  ): { stage: StageId; forced: StageId } | undefined {
+    if (settings.force === true || settings.force.size === 0) return undefined;
+    const forcedKeys = new Map<string, StageId>();
+    for (const s of plan.stages) {
+      const d = decisions.get(s.id);
+      if (d?.kind !== 'run' || !forced(s.id) || !d.bodies) continue;
+      for (const key of jobKeys(catalog.get(s.model)!, d.bodies)) forcedKeys.set(key, s.id);
+    }
+    if (forcedKeys.size === 0) return undefined;
+    for (const s of plan.stages) {
+      const d = decisions.get(s.id);
+      if (d?.kind !== 'cached' || !selected.has(s.id) || forcedTwins.has(s.id)) continue;
+      const shared = d.records.find((r) => forcedKeys.has(r.key));
+      if (shared) return { stage: s.id, forced: forcedKeys.get(shared.key)! };
+    }
+    return undefined;
   }
 }
 
