@@ -421,6 +421,45 @@ stages:
     expect(maxOverlap(jobs, NANO)).toBe(1);
   });
 
+  it("a stage's time is its work, not its wait for a --concurrency slot, in every report alike", async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 1500 } } } });
+    const recipe = sb.recipe('queue.yaml', kontextRecipe('queue', { a: [], b: [] }));
+    const junit = join(sb.standin.dir, 'junit.xml');
+    const result = await sb.run([
+      'run',
+      recipe,
+      '--reporter',
+      'json',
+      '--concurrency',
+      '1',
+      '--junit',
+      junit,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const record = sb.runRecord('queue').stages as unknown as Record<
+      string,
+      { startedAt: number; endedAt: number; attempts: { startedAt: number; endedAt: number }[] }
+    >;
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; stage?: string; durationMs?: number });
+    const [first, second] = ['a', 'b'].map((id) => record[id]!).sort((x, y) => x.startedAt - y.startedAt);
+    // The second stage was ready at once but waited for the first one's slot.
+    expect(second!.startedAt).toBeGreaterThanOrEqual(first!.attempts[0]!.endedAt);
+    for (const id of ['a', 'b']) {
+      const stage = record[id]!;
+      expect(stage.startedAt).toBe(stage.attempts[0]!.startedAt);
+      const ms = stage.endedAt - stage.startedAt;
+      expect(ms).toBeLessThan(second!.endedAt - first!.startedAt - 500);
+      const event = events.find((e) => e.type === 'stage-succeeded' && e.stage === id)!;
+      expect(Math.abs(event.durationMs! - ms)).toBeLessThanOrEqual(1);
+      expect(readFileSync(junit, 'utf8')).toMatch(
+        new RegExp(`<testcase name="${id}"[^>]* time="${(ms / 1000).toFixed(3)}"`),
+      );
+    }
+  });
+
   it('polls a fresh job only after an interval, and a model it has seen finish less often', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 800 } } } });
     const recipe = sb.recipe('chain4.yaml', kontextRecipe('chain4', { a: [], b: ['a'], c: ['b'], d: ['c'] }));

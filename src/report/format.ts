@@ -53,13 +53,8 @@ export function renderSummary(
   const rows = results.map((r) => {
     const files = r.status === 'skipped' ? [] : r.files;
     const status = statusWord(r);
-    // From the first attempt, not from when the stage became ready: a stage of a wide run may
-    // wait long for a --concurrency slot, and that wait is not its time.
-    const began = r.attempts.reduce((t, a) => Math.min(t, a.startedAt), r.endedAt);
-    const time =
-      r.status === 'skipped'
-        ? '-'
-        : formatDuration(r.endedAt - (r.attempts.length > 0 ? began : r.startedAt));
+    // startedAt is the first attempt's start (src/run/executor.ts), as in every other report.
+    const time = r.status === 'skipped' ? '-' : formatDuration(r.endedAt - r.startedAt);
     const fileText =
       files.length === 0
         ? '-'

@@ -717,14 +717,10 @@ export class Executor {
     const { outputs, files } = this.#merged(stage);
     const attempts = stage.jobs.flatMap((j) => j.attempts).sort((a, b) => a.startedAt - b.startedAt);
     const endedAt = this.#now();
-    const base = {
-      stage: id,
-      model: stage.model.id,
-      input: stage.input,
-      attempts,
-      startedAt: stage.startedAt,
-      endedAt,
-    };
+    // A stage's time is its work: from its first attempt, not from when it became ready (a
+    // stage of a wide run may wait long for a --concurrency slot). Every report uses this.
+    const startedAt = attempts[0]?.startedAt ?? stage.startedAt;
+    const base = { stage: id, model: stage.model.id, input: stage.input, attempts, startedAt, endedAt };
     let result: StageResult;
     if (failure) {
       result = { ...base, status: 'failed', failure, outputs, files };
@@ -734,7 +730,7 @@ export class Executor {
         reason: failure.reason,
         message: failure.message,
         attempts: attempts.length,
-        durationMs: endedAt - stage.startedAt,
+        durationMs: endedAt - startedAt,
         exitCode: failure.exitCode ?? null,
         stderrTail: failure.stderrTail ?? null,
       });
@@ -751,7 +747,7 @@ export class Executor {
         stage: id,
         cached,
         attempts: attempts.length,
-        durationMs: endedAt - stage.startedAt,
+        durationMs: endedAt - startedAt,
         outputs,
         files,
         ...(warnings.length > 0 && { warnings }),

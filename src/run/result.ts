@@ -42,6 +42,10 @@ interface StageResultBase {
   /** The body sent to the model (a list of bodies for a fan-out stage); null when never resolved. */
   readonly input: JsonValue;
   readonly attempts: readonly AttemptRecord[];
+  /**
+   * When its first attempt started; for a stage with no attempt (cached, skipped, refused before
+   * submitting), when it became ready. A wait for a --concurrency slot is not the stage's time.
+   */
   readonly startedAt: number;
   readonly endedAt: number;
 }
