@@ -516,12 +516,13 @@ stages:
 
   it('lets a slow submit answer after the deadline, then cancels the job it created instead of losing it', async () => {
     sb = sandbox({
-      models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50 }, steps: [{ submitMs: 3500, queueMs: null }] } },
+      models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50 }, steps: [{ submitMs: 6000, queueMs: null }] } },
     });
-    // The deadline leaves the retry (submit, status, result: three client processes) room on a loaded machine.
+    // The deadline leaves the retry (submit, status, result: three client processes) room on a
+    // loaded machine: 3 s was too little with three copies of this file running at once.
     const recipe = sb.recipe(
       'slow.yaml',
-      kontextRecipe('slow', { a: [] }, 'defaults:\n  timeout: 3s\n  retries: 1\n'),
+      kontextRecipe('slow', { a: [] }, 'defaults:\n  timeout: 5s\n  retries: 1\n'),
     );
     const result = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(result.code).toBe(0);
