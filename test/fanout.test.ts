@@ -295,29 +295,35 @@ stages:
       `  ${id}:\n    model: ${KONTEXT}\n    input:\n      prompt: Change only the face\n      image: ${scene(5)}\n`;
     const after = (id: string, up: string) =>
       `  ${id}:\n    model: ${KONTEXT}\n    input:\n      prompt: Relight ${id}\n      image: \${{ stages.${up}.outputs.images[0] }}\n`;
+    // A fan-out whose first item is the very same request too; its second item is its own.
+    const fan = `  fan:\n    model: ${KONTEXT}\n    foreach: [${scene(5)}, ${scene(6)}]\n    input:\n      prompt: Change only the face\n      image: \${{ item }}\n`;
     const recipe = sb.recipe(
       'forced-twins.yaml',
-      `version: 1\nname: forced-twins\nstages:\n${stage('left')}${stage('right')}${after('after-left', 'left')}${after('after-right', 'right')}`,
+      `version: 1\nname: forced-twins\nstages:\n${stage('left')}${stage('right')}${fan}${after('after-left', 'left')}${after('after-right', 'right')}`,
     );
     const first = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(first.code, first.stdout + first.stderr).toBe(0);
-    expect(sb.submissions()).toHaveLength(3);
+    expect(sb.submissions()).toHaveLength(4);
 
     const dry = await sb.run(['run', recipe, '--dry-run', '--force', 'left']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain(
       'it sends the same request as stage "left", which is forced (--force): one job for both',
     );
+    expect(dry.stdout).toContain(
+      'takes the new job of stage "left" (the very same request), no call of its own',
+    );
+    expect(dry.stdout).toContain('would make 3 runcomfy calls');
     const forced = await sb.run(['run', recipe, '--reporter', 'plain', '--force', 'left']);
     expect(forced.code, forced.stdout + forced.stderr).toBe(0);
-    // One new job for the twins, and both dependents re-run with its result.
-    expect(sb.submissions()).toHaveLength(6);
+    // One new job for the three requests, both dependents re-run with it; the fan-out's own item stays cached.
+    expect(sb.submissions()).toHaveLength(7);
     const record = sb.runRecord('forced-twins');
     expect(record.stages['right']!.outputs).toEqual(record.stages['left']!.outputs);
     // Nothing is stale afterwards: the next run is all cached.
     const again = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(again.code).toBe(0);
-    expect(sb.submissions()).toHaveLength(6);
+    expect(sb.submissions()).toHaveLength(7);
   });
 
   it("a fan-out stage whose items all take a twin stage's results finishes once, and its dependents wait for the rest", async () => {

@@ -41,6 +41,7 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient, cache?: CachePl
     const jobs = decision?.kind === 'run' ? decision.jobs : undefined;
     const known = all && jobs ? all.filter((_, j) => jobs[j]?.kind === 'submit') : all;
     const follows = (jobs ?? []).filter((j) => j.kind === 'follow');
+    const shared = (jobs ?? []).flatMap((j) => (j.kind === 'shared' ? [j.stage] : []));
     followed += follows.length;
     const count = known ? known.length : stage.calls;
     // The offline engine makes no runcomfy call, known or not.
@@ -52,6 +53,8 @@ export function renderDryRun(plan: Plan, client: RuncomfyClient, cache?: CachePl
     if (decision?.kind === 'run') out += `   runs: ${decision.why}\n`;
     for (const job of follows)
       out += `   follows ${job.kind === 'follow' && job.requestId ? `job ${job.requestId}` : 'the submission'} of an earlier run (${job.kind === 'follow' && job.why === 'files-missing' ? 'its files are fetched again' : 'still in flight'}), no new job\n`;
+    for (const other of new Set(shared))
+      out += `   takes the new job of stage "${other}" (the very same request), no call of its own\n`;
     if (known && known.length === 0) return;
     const planned = isJsonObject(stage.input) ? stage.input : {};
     const bodies = (known ?? stage.bodies ?? [planned]).map((b) => (isJsonObject(b) ? b : {}));

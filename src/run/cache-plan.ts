@@ -57,6 +57,11 @@ export type CacheDecision =
        */
       readonly jobs?: readonly PlannedJob[];
       /**
+       * Job keys whose finished records are ignored in a stage that is not itself forced: the
+       * jobs it shares with a forced stage (they take that stage's new job).
+       */
+      readonly bypassKeys?: ReadonlySet<string>;
+      /**
        * The stage's results, when every job finished before and only files are fetched again:
        * its dependents can be decided now (their inputs will not change).
        */
@@ -72,6 +77,8 @@ export type CacheDecision =
  */
 export type PlannedJob =
   | { readonly kind: 'cached' }
+  /** The very request of a forced stage: it takes that stage's new job, no call of its own. */
+  | { readonly kind: 'shared'; readonly stage: StageId }
   | { readonly kind: 'follow'; readonly requestId?: string; readonly why: 'in-flight' | 'files-missing' }
   | { readonly kind: 'submit' };
 
@@ -112,8 +119,9 @@ export async function planCache(
   const needed = upstreamOf(deps, selected);
   const problems = new Set<string>();
   const refreshed = new Set<StageId>();
-  /** Cached stages that send a forced stage's very request, with that stage. */
-  const forcedTwins = new Map<StageId, StageId>();
+  /** Cached stages that send a forced stage's very request, and the keys of forced stages' jobs. */
+  const forcedTwins = new Set<StageId>();
+  const forcedKeys = new Map<string, StageId>();
   const forced = (id: StageId) => selected.has(id) && (settings.force === true || settings.force.has(id));
   for (let round = 0; ; round++) {
     const decisions = new Map<StageId, CacheDecision>();
@@ -138,7 +146,7 @@ export async function planCache(
     // run, so the twin's dependents follow now rather than at some later run.
     const twin = forcedTwin(decisions);
     if (twin && round < plan.stages.length) {
-      forcedTwins.set(twin.stage, twin.forced);
+      forcedTwins.add(twin);
       continue;
     }
     // A stale cached stage whose URLs a running, selected dependent reads is refreshed.
@@ -192,14 +200,22 @@ export async function planCache(
         return { kind: 'run', why: 'the cache is off (--no-cache)', bypass: true, ...bodies };
       // --force applies to the stages a run selects; stages it only needs come from the cache.
       if (forced(id)) return { kind: 'run', why: 'forced (--force)', bypass: true, ...bodies };
-      const twinOf = forcedTwins.get(id);
-      if (twinOf !== undefined)
+      if (forcedTwins.has(id) && inputs?.ok) {
+        const keys = jobKeys(model, inputs.bodies);
+        const jobs = keys.map((key): PlannedJob => {
+          const forced = forcedKeys.get(key);
+          return forced === undefined ? { kind: 'cached' } : { kind: 'shared', stage: forced };
+        });
+        const others = [...new Set(jobs.flatMap((j) => (j.kind === 'shared' ? [`"${j.stage}"`] : [])))];
         return {
           kind: 'run',
-          why: `it sends the same request as stage "${twinOf}", which is forced (--force): one job for both`,
-          bypass: true,
-          ...bodies,
+          why: `it sends the same request as stage ${others.join(', ')}, which is forced (--force): one job for both`,
+          bypass: false,
+          bypassKeys: new Set(keys.filter((key) => forcedKeys.has(key))),
+          bodies: inputs.bodies,
+          jobs,
         };
+      }
       if (refreshed.has(id))
         return {
           kind: 'run',
@@ -274,11 +290,9 @@ export async function planCache(
   }
 
   /** A selected, cached stage one of whose jobs is a job of a forced stage (known bodies only). */
-  function forcedTwin(
-    decisions: ReadonlyMap<StageId, CacheDecision>,
-  ): { stage: StageId; forced: StageId } | undefined {
+  function forcedTwin(decisions: ReadonlyMap<StageId, CacheDecision>): StageId | undefined {
     if (settings.force === true || settings.force.size === 0) return undefined;
-    const forcedKeys = new Map<string, StageId>();
+    forcedKeys.clear();
     for (const s of plan.stages) {
       const d = decisions.get(s.id);
       if (d?.kind !== 'run' || !forced(s.id) || !d.bodies) continue;
@@ -288,8 +302,7 @@ export async function planCache(
     for (const s of plan.stages) {
       const d = decisions.get(s.id);
       if (d?.kind !== 'cached' || !selected.has(s.id) || forcedTwins.has(s.id)) continue;
-      const shared = d.records.find((r) => forcedKeys.has(r.key));
-      if (shared) return { stage: s.id, forced: forcedKeys.get(shared.key)! };
+      if (d.records.some((r) => forcedKeys.has(r.key))) return s.id;
     }
     return undefined;
   }

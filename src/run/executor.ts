@@ -291,8 +291,9 @@ export class Executor {
       return;
     }
     this.#pendingFinishes++;
-    const bypass = decision?.kind === 'run' && decision.bypass;
-    void Promise.all(stage.jobs.map((job) => this.#resume(job, store, bypass)))
+    const bypass = (job: Job) =>
+      decision?.kind === 'run' && (decision.bypass || decision.bypassKeys?.has(job.key) === true);
+    void Promise.all(stage.jobs.map((job) => this.#resume(job, store, bypass(job))))
       .catch(() => undefined)
       .finally(() => {
         this.#pendingFinishes--;
