@@ -283,6 +283,21 @@ fi
     expect(sb.runRecord('chain').stages['motion']!.status).toBe('skipped');
   });
 
+  it('knows a broken token file by the file itself, whatever the words of the exit 1', async () => {
+    sb = sandbox({}, { token: null });
+    writeFileSync(join(sb.standin.configDir, 'token.json'), '{"access_token": ');
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const result = await sb.run(['run', recipe, '--reporter', 'plain'], {
+      RUNCOMFY_STANDIN_TOKEN_ERROR: 'failed to load saved credentials',
+    });
+    expect(result.code).toBe(77);
+    const stage = sb.runRecord('chain').stages['face']!;
+    expect(stage.failure?.reason).toBe('unauthorized');
+    expect(stage.failure?.message).toContain('token.json is not valid JSON');
+    expect(stage.failure?.message).toContain('failed to load saved credentials');
+    expect(sb.standin.readLog().filter((r) => r.command === 'run')).toHaveLength(1);
+  });
+
   it.each([
     [65, 'invalid-input', 1],
     [77, 'unauthorized', 77],

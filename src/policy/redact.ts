@@ -41,6 +41,35 @@ export function clientConfigDir(env: Readonly<Record<string, string | undefined>
   return join(env['HOME'] ?? homedir(), '.config', 'runcomfy');
 }
 
+/**
+ * Why the client cannot use its token file, when it would read it (no `RUNCOMFY_TOKEN`) and the
+ * file exists but is unreadable or malformed; undefined otherwise. The client exits 1 for this
+ * (contract section 1) with wording the contract does not fix, so the file itself is looked at.
+ */
+export function brokenTokenFile(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  if ((env['RUNCOMFY_TOKEN'] ?? '').trim() !== '') return undefined;
+  const file = join(clientConfigDir(env), 'token.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR'
+      ? undefined
+      : `${file} cannot be read (${code ?? 'error'})`;
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    const token =
+      parsed !== null && typeof parsed === 'object'
+        ? (parsed as { access_token?: unknown }).access_token
+        : undefined;
+    return typeof token === 'string' && token.trim() !== '' ? undefined : `${file} has no access_token`;
+  } catch {
+    return `${file} is not valid JSON`;
+  }
+}
+
 function readTokenFile(env: Readonly<Record<string, string | undefined>>): string | undefined {
   try {
     const parsed = JSON.parse(readFileSync(join(clientConfigDir(env), 'token.json'), 'utf8')) as {

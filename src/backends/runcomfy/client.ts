@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { processStartTime } from '../../state/process-alive.js';
 import { isJsonObject, parseClientPayload, type JsonObject } from '../../util/json.js';
 import type { Redactor } from '../../policy/redact.js';
-import { tail } from '../../policy/redact.js';
+import { brokenTokenFile, tail } from '../../policy/redact.js';
 import type { AttemptFailure, CancelOutcome } from '../backend.js';
 import { runProcess, type ProcessResult } from '../process.js';
 import { classifyExit, type ClientPhase } from './classify.js';
@@ -237,8 +237,19 @@ export class RuncomfyClient {
   }
 
   #failure(result: ProcessResult, phase: ClientPhase, requestId?: string): AttemptFailure | undefined {
-    const failure = classifyExit(result, phase);
+    let failure = classifyExit(result, phase);
     if (!failure) return undefined;
+    // An exit 1 we cannot place, with a token file the client cannot use: that is why (it fails
+    // every call alike, so it stops the run like a missing token).
+    if (failure.exitCode === 1 && (failure.reason === 'protocol' || failure.reason === 'unclear-answer')) {
+      const broken = brokenTokenFile(this.#settings.env);
+      if (broken !== undefined)
+        failure = {
+          reason: 'unauthorized',
+          message: `the runcomfy client cannot use its token file: ${broken} (it said: ${failure.message}); run \`runcomfy login\` again, fix or remove token.json, or set RUNCOMFY_TOKEN`,
+          exitCode: 1,
+        };
+    }
     const stderr = 'stderr' in result ? result.stderr : '';
     const redact = this.#settings.redact;
     return {

@@ -35,7 +35,9 @@ export function loadToken(env) {
     throw new CliError(`read token at ${file}`, { causes: [ioErrorText(error)] });
   }
   const problem = tokenProblem(raw);
-  if (problem) throw new CliError('parse token.json', { causes: [problem] });
+  // The contract fixes the exit code (1), not the words: tests may word it otherwise.
+  const wording = env.RUNCOMFY_STANDIN_TOKEN_ERROR;
+  if (problem) throw new CliError(wording || 'parse token.json', { causes: [problem] });
   return JSON.parse(raw).access_token;
 }
 
