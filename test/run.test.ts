@@ -204,6 +204,73 @@ fi
     expect(attempts[0]!.message).toMatch(/has not known job \S+ for \d+ s \(404\), so it counts as gone/);
   });
 
+  it('counts a job as gone when every status check is rejected for the grace period, whatever the words (no 404 said)', async () => {
+    sb = sandbox({
+      models: {
+        [KONTEXT]: {
+          base: { queueMs: 0, runMs: 100 },
+          steps: [
+            {
+              queueMs: null,
+              faults: [{ on: 'status', call: [1, 2, 3, 4, 5, 6, 7, 8], error: { http: 404 } }],
+            },
+          ],
+        },
+      },
+    });
+    // Neither mode says 404 or "not found": the contract does not fix the words of a 4xx.
+    const wrapper = join(sb.standin.dir, 'runcomfy-opaque');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh
+"${join(sb.standin.binDir, 'runcomfy')}" "$@" 2>"$0.err"; code=$?
+sed -e 's/API error 404: status not found/request lookup rejected: REQUEST_UNKNOWN/' "$0.err" >&2; exit $code
+`,
+      { mode: 0o755 },
+    );
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain', '--runcomfy', wrapper], {
+      FACESWAP_NOT_FOUND_GRACE_MS: '300',
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+    const attempts = sb.runRecord('one').stages['a']!.attempts;
+    expect(attempts[0]!.message).toMatch(
+      /has rejected every status check of job \S+ for \d+ s \(.*REQUEST_UNKNOWN.*\), so it counts as gone/,
+    );
+  });
+
+  it('keeps counting how long the service has denied a job across attempts shorter than the grace period', async () => {
+    sb = sandbox({
+      models: {
+        [KONTEXT]: {
+          base: { queueMs: 0, runMs: 100 },
+          steps: [
+            {
+              queueMs: null,
+              faults: [
+                { on: 'status', call: Array.from({ length: 60 }, (_, i) => i + 1), error: { http: 404 } },
+              ],
+            },
+          ],
+        },
+      },
+    });
+    // Each attempt ends (deadline) before the grace period has passed; the count goes on.
+    const recipe = sb.recipe(
+      'one.yaml',
+      kontextRecipe('one', { a: [] }, 'defaults:\n  timeout: 2s\n  retries: 3\n'),
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'plain'], {
+      FACESWAP_NOT_FOUND_GRACE_MS: '3000',
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+    const attempts = sb.runRecord('one').stages['a']!.attempts;
+    expect(attempts[0]).toMatchObject({ outcome: 'failed', reason: 'timed-out' });
+    expect(attempts.at(-1)).toMatchObject({ outcome: 'succeeded', reattached: false });
+  });
+
   it('a job it cancelled itself (deadline) is not followed by the next run, which submits anew', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } } } });
     const recipe = sb.recipe(

@@ -38,6 +38,12 @@ export class RuncomfyBackend implements Backend {
   readonly #client: RuncomfyClient;
   readonly #options: RuncomfyBackendOptions;
   readonly #timing: PollTiming;
+  /**
+   * Since when the service has answered each job's status with a 4xx (65), across the attempts
+   * of this run: an attempt whose deadline is shorter than the grace period must not start the
+   * count again, or a job that is gone would never count as gone.
+   */
+  readonly #rejectedSince = new Map<string, number>();
 
   constructor(client: RuncomfyClient, options: RuncomfyBackendOptions) {
     this.#client = client;
@@ -163,7 +169,6 @@ export class RuncomfyBackend implements Backend {
     let last: string | undefined;
     let failures = 0;
     let lastFailure: AttemptFailure | undefined;
-    let notFoundSince: number | undefined;
     /** The service has answered about the job in this attempt. */
     let seen = false;
     for (let calls = 0; ; calls++) {
@@ -185,25 +190,33 @@ export class RuncomfyBackend implements Backend {
           return { failure: { ...status.failure, requestId, jobAlive: true } };
         failures++;
         lastFailure = status.failure;
-        if (
-          status.failure.exitCode === 65 &&
-          (await this.#notFound(requestId, status.failure, request.signal))
-        ) {
+        if (status.failure.exitCode === 65) {
           const now = Date.now();
-          notFoundSince ??= now;
-          // Only a 404 that lasts counts for a job that may just not be visible yet: a second
-          // paid job otherwise.
-          if (settled && !seen) return { gone: `the service no longer knows job ${requestId} (404)` };
-          if (now - notFoundSince >= graceMs)
+          const since = this.#rejectedSince.get(requestId) ?? now;
+          this.#rejectedSince.set(requestId, since);
+          // A 404 said in so many words ends a job an earlier run recorded long ago at once.
+          // Otherwise only a rejection that lasts counts: the job may just not be visible yet,
+          // and the words of a 4xx are not fixed (contract section 8), so a status check that
+          // keeps failing with one for the grace period means the job is gone, 404 or not.
+          const notFound = await this.#notFound(requestId, status.failure, request.signal);
+          if (notFound && settled && !seen) {
+            this.#rejectedSince.delete(requestId);
+            return { gone: `the service no longer knows job ${requestId} (404)` };
+          }
+          if (now - since >= graceMs) {
+            this.#rejectedSince.delete(requestId);
             return {
-              gone: `the service has not known job ${requestId} for ${formatSeconds(now - notFoundSince)} (404), so it counts as gone`,
+              gone: notFound
+                ? `the service has not known job ${requestId} for ${formatSeconds(now - since)} (404), so it counts as gone`
+                : `the service has rejected every status check of job ${requestId} for ${formatSeconds(now - since)} (${status.failure.message}), so it counts as gone`,
             };
-        } else notFoundSince = undefined;
+          }
+        } else this.#rejectedSince.delete(requestId);
         continue;
       }
       failures = 0;
       lastFailure = undefined;
-      notFoundSince = undefined;
+      this.#rejectedSince.delete(requestId);
       // Only fresh jobs teach how long jobs take, and a failed job may have ended early.
       const answered = Date.now();
       let state = status.value.state;
