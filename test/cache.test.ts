@@ -410,6 +410,26 @@ describe('state and locks', () => {
     expect(face.attempts[0]).toMatchObject({ reattached: true, outcome: 'succeeded' });
   });
 
+  it('a foreach over an empty list is nothing to run: status and --dry-run say so, and its dependents are decided', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe(
+      'empty.yaml',
+      `version: 1\nname: empty\nvars:\n  scenes: []\nstages:\n  a:\n    model: ${KONTEXT}\n    foreach: \${{ vars.scenes }}\n    input:\n      prompt: Change only the face\n      image: \${{ item }}\n` +
+        `  b:\n    model: ${KONTEXT}\n    needs: [a]\n    input:\n      prompt: Change only the face\n      image: https://assets.example.com/b.jpg\n`,
+    );
+    const status = await sb.run(['status', recipe]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/a +\S+ +never-run +its foreach list is empty: no job to run/);
+    const dry = await sb.run(['run', recipe, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('1. a (0 calls)');
+    expect(dry.stdout).not.toContain('cached');
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    // Run once: b is cached, and a is still nothing to run rather than "upstream runs".
+    const again = await sb.run(['run', recipe, '--dry-run']);
+    expect(again.stdout).toContain('b: cached, no call');
+  });
+
   it('status shows done, running (with the request id) and never run; clean removes the state', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 60_000 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

@@ -225,6 +225,17 @@ export async function planCache(
         };
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
       if (!inputs?.ok || !store) return { kind: 'run', why: 'never run', bypass: false };
+      // `foreach` over an empty list: nothing to call, nothing cached; its (empty) results are
+      // known now, so its dependents can be decided.
+      if (inputs.bodies.length === 0)
+        return {
+          kind: 'run',
+          why: 'its foreach list is empty: no job to run',
+          bypass: false,
+          bodies: [],
+          jobs: [],
+          known: { outputs: mergeOutputs(true, spec.merge, []), files: [] },
+        };
       const records: SucceededJob[] = [];
       /** Every finished record, files present or not (in job order). */
       const finished: SucceededJob[] = [];

@@ -98,7 +98,8 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
       .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  '))
       .join('\n') +
     '\n\n';
-  if (toCall.length === 0) out += 'a run would call nothing: every stage is cached\n';
+  if (toCall.length === 0)
+    out += `a run would call nothing: ${stages.some((s) => s.state === 'never-run') ? 'no stage has a job to submit' : 'every stage is cached'}\n`;
   else {
     const jobs = toCall.map(
       (s) =>
