@@ -350,6 +350,32 @@ sed -e 's/API error 404: status not found/request lookup rejected: REQUEST_UNKNO
     expect(sb.runRecord('chain').stages['motion']!.status).toBe('skipped');
   });
 
+  it("refuses, before submitting, a swap: fan-out whose item puts in a face no subject's record has", async () => {
+    sb = sandbox();
+    const recipe = sb.recipe(
+      'faces.yaml',
+      `version: 1
+name: faces
+consent:
+  subjects: { ana: { release: REL-1, images: ["https://assets.example.com/ana/**"] } }
+  assets: [{ match: "https://assets.example.com/**", rights: owned }]
+  disclosure: { label: AI-generated }
+stages:
+  a:
+    subjects: [ana]
+    foreach: [https://assets.example.com/ana/p.jpg, https://assets.example.com/bob/p.jpg]
+    swap: { identity: "\${{ item }}", scene: https://assets.example.com/s/a.jpg }
+`,
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).not.toBe(0);
+    expect(sb.submissions()).toHaveLength(0);
+    const stage = sb.runRecord('faces').stages['a']!;
+    expect(stage.failure?.message).toContain(
+      '(foreach item 1) sends "https://assets.example.com/bob/p.jpg" as the identity (the face swapped in), but it is not one of the images recorded for subject "ana"',
+    );
+  });
+
   it('knows a broken token file by the file itself, whatever the words of the exit 1', async () => {
     sb = sandbox({}, { token: null });
     writeFileSync(join(sb.standin.configDir, 'token.json'), '{"access_token": ');

@@ -93,6 +93,16 @@ export function guardBody(
     if (problem) return `${where(value.field)} ${problem.reason}${origin}`;
     if (!policy.consent || !faceSwap || fromUpstream) continue;
     const coverage = coverageOf(policy.consent, value.value, stage.subjects, policy.recipeDir ?? '.');
+    // The face swapped in must be a recorded image of a subject the stage names, whatever the
+    // value came through (a foreach item, a var, --set): an asset rule covers the material, not
+    // the person.
+    // As in validate (src/recipe/rules/consent.ts): a named subject with no images recorded
+    // may be the face in any identity image.
+    const named = stage.subjects.filter((id) => policy.consent!.subjects.has(id));
+    const anyImage =
+      named.length === 0 || named.some((id) => policy.consent!.subjects.get(id)!.images.length === 0);
+    if (value.identity && !anyImage && coverage.kind !== 'subject-image')
+      return `${where(value.field)} sends "${value.value}" as the identity (the face swapped in), but it is not one of the images recorded for ${named.map((s) => `subject "${s}"`).join(' or ')}; add it to that subject's consent.subjects.<id>.images if it is their face${origin}`;
     if (coverage.kind === 'none')
       return `${where(value.field)} sends "${value.value}", which is neither an output of an earlier stage nor covered by a consent.assets rule${origin}`;
   }
