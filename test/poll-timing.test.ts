@@ -36,6 +36,17 @@ describe('PollTiming', () => {
     expect(timing.nextDelay(targets, 3_120, 1)).toBe(400);
   });
 
+  it('never waits more than 15 intervals between calls, however long the job seen done took', () => {
+    const timing = new PollTiming(400);
+    // One job that queued a long time: the next one is still looked at every 6 s until then.
+    timing.observed(M, 60_000, 50, true);
+    const targets = timing.targets(M);
+    expect(timing.nextDelay(targets, 10, 0)).toBe(6_000);
+    expect(timing.nextDelay(targets, 6_010, 1)).toBe(6_000);
+    expect(timing.nextDelay(targets, 57_000, 5)).toBe(2_950);
+    expect(timing.callEstimate()).toBe(50);
+  });
+
   it('never aims the first call sooner than half a second (or one shorter interval) after the submit', () => {
     const timing = new PollTiming(2_000);
     timing.observed(M, 120, 20, true);

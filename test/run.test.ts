@@ -568,6 +568,27 @@ stages:
     }
   });
 
+  it('looks at a job once more before its deadline rather than cancel one that finished unseen', async () => {
+    // The model's first job queued 6 s, so later jobs are aimed at ~6 s; the second stage's job
+    // is done at once and its attempt ends at 3 s: it must be seen done before that.
+    sb = sandbox({
+      models: { [KONTEXT]: { base: { queueMs: 0, runMs: 100 }, steps: [{ queueMs: 6000, runMs: 100 }] } },
+    });
+    const recipe = sb.recipe(
+      'aim.yaml',
+      `version: 1\nname: aim\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: edit a, image: https://assets.example.com/a.jpg }\n` +
+        `  b:\n    model: ${KONTEXT}\n    needs: [a]\n    timeout: 3s\n    retries: 0\n    input: { prompt: edit b, image: https://assets.example.com/b.jpg }\n`,
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'plain'], {
+      FACESWAP_POLL_INTERVAL_MS: '5000',
+    });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(sb.standin.readLog().filter((r) => r.command === 'cancel')).toEqual([]);
+    expect(sb.runRecord('aim').stages['b']!.attempts).toEqual([
+      expect.objectContaining({ outcome: 'succeeded' }),
+    ]);
+  });
+
   it('polls a fresh job only after an interval, and a model it has seen finish less often', async () => {
     // Jobs long next to a status call (each one a process start, slow on a loaded machine), so
     // the first job's interval polling makes clearly more calls than the later ones' aimed calls.

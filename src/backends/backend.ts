@@ -82,6 +82,11 @@ export interface AttemptRequest {
   readonly knownSince?: number;
   /** Aborted when the attempt must stop: its deadline, Ctrl-C, --fail-fast. */
   readonly signal: AbortSignal;
+  /**
+   * When the attempt's deadline falls (epoch ms), if it has one: a backend that waits between
+   * checks looks once more before it, so a job that finished is not cancelled as timed out.
+   */
+  readonly deadline?: number;
   /** Why `signal` was aborted, when it was: decides between `timed-out` and `interrupted`. */
   readonly abortReason: () => 'deadline' | 'interrupted';
 }

@@ -446,6 +446,7 @@ export class Executor {
     const attempt = job.attempts.length + 1;
     const controller = new AbortController();
     let abortReason: 'deadline' | 'interrupted' = 'interrupted';
+    const deadlineAt = Date.now() + stage.spec.timeoutMs;
     const deadline = setTimeout(() => {
       abortReason = 'deadline';
       controller.abort();
@@ -480,6 +481,7 @@ export class Executor {
               : {}),
           }),
           signal: controller.signal,
+          deadline: deadlineAt,
           abortReason: () => abortReason,
         },
         {

@@ -171,8 +171,12 @@ export class RuncomfyBackend implements Backend {
     let lastFailure: AttemptFailure | undefined;
     /** The service has answered about the job in this attempt. */
     let seen = false;
+    /** No status call of this attempt has failed: when it was seen done says how long jobs take. */
+    let clean = true;
+    /** The last look before the deadline was taken. */
+    let lastLook = false;
     for (let calls = 0; ; calls++) {
-      const delay =
+      let delay =
         failures > 0
           ? this.#pollBackoff(failures)
           : submittedAt === undefined
@@ -180,6 +184,15 @@ export class RuncomfyBackend implements Backend {
               ? 0
               : this.#options.pollIntervalMs
             : timing.nextDelay(targets, Date.now() - submittedAt, calls);
+      // A job that finished before the deadline is collected, not cancelled as timed out: when
+      // the next wait would pass the deadline, look once more just before it.
+      if (request.deadline !== undefined && !lastLook) {
+        const latest = request.deadline - Date.now() - timing.callEstimate() - LAST_LOOK_MARGIN_MS;
+        if (delay > latest && latest > 0) {
+          delay = latest;
+          lastLook = true;
+        }
+      }
       if (delay > 0) await this.#pause(delay, request.signal);
       if (request.signal.aborted) return { failure: await this.#stopped(requestId, request, lastFailure) };
       const asked = Date.now();
@@ -189,6 +202,7 @@ export class RuncomfyBackend implements Backend {
         if (!ASK_AGAIN.has(status.failure.reason))
           return { failure: { ...status.failure, requestId, jobAlive: true } };
         failures++;
+        clean = false;
         lastFailure = status.failure;
         if (status.failure.exitCode === 65) {
           const now = Date.now();
@@ -220,7 +234,8 @@ export class RuncomfyBackend implements Backend {
       // Only fresh jobs teach how long jobs take, and a failed job may have ended early.
       const answered = Date.now();
       let state = status.value.state;
-      if (submittedAt === undefined || state === 'failed' || state === 'cancelled')
+      // A job seen done only after failed checks may have ended long before: not a duration.
+      if (submittedAt === undefined || state === 'failed' || state === 'cancelled' || !clean)
         timing.timed(answered - asked);
       else timing.observed(model, answered - submittedAt, answered - asked, state === 'completed');
       if (state === 'cancelled' && resumed && !seen)
@@ -432,6 +447,9 @@ export const SUBMIT_GRACE_MS = 75_000;
 
 /** How long a job this run submitted may be unknown to the service (404) before it counts as gone. */
 export const NOT_FOUND_GRACE_MS = 60_000;
+
+/** How long before an attempt's deadline its last status call should have answered. */
+const LAST_LOOK_MARGIN_MS = 250;
 
 /** The longest wait between status checks that keep failing. */
 const POLL_BACKOFF_CAP_MS = 30_000;

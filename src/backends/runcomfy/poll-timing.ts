@@ -55,7 +55,8 @@ export class PollTiming {
     const call = this.#calls.length > 0 ? Math.min(...this.#calls) : 0;
     for (const target of targets) {
       const launch = target - call - elapsedMs;
-      if (launch > 0) return Math.max(floor, launch);
+      // One job seen done late (a long queue) must not make the next ones wait that long unseen.
+      if (launch > 0) return Math.min(Math.max(floor, launch), interval * MAX_AIMED_INTERVALS);
     }
     // Never seen done: back off from the first check to the interval. Slower than every job
     // seen done: the interval.
@@ -75,11 +76,19 @@ export class PollTiming {
     samples.set(model, list);
   }
 
+  /** How long a status call is expected to take: the quickest recent one (0 before any). */
+  callEstimate(): number {
+    return this.#calls.length > 0 ? Math.min(...this.#calls) : 0;
+  }
+
   /** A status call of a job followed from an earlier attempt: only its duration teaches anything. */
   timed(callMs: number): void {
     remember(this.#calls, callMs);
   }
 }
+
+/** The longest aimed wait between two status calls, in poll intervals (30 s at the default 2 s). */
+const MAX_AIMED_INTERVALS = 15;
 
 /** The earliest check of a job, and the start of the back-off for a model not seen done yet. */
 const FIRST_CHECK_MS = 500;
