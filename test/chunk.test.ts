@@ -90,6 +90,12 @@ describe('the SKU gallery: 45 scenes in 3 Nano Banana 2 calls', () => {
     });
     expect(stage.files).toEqual(byChunk.map((s) => `gallery/${s.request_id}/result.png`));
     expect(result.stdout).toContain('3 jobs submitted');
+    // One image for fifteen scenes (the contract's number_of_images defaults to 1): said, since
+    // images[i] is then not scene i.
+    for (const call of [1, 2, 3])
+      expect(result.stdout).toContain(
+        `[warn] gallery call ${call} of 3 was sent 15 scenes and returned 1 image: stages.gallery.outputs.images[i] is no longer scene i from this call on`,
+      );
   });
 });
 

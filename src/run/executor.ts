@@ -525,11 +525,15 @@ export class Executor {
         });
         job.attempts.push({ ...base, requestId: outcome.requestId, outcome: 'succeeded' });
         job.state = 'succeeded';
+        const warnings = [
+          ...(outcome.warnings ?? []),
+          ...batchCountWarning(stage.spec, job.item, outcome.output),
+        ];
         job.result = {
           output: outcome.output,
           files: outcome.files.map((f) => relative(this.#o.outDir, f)),
           requestId: outcome.requestId,
-          ...(outcome.warnings !== undefined && { warnings: outcome.warnings }),
+          ...(warnings.length > 0 && { warnings }),
         };
       } else {
         // A submit the service refused outright created no job: nothing to follow or show.
@@ -914,6 +918,31 @@ export class Executor {
 }
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * A routed batch call that did not return one image per scene it was sent: its stage's merged
+ * `images[i]` is scene i only when every call does (the brief's batch route; the contract leaves
+ * the count to the model, `number_of_images` defaulting to 1). Said, not failed: the job is paid
+ * for and its images are real.
+ */
+function batchCountWarning(spec: StageSpec, item: number | null, output: JsonObject): string[] {
+  const layout = spec.route?.layout;
+  const images = output['images'];
+  if (!layout || !Array.isArray(images)) return [];
+  const sent =
+    layout.kind === 'chunks'
+      ? item === null
+        ? undefined
+        : layout.chunks[item]?.length
+      : layout.kind === 'single' && item === null
+        ? spec.route?.sceneCount
+        : undefined;
+  if (sent === undefined || sent <= 1 || images.length === sent) return [];
+  const call = layout.kind === 'chunks' ? `call ${item! + 1} of ${layout.chunks.length}` : 'the call';
+  return [
+    `${call} was sent ${sent} scenes and returned ${images.length} image${images.length === 1 ? '' : 's'}: stages.${spec.id}.outputs.images[i] is no longer scene i from this call on; check the model's output before using its images by index`,
+  ];
+}
 
 /** Jobs of the offline engine at once: it has one worker thread. */
 const LOCAL_WORKERS = 1;
