@@ -251,7 +251,20 @@ export function routeSwap(intent: SwapIntent, options: RouteOptions): RouteResul
     chosen = preferredCandidate;
     rule = RULES[preferred];
   }
-  if (!chosen || !fits.get(chosen)!.ok) {
+  const unfit = chosen ? fits.get(chosen)! : undefined;
+  if (chosen && unfit && !unfit.ok) {
+    return {
+      problems: [
+        {
+          code: 'swap-unservable',
+          severity: 'error',
+          message: `stage "${intent.stage}" routes to ${modelName(chosen)}, which cannot take it as written: ${unfit.reason}`,
+          at: {},
+        },
+      ],
+    };
+  }
+  if (!chosen) {
     // The preferred route is missing from the catalog (a replaced catalog folder): say which.
     return {
       problems: [

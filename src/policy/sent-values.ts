@@ -234,6 +234,23 @@ export function looksLikeUrl(value: string): boolean {
 }
 
 /** The stages a value tree's expressions read. */
+/** Whether a value tree reads `item` or `index` (a stage's own foreach). */
+function readsItem(node: ValueNode): boolean {
+  switch (node.kind) {
+    case 'literal':
+      return false;
+    case 'template':
+      return node.template.parts.some(
+        (p) =>
+          typeof p !== 'string' && p.references.some((r) => r.context === 'item' || r.context === 'index'),
+      );
+    case 'list':
+      return node.items.some(readsItem);
+    case 'map':
+      return node.entries.some(([, child]) => readsItem(child));
+  }
+}
+
 export function stagesRead(node: ValueNode | undefined): StageId[] {
   const out = new Set<StageId>();
   const visit = (n: ValueNode): void => {
@@ -283,8 +300,9 @@ export function staticSentValues(
   const varsOnly = (t: Template) => readsDeclaredVars(t, declared);
   const foreachStages = stagesRead(stage.foreach);
   let items: readonly JsonValue[] | undefined;
-  // A `swap:` stage is checked as written; the router's chunking into calls adds no values.
-  if (stage.foreach && stage.swap === undefined && foreachStages.length === 0) {
+  // A `swap:` stage is checked as written: the router's chunking into calls adds no values, but
+  // the items of its own foreach (`identity: ${{ item }}`) are values like any other.
+  if (stage.foreach && (stage.swap === undefined || readsItem(stage.swap)) && foreachStages.length === 0) {
     const list = resolveValue(stage.foreach, prepared, varsOnly);
     if (list.unknown.length === 0 && list.errors.length === 0 && Array.isArray(list.value))
       items = list.value.slice(0, MAX_STATIC_ITEMS);

@@ -21,6 +21,7 @@ import { declaredNames, isUnder, readsDeclaredVars, resolveValue } from '../reso
 import type { StageId, StageSpec, ValueNode } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { checkInput } from './model-input.js';
+import { MAX_STATIC_ITEMS } from '../../policy/sent-values.js';
 
 /**
  * Turns every `swap:` stage into an ordinary model stage: finds the kind of each of its inputs,
@@ -141,11 +142,13 @@ export function routeSwapStages(
     decision: RouteDecision,
   ) => {
     let items: (JsonValue | undefined)[] = [undefined];
-    if (generated.foreach) {
-      const list = resolveValue(generated.foreach, scope, ready);
+    // The router's calls, or else the stage's own foreach (`aspect_ratio: ${{ item }}`).
+    const over = generated.foreach ?? spec.foreach;
+    if (over) {
+      const list = resolveValue(over, scope, ready);
       items =
         list.unknown.length === 0 && Array.isArray(list.value)
-          ? [...(list.value as JsonValue[])]
+          ? (list.value as JsonValue[]).slice(0, MAX_STATIC_ITEMS)
           : [undefined];
     }
     const seen = new Set<string>();
@@ -155,12 +158,14 @@ export function routeSwapStages(
       const jobReady = (t: Template) => readsDeclaredVars(t, declared, bound);
       const resolved = resolveValue(generated.input, jobScope, jobReady);
       if (!isJsonObject(resolved.value)) return;
+      // The stage's own foreach items are named; the router's calls are not the author's.
+      const which = bound && !generated.foreach ? ` (foreach item ${index})` : '';
       const describe = (path: DataPath) => {
         const head = path[0];
         const field = typeof head === 'string' ? generated.sources[head] : undefined;
         return field !== undefined && field === head && path.length === 1
-          ? `swap field "${field}" of stage "${spec.id}"`
-          : `input field "${fieldPath(path)}" that the swap of stage "${spec.id}" builds for ${decision.model}`;
+          ? `swap field "${field}" of stage "${spec.id}"${which}`
+          : `input field "${fieldPath(path)}" that the swap of stage "${spec.id}"${which} builds for ${decision.model}`;
       };
       const broken = ctx.brokenValues.filter((p) => isUnder(p, [['stages', spec.id, 'swap']]));
       const unknown = broken.length > 0 ? [[] as DataPath] : resolved.unknown;
