@@ -141,8 +141,16 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
     const message = `the recipe nests too deeply to read; a recipe needs at most ${MAX_NESTING_DEPTH} levels`;
     return fail(source, error('too-deep', message, locRange(source, overflow.pos)));
   }
-  for (const problem of doc.errors.slice(0, MAX_YAML_ERRORS))
-    diagnostics.push(yamlErrorDiagnostic(doc, source, problem));
+  // One mistake may make several errors at the same place (an unquoted `${{ }}` in a flow
+  // list): each is said once.
+  const said = new Set<string>();
+  for (const problem of doc.errors.slice(0, MAX_YAML_ERRORS)) {
+    const diagnostic = yamlErrorDiagnostic(doc, source, problem);
+    const key = `${diagnostic.location?.range?.start ?? -1}:${diagnostic.message}`;
+    if (said.has(key)) continue;
+    said.add(key);
+    diagnostics.push(diagnostic);
+  }
   const more = doc.errors[MAX_YAML_ERRORS];
   if (more) {
     const message = `${doc.errors.length - MAX_YAML_ERRORS} more YAML errors from here on are not shown; fix the ones above first`;

@@ -20,6 +20,8 @@ import type { SourceFile, SourceRange } from './source.js';
 export function yamlErrorDiagnostic(doc: Document, source: SourceFile, problem: YAMLError): Diagnostic {
   const plain = problem.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').trim();
   const at = { file: source, ...rangeAt(source, problem.pos) };
+  const expression = unquotedFlowExpression(source, problem.pos[0]);
+  if (expression) return expression;
   switch (problem.code) {
     case 'TAB_AS_INDENT':
       return error('yaml-syntax', 'tabs cannot indent YAML; use spaces', at);
@@ -53,10 +55,74 @@ export function yamlErrorDiagnostic(doc: Document, source: SourceFile, problem: 
       if (flow) return flow;
       break;
     }
+    case 'BLOCK_AS_IMPLICIT_KEY': {
+      const colon = colonInValue(source, problem.pos[0]);
+      if (colon) return colon;
+      break;
+    }
     default:
       break;
   }
   return error('yaml-syntax', `invalid YAML: ${plain.charAt(0).toLowerCase()}${plain.slice(1)}`, at);
+}
+
+/**
+ * `image_urls: [${{ vars.s }}, …]` or `input: { image: ${{ vars.s }} }`: inside [ ] or { } the
+ * braces of an unquoted expression are YAML's own, so the parser's words are about flow
+ * collections. The fix is to quote the expression, which the message shows.
+ */
+function unquotedFlowExpression(source: SourceFile, at: number): Diagnostic | undefined {
+  const text = source.text;
+  const lineStart = text.lastIndexOf('\n', at - 1) + 1;
+  const newline = text.indexOf('\n', at);
+  const line = text.slice(lineStart, newline < 0 ? text.length : newline);
+  let quote: string | undefined;
+  let flow = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote !== undefined) {
+      if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(line[i - 1]!))) return undefined;
+    if (c === '"' || c === "'") quote = c;
+    else if (line.startsWith('${{', i)) {
+      if (flow === 0) return undefined;
+      const close = line.indexOf('}}', i + 3);
+      const end = close < 0 ? line.length : close + 2;
+      const expr = line.slice(i, end);
+      return error(
+        'yaml-syntax',
+        `invalid YAML: an expression inside [ ] or { } must be quoted, or YAML reads its braces as its own; write "${expr}"`,
+        { file: source, range: { start: lineStart + i, end: lineStart + end } },
+      );
+    } else if (c === '[' || c === '{') flow++;
+    else if (c === ']' || c === '}') flow = Math.max(0, flow - 1);
+  }
+  return undefined;
+}
+
+/**
+ * `prompt: Keep the pose: change only the face`: YAML reads the second ": " as a nested key
+ * ("nested mappings are not allowed in compact mappings"). Very common in prompts; the fix is
+ * to quote the value, which the message shows.
+ */
+function colonInValue(source: SourceFile, at: number): Diagnostic | undefined {
+  const text = source.text;
+  const lineStart = text.lastIndexOf('\n', at - 1) + 1;
+  const newline = text.indexOf('\n', at);
+  const line = text.slice(lineStart, newline < 0 ? text.length : newline).replace(/\r$/, '');
+  const match = /^(\s*(?:- )?)([^\s:#][^:#]*?):[ \t]+(\S.*?)\s*$/.exec(line);
+  if (!match) return undefined;
+  const [, lead, key, value] = match as unknown as [string, string, string, string];
+  if (!/:[ \t]/.test(value) || /^["'[{|>]/.test(value)) return undefined;
+  const start = lineStart + line.indexOf(value, lead.length + key.length + 1);
+  const quoted = `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return error(
+    'yaml-syntax',
+    `invalid YAML: this value has ": " in it, which YAML reads as the start of another key; quote the whole value: ${key}: ${quoted}`,
+    { file: source, range: { start, end: start + value.length } },
+  );
 }
 
 /** "Flow sequence in block collection must be … end with a ]": points at the unclosed bracket. */
