@@ -164,6 +164,14 @@ function outputPathProblem(
     } else {
       if (schema['type'] !== 'array') {
         if (schema['type'] === undefined) return undefined;
+        if (walked.length === 0)
+          return {
+            code: 'unknown-output',
+            message:
+              target.merge === 'images'
+                ? `stage "${target.id}" is a batch split into several calls, whose images are merged back into one output in scene order; index the images instead, e.g. stages.${target.id}.outputs.images[${typeof segment === 'number' ? segment : 0}]`
+                : `stage "${target.id}" has one output (an object), not a list; name a field of it, e.g. stages.${target.id}.outputs.${Object.keys(isJsonObject(schema['properties']) ? schema['properties'] : {})[0] ?? 'images'}`,
+          };
         return {
           code: 'unknown-output',
           message: `output field "${walked.join('.')}" of ${model.id} is not a list, so it cannot be indexed`,
