@@ -161,6 +161,17 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
           atKey: false,
         };
       }
+      // `needs: ${{ stages.b }}` or `needs: [stages.b]`: needs names stages by id.
+      const inNeeds = issue.path.includes('needs');
+      const named =
+        typeof issue.data === 'string' ? /\bstages\.([a-z][a-z0-9_-]*)/.exec(issue.data)?.[1] : undefined;
+      if (inNeeds && named !== undefined)
+        return {
+          code: 'invalid-value',
+          message: `invalid value ${describeValue(issue.data)} for ${where}: needs takes stage ids, not expressions or paths; write needs: [${named}]`,
+          path: issue.path,
+          atKey: false,
+        };
       return {
         code: 'invalid-value',
         message: `invalid value ${describeValue(issue.data)} for ${where}: ${patternHint(pattern)}${typeof issue.data === 'string' ? fixedSpelling(issue.data, pattern) : ''}`,
