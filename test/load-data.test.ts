@@ -54,12 +54,20 @@ describe('recipe data built by the loader', () => {
     ],
     ['core tags on collections and scalars', 'a: !!map { b: !!str 1 }\nc: !!seq [!!int "2"]\n'],
     ['anchors and aliases (built by the library)', 'a: &x { b: [1, 2] }\nc: *x\nd: [*x, *x]\n'],
-    ['merge keys in a YAML 1.1 document', '%YAML 1.1\n---\nbase: &b { x: 1 }\nderived:\n  <<: *b\n  y: 2\n'],
+    ['merge keys in a YAML 1.1 document', '%YAML 1.1\n---\nbase: &b { x: 1 }\nderived:\n  <<: *b\n  z: 2\n'],
     ['a merge-looking key in YAML 1.2 is a plain key', '<<: { x: 1 }\ny: 2\n'],
   ])('%s', (_, text) => {
     const { ours, library } = both(text);
     expect(ours).toEqual(library);
     expect(same(ours, library)).toBe(true);
+  });
+
+  it('says that YAML 1.1 reads a key such as on, yes or y as a boolean (a stage "on" would be "true")', () => {
+    const loaded = parseRecipeText('t.yaml', '%YAML 1.1\n---\nstages:\n  on: {}\n  n: {}\n  "off": {}\n');
+    expect(loaded.diagnostics.map((d) => d.message)).toEqual([
+      'the key on is read as the boolean true, not as a name: YAML 1.1 (the %YAML 1.1 header) reads on/off/yes/no/y/n as booleans; quote it: "on":',
+      'the key n is read as the boolean false, not as a name: YAML 1.1 (the %YAML 1.1 header) reads on/off/yes/no/y/n as booleans; quote it: "n":',
+    ]);
   });
 
   it('matches doc.toJS() on generated documents', () => {

@@ -276,6 +276,19 @@ function buildData(doc: Document, source: SourceFile): BuiltData {
         );
         continue;
       }
+      if (typeof key.value === 'boolean') {
+        // `on:` under `%YAML 1.1` is the key true, not the word: a stage `on` silently became
+        // stage "true". (A key written `true` means what it says.)
+        const written = key.range ? source.text.slice(key.range[0], key.range[1]).trim() : '';
+        if (!/^(true|false)$/i.test(written))
+          out.push(
+            error(
+              'yaml-syntax',
+              `the key ${written} is read as the boolean ${String(key.value)}, not as a name: YAML 1.1 (the %YAML 1.1 header) reads on/off/yes/no/y/n as booleans; quote it: "${written}":`,
+              locRange(source, key.range),
+            ),
+          );
+      }
       const name = String(key.value);
       const first = seen.get(name);
       if (first !== undefined || seen.has(name)) {
