@@ -125,6 +125,19 @@ describe('--set', () => {
     expect(bad.code).toBe(65);
     expect(bad.stderr).toContain('swap field "aspect_ratio" of stage "gallery" must be one of auto, 21:9');
   });
+
+  it("a model's input problem with a value --set gave says so", async () => {
+    const result = await runCli(['validate', '--set', 'base_still=5', 'recipes/kontext-to-kling.yaml'], {
+      cwd: root,
+    });
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain(
+      'error: input field "image" of stage "face" must be a string, not an integer; quote it ("5") to keep it text (blackforestlabs/flux-1-kontext/pro/edit) (given with --set base_still=…)',
+    );
+    // The recipe's own value says nothing about --set.
+    const own = await runCli(['validate', 'recipes/kontext-to-kling.yaml'], { cwd: root });
+    expect(own.code).toBe(0);
+  });
 });
 
 describe('models', () => {

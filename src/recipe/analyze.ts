@@ -66,7 +66,7 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
   const stages = routeSwapStages(ctx, written, vars, options.engine ?? 'runcomfy');
   checkReferences(ctx, stages, Object.keys(vars));
   checkOutputTypes(ctx, stages);
-  checkModels(ctx, stages, vars);
+  checkModels(ctx, stages, vars, undefined, declared);
   checkConcurrencyModels(ctx, data);
   checkGraph(ctx, stages);
   checkPolicies(ctx, data, stages, declared, vars, options);

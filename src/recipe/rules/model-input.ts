@@ -1,5 +1,5 @@
 import type { ModelInfo } from '../../catalog/model.js';
-import { describeValue, isJsonObject, kindOf, type JsonValue } from '../../util/json.js';
+import { canonicalJson, describeValue, isJsonObject, kindOf, type JsonValue } from '../../util/json.js';
 import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
@@ -7,7 +7,7 @@ import { PreparedScope, type Template } from '../expressions.js';
 import { declaredNames, readsDeclaredVars, isUnder, resolveValue } from '../resolve.js';
 import type { SchemaIssue } from '../schema-check.js';
 import { MERGE_HINT, pruneBranchIssues, wordIssue } from '../schema-messages.js';
-import type { StageId, StageSpec } from '../types.js';
+import type { StageId, StageSpec, ValueNode } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { inputChecker } from '../../catalog/input-check.js';
 import { MAX_STATIC_ITEMS } from '../../policy/sent-values.js';
@@ -63,7 +63,17 @@ export function checkModels(
   stages: ReadonlyMap<StageId, StageSpec>,
   vars: Readonly<Record<string, JsonValue>>,
   scope: PreparedScope = new PreparedScope({ vars, stages: {} }),
+  /** The vars as the recipe declares them: a problem with a value `--set` gave says so. */
+  written: Readonly<Record<string, JsonValue>> = vars,
 ): void {
+  const setBy = (stage: StageSpec, path: DataPath): string => {
+    const name = wholeVar(nodeAt(stage.input, path));
+    return name !== undefined &&
+      Object.hasOwn(vars, name) &&
+      (!Object.hasOwn(written, name) || canonicalJson(vars[name]) !== canonicalJson(written[name]))
+      ? ` (given with --set ${name}=…)`
+      : '';
+  };
   const declared = declaredNames(Object.keys(vars));
   const ready = (template: Template) => readsDeclaredVars(template, declared);
   for (const stage of stages.values()) {
@@ -113,8 +123,9 @@ export function checkModels(
     const unknown = broken.length === 0 ? resolved.unknown : [...resolved.unknown, ...broken];
     for (const problem of checkInput(model, resolved.value, stage.id, unknown)) {
       const location = ctx.at([...base, 'input', ...problem.path], problem.atKey);
-      if (problem.severity === 'error') ctx.error(problem.code, problem.message, location);
-      else ctx.warn(problem.code, problem.message, location);
+      const message = problem.message + setBy(stage, problem.path);
+      if (problem.severity === 'error') ctx.error(problem.code, message, location);
+      else ctx.warn(problem.code, message, location);
     }
     if (stage.foreach && resolved.unknown.length > 0)
       checkItems(ctx, stage, model, vars, declared, scope, ready, resolved.unknown, broken);
@@ -283,4 +294,24 @@ export function checkInput(
     }
   }
   return problems;
+}
+
+/** The value node at a path below `node` (a template stops the walk: it stands for all below). */
+function nodeAt(node: ValueNode, path: DataPath): ValueNode | undefined {
+  let here: ValueNode | undefined = node;
+  for (const segment of path) {
+    if (!here || here.kind === 'template' || here.kind === 'literal') return here;
+    if (here.kind === 'map') here = here.entries.find(([key]) => key === segment)?.[1];
+    else here = typeof segment === 'number' ? here.items[segment] : undefined;
+  }
+  return here;
+}
+
+/** The var a value is exactly (`${{ vars.seed }}`), if it is one. */
+function wholeVar(node: ValueNode | undefined): string | undefined {
+  if (node?.kind !== 'template' || !node.template.whole) return undefined;
+  const part = node.template.parts[0];
+  const refs = part !== undefined && typeof part !== 'string' ? part.references : [];
+  const ref = refs.length === 1 ? refs[0] : undefined;
+  return ref?.context === 'vars' && typeof ref.path[0] === 'string' ? ref.path[0] : undefined;
 }
