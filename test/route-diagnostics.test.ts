@@ -124,7 +124,7 @@ stages:
       describe: a tall man
       video: https://assets.example.com/take.mp4
 `,
-    stderr: `prose-video.yaml:6:7: error: stage "clip" wants a video, but the video routes animate an image of the character and "describe" is prose: give "identity" (an image), or make the face first in a stage whose swap has "scene" and "describe" (FLUX Kontext Pro) and use \${{ stages.<that stage>.outputs.images[0] }} as "identity" here (recipes/kontext-to-kling.yaml chains the two)
+    stderr: `prose-video.yaml:6:7: error: stage "clip" wants a video, but the video routes animate an image of the character and "describe" is prose: give "identity" (an image), or make the face first in a stage whose swap has "scene" and "describe" (FLUX Kontext Pro) and use \${{ stages.<that stage>.outputs.images[0] }} as "identity" here (recipes/describe-then-dance.yaml chains the two)
    6 |       describe: a tall man
      |       ~~~~~~~~
 1 error

@@ -174,7 +174,7 @@ export function combinationProblem(intent: SwapIntent, wanted: Wanted): RoutePro
     return {
       code: 'swap-unservable',
       severity: 'error',
-      message: `${stage} wants a video, but the video routes animate an image of the character and "describe" is prose: give "identity" (an image), or make the face first in a stage whose swap has "scene" and "describe" (FLUX Kontext Pro) and use \${{ stages.<that stage>.outputs.images[0] }} as "identity" here (recipes/kontext-to-kling.yaml chains the two)`,
+      message: `${stage} wants a video, but the video routes animate an image of the character and "describe" is prose: give "identity" (an image), or make the face first in a stage whose swap has "scene" and "describe" (FLUX Kontext Pro) and use \${{ stages.<that stage>.outputs.images[0] }} as "identity" here (recipes/describe-then-dance.yaml chains the two)`,
       at: { field: 'describe' },
     };
   if (intent.scenes && intent.audio)

@@ -84,11 +84,38 @@ function excerpt(location: DiagnosticLocation, style: TextStyle): string {
   const column = start.column - from + (from > 0 ? 1 : 0);
   const width = Math.max(1, Math.min(lastColumn, to + 1) - start.column);
   const gutter = String(start.line).length;
-  // Keep tabs in the padding so the marks line up under tab-indented text.
-  const pad = text.slice(0, column - 1).replace(/[^\t]/g, ' ');
-  const marks = '~'.repeat(Math.min(width, Math.max(1, text.length - column + 1)));
+  // Keep tabs in the padding so the marks line up under tab-indented text, and count the
+  // columns a terminal gives each character (two for CJK, none for a combining mark).
+  const pad = [...text.slice(0, column - 1)]
+    .map((c) => (c === '\t' ? '\t' : ' '.repeat(cellWidth(c))))
+    .join('');
+  const marked = text.slice(column - 1, column - 1 + Math.min(width, Math.max(1, text.length - column + 1)));
+  const marks = '~'.repeat(
+    Math.max(
+      1,
+      [...marked].reduce((n, c) => n + cellWidth(c), 0),
+    ),
+  );
   const underline = style.color ? `${ANSI.red}${marks}${ANSI.reset}` : marks;
   return `${' '.repeat(3)}${start.line} | ${text}\n${' '.repeat(3 + gutter)} | ${pad}${underline}\n`;
+}
+
+/** Terminal columns of one character: 2 for East Asian wide and fullwidth ones, 0 for marks. */
+function cellWidth(c: string): number {
+  const cp = c.codePointAt(0)!;
+  if (/\p{Mn}|\p{Me}|\u200B|\u200D/u.test(c)) return 0;
+  return (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1f64f) ||
+    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+    ? 2
+    : 1;
 }
 
 /** `2 errors, 1 warning` (empty when there are none). */
