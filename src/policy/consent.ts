@@ -50,8 +50,15 @@ export function readConsent(raw: JsonValue | undefined): ConsentRecord | undefin
     }
   }
   const assets: AssetRule[] = [];
-  if (Array.isArray(raw['assets'])) {
-    (raw['assets'] as readonly JsonValue[]).forEach((entry, index) => {
+  // One rule written as a mapping (not a list of one) is reported by the recipe schema; it is
+  // read as meant, so the values it covers are not each reported "not covered" as well.
+  const rules = Array.isArray(raw['assets'])
+    ? (raw['assets'] as readonly JsonValue[])
+    : isJsonObject(raw['assets'])
+      ? [raw['assets']]
+      : undefined;
+  if (rules) {
+    rules.forEach((entry, index) => {
       if (!isJsonObject(entry)) return;
       const match = nonEmpty(entry['match']);
       if (match === undefined) return;

@@ -55,6 +55,26 @@ export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[]
     for (const list of branches.values())
       for (const issue of list) if (!keep.includes(issue)) dropped.add(issue);
   }
+  // A branch behind a $ref reports its issues under the referenced schema's path, so the loop
+  // above may not see that it fits. When a more specific issue below the combinator's value is
+  // left (`medium: photo` inside a scene), that is the problem: the summary ("has the wrong
+  // form") and the other branches' type refusals of the value itself only hide it.
+  for (const combinator of combinators) {
+    if (dropped.has(combinator)) continue;
+    const under = (i: SchemaIssue) => combinator.path.every((segment, k) => i.path[k] === segment);
+    const deeper = named.some(
+      (i) =>
+        !dropped.has(i) &&
+        i.keyword !== 'anyOf' &&
+        i.keyword !== 'oneOf' &&
+        i.path.length > combinator.path.length &&
+        under(i),
+    );
+    if (!deeper) continue;
+    dropped.add(combinator);
+    for (const i of named)
+      if (i.keyword === 'type' && i.path.length === combinator.path.length && under(i)) dropped.add(i);
+  }
   return named.filter((i) => !dropped.has(i));
 }
 

@@ -76,7 +76,14 @@ export function buildStages(
     const base: DataPath = ['stages', id];
     const hasForeach = stage['foreach'] !== undefined;
     const inputContexts = hasForeach ? RECIPE_CONTEXTS : STATIC_CONTEXTS;
-    const input = toValueNode(ctx, stage['input'] ?? {}, [...base, 'input'], inputContexts);
+    // `input:` written but empty stays null (the schema says it is empty; the model's
+    // required fields would only repeat it); no `input` key at all is an empty mapping.
+    const input = toValueNode(
+      ctx,
+      stage['input'] === undefined ? {} : stage['input'],
+      [...base, 'input'],
+      inputContexts,
+    );
     const swap =
       stage['swap'] === undefined
         ? undefined

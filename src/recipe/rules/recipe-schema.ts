@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { SCHEMAS_DIR } from '../../paths.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
-import { SchemaChecker, type CompiledSchema } from '../schema-check.js';
+import { SchemaChecker, type CompiledSchema, type SchemaIssue } from '../schema-check.js';
+import { isJsonObject } from '../../util/json.js';
 import { pruneBranchIssues, wordIssue } from '../schema-messages.js';
 
 let compiled: CompiledSchema | undefined;
@@ -33,6 +34,30 @@ export function checkRecipeSchema(ctx: AnalysisContext, data: unknown): void {
       continue;
     }
     const worded = wordIssue(issue, describeRecipePath);
-    ctx.error(worded.code, worded.message, ctx.at(worded.path, worded.atKey));
+    ctx.error(
+      worded.code,
+      worded.message + inputFieldHint(ctx, data, issue),
+      ctx.at(worded.path, worded.atKey),
+    );
   }
+}
+
+/**
+ * `prompt:` lined up with `input:` instead of under it: an unknown stage key that is a field
+ * of the stage's model (or of `swap:`) says where it belongs.
+ */
+function inputFieldHint(ctx: AnalysisContext, data: unknown, issue: SchemaIssue): string {
+  if (issue.keyword !== 'additionalProperties' || issue.path.length !== 2 || issue.path[0] !== 'stages')
+    return '';
+  const key = String(issue.params['additionalProperty']);
+  const stages = isJsonObject(data) && isJsonObject(data['stages']) ? data['stages'] : undefined;
+  const stage = stages?.[String(issue.path[1])];
+  if (!isJsonObject(stage)) return '';
+  if (stage['swap'] !== undefined && ['identity', 'scene', 'video', 'audio', 'describe'].includes(key))
+    return '; it is a swap field: indent it under "swap:"';
+  const model = typeof stage['model'] === 'string' ? ctx.catalog.get(stage['model']) : undefined;
+  const fields = model?.inputSchema['properties'];
+  return isJsonObject(fields) && Object.hasOwn(fields, key)
+    ? `; it is an input field of ${model!.id}: indent it under "input:"`
+    : '';
 }

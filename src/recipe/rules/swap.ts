@@ -268,6 +268,19 @@ export function routeSwapStages(
         const kind = medium?.kind === 'literal' ? medium.value : undefined;
         if (kind === 'image' || kind === 'video' || kind === 'audio')
           return { seen: { field, ...at, kind, source: { by: 'medium' }, text: textOf(url) }, url };
+        // A medium that is none of those was reported by the recipe schema (with the choices).
+        if (medium !== undefined)
+          return {
+            seen: {
+              field,
+              ...at,
+              kind: undefined,
+              source: { by: 'unknown', why: 'its medium is not image, video or audio' },
+              text: textOf(url),
+              silent: true,
+            },
+            url,
+          };
         return { seen: { field, ...at, ...this.#kindOf(url) }, url };
       }
       return { seen: { field, ...at, ...this.#kindOf(node) }, url: node };
