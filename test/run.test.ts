@@ -350,7 +350,7 @@ sed -e 's/API error 404: status not found/request lookup rejected: REQUEST_UNKNO
     expect(sb.runRecord('chain').stages['motion']!.status).toBe('skipped');
   });
 
-  it("refuses, before submitting, a swap: fan-out whose item puts in a face no subject's record has", async () => {
+  it("refuses a swap: fan-out whose item puts in a face no subject's record has (77, nothing submitted)", async () => {
     sb = sandbox();
     const recipe = sb.recipe(
       'faces.yaml',
@@ -367,12 +367,12 @@ stages:
     swap: { identity: "\${{ item }}", scene: https://assets.example.com/s/a.jpg }
 `,
     );
+    // Known before running: the run is refused like validate (77), nothing is submitted.
     const result = await sb.run(['run', recipe, '--reporter', 'plain']);
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(77);
     expect(sb.submissions()).toHaveLength(0);
-    const stage = sb.runRecord('faces').stages['a']!;
-    expect(stage.failure?.message).toContain(
-      '(foreach item 1) sends "https://assets.example.com/bob/p.jpg" as the identity (the face swapped in), but it is not one of the images recorded for subject "ana"',
+    expect(result.stderr).toContain(
+      'identity image "https://assets.example.com/bob/p.jpg" (swap field "identity" of stage "a" (foreach item 1)) is not one of the images recorded for subject "ana"',
     );
   });
 

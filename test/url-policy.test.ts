@@ -343,6 +343,38 @@ stages:
     });
   });
 
+  it("a face swapped in must be one of the subject's recorded images, whatever the value came through", () => {
+    // Ana's images are recorded; the mixed value is covered as material (an asset rule), not as her face.
+    const recorded = analyzeLoaded(
+      parseRecipeText(
+        'faces.yaml',
+        text
+          .replace(
+            'subjects: { ana: { release: REL-1 } }',
+            'subjects: { ana: { release: REL-1, images: ["https://assets.example.com/campaign/ana*"] } }',
+          )
+          .replace("'https://elsewhere.example.net/x.png'", "'https://assets.example.com/campaign/bob.png'"),
+      ),
+      { catalog, cwd: root },
+    );
+    expect(recorded.diagnostics).toEqual([]);
+    const stage = recorded.recipe!.stages.get('mixed' as StageId)!;
+    const upstream = finished('https://files.runcomfy.net/r1/result.png');
+    expect(
+      resolveStageInputs(
+        stage,
+        kling,
+        recorded.recipe!.vars,
+        upstream,
+        inputPolicyFor(recorded.recipe!, { recipeDir: root }),
+      ),
+    ).toEqual({
+      ok: false,
+      message:
+        'input field "character_image_url" of stage "mixed" sends "https://assets.example.com/campaign/bob.png" as the identity (the face swapped in), but it is not one of the images recorded for subject "ana"; add it to that subject\'s consent.subjects.<id>.images if it is their face; the value comes from stage "face"',
+    });
+  });
+
   it('prompts are screened again on the resolved body (here a var changed after analysis)', () => {
     const screened = analyzeLoaded(
       parseRecipeText(
