@@ -569,15 +569,16 @@ stages:
   });
 
   it('looks at a job once more before its deadline rather than cancel one that finished unseen', async () => {
-    // The model's first job queued 6 s, so later jobs are aimed at ~6 s; the second stage's job
-    // is done at once and its attempt ends at 3 s: it must be seen done before that.
+    // The model's first job queued 7 s, so later jobs are aimed at ~7 s; the second stage's job
+    // is done at once and its attempt ends at 4 s: it must be seen done, and its result fetched,
+    // before that (two client processes, slow on a loaded machine).
     sb = sandbox({
-      models: { [KONTEXT]: { base: { queueMs: 0, runMs: 100 }, steps: [{ queueMs: 6000, runMs: 100 }] } },
+      models: { [KONTEXT]: { base: { queueMs: 0, runMs: 100 }, steps: [{ queueMs: 7000, runMs: 100 }] } },
     });
     const recipe = sb.recipe(
       'aim.yaml',
       `version: 1\nname: aim\nstages:\n  a:\n    model: ${KONTEXT}\n    input: { prompt: edit a, image: https://assets.example.com/a.jpg }\n` +
-        `  b:\n    model: ${KONTEXT}\n    needs: [a]\n    timeout: 3s\n    retries: 0\n    input: { prompt: edit b, image: https://assets.example.com/b.jpg }\n`,
+        `  b:\n    model: ${KONTEXT}\n    needs: [a]\n    timeout: 4s\n    retries: 0\n    input: { prompt: edit b, image: https://assets.example.com/b.jpg }\n`,
     );
     const result = await sb.run(['run', recipe, '--reporter', 'plain'], {
       FACESWAP_POLL_INTERVAL_MS: '5000',

@@ -187,7 +187,8 @@ export class RuncomfyBackend implements Backend {
       // A job that finished before the deadline is collected, not cancelled as timed out: when
       // the next wait would pass the deadline, look once more just before it.
       if (request.deadline !== undefined && !lastLook) {
-        const latest = request.deadline - Date.now() - timing.callEstimate() - LAST_LOOK_MARGIN_MS;
+        // Room for that status call and, if it says done, the result call and its download.
+        const latest = request.deadline - Date.now() - 3 * timing.callEstimate() - LAST_LOOK_MARGIN_MS;
         if (delay > latest && latest > 0) {
           delay = latest;
           lastLook = true;
