@@ -376,6 +376,38 @@ stages:
     );
   });
 
+  it('a consent refusal known only at run time stops that stage and the run exits 77, as validate would', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe(
+      'late.yaml',
+      `version: 1
+name: late
+consent:
+  subjects: { ana: { release: REL-1, images: ["https://assets.example.com/ana*"] } }
+  assets: [{ match: "https://assets.example.com/**", rights: owned }]
+  disclosure: { label: AI-generated }
+stages:
+  face:
+    model: ${KONTEXT}
+    subjects: [ana]
+    input: { prompt: Change only the face, image: https://assets.example.com/ana.jpg }
+  motion:
+    model: kling/kling-2-6/motion-control-pro
+    subjects: [ana]
+    input:
+      character_image_url: "\${{ stages.face.outputs.images[0] && 'https://assets.example.com/bob.png' }}"
+      reference_video_url: https://assets.example.com/dance.mp4
+`,
+    );
+    expect((await sb.run(['validate', recipe])).code).toBe(0);
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(77);
+    expect(sb.submissions()).toHaveLength(1);
+    const stage = sb.runRecord('late').stages['motion']!;
+    expect(stage.failure?.reason).toBe('not-permitted');
+    expect(result.stdout).toContain('[fail] motion not permitted:');
+  });
+
   it('knows a broken token file by the file itself, whatever the words of the exit 1', async () => {
     sb = sandbox({}, { token: null });
     writeFileSync(join(sb.standin.configDir, 'token.json'), '{"access_token": ');

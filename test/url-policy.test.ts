@@ -340,6 +340,7 @@ stages:
       ok: false,
       message:
         'input field "character_image_url" of stage "mixed" sends "https://elsewhere.example.net/x.png", which is neither an output of an earlier stage nor covered by a consent.assets rule; the value comes from stage "face"',
+      notPermitted: true,
     });
   });
 
@@ -372,6 +373,7 @@ stages:
       ok: false,
       message:
         'input field "character_image_url" of stage "mixed" sends "https://assets.example.com/campaign/bob.png" as the identity (the face swapped in), but it is not one of the images recorded for subject "ana"; add it to that subject\'s consent.subjects.<id>.images if it is their face; the value comes from stage "face"',
+      notPermitted: true,
     });
   });
 
@@ -398,6 +400,7 @@ stages:
       ok: false,
       message:
         'input field "prompt" of stage "face" asks for sexually explicit content ("nsfw"); faceswap-pipe does not make sexual material with real people\'s faces, consent or not',
+      notPermitted: true,
     });
   });
 });

@@ -33,6 +33,8 @@ export type FailureReason =
   | 'job-failed'
   | 'job-cancelled'
   | 'invalid-input'
+  /** Consent or the prompt screen refuses the job's input, known only at run time (77). */
+  | 'not-permitted'
   | 'missing-file'
   | 'unauthorized'
   | 'client-error'

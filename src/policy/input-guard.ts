@@ -57,8 +57,9 @@ export function upstreamStrings(
 }
 
 /**
- * Checks one resolved job body; returns the message of the first problem (the stage fails
- * before anything is submitted), or undefined.
+ * Checks one resolved job body; returns the first problem (the stage fails before anything is
+ * submitted), or undefined. `notPermitted`: consent or the prompt screen refuses it (77), not the
+ * URL policy (invalid data).
  */
 export function guardBody(
   stage: StageSpec,
@@ -67,7 +68,8 @@ export function guardBody(
   item: number | undefined,
   upstream: ReadonlySet<string>,
   policy: InputPolicy,
-): string | undefined {
+): { readonly message: string; readonly notPermitted: boolean } | undefined {
+  const refuse = (message: string) => ({ message, notPermitted: true });
   const where = (field: readonly (string | number)[]) => {
     const place = describeRecipePath(['stages', stage.id, 'input', ...field]);
     return item === undefined ? place : `${place} (foreach item ${item})`;
@@ -82,7 +84,7 @@ export function guardBody(
     if (!value.media) {
       const screen = screenPrompt(value.value);
       if (screen.refused)
-        return `${where(value.field)} ${refusalText(screen.reason, screen.matched)}${origin}`;
+        return refuse(`${where(value.field)} ${refusalText(screen.reason, screen.matched)}${origin}`);
       continue;
     }
     const receiver: Receiver =
@@ -90,7 +92,7 @@ export function guardBody(
         ? { kind: 'local', model: model.id, recipeDir: fromUpstream ? undefined : policy.recipeDir }
         : { kind: 'hosted', model: model.id };
     const problem = checkSentValue(value.value, receiver, policy);
-    if (problem) return `${where(value.field)} ${problem.reason}${origin}`;
+    if (problem) return { message: `${where(value.field)} ${problem.reason}${origin}`, notPermitted: false };
     if (!policy.consent || !faceSwap || fromUpstream) continue;
     const coverage = coverageOf(policy.consent, value.value, stage.subjects, policy.recipeDir ?? '.');
     // The face swapped in must be a recorded image of a subject the stage names, whatever the
@@ -102,9 +104,13 @@ export function guardBody(
     const anyImage =
       named.length === 0 || named.some((id) => policy.consent!.subjects.get(id)!.images.length === 0);
     if (value.identity && !anyImage && coverage.kind !== 'subject-image')
-      return `${where(value.field)} sends "${value.value}" as the identity (the face swapped in), but it is not one of the images recorded for ${named.map((s) => `subject "${s}"`).join(' or ')}; add it to that subject's consent.subjects.<id>.images if it is their face${origin}`;
+      return refuse(
+        `${where(value.field)} sends "${value.value}" as the identity (the face swapped in), but it is not one of the images recorded for ${named.map((s) => `subject "${s}"`).join(' or ')}; add it to that subject's consent.subjects.<id>.images if it is their face${origin}`,
+      );
     if (coverage.kind === 'none')
-      return `${where(value.field)} sends "${value.value}", which is neither an output of an earlier stage nor covered by a consent.assets rule${origin}`;
+      return refuse(
+        `${where(value.field)} sends "${value.value}", which is neither an output of an earlier stage nor covered by a consent.assets rule${origin}`,
+      );
   }
   return undefined;
 }

@@ -22,6 +22,8 @@ export function reasonText(reason: FailureReason): string {
       return 'job cancelled';
     case 'invalid-input':
       return 'invalid input';
+    case 'not-permitted':
+      return 'not permitted';
     case 'missing-file':
       return 'missing file';
     case 'unauthorized':

@@ -264,7 +264,11 @@ export class Executor {
       jobs: inputs.ok ? inputs.bodies.length : 0,
     });
     if (!inputs.ok) {
-      this.#finishStage(stage, { reason: 'invalid-input', message: inputs.message, retryable: false });
+      this.#finishStage(stage, {
+        reason: inputs.notPermitted ? 'not-permitted' : 'invalid-input',
+        message: inputs.message,
+        retryable: false,
+      });
       return;
     }
     stage.input = inputs.fanOut ? [...inputs.bodies] : inputs.bodies[0]!;

@@ -62,6 +62,7 @@ export function isRetryable(reason: FailureReason, retryOn: readonly RetryOn[]):
     case 'job-cancelled':
       return retryOn.includes('cancelled');
     case 'invalid-input':
+    case 'not-permitted':
     case 'missing-file':
     case 'unauthorized':
     case 'client-error':

@@ -22,7 +22,12 @@ export type StageInputs =
       readonly fanOut: boolean;
       readonly warnings: readonly string[];
     }
-  | { readonly ok: false; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly message: string;
+      /** Consent or the prompt screen refused it (the run exits 77), rather than invalid data. */
+      readonly notPermitted?: true;
+    };
 
 /**
  * Evaluates a stage's input against the stages that finished before it, one body per job
@@ -98,7 +103,8 @@ export function resolveStageInputs(
     }
     upstream ??= upstreamStrings(stage.dependsOn.flatMap((id) => finished.get(id) ?? []));
     const refused = guardBody(stage, model, resolved.value, items ? index : undefined, upstream, policy);
-    if (refused !== undefined) return { ok: false, message: refused };
+    if (refused !== undefined)
+      return { ok: false, message: refused.message, ...(refused.notPermitted && { notPermitted: true }) };
     bodies.push(
       files === undefined
         ? resolved.value

@@ -491,6 +491,8 @@ export function exitCodeOf(execution: ExecutionResult): number {
   const failures = [...execution.results.values()].flatMap((r) => (r.status === 'failed' ? [r.failure] : []));
   if (failures.length === 0) return ExitCode.ok;
   if (failures.some((f) => f.reason === 'client-missing')) return ExitCode.unavailable;
+  // Consent or the prompt screen refused a stage's input at run time, as validate does: 77.
+  if (failures.some((f) => f.reason === 'not-permitted')) return ExitCode.noPermission;
   // Only retryable failures whose retries ran out: a re-run is safe and may succeed.
   if (failures.every((f) => f.retryable && isTransient(f.reason))) return ExitCode.tempFail;
   return ExitCode.stageFailed;
