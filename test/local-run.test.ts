@@ -1,5 +1,14 @@
 import { execa } from 'execa';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -196,6 +205,25 @@ consent:
     const again = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toMatch(/\[cached\] swap /);
+    // The first stage's identity file goes away: only a run that would swap it again needs it.
+    renameSync(join(dir, 'recipes/assets/astronaut-eileen-collins.jpg'), join(dir, 'moved.jpg'));
+    const status = await run(dir, ['status', 'recipes/local-demo.yaml']);
+    expect(status.exitCode).toBe(0);
+    expect(status.stderr).toContain(
+      'warning: input field "identity" of stage "swap" is the path assets/astronaut-eileen-collins.jpg, but no such file exists',
+    );
+    expect((await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain'])).exitCode).toBe(0);
+    const forced = await run(dir, [
+      'run',
+      'recipes/local-demo.yaml',
+      '--force',
+      'swap',
+      '--reporter',
+      'plain',
+    ]);
+    expect(forced.exitCode).toBe(66);
+    expect(forced.stderr).toContain('error: input field "identity" of stage "swap" is the path');
+    expect((await run(dir, ['validate', 'recipes/local-demo.yaml'])).exitCode).toBe(66);
   });
 
   it('gives a local stage the files of an upstream stage (relative to the outputs folder) from any working folder', async () => {

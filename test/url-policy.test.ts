@@ -143,10 +143,13 @@ describe('checkSentValue', () => {
       expect(code('/etc/passwd', strict, local)).toBe('path-outside-recipe');
       expect(code('file:///etc/passwd', strict, local)).toBe('path-outside-recipe');
       expect(code('https://169.254.169.254/', strict, local)).toBe('url-private-host');
-      // Found before anything runs, not when the stage starts.
-      expect(code('assets/ana-typo.jpg', strict, local)).toBe('local-file-missing');
-      expect(code('assets', strict, local)).toBe('local-file-missing');
-      expect(checkSentValue('assets/ana-typo.jpg', local, strict)?.reason).toBe(
+      // Found by analysis, before anything runs (the run-time guard leaves it to the engine).
+      const exists = { ...strict, checkExists: true };
+      expect(code('assets/ana-typo.jpg', strict, local)).toBeUndefined();
+      expect(code('assets/ana-typo.jpg', exists, local)).toBe('local-file-missing');
+      expect(code('assets', exists, local)).toBe('local-file-missing');
+      expect(code('assets/ana.jpg', exists, local)).toBeUndefined();
+      expect(checkSentValue('assets/ana-typo.jpg', local, exists)?.reason).toBe(
         "is the path assets/ana-typo.jpg, but no such file exists (local paths are relative to the recipe's folder); check the name, or add the file",
       );
     } finally {

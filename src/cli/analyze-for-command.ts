@@ -16,9 +16,21 @@ export async function analyzeForCommand(
   file: string,
   options: RecipeOptions,
   io: CliIo,
-  print: { readonly github?: boolean } = {},
+  print: {
+    readonly github?: boolean;
+    /**
+     * Missing local input files: `warn` prints them as warnings (plan, status: they read the
+     * recipe, they need no file); `return` hands them back for the command to decide per stage
+     * (run); otherwise they are errors, as `validate` has them.
+     */
+    readonly localFiles?: 'warn' | 'return';
+  } = {},
 ): Promise<
-  | { readonly recipe: Recipe; readonly catalog: Catalog }
+  | {
+      readonly recipe: Recipe;
+      readonly catalog: Catalog;
+      readonly missingLocalFiles: readonly { readonly stage: string; readonly diagnostic: Diagnostic }[];
+    }
   | { readonly exit: number; readonly diagnostics?: readonly Diagnostic[] }
 > {
   const catalog = loadCatalog(io, options.catalog);
@@ -30,9 +42,19 @@ export async function analyzeForCommand(
     cwd: io.cwd,
     ...(options.engine && { engine: options.engine }),
     ...(options.allowInsecureLocal && { allowInsecureLocal: true }),
+    ...(print.localFiles !== undefined && { deferLocalFiles: true }),
   });
-  printDiagnostics(io, analysis.diagnostics, true, print);
+  const missing = analysis.missingLocalFiles ?? [];
+  const shown =
+    print.localFiles === 'warn' && analysis.recipe
+      ? [...analysis.diagnostics, ...missing.map((m) => ({ ...m.diagnostic, severity: 'warning' as const }))]
+      : analysis.diagnostics;
+  printDiagnostics(io, shown, true, print);
   if (!analysis.recipe)
     return { exit: exitCodeFor(exitCategory(analysis.diagnostics)), diagnostics: analysis.diagnostics };
-  return { recipe: analysis.recipe, catalog };
+  return {
+    recipe: analysis.recipe,
+    catalog,
+    missingLocalFiles: print.localFiles === 'return' ? missing : [],
+  };
 }

@@ -21,6 +21,12 @@ import { ADDRESS_WORDS, classifyHost } from './ip-address.js';
 export interface UrlPolicyOptions {
   /** Allow loopback hosts, over http too (tests only; CI examples never set it). */
   readonly allowInsecureLocal: boolean;
+  /**
+   * Also refuse a local path that names no file (`local-file-missing`). Analysis asks; the
+   * run-time guard does not: the offline engine says so itself when it reads the file, and a
+   * cached stage whose file was moved away keeps its result (its job key is not the file's).
+   */
+  readonly checkExists?: boolean;
 }
 
 /** What receives the value: a hosted model, an offline one, or a `swap:` stage not routed yet. */
@@ -80,7 +86,7 @@ export function checkSentValue(
       reason: `is empty; give ${receiver.kind === 'hosted' ? 'the public https:// URL of the file' : "an https:// URL or the path of a file in the recipe's folder"}`,
     };
   }
-  if (!hasScheme(trimmed)) return checkPath(trimmed, receiver);
+  if (!hasScheme(trimmed)) return checkPath(trimmed, receiver, options.checkExists === true);
   const scheme = trimmed.slice(0, trimmed.indexOf(':')).toLowerCase();
   if (scheme === 'file') {
     if (receiver.kind === 'hosted') return hostedLocal(trimmed, receiver.model, 'a file: URL');
@@ -90,7 +96,7 @@ export function checkSentValue(
     } catch {
       return { code: 'url-invalid', reason: `is not a usable file: URL (${shorten(trimmed)})` };
     }
-    return checkPath(path, receiver);
+    return checkPath(path, receiver, options.checkExists === true);
   }
   let url: URL;
   try {
@@ -136,7 +142,7 @@ export function checkSentValue(
   return undefined;
 }
 
-function checkPath(path: string, receiver: Receiver): UrlProblem | undefined {
+function checkPath(path: string, receiver: Receiver, checkExists: boolean): UrlProblem | undefined {
   if (receiver.kind === 'hosted') return hostedLocal(path, receiver.model, 'a local file');
   if (receiver.recipeDir === undefined) return undefined;
   if (localKey(path, receiver.recipeDir) === undefined) {
@@ -154,6 +160,7 @@ function checkPath(path: string, receiver: Receiver): UrlProblem | undefined {
       reason: `is the path ${path}, a link to ${target}, which is outside the recipe's folder; local models read only files in the recipe's folder or below it (copy the file in rather than linking it)`,
     };
   }
+  if (!checkExists) return undefined;
   // Found now rather than when the stage starts, after the stages before it have run.
   if (target === undefined) {
     return {

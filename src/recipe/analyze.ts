@@ -31,12 +31,19 @@ export interface AnalyzeOptions extends LoadOptions {
   readonly allowInsecureLocal?: boolean;
   /** `YYYY-MM-DD` that consent releases are checked against; default today (tests pin it). */
   readonly today?: string;
+  /**
+   * Keep local inputs that name no file in `missingLocalFiles` rather than report them (the
+   * commands that run or show a plan decide per stage); `validate` reports them.
+   */
+  readonly deferLocalFiles?: boolean;
 }
 
 /** The outcome of analysis: every diagnostic, and the typed recipe when there were no errors. */
 export interface Analysis {
   readonly recipe?: Recipe;
   readonly diagnostics: readonly Diagnostic[];
+  /** With `deferLocalFiles`: the missing local inputs, by stage (errors, not yet reported). */
+  readonly missingLocalFiles?: readonly { readonly stage: string; readonly diagnostic: Diagnostic }[];
 }
 
 /** Reads and checks a recipe file. Never throws for bad input. */
@@ -53,7 +60,12 @@ export async function analyzeRecipeFile(path: string, options: AnalyzeOptions): 
 export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Analysis {
   if (loaded.data === undefined || loaded.index === undefined) return { diagnostics: loaded.diagnostics };
   const data = loaded.data as Record<string, unknown>;
-  const ctx = new AnalysisContext(loaded.source, loaded.index, options.catalog);
+  const ctx = new AnalysisContext(
+    loaded.source,
+    loaded.index,
+    options.catalog,
+    options.deferLocalFiles === true,
+  );
   ctx.diagnostics.push(...loaded.diagnostics);
 
   checkRecipeSchema(ctx, data);
@@ -93,5 +105,9 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
       return hash;
     },
   };
-  return { recipe, diagnostics: ctx.diagnostics };
+  return {
+    recipe,
+    diagnostics: ctx.diagnostics,
+    ...(ctx.missingLocalFiles.length > 0 && { missingLocalFiles: ctx.missingLocalFiles }),
+  };
 }

@@ -27,11 +27,19 @@ export class AnalysisContext {
    * string" for a broken expression).
    */
   readonly brokenValues: DataPath[] = [];
+  /**
+   * With `deferLocalFiles`, a local input that names no file is kept here, per stage, instead of
+   * reported: only a run that submits that stage needs the file (a cached stage, or one outside
+   * `--only`, does not), and `plan` and `status` read the recipe without needing any.
+   */
+  readonly missingLocalFiles: { readonly stage: string; readonly diagnostic: Diagnostic }[] = [];
+  readonly deferLocalFiles: boolean;
 
-  constructor(source: SourceFile, index: YamlIndex, catalog: Catalog) {
+  constructor(source: SourceFile, index: YamlIndex, catalog: Catalog, deferLocalFiles = false) {
     this.source = source;
     this.index = index;
     this.catalog = catalog;
+    this.deferLocalFiles = deferLocalFiles;
   }
 
   /** The location of the value (or, with `atKey`, the key) at a data path. */

@@ -25,7 +25,7 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
   // typo since, a consent rule or model it no longer meets) can still be cleaned.
   let name = await recipeName(file, options, io);
   if (name === undefined) {
-    const loaded = await analyzeForCommand(file, options, io);
+    const loaded = await analyzeForCommand(file, options, io, { localFiles: 'warn' });
     if ('exit' in loaded) return loaded.exit;
     name = loaded.recipe.name;
   }

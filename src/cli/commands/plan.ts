@@ -15,7 +15,7 @@ export interface PlanOptions extends RecipeOptions {
 
 /** `faceswap-pipe plan <recipe>`: what a run would do, in order, without doing it. */
 export async function planCommand(file: string, options: PlanOptions, io: CliIo): Promise<number> {
-  const loaded = await analyzeForCommand(file, options, io);
+  const loaded = await analyzeForCommand(file, options, io, { localFiles: 'warn' });
   if ('exit' in loaded) return loaded.exit;
   const plan = buildPlan(loaded.recipe, loaded.catalog);
   switch (options.format) {

@@ -37,6 +37,7 @@ import { RunRecord, runFolderName } from '../../state/run-record.js';
 import { didYouMean } from '../../util/suggest.js';
 import { version } from '../../version.js';
 import { ExitCode } from '../exit-codes.js';
+import { printDiagnostics } from '../recipe-io.js';
 import { wantsColor, type CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
 import { analyzeForCommand } from '../analyze-for-command.js';
@@ -68,9 +69,8 @@ export interface RunOptions extends RecipeOptions {
 
 /** `faceswap-pipe run <recipe>`: check, plan, consult the cache, execute, record, report. */
 export async function runCommand(file: string, options: RunOptions, io: CliIo): Promise<number> {
-  const loaded = await analyzeForCommand(file, options, io, {
-    github: options.reporter === 'github' || isGithubActions(io.env),
-  });
+  const github = options.reporter === 'github' || isGithubActions(io.env);
+  const loaded = await analyzeForCommand(file, options, io, { github, localFiles: 'return' });
   if ('exit' in loaded) {
     if (loaded.diagnostics) await reportRefused(file, loaded.exit, loaded.diagnostics, options, io);
     return loaded.exit;
@@ -114,7 +114,9 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     // What this very command would do: the same selection and cache decisions, read without
     // taking the lock (a dry run writes nothing, and may look while a run is going).
     const cachePlan = await consultCache(options.cache ? new JobStore(stateDir, redact) : undefined);
-    const stop = reportCachePlan(cachePlan, plan, file, options.set, io);
+    const stop =
+      reportCachePlan(cachePlan, plan, file, options.set, io) ??
+      (await refuseMissingLocalFiles(loaded.missingLocalFiles, cachePlan, file, options, io, github));
     if (stop !== undefined) return stop;
     io.stdout.write(renderDryRun(plan, client, cachePlan));
     return ExitCode.ok;
@@ -139,7 +141,9 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     }
     const store = options.cache ? new JobStore(stateDir, redact) : undefined;
     const cachePlan = await consultCache(store);
-    const stop = reportCachePlan(cachePlan, plan, file, options.set, io);
+    const stop =
+      reportCachePlan(cachePlan, plan, file, options.set, io) ??
+      (await refuseMissingLocalFiles(loaded.missingLocalFiles, cachePlan, file, options, io, github));
     if (stop !== undefined) return stop;
     // Thumbnails shared between runs live beside the job records (not with --no-cache).
     const thumbStore = options.cache ? join(stateDir, 'thumbs') : undefined;
@@ -161,6 +165,27 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * A local input file that names nothing, in a stage this run will submit, stops the run before
+ * anything runs (66), like `validate`; in a stage that is cached or not selected it is not needed.
+ */
+async function refuseMissingLocalFiles(
+  missing: readonly { readonly stage: string; readonly diagnostic: Diagnostic }[],
+  cachePlan: CachePlan,
+  file: string,
+  options: RunOptions,
+  io: CliIo,
+  github: boolean,
+): Promise<number | undefined> {
+  const needed = missing
+    .filter((m) => cachePlan.decisions.get(m.stage as StageId)?.kind === 'run')
+    .map((m) => m.diagnostic);
+  if (needed.length === 0) return undefined;
+  printDiagnostics(io, needed, true, { github });
+  await reportRefused(file, ExitCode.noInput, needed, options, io);
+  return ExitCode.noInput;
 }
 
 /**

@@ -39,7 +39,7 @@ interface StageStatus {
  * would call. Reads the state folder; changes nothing and calls nothing.
  */
 export async function statusCommand(file: string, options: StatusOptions, io: CliIo): Promise<number> {
-  const loaded = await analyzeForCommand(file, options, io);
+  const loaded = await analyzeForCommand(file, options, io, { localFiles: 'warn' });
   if ('exit' in loaded) return loaded.exit;
   const { recipe, catalog } = loaded;
   const plan = buildPlan(recipe, catalog);

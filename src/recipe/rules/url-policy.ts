@@ -9,7 +9,7 @@ import type { DataPath } from '../yaml-index.js';
 import { templatesOf } from './build-stages.js';
 import { isUnder } from '../resolve.js';
 import { describeRecipePath } from '../describe.js';
-import type { RelatedLocation } from '../diagnostic.js';
+import { error, type RelatedLocation } from '../diagnostic.js';
 import type { StageId, StageSpec } from '../types.js';
 
 /** What one stage sends, as far as analysis knows it, and to which model. */
@@ -63,12 +63,24 @@ export function checkUrlPolicy(
     if (receiver.kind === 'hosted') checkDownloadedFiles(ctx, stage, receiver.model, sending);
     for (const value of values) {
       if (!value.media || value.origin.kind !== 'author') continue;
-      const problem = checkSentValue(value.value, receiver, options);
+      const problem = checkSentValue(value.value, receiver, { ...options, checkExists: true });
       if (!problem) continue;
       refused.add(value);
+      const message = `${placeOf(stage, value)} ${problem.reason}${options.origin.suffix(value)}`;
+      if (problem.code === 'local-file-missing' && ctx.deferLocalFiles) {
+        const diagnostic = error(
+          problem.code,
+          message,
+          ctx.at(value.at),
+          options.origin.notes(ctx, value),
+          'missing-file',
+        );
+        ctx.missingLocalFiles.push({ stage: stage.id, diagnostic });
+        continue;
+      }
       ctx.error(
         problem.code,
-        `${placeOf(stage, value)} ${problem.reason}${options.origin.suffix(value)}`,
+        message,
         ctx.at(value.at),
         options.origin.notes(ctx, value),
         problem.code === 'local-file-missing' ? 'missing-file' : 'invalid',
