@@ -428,6 +428,9 @@ describe('state and locks', () => {
     // Run once: b is cached, and a is still nothing to run rather than "upstream runs".
     const again = await sb.run(['run', recipe, '--dry-run']);
     expect(again.stdout).toContain('b: cached, no call');
+    // Selecting only the dependent: the empty stage's (empty) results are there without a run.
+    const only = await sb.run(['run', recipe, '--only', 'b', '--reporter', 'plain']);
+    expect(only.code, only.stderr).toBe(0);
   });
 
   it('status shows done, running (with the request id) and never run; clean removes the state', async () => {

@@ -134,8 +134,13 @@ export async function planCache(
         continue;
       }
       const decision = await decide(id);
+      // A stage outside the selection that would run has no result to give, unless it has no
+      // job at all (a foreach over an empty list): its empty results are there without running.
+      const nothingToRun = decision.kind === 'run' && decision.jobs?.length === 0;
       const final: CacheDecision =
-        !isSelected && decision.kind === 'run' ? { kind: 'unavailable', why: decision.why } : decision;
+        !isSelected && decision.kind === 'run' && !nothingToRun
+          ? { kind: 'unavailable', why: decision.why }
+          : decision;
       decisions.set(id, final);
       if (final.kind === 'cached') views.set(id, { outputs: final.outputs, files: final.files });
       else if (final.kind === 'run' && final.known) views.set(id, final.known);
