@@ -136,6 +136,8 @@ interface Inherited {
   readonly fromVar?: string;
   /** `at` is the value's own place (below a literal), so it follows the value down. */
   readonly exact: boolean;
+  /** The value reads `item` or `index`: it belongs to one foreach item. */
+  readonly perItem?: boolean;
 }
 
 /** Walks a written value tree alongside its evaluated JSON, collecting every string. */
@@ -185,7 +187,8 @@ function walk(
       literal: here.exact,
     };
     if (here.fromVar !== undefined) sent.fromVar = here.fromVar;
-    if (ctx.item !== undefined) sent.item = ctx.item;
+    // A swap: stage's literal identity is the same for every item: it names no item.
+    if (ctx.item !== undefined && (ctx.root !== 'swap' || here.perItem === true)) sent.item = ctx.item;
     ctx.out.push(sent);
     return;
   }
@@ -202,9 +205,11 @@ function templateOrigin(template: Template, path: DataPath, foreachStages: reado
   const stages = new Set<StageId>();
   let vars = 0;
   let varName: string | undefined;
+  let perItem = false;
   for (const part of template.parts) {
     if (typeof part === 'string') continue;
     for (const ref of part.references) {
+      if (ref.context === 'item' || ref.context === 'index') perItem = true;
       if (ref.context === 'stages' && typeof ref.path[0] === 'string') stages.add(ref.path[0] as StageId);
       if (ref.context === 'item') for (const s of foreachStages) stages.add(s);
       if (ref.context === 'vars') {
@@ -216,11 +221,12 @@ function templateOrigin(template: Template, path: DataPath, foreachStages: reado
   const single =
     template.whole && vars === 1 && stages.size === 0 && template.parts.length === 1 ? varName : undefined;
   if (stages.size > 0)
-    return { origin: { kind: 'upstream', stages: [...stages].sort() }, at: path, exact: false };
+    return { origin: { kind: 'upstream', stages: [...stages].sort() }, at: path, exact: false, perItem };
   return {
     origin: AUTHOR,
     at: path,
     exact: false,
+    perItem,
     ...(single !== undefined && { fromVar: single }),
   };
 }
@@ -235,7 +241,7 @@ export function looksLikeUrl(value: string): boolean {
 
 /** The stages a value tree's expressions read. */
 /** Whether a value tree reads `item` or `index` (a stage's own foreach). */
-function readsItem(node: ValueNode): boolean {
+export function readsItem(node: ValueNode): boolean {
   switch (node.kind) {
     case 'literal':
       return false;

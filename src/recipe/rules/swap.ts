@@ -21,7 +21,7 @@ import { declaredNames, isUnder, readsDeclaredVars, resolveValue } from '../reso
 import type { StageId, StageSpec, ValueNode } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { checkInput } from './model-input.js';
-import { MAX_STATIC_ITEMS } from '../../policy/sent-values.js';
+import { MAX_STATIC_ITEMS, readsItem } from '../../policy/sent-values.js';
 
 /**
  * Turns every `swap:` stage into an ordinary model stage: finds the kind of each of its inputs,
@@ -142,8 +142,10 @@ export function routeSwapStages(
     decision: RouteDecision,
   ) => {
     let items: (JsonValue | undefined)[] = [undefined];
-    // The router's calls, or else the stage's own foreach (`aspect_ratio: ${{ item }}`).
-    const over = generated.foreach ?? spec.foreach;
+    // The router's calls, or else the stage's own foreach when the swap reads its items
+    // (`aspect_ratio: ${{ item }}`); a swap that does not is checked once.
+    const over =
+      generated.foreach ?? (spec.swap !== undefined && readsItem(spec.swap) ? spec.foreach : undefined);
     if (over) {
       const list = resolveValue(over, scope, ready);
       items =
@@ -170,8 +172,10 @@ export function routeSwapStages(
       const broken = ctx.brokenValues.filter((p) => isUnder(p, [['stages', spec.id, 'swap']]));
       const unknown = broken.length > 0 ? [[] as DataPath] : resolved.unknown;
       for (const problem of checkInput(model, resolved.value, spec.id, unknown, describe)) {
-        if (seen.has(problem.message)) continue;
-        seen.add(problem.message);
+        // The same problem in every item (a field that does not read the item) is said once.
+        const key = which === '' ? problem.message : problem.message.split(which).join('');
+        if (seen.has(key)) continue;
+        seen.add(key);
         const head = problem.path[0];
         const field = typeof head === 'string' ? generated.sources[head] : undefined;
         const location = place(spec.id, field === undefined ? {} : { field, value: true });
