@@ -96,10 +96,23 @@ function unquotedFlowExpression(source: SourceFile, at: number): Diagnostic | un
         `invalid YAML: an expression inside [ ] or { } must be quoted, or YAML reads its braces as its own; write "${expr}"`,
         { file: source, range: { start: lineStart + i, end: lineStart + end } },
       );
-    } else if (c === '[' || c === '{') flow++;
-    else if (c === ']' || c === '}') flow = Math.max(0, flow - 1);
+    } else if ((c === '[' || c === '{') && opensFlow(line, i, flow)) flow++;
+    else if ((c === ']' || c === '}') && flow > 0) flow--;
   }
   return undefined;
+}
+
+/**
+ * Whether a bracket at `i` starts a flow collection: where a value starts (after `key: `, a
+ * list's `- `, the line's indentation) or, inside one, after `,` or another bracket. A bracket
+ * in the middle of plain text (`Keep [the pose`) is just text.
+ */
+function opensFlow(line: string, i: number, flow: number): boolean {
+  const before = line.slice(0, i).trimEnd();
+  if (before === '') return true;
+  const last = before[before.length - 1]!;
+  if (last === ':' || (last === '-' && /(^|\s)-$/.test(before))) return true;
+  return flow > 0 && (last === ',' || last === '[' || last === '{');
 }
 
 /**
@@ -114,7 +127,9 @@ function colonInValue(source: SourceFile, at: number): Diagnostic | undefined {
   const line = text.slice(lineStart, newline < 0 ? text.length : newline).replace(/\r$/, '');
   const match = /^(\s*(?:- )?)([^\s:#][^:#]*?):[ \t]+(\S.*?)\s*$/.exec(line);
   if (!match) return undefined;
-  const [, lead, key, value] = match as unknown as [string, string, string, string];
+  const [, lead, key, written] = match as unknown as [string, string, string, string];
+  // A comment after the value is not part of it.
+  const value = written.replace(/\s+#.*$/, '');
   if (!/:[ \t]/.test(value) || /^["'[{|>]/.test(value)) return undefined;
   const start = lineStart + line.indexOf(value, lead.length + key.length + 1);
   const quoted = `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;

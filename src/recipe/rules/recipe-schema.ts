@@ -53,8 +53,12 @@ function inputFieldHint(ctx: AnalysisContext, data: unknown, issue: SchemaIssue)
   const stages = isJsonObject(data) && isJsonObject(data['stages']) ? data['stages'] : undefined;
   const stage = stages?.[String(issue.path[1])];
   if (!isJsonObject(stage)) return '';
-  if (stage['swap'] !== undefined && ['identity', 'scene', 'video', 'audio', 'describe'].includes(key))
-    return '; it is a swap field: indent it under "swap:"';
+  if (stage['swap'] !== undefined) {
+    const swapFields = recipeSchema()['$defs'] as Record<string, { properties?: Record<string, unknown> }>;
+    return Object.hasOwn(swapFields['swap']?.properties ?? {}, key)
+      ? '; it is a swap field: indent it under "swap:"'
+      : '';
+  }
   const model = typeof stage['model'] === 'string' ? ctx.catalog.get(stage['model']) : undefined;
   const fields = model?.inputSchema['properties'];
   return isJsonObject(fields) && Object.hasOwn(fields, key)
