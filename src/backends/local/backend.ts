@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { JsonObject } from '../../util/json.js';
 import type {
   AttemptFailure,
@@ -181,7 +182,16 @@ export class LocalBackend implements Backend {
   #path(value: unknown): Resolved {
     if (typeof value !== 'string' || value === '')
       return { problem: 'it is missing or not text', refused: true };
-    const path = value.startsWith('file://') ? new URL(value).pathname : value;
+    // Decoded as the URL policy decodes it (`file:///a%20b.jpg` is "/a b.jpg"), so the file
+    // checked before the run is the file read.
+    let path = value;
+    if (/^file:/i.test(value)) {
+      try {
+        path = fileURLToPath(value);
+      } catch {
+        return { problem: 'it is not a usable file: URL', refused: true };
+      }
+    }
     return isAbsolute(path) ? path : resolve(this.#recipeDir, path);
   }
 
