@@ -272,8 +272,9 @@ export function routeSwapStages(
         const kind = medium?.kind === 'literal' ? medium.value : undefined;
         if (kind === 'image' || kind === 'video' || kind === 'audio')
           return { seen: { field, ...at, kind, source: { by: 'medium' }, text: textOf(url) }, url };
-        // A medium that is none of those was reported by the recipe schema (with the choices).
-        if (medium !== undefined)
+        // A medium that is none of those was reported by the recipe schema (with the choices),
+        // for a single scene; inside a list the schema's message is vaguer, so the router says it.
+        if (medium !== undefined && index === undefined)
           return {
             seen: {
               field,
