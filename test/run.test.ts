@@ -30,6 +30,32 @@ function kontextRecipe(name: string, deps: Record<string, string[]>, extra = '')
   return text;
 }
 
+/**
+ * The first job stays queued and its first `calls` status checks answer 404 (the service does
+ * not know it); the job submitted after it runs normally.
+ */
+function deniedJob(calls: number) {
+  return {
+    models: {
+      [KONTEXT]: {
+        base: { queueMs: 0, runMs: 100 },
+        steps: [
+          {
+            queueMs: null,
+            faults: [
+              {
+                on: 'status' as const,
+                call: Array.from({ length: calls }, (_, i) => i + 1),
+                error: { http: 404 },
+              },
+            ],
+          },
+        ],
+      },
+    },
+  };
+}
+
 describe('run against the runcomfy stand-in', () => {
   it('runs the Kontext -> Kling chain, passing the first output URL into the second stage', async () => {
     sb = sandbox();
@@ -153,19 +179,7 @@ describe('run against the runcomfy stand-in', () => {
   });
 
   it('submits anew a job this run submitted only once the service has denied knowing it for the grace period', async () => {
-    sb = sandbox({
-      models: {
-        [KONTEXT]: {
-          base: { queueMs: 0, runMs: 100 },
-          steps: [
-            {
-              queueMs: null,
-              faults: [{ on: 'status', call: [1, 2, 3, 4, 5, 6, 7, 8], error: { http: 404 } }],
-            },
-          ],
-        },
-      },
-    });
+    sb = sandbox(deniedJob(8));
     // The client's json mode prints only the top-level message (contract section 4): here it
     // does not say 404, and the runner asks in pretty mode, whose error chain does.
     const wrapper = join(sb.standin.dir, 'runcomfy-wrapper');
@@ -205,19 +219,7 @@ fi
   });
 
   it('counts a job as gone when every status check is rejected for the grace period, whatever the words (no 404 said)', async () => {
-    sb = sandbox({
-      models: {
-        [KONTEXT]: {
-          base: { queueMs: 0, runMs: 100 },
-          steps: [
-            {
-              queueMs: null,
-              faults: [{ on: 'status', call: [1, 2, 3, 4, 5, 6, 7, 8], error: { http: 404 } }],
-            },
-          ],
-        },
-      },
-    });
+    sb = sandbox(deniedJob(8));
     // Neither mode says 404 or "not found": the contract does not fix the words of a 4xx.
     const wrapper = join(sb.standin.dir, 'runcomfy-opaque');
     writeFileSync(
@@ -241,21 +243,7 @@ sed -e 's/API error 404: status not found/request lookup rejected: REQUEST_UNKNO
   });
 
   it('keeps counting how long the service has denied a job across attempts shorter than the grace period', async () => {
-    sb = sandbox({
-      models: {
-        [KONTEXT]: {
-          base: { queueMs: 0, runMs: 100 },
-          steps: [
-            {
-              queueMs: null,
-              faults: [
-                { on: 'status', call: Array.from({ length: 60 }, (_, i) => i + 1), error: { http: 404 } },
-              ],
-            },
-          ],
-        },
-      },
-    });
+    sb = sandbox(deniedJob(60));
     // Each attempt ends (deadline) before the grace period has passed; the count goes on.
     const recipe = sb.recipe(
       'one.yaml',
