@@ -1,5 +1,6 @@
 import type { ModelInfo } from '../../catalog/model.js';
-import { canonicalJson, describeValue, isJsonObject, kindOf, type JsonValue } from '../../util/json.js';
+import { describeValue, isJsonObject, kindOf, type JsonValue } from '../../util/json.js';
+import { VarOrigin } from './url-policy.js';
 import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
@@ -66,14 +67,8 @@ export function checkModels(
   /** The vars as the recipe declares them: a problem with a value `--set` gave says so. */
   written: Readonly<Record<string, JsonValue>> = vars,
 ): void {
-  const setBy = (stage: StageSpec, path: DataPath): string => {
-    const name = wholeVar(nodeAt(stage.input, path));
-    return name !== undefined &&
-      Object.hasOwn(vars, name) &&
-      (!Object.hasOwn(written, name) || canonicalJson(vars[name]) !== canonicalJson(written[name]))
-      ? ` (given with --set ${name}=…)`
-      : '';
-  };
+  const origin = new VarOrigin(written, vars);
+  const setBy = (stage: StageSpec, path: DataPath) => origin.suffixFor(wholeVar(nodeAt(stage.input, path)));
   const declared = declaredNames(Object.keys(vars));
   const ready = (template: Template) => readsDeclaredVars(template, declared);
   for (const stage of stages.values()) {

@@ -54,6 +54,8 @@ export function checkUrlPolicy(
   options: UrlPolicyOptions & { readonly recipeDir: string; readonly origin: VarOrigin },
 ): RefusedValues {
   const refused: RefusedValues = new Set();
+  // Before running, a local input must also name a file (the run-time guard leaves it to the engine).
+  const policy = { ...options, checkExists: true };
   for (const { stage, model, values } of sending.values()) {
     const receiver: Receiver = !model
       ? { kind: 'unrouted', recipeDir: options.recipeDir }
@@ -63,7 +65,7 @@ export function checkUrlPolicy(
     if (receiver.kind === 'hosted') checkDownloadedFiles(ctx, stage, receiver.model, sending);
     for (const value of values) {
       if (!value.media || value.origin.kind !== 'author') continue;
-      const problem = checkSentValue(value.value, receiver, { ...options, checkExists: true });
+      const problem = checkSentValue(value.value, receiver, policy);
       if (!problem) continue;
       refused.add(value);
       const message = `${placeOf(stage, value)} ${problem.reason}${options.origin.suffix(value)}`;
@@ -182,9 +184,12 @@ export class VarOrigin {
   }
 
   suffix(value: SentValue): string {
-    return value.fromVar !== undefined && this.isSet(value.fromVar)
-      ? ` (given with --set ${value.fromVar}=…)`
-      : '';
+    return this.suffixFor(value.fromVar);
+  }
+
+  /** ` (given with --set NAME=…)` when the var `name` holds a value `--set` gave, else nothing. */
+  suffixFor(name: string | undefined): string {
+    return name !== undefined && this.isSet(name) ? ` (given with --set ${name}=…)` : '';
   }
 
   notes(ctx: AnalysisContext, value: SentValue): RelatedLocation[] | undefined {
