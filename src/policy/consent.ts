@@ -111,6 +111,16 @@ export function subjectImageMatch(
 }
 
 /**
+ * The subjects whose recorded images an identity image sent by a stage naming `subjects` must
+ * be one of; undefined when any image may be the face (a named subject lists no images).
+ */
+export function identitySubjects(consent: ConsentRecord, subjects: readonly string[]): string[] | undefined {
+  const named = subjects.filter((id) => consent.subjects.has(id));
+  const withImages = named.filter((id) => consent.subjects.get(id)!.images.length > 0);
+  return named.length === 0 || withImages.length < named.length ? undefined : withImages;
+}
+
+/**
  * What covers an author-provided value sent by a stage naming `subjects`: an identity image
  * of one of those subjects first (their release is the stronger record), then an asset rule.
  */

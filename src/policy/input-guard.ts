@@ -2,7 +2,7 @@ import type { ModelInfo } from '../catalog/model.js';
 import { describeRecipePath } from '../recipe/describe.js';
 import type { Recipe, StageSpec } from '../recipe/types.js';
 import { isJsonObject, type JsonValue } from '../util/json.js';
-import { coverageOf, readConsent, type ConsentRecord } from './consent.js';
+import { coverageOf, identitySubjects, readConsent, type ConsentRecord } from './consent.js';
 import { refusalText, screenPrompt } from './prompt-screen.js';
 import { resolvedSentValues } from './sent-values.js';
 import { checkSentValue, type Receiver } from './url-policy.js';
@@ -96,16 +96,12 @@ export function guardBody(
     if (!policy.consent || !faceSwap || fromUpstream) continue;
     const coverage = coverageOf(policy.consent, value.value, stage.subjects, policy.recipeDir ?? '.');
     // The face swapped in must be a recorded image of a subject the stage names, whatever the
-    // value came through (a foreach item, a var, --set): an asset rule covers the material, not
-    // the person.
-    // As in validate (src/recipe/rules/consent.ts): a named subject with no images recorded
-    // may be the face in any identity image.
-    const named = stage.subjects.filter((id) => policy.consent!.subjects.has(id));
-    const anyImage =
-      named.length === 0 || named.some((id) => policy.consent!.subjects.get(id)!.images.length === 0);
-    if (value.identity && !anyImage && coverage.kind !== 'subject-image')
+    // value came through (a foreach item, a var, --set), as in validate: an asset rule covers the
+    // material, not the person.
+    const subjects = value.identity ? identitySubjects(policy.consent, stage.subjects) : undefined;
+    if (subjects !== undefined && coverage.kind !== 'subject-image')
       return refuse(
-        `${where(value.field)} sends "${value.value}" as the identity (the face swapped in), but it is not one of the images recorded for ${named.map((s) => `subject "${s}"`).join(' or ')}; add it to that subject's consent.subjects.<id>.images if it is their face${origin}`,
+        `${where(value.field)} sends "${value.value}" as the identity (the face swapped in), but it is not one of the images recorded for ${subjects.map((s) => `subject "${s}"`).join(' or ')}; add it to that subject's consent.subjects.<id>.images if it is their face${origin}`,
       );
     if (coverage.kind === 'none')
       return refuse(

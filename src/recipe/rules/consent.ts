@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import {
   coverageOf,
+  identitySubjects,
   localToday,
   isExpired,
   isRealDate,
@@ -177,12 +178,11 @@ function checkValues(
 ): void {
   const { stage, values } = sent;
   const named = stage.subjects.filter((id) => consent.subjects.has(id));
-  const withImages = named.filter((id) => consent.subjects.get(id)!.images.length > 0);
   // A named subject that lists no images may be the face in any identity image.
-  const anyImage = named.length === 0 || withImages.length < named.length;
+  const withImages = identitySubjects(consent, stage.subjects);
   for (const value of values) {
     if (!value.media || value.origin.kind !== 'author' || options.refused.has(value)) continue;
-    if (value.identity && swapsFaces(sent) && !anyImage) {
+    if (value.identity && swapsFaces(sent) && withImages !== undefined) {
       const matched = withImages.some(
         (id) => subjectImageMatch(consent.subjects.get(id)!, value.value, options.recipeDir) !== undefined,
       );
