@@ -20,7 +20,7 @@ export function makeRedactor(env: Readonly<Record<string, string | undefined>>):
   const fromEnv = env['RUNCOMFY_TOKEN']?.trim();
   if (fromEnv) secrets.add(fromEnv);
   const fromFile = readTokenFile(env);
-  if (fromFile) secrets.add(fromFile);
+  if ('token' in fromFile && fromFile.token) secrets.add(fromFile.token);
   // Longest first, so a token containing another secret is masked whole. A value shorter than
   // MIN_SECRET is no real token (a test's "probe"), and masking it would rewrite ordinary words
   // and paths in the records: `/tmp/probe2/out` became `/tmp/***2/out` and broke the cache.
@@ -48,6 +48,14 @@ export function clientConfigDir(env: Readonly<Record<string, string | undefined>
  */
 export function brokenTokenFile(env: Readonly<Record<string, string | undefined>>): string | undefined {
   if ((env['RUNCOMFY_TOKEN'] ?? '').trim() !== '') return undefined;
+  const read = readTokenFile(env);
+  return 'problem' in read ? read.problem : undefined;
+}
+
+/** The client's token file: its access token, nothing (no file), or what is wrong with it. */
+function readTokenFile(
+  env: Readonly<Record<string, string | undefined>>,
+): { readonly token?: string } | { readonly problem: string } {
   const file = join(clientConfigDir(env), 'token.json');
   let text: string;
   try {
@@ -55,30 +63,22 @@ export function brokenTokenFile(env: Readonly<Record<string, string | undefined>
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     return code === 'ENOENT' || code === 'ENOTDIR'
-      ? undefined
-      : `${file} cannot be read (${code ?? 'error'})`;
+      ? {}
+      : { problem: `${file} cannot be read (${code ?? 'error'})` };
   }
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
-    const token =
-      parsed !== null && typeof parsed === 'object'
-        ? (parsed as { access_token?: unknown }).access_token
-        : undefined;
-    return typeof token === 'string' && token.trim() !== '' ? undefined : `${file} has no access_token`;
+    parsed = JSON.parse(text);
   } catch {
-    return `${file} is not valid JSON`;
+    return { problem: `${file} is not valid JSON` };
   }
-}
-
-function readTokenFile(env: Readonly<Record<string, string | undefined>>): string | undefined {
-  try {
-    const parsed = JSON.parse(readFileSync(join(clientConfigDir(env), 'token.json'), 'utf8')) as {
-      access_token?: unknown;
-    };
-    return typeof parsed.access_token === 'string' ? parsed.access_token.trim() : undefined;
-  } catch {
-    return undefined;
-  }
+  const token =
+    parsed !== null && typeof parsed === 'object'
+      ? (parsed as { access_token?: unknown }).access_token
+      : undefined;
+  return typeof token === 'string' && token.trim() !== ''
+    ? { token: token.trim() }
+    : { problem: `${file} has no access_token` };
 }
 
 /** The last `lines` lines of a text, for records and messages. */
