@@ -66,16 +66,19 @@ export function yamlErrorDiagnostic(doc: Document, source: SourceFile, problem: 
   return error('yaml-syntax', `invalid YAML: ${plain.charAt(0).toLowerCase()}${plain.slice(1)}`, at);
 }
 
+/** The source line an offset is on (without its line break), and the offset it starts at. */
+function lineAround(source: SourceFile, at: number): { lineStart: number; line: string } {
+  const { line, column } = source.position(at);
+  return { lineStart: Math.min(at, source.text.length) - column + 1, line: source.lineText(line) };
+}
+
 /**
  * `image_urls: [${{ vars.s }}, …]` or `input: { image: ${{ vars.s }} }`: inside [ ] or { } the
  * braces of an unquoted expression are YAML's own, so the parser's words are about flow
  * collections. The fix is to quote the expression, which the message shows.
  */
 function unquotedFlowExpression(source: SourceFile, at: number): Diagnostic | undefined {
-  const text = source.text;
-  const lineStart = text.lastIndexOf('\n', at - 1) + 1;
-  const newline = text.indexOf('\n', at);
-  const line = text.slice(lineStart, newline < 0 ? text.length : newline);
+  const { lineStart, line } = lineAround(source, at);
   let quote: string | undefined;
   let flow = 0;
   for (let i = 0; i < line.length; i++) {
@@ -121,10 +124,7 @@ function opensFlow(line: string, i: number, flow: number): boolean {
  * to quote the value, which the message shows.
  */
 function colonInValue(source: SourceFile, at: number): Diagnostic | undefined {
-  const text = source.text;
-  const lineStart = text.lastIndexOf('\n', at - 1) + 1;
-  const newline = text.indexOf('\n', at);
-  const line = text.slice(lineStart, newline < 0 ? text.length : newline).replace(/\r$/, '');
+  const { lineStart, line } = lineAround(source, at);
   const match = /^(\s*(?:- )?)([^\s:#][^:#]*?):[ \t]+(\S.*?)\s*$/.exec(line);
   if (!match) return undefined;
   const [, lead, key, written] = match as unknown as [string, string, string, string];
