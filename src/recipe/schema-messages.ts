@@ -35,9 +35,8 @@ export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[]
   for (const combinator of combinators) {
     const prefix = `${combinator.schemaPath}/`;
     const branches = new Map<string, SchemaIssue[]>();
-    const under = (i: SchemaIssue) => combinator.path.every((segment, k) => i.path[k] === segment);
     for (const issue of named) {
-      if (!issue.schemaPath.startsWith(prefix) || !under(issue)) continue;
+      if (!issue.schemaPath.startsWith(prefix) || !isBelow(issue, combinator)) continue;
       const branch = issue.schemaPath.slice(prefix.length).split('/')[0]!;
       const list = branches.get(branch) ?? [];
       list.push(issue);
@@ -61,21 +60,26 @@ export function pruneBranchIssues(issues: readonly SchemaIssue[]): SchemaIssue[]
   // form") and the other branches' type refusals of the value itself only hide it.
   for (const combinator of combinators) {
     if (dropped.has(combinator)) continue;
-    const under = (i: SchemaIssue) => combinator.path.every((segment, k) => i.path[k] === segment);
     const deeper = named.some(
       (i) =>
         !dropped.has(i) &&
         i.keyword !== 'anyOf' &&
         i.keyword !== 'oneOf' &&
         i.path.length > combinator.path.length &&
-        under(i),
+        isBelow(i, combinator),
     );
     if (!deeper) continue;
     dropped.add(combinator);
     for (const i of named)
-      if (i.keyword === 'type' && i.path.length === combinator.path.length && under(i)) dropped.add(i);
+      if (i.keyword === 'type' && i.path.length === combinator.path.length && isBelow(i, combinator))
+        dropped.add(i);
   }
   return named.filter((i) => !dropped.has(i));
+}
+
+/** Whether an issue is about the value a combinator checks, or something inside it. */
+function isBelow(issue: SchemaIssue, combinator: SchemaIssue): boolean {
+  return combinator.path.every((segment, k) => issue.path[k] === segment);
 }
 
 /** For a `<<` key: YAML 1.2 (the default) has no merge keys, so `<<` is a plain key there. */

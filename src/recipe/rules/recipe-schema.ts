@@ -8,6 +8,8 @@ import { isJsonObject } from '../../util/json.js';
 import { pruneBranchIssues, wordIssue } from '../schema-messages.js';
 
 let compiled: CompiledSchema | undefined;
+/** The keys of a `swap:` block, read from the schema when first needed. */
+let swapFieldNames: string[] | undefined;
 let sharedChecker: SchemaChecker | undefined;
 
 /** One checker per process: compiling schemas is the expensive part of ajv. */
@@ -54,10 +56,11 @@ function inputFieldHint(ctx: AnalysisContext, data: unknown, issue: SchemaIssue)
   const stage = stages?.[String(issue.path[1])];
   if (!isJsonObject(stage)) return '';
   if (stage['swap'] !== undefined) {
-    const swapFields = recipeSchema()['$defs'] as Record<string, { properties?: Record<string, unknown> }>;
-    return Object.hasOwn(swapFields['swap']?.properties ?? {}, key)
-      ? '; it is a swap field: indent it under "swap:"'
-      : '';
+    swapFieldNames ??= Object.keys(
+      (recipeSchema()['$defs'] as Record<string, { properties?: Record<string, unknown> }>)['swap']
+        ?.properties ?? {},
+    );
+    return swapFieldNames.includes(key) ? '; it is a swap field: indent it under "swap:"' : '';
   }
   const model = typeof stage['model'] === 'string' ? ctx.catalog.get(stage['model']) : undefined;
   const fields = model?.inputSchema['properties'];
