@@ -52,7 +52,7 @@ export class PollTiming {
     const interval = this.#intervalMs;
     const first = Math.min(interval, FIRST_CHECK_MS);
     const floor = calls === 0 ? Math.max(0, first - elapsedMs) : 0;
-    const call = this.#calls.length > 0 ? Math.min(...this.#calls) : 0;
+    const call = this.callEstimate();
     for (const target of targets) {
       const launch = target - call - elapsedMs;
       // One job seen done late (a long queue) must not make the next ones wait that long unseen.
