@@ -402,7 +402,11 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     concurrency: options.concurrency,
     dryRun: false,
   });
-  await record.write();
+  // The record says "running" before anything is paid for, so a run that cannot write it stops
+  // here. A run in which no stage runs (all cached, or unavailable) pays for nothing and a crash
+  // loses nothing: its record is written once, at the end (~20 ms of a cached re-run, issue 6).
+  const anyRuns = plan.stages.some((s) => cachePlan.decisions.get(s.id)?.kind === 'run');
+  if (anyRuns) await record.write();
   let execution: ExecutionResult;
   try {
     execution = await new Executor({

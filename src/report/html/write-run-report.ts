@@ -52,6 +52,7 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
     ...(options.thumbStore !== undefined && { store: options.thumbStore }),
   });
   const outputPath = (file: string) => join(run.outDir, ...file.split('/'));
+  const linkFrom = hrefFromRunDir(run);
   const urlToFile = downloadedFiles(run.stages);
   const locals = await localInputs(run);
 
@@ -70,12 +71,12 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
     if (s.result && s.result.status !== 'skipped') for (const f of s.result.files) paths.add(outputPath(f));
   const previews = new Map<string, Preview>();
   await Promise.all([...paths].map(async (p) => previews.set(p, await maker.preview(p))));
-  const provenance = provenanceRecords(run, [...paths], options.provenance);
+  const provenance = provenanceRecords([...paths], linkFrom, options.provenance);
   const runFiles = await existing(run.runDir, ['manifest.json']);
 
   const ctx: PageContext = {
     preview: (p) => previews.get(p),
-    href: (p) => relative(run.runDir, p).split(sep).join('/'),
+    href: linkFrom,
     outputPath,
     inputRef,
     provenance: (p) => provenance.get(p),
@@ -121,6 +122,21 @@ export async function newestRunDir(outRoot: string): Promise<string | undefined>
     }
   }
   return best?.dir;
+}
+
+/**
+ * A file as a link from the run folder (`/`-separated). Outputs live under the recipe's output
+ * folder, two levels above the run folder: they are linked as `<up>/<path below it>` without a
+ * path.relative per file (which resolves both paths; a 200-stage sheet links each file twice).
+ */
+function hrefFromRunDir(run: RunData): (absolutePath: string) => string {
+  const outPrefix = run.outDir + sep;
+  const runPrefix = run.runDir + sep;
+  const up = relative(run.runDir, run.outDir).split(sep).join('/');
+  return (p) =>
+    p.startsWith(outPrefix) && !p.startsWith(runPrefix)
+      ? `${up}/${p.slice(outPrefix.length).split(sep).join('/')}`
+      : relative(run.runDir, p).split(sep).join('/');
 }
 
 /**
@@ -170,8 +186,8 @@ async function localInputs(run: RunData): Promise<Map<string, string>> {
  * through the thread pool for each cost a cached 200-stage re-run more than reading them.
  */
 function provenanceRecords(
-  run: RunData,
   paths: readonly string[],
+  href: (absolutePath: string) => string,
   known: ReadonlyMap<string, unknown> = new Map(),
 ): Map<string, Provenance> {
   const out = new Map<string, Provenance>();
@@ -179,7 +195,7 @@ function provenanceRecords(
     const record = `${p}.provenance.json`;
     if (known.has(p)) {
       out.set(p, {
-        href: relative(run.runDir, record).split(sep).join('/'),
+        href: href(record),
         ...provenanceFacts(known.get(p)),
       });
       continue;
@@ -198,7 +214,7 @@ function provenanceRecords(
     } catch {
       json = undefined;
     }
-    out.set(p, { href: relative(run.runDir, record).split(sep).join('/'), ...provenanceFacts(json) });
+    out.set(p, { href: href(record), ...provenanceFacts(json) });
   }
   return out;
 }
