@@ -3,7 +3,21 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.scratch/**', 'node_modules/**', 'coverage/**', 'outputs/**', '**/.faceswap/**', 'test/standin/**/*.mjs', 'test/standin/**/*.cjs', 'bench/**/*.mjs', 'scripts/**/*.mjs', 'bin/**'] },
+  {
+    ignores: [
+      'dist/**',
+      '.scratch/**',
+      'node_modules/**',
+      'coverage/**',
+      'outputs/**',
+      '**/.faceswap/**',
+      'test/standin/**/*.mjs',
+      'test/standin/**/*.cjs',
+      'bench/**/*.mjs',
+      'scripts/**/*.mjs',
+      'bin/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -12,7 +26,10 @@ export default tseslint.config(
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: true },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-properties': [

@@ -21,7 +21,10 @@ export async function runCacheBench({ stages = 200, runs = 9, quiet = false } = 
   const dir = mkdtempSync(join(tmpdir(), 'bench-cache-'));
   try {
     writeFileSync(join(dir, 'bench.yaml'), generateRecipe(stages, { name: 'bench-cache' }));
-    writeFileSync(join(dir, 'scenario.json'), JSON.stringify({ models: { default: { base: { queueMs: 0, runMs: 30 } } } }));
+    writeFileSync(
+      join(dir, 'scenario.json'),
+      JSON.stringify({ models: { default: { base: { queueMs: 0, runMs: 30 } } } }),
+    );
     const env = {
       ...process.env,
       PATH: `${join(root, 'test/standin/bin')}:${process.env.PATH}`,
@@ -32,14 +35,22 @@ export async function runCacheBench({ stages = 200, runs = 9, quiet = false } = 
       RUNCOMFY_STANDIN_LOG: join(dir, 'calls.log'),
       FACESWAP_POLL_INTERVAL_MS: '50',
     };
-    const first = await execa('node', [BIN, 'run', 'bench.yaml', '--reporter', 'json', '--concurrency', '8'], { cwd: dir, env, reject: false });
+    const first = await execa(
+      'node',
+      [BIN, 'run', 'bench.yaml', '--reporter', 'json', '--concurrency', '8'],
+      { cwd: dir, env, reject: false },
+    );
     if (first.exitCode !== 0) throw new Error(`first run failed: ${first.stderr.slice(-1000)}`);
     const callsAfterFirst = readFileSync(join(dir, 'calls.log'), 'utf8').trim().split('\n').length;
     const cached = [];
     const validate = [];
     for (let i = 0; i < runs; i++) {
       let t = performance.now();
-      const again = await execa('node', [BIN, 'run', 'bench.yaml', '--reporter', 'json'], { cwd: dir, env, reject: false });
+      const again = await execa('node', [BIN, 'run', 'bench.yaml', '--reporter', 'json'], {
+        cwd: dir,
+        env,
+        reject: false,
+      });
       cached.push(performance.now() - t);
       if (again.exitCode !== 0) throw new Error(`cached run failed: ${again.stderr.slice(-1000)}`);
       t = performance.now();
@@ -50,8 +61,18 @@ export async function runCacheBench({ stages = 200, runs = 9, quiet = false } = 
     // Each cached run is paired with the validate right after it: the median of the pairs'
     // ratios is the figure, so a burst of load on this shared machine moves both sides of a pair.
     const pairs = cached.map((ms, i) => ms / validate[i]);
-    const result = { stages, cachedRunMs: median(cached), validateMs: median(validate), ratio: median(pairs), ratioOfMedians: median(cached) / median(validate), pairRange: [Math.min(...pairs), Math.max(...pairs)], clientCallsInCachedRuns: callsAfter - callsAfterFirst };
-    log(`cache: ${stages} stages, unchanged re-run ${result.cachedRunMs.toFixed(0)} ms vs validate ${result.validateMs.toFixed(0)} ms: median of ${runs} pairs ${result.ratio.toFixed(2)}x (pairs ${result.pairRange[0].toFixed(2)}-${result.pairRange[1].toFixed(2)}x, ratio of medians ${result.ratioOfMedians.toFixed(2)}x; target <= 1.5x); runcomfy calls in ${runs} cached runs: ${result.clientCallsInCachedRuns}`);
+    const result = {
+      stages,
+      cachedRunMs: median(cached),
+      validateMs: median(validate),
+      ratio: median(pairs),
+      ratioOfMedians: median(cached) / median(validate),
+      pairRange: [Math.min(...pairs), Math.max(...pairs)],
+      clientCallsInCachedRuns: callsAfter - callsAfterFirst,
+    };
+    log(
+      `cache: ${stages} stages, unchanged re-run ${result.cachedRunMs.toFixed(0)} ms vs validate ${result.validateMs.toFixed(0)} ms: median of ${runs} pairs ${result.ratio.toFixed(2)}x (pairs ${result.pairRange[0].toFixed(2)}-${result.pairRange[1].toFixed(2)}x, ratio of medians ${result.ratioOfMedians.toFixed(2)}x; target <= 1.5x); runcomfy calls in ${runs} cached runs: ${result.clientCallsInCachedRuns}`,
+    );
     return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -157,7 +157,9 @@ describe('acceptance: the real run command under GitHub Actions', () => {
     const result = await sb.run(['run', file, '--junit', 'junit.xml'], github);
     expect(result.code).toBe(1);
     expect(result.stdout.startsWith('::add-mask::standin-token')).toBe(true);
-    expect(result.stdout).toContain(`::error file=recipes/kontext-to-kling.yaml,line=${lineOf(EXAMPLE, 'motion:')}`);
+    expect(result.stdout).toContain(
+      `::error file=recipes/kontext-to-kling.yaml,line=${lineOf(EXAMPLE, 'motion:')}`,
+    );
     expect(result.stdout.match(/^::group::/gm)?.length).toBe(2);
     const summary = readFileSync(stepSummary, 'utf8');
     expect(summary).toContain('| stage |');

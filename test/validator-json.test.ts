@@ -23,7 +23,11 @@ describe('validate --format json', () => {
     for (const d of all) expect(Object.keys(d)).toEqual(FIELDS);
     // These fixtures have no consent block, so each face-swap recipe also gets that refusal
     // (its exact text is tested in test/consent.test.ts); the rest is compared in full.
-    expect(all.filter((d) => d['code'] === 'consent-missing').map((d) => [d['file'], d['line'], d['column'], d['severity']])).toEqual([
+    expect(
+      all
+        .filter((d) => d['code'] === 'consent-missing')
+        .map((d) => [d['file'], d['line'], d['column'], d['severity']]),
+    ).toEqual([
       [acceptance, 8, 3, 'error'],
       [typo, 4, 3, 'error'],
     ]);

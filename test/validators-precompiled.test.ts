@@ -10,17 +10,37 @@ import { createAjv, schemaKey } from '../src/recipe/schema-check.js';
 type Validator = ((value: unknown) => boolean) & { errors?: unknown[] | null };
 
 const generated = new URL('../dist/recipe/validators.generated.js', import.meta.url);
-const schemas: [string, object][] = [['recipe', JSON.parse(readFileSync(new URL('../schemas/recipe.schema.json', import.meta.url), 'utf8')) as object]];
-for (const name of readdirSync(new URL('../schemas/models/', import.meta.url)).filter((n) => n.endsWith('.json'))) {
-  const { $id: _id, ...schema } = JSON.parse(readFileSync(new URL(`../schemas/models/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const schemas: [string, object][] = [
+  [
+    'recipe',
+    JSON.parse(readFileSync(new URL('../schemas/recipe.schema.json', import.meta.url), 'utf8')) as object,
+  ],
+];
+for (const name of readdirSync(new URL('../schemas/models/', import.meta.url)).filter((n) =>
+  n.endsWith('.json'),
+)) {
+  const { $id: _id, ...schema } = JSON.parse(
+    readFileSync(new URL(`../schemas/models/${name}`, import.meta.url), 'utf8'),
+  ) as Record<string, unknown>;
   schemas.push([name, schema]);
 }
 
 const samples: unknown[] = [
   {},
   { version: 2, name: 'Bad Name', stages: [] },
-  { version: 1, name: 'ok', stages: { Face: { model: 3, retries: 'two', timeout: '15 minutes', input: [] } }, extra: true },
-  { prompt: '', images: Array.from({ length: 11 }, () => 'x'), size: '2048x2048', image_urls: [], number_of_images: 9 },
+  {
+    version: 1,
+    name: 'ok',
+    stages: { Face: { model: 3, retries: 'two', timeout: '15 minutes', input: [] } },
+    extra: true,
+  },
+  {
+    prompt: '',
+    images: Array.from({ length: 11 }, () => 'x'),
+    size: '2048x2048',
+    image_urls: [],
+    number_of_images: 9,
+  },
   { identity: 1, scene: [], face_index: -1, character_orientation: 'sideways', keep_original_sound: 'yes' },
 ];
 
@@ -35,8 +55,15 @@ describe('precompiled validators', () => {
       for (const sample of samples) {
         precompiled!(sample);
         runtime(sample);
-        const strip = (errors: unknown[] | null | undefined) => JSON.parse(JSON.stringify(errors ?? [], (key, value: unknown) => (key === 'schema' || key === 'parentSchema' ? undefined : value))) as unknown;
-        expect(strip(precompiled!.errors), `${name}: ${JSON.stringify(sample)}`).toEqual(strip(runtime.errors));
+        const strip = (errors: unknown[] | null | undefined) =>
+          JSON.parse(
+            JSON.stringify(errors ?? [], (key, value: unknown) =>
+              key === 'schema' || key === 'parentSchema' ? undefined : value,
+            ),
+          ) as unknown;
+        expect(strip(precompiled!.errors), `${name}: ${JSON.stringify(sample)}`).toEqual(
+          strip(runtime.errors),
+        );
       }
     }
   });

@@ -26,10 +26,17 @@ export const options = {
       .argParser(parseSize)
       .default(DEFAULT_MAX_RECIPE_BYTES, '8MB'),
   engine: () =>
-    new Option('--engine <engine>', 'route swap: stages for this engine: local prefers local/ models (offline) where one serves the swap')
+    new Option(
+      '--engine <engine>',
+      'route swap: stages for this engine: local prefers local/ models (offline) where one serves the swap',
+    )
       .choices(['runcomfy', 'local'])
       .default('runcomfy'),
-  stateDir: () => new Option('--state-dir <dir>', 'state folder: job records and the lock (default: .faceswap/ next to the recipe)'),
+  stateDir: () =>
+    new Option(
+      '--state-dir <dir>',
+      'state folder: job records and the lock (default: .faceswap/ next to the recipe)',
+    ),
   format: (choices: readonly string[], fallback: string) =>
     new Option('--format <format>', `output format`).choices(choices).default(fallback),
 } as const;

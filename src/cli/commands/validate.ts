@@ -29,7 +29,7 @@ export async function validateCommand(
       maxBytes: options.maxRecipeSize,
       cwd: io.cwd,
       engine: options.engine,
-    ...(options.allowInsecureLocal && { allowInsecureLocal: true }),
+      ...(options.allowInsecureLocal && { allowInsecureLocal: true }),
     });
     all.push(...analysis.diagnostics);
     if (options.format === 'text') {
