@@ -11,6 +11,8 @@ import {
   escapeData,
   escapeProperty,
   isGithubActions,
+  plainLogJson,
+  plainLogText,
 } from '../src/report/github-commands.js';
 import { GithubReporter, stageLocations } from '../src/report/github-reporter.js';
 import type { RunEvent } from '../src/run/events.js';
@@ -56,6 +58,17 @@ describe('workflow commands', () => {
       '::error file=recipes/a%2Cb.yaml,line=3,col=5,endLine=3,endColumn=11,title=faceswap-pipe (unknown-key)::bad: value, 50%25%0Asecond line',
     );
     expect(annotation('notice', 'plain')).toBe('::notice::plain');
+  });
+
+  it('keeps text text: a lone CR breaks the line, `::` at a line start and `##[` anywhere are defused', () => {
+    expect(plainLogText('bad input\r::error title=Forged::x\nsecond ##[error]legacy\r\n  ::warning::y')).toBe(
+      'bad input\n> ::error title=Forged::x\nsecond ## [error]legacy\n>   ::warning::y',
+    );
+    expect(plainLogText('a\nb\n')).toBe('a\nb\n');
+    // NDJSON keeps its value: `[` written as its JSON escape.
+    const line = JSON.stringify({ message: 'x ##[stop-commands]tok' });
+    expect(plainLogJson(line)).not.toContain('##[');
+    expect(JSON.parse(plainLogJson(line))).toEqual({ message: 'x ##[stop-commands]tok' });
   });
 
   it('masks each line of a secret, and nothing for short or absent values', () => {
@@ -107,6 +120,27 @@ consent:
         '::error file=recipes/typo.yaml,line=6,col=5,endLine=6,endColumn=11,title=faceswap-pipe (unknown-key)::unknown key "retires" in stage "face"; did you mean "retries"?\n' +
         '1 error\n',
     );
+  });
+
+  it('quotes a recipe key that holds a CR or `##[` without forging a command', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'key.yaml'),
+      'version: 1\nname: k\n"x\\r::warning title=forged::FORGED ##[stop-commands]t": 2\nstages:\n  a:\n    model: blackforestlabs/flux-1-kontext/pro/edit\n    input: { prompt: p, image: https://assets.example.com/a.jpg }\n',
+    );
+    const result = await runCli(['validate', 'key.yaml'], { cwd: dir, env: { GITHUB_ACTIONS: 'true' } });
+    expect(result.code).toBe(65);
+    const lines = result.stderr.split('\n');
+    // Our two annotations (the key, and the missing consent); the key's text forged none.
+    const commands = lines.filter((l) => l.startsWith('::'));
+    expect(commands.map((l) => l.slice(0, 40))).toEqual([
+      '::error file=key.yaml,line=3,col=1,endLi',
+      '::error file=key.yaml,line=5,col=3,endLi',
+    ]);
+    expect(result.stderr).not.toMatch(/\r/);
+    // Inside a well-formed `::error` line `##[` is message text; in plain lines it is defused.
+    expect(lines.filter((l) => !l.startsWith('::') && l.includes('##['))).toEqual([]);
+    expect(result.stderr).toContain('> ::warning title=forged::FORGED ## [stop-commands]t');
   });
 
   it('lists related places of a diagnostic in the annotation message', async () => {
@@ -336,6 +370,30 @@ describe('GithubReporter', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('defuses a service message that breaks lines with a lone CR or carries a legacy ##[command]', () => {
+    const t = '2026-01-01T00:00:00.000Z';
+    const out = capture();
+    const reporter = new GithubReporter(out.sink, { env: {} });
+    reporter.event({ type: 'stage-start', time: t, stage: 'a' as StageId, model: 'm/a', jobs: 1 });
+    reporter.event({
+      type: 'stage-failed',
+      time: t,
+      stage: 'a' as StageId,
+      reason: 'invalid-input',
+      message: 'bad input\r::error title=Forged::FORGED\nsecond ##[error]legacy',
+      attempts: 1,
+      durationMs: 10,
+      exitCode: 65,
+      stderrTail: 'Error: x\r::warning::tail ##[stop-commands]tok',
+    });
+    const lines = out.text().split('\n');
+    const commands = lines.filter((l) => l.startsWith('::')).map((l) => l.split('::')[1]!.split(' ')[0]);
+    expect(commands).toEqual(['group', 'endgroup', 'error']);
+    expect(lines.filter((l) => !l.startsWith('::') && l.includes('##['))).toEqual([]);
+    expect(lines).toContain('> ::error title=Forged::FORGED');
+    expect(lines).toContain('  stderr: ::warning::tail ## [stop-commands]tok');
   });
 
   it('flushes the stages still open when the run ends (interrupted) as groups', () => {

@@ -3,7 +3,7 @@ import type { Diagnostic } from '../recipe/diagnostic.js';
 import { sortDiagnostics } from '../recipe/diagnostic.js';
 import { toJsonDiagnostic } from '../report/diagnostics-json.js';
 import { countSummary, renderDiagnostic } from '../report/diagnostics-text.js';
-import { diagnosticAnnotation, isGithubActions } from '../report/github-commands.js';
+import { diagnosticAnnotation, isGithubActions, plainLogText } from '../report/github-commands.js';
 import { ExitCode } from './exit-codes.js';
 import { wantsColor, type CliIo } from './io.js';
 
@@ -35,9 +35,14 @@ export function printDiagnostics(
 ): void {
   const style = { color: wantsColor(io.stderr, io.env) };
   const sorted = sortDiagnostics(diagnostics);
-  for (const d of sorted) io.stderr.write(renderDiagnostic(d, style));
+  const github = options.github ?? isGithubActions(io.env);
+  // The text quotes the recipe (a key, a value): under Actions it must not hold a command.
+  for (const d of sorted) {
+    const text = renderDiagnostic(d, style);
+    io.stderr.write(github ? plainLogText(text) : text);
+  }
   if (summary && diagnostics.length > 0) io.stderr.write(`${countSummary(diagnostics)}\n`);
-  if (options.github ?? isGithubActions(io.env))
+  if (github)
     for (const d of sorted) io.stderr.write(`${diagnosticAnnotation(d, { cwd: io.cwd, env: io.env })}\n`);
 }
 

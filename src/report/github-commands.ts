@@ -1,4 +1,5 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import type { TextSink } from '../cli/io.js';
 import type { Diagnostic, DiagnosticLocation } from '../recipe/diagnostic.js';
 import { MAX_NOTES, moreNotes, where } from './diagnostics-text.js';
 
@@ -24,6 +25,46 @@ export function escapeData(text: string): string {
 /** Escapes a property value: as {@link escapeData}, plus `:` and `,`, which end a property. */
 export function escapeProperty(text: string): string {
   return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+/**
+ * Text for the log that must stay text under GitHub Actions. The runner breaks lines at a lone
+ * CR as well as at LF, reads a line that starts with `::` as a command, and finds the legacy
+ * `##[command]` form anywhere in a line (`##[stop-commands]` would silence every later
+ * annotation). So CRs become line breaks, such lines get a `> ` prefix, and `##[` becomes `## [`.
+ */
+export function plainLogText(text: string): string {
+  return text
+    .split(/\r\n|\r|\n/)
+    .map((line) => {
+      const defused = line.replace(LEGACY_COMMAND, '## [');
+      return defused.trimStart().startsWith('::') ? `> ${defused}` : defused;
+    })
+    .join('\n');
+}
+
+/**
+ * NDJSON for the log under GitHub Actions: `##[` inside a JSON string is written `##\u005b`, the
+ * same JSON value (JSON.stringify already escapes CR and LF, and a line starts with `{`).
+ */
+export function plainLogJson(text: string): string {
+  return text.replace(LEGACY_COMMAND, '##\\u005b');
+}
+
+const LEGACY_COMMAND = /##\[/g;
+
+/**
+ * A sink whose text cannot hold workflow commands when the job runs under GitHub Actions (the
+ * plain and JSON reporters, the run summary); elsewhere the sink itself.
+ */
+export function actionsSafeSink(sink: TextSink, env: Env, kind: 'text' | 'ndjson' = 'text'): TextSink {
+  if (!isGithubActions(env)) return sink;
+  const clean = kind === 'ndjson' ? plainLogJson : plainLogText;
+  return {
+    write: (text: string) => sink.write(clean(text)),
+    ...(sink.isTTY !== undefined && { isTTY: sink.isTTY }),
+    ...(sink.columns !== undefined && { columns: sink.columns }),
+  };
 }
 
 /** Where an annotation points. Lines and columns are 1-based; `endColumn` is inclusive. */

@@ -11,6 +11,7 @@ import {
   GROUP_END,
   groupStart,
   locationProperties,
+  plainLogText,
   type AnnotationProperties,
   type Env,
 } from './github-commands.js';
@@ -188,12 +189,11 @@ export class GithubReporter implements RunObserver {
   }
 
   /**
-   * A plain text line. A message may hold line breaks, and a line starting with `::` would be
-   * read as a command: only ours may be. Such lines are defused with a `> ` prefix.
+   * Plain text. A message may hold line breaks (CR alone included) and text the runner would
+   * read as a command: only ours may be commands ({@link plainLogText}).
    */
   #write(text: string): void {
-    const lines = text.split(/\r?\n/);
-    this.#out.write(lines.map((l) => (l.trimStart().startsWith('::') ? `> ${l}` : l)).join('\n') + '\n');
+    this.#out.write(`${plainLogText(text)}\n`);
   }
 }
 
@@ -213,7 +213,7 @@ export function stageLocations(
 function stderrLines(tail: string | null): string[] {
   if (tail === null) return [];
   return tail
-    .split(/\r?\n/)
+    .split(/\r\n|\r|\n/)
     .map((l) => l.trimEnd())
     .filter((l) => l !== '');
 }

@@ -17,7 +17,7 @@ import type { SetOverride } from '../../recipe/sets.js';
 import { makeDir } from '../../util/make-dir.js';
 import type { Recipe, StageId } from '../../recipe/types.js';
 import { renderDiagnostic } from '../../report/diagnostics-text.js';
-import { isGithubActions } from '../../report/github-commands.js';
+import { actionsSafeSink, isGithubActions } from '../../report/github-commands.js';
 import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
 import { graphOf } from '../../report/html/run-data.js';
 import { writeRunReport } from '../../report/html/write-run-report.js';
@@ -457,7 +457,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     clientCalls: client.calls,
     record: recordPath,
   });
-  const out = options.reporter === 'json' ? io.stderr : io.stdout;
+  const out = actionsSafeSink(options.reporter === 'json' ? io.stderr : io.stdout, io.env);
   out.write(`\n${summary}`);
   const reportsWritten = await writeReports({
     runDir: dirname(record.path),
@@ -539,10 +539,11 @@ async function pickReporter(name: ReporterName | undefined, io: CliIo, recipe: R
     case 'tty':
       // listr2 is loaded only for the terminal reporter.
       return new (await import('../../report/tty-reporter.js')).TtyReporter();
+    // Chosen by hand inside a GitHub Actions job: service text in them must not become commands.
     case 'plain':
-      return new PlainReporter(io.stdout);
+      return new PlainReporter(actionsSafeSink(io.stdout, io.env));
     case 'json':
-      return new JsonReporter(io.stdout);
+      return new JsonReporter(actionsSafeSink(io.stdout, io.env, 'ndjson'));
     case 'github':
       return new GithubReporter(io.stdout, {
         env: io.env,
