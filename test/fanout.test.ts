@@ -191,6 +191,26 @@ describe('foreach', () => {
     expect(manifest.outputs.filter((o) => o.stage === 'many')).toHaveLength(39);
     expect(record.stages['after']).toMatchObject({ status: 'skipped', reason: 'dependency-failed' });
   });
+
+  it('a re-run after a failed item runs only that item; the others are reported cached, not unfinished', async () => {
+    sb = sandbox({
+      models: { [KONTEXT]: { base: FAST, steps: [{ ...FAST, status: 'failed', error: 'face not found' }] } },
+    });
+    const recipe = sb.recipe('fanout.yaml', fanOutRecipe(4));
+    const first = await sb.run(['run', recipe, '--reporter', 'plain', '--concurrency', '1']);
+    expect(first.code).toBe(1);
+    const junit = join(sb.standin.dir, 'junit.xml');
+    const again = await sb.run(['run', recipe, '--reporter', 'plain', '--junit', junit]);
+    expect(again.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(4 + 1 + 1); // the failed item and "after", once more
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).not.toContain('<skipped');
+    expect(xml).toMatch(/<testsuite [^>]*skipped="0"/);
+    const runs = join(sb.standin.dir, 'outputs/fanout/runs');
+    const html = readFileSync(join(runs, readdirSync(runs).sort().at(-1)!, 'report.html'), 'utf8');
+    expect(html).toContain('4 items: 1 succeeded, 3 cached.');
+    expect(html).not.toContain('not finished');
+  });
 });
 
 describe('swap stages over lists known only at run time', () => {

@@ -235,7 +235,7 @@ function itemCase(stage: RunStage, result: RecordedStage, item: FanOutItem): Tes
       ? 'failed'
       : item.outcome === 'unknown'
         ? 'not finished'
-        : result.status === 'cached'
+        : item.outcome === 'cached' || result.status === 'cached'
           ? 'cached'
           : 'succeeded';
   const out = describe(stage, result, item.attempts, item.files, cost, status);

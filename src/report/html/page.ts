@@ -344,6 +344,7 @@ function fanOutGrid(
     return `<figure class="item st-${outcomeClass(item.outcome)}" data-item="${item.item}" data-status="${outcomeClass(item.outcome)}"><div class="item-head"><b>#${item.item}</b><span class="badge st-${outcomeClass(item.outcome)}">${h(item.outcome === 'unknown' ? 'not finished' : item.outcome)}</span></div>${inputBlock(item.input, ctx, 'mini')}${outs === '' ? '' : `<div class="tiles">${outs}</div>`}${why}${prompt}</figure>`;
   });
   const done = items.filter((i) => i.outcome === 'succeeded').length;
+  const cached = items.filter((i) => i.outcome === 'cached').length;
   const failed = items.filter((i) => i.outcome === 'failed').length;
   const unassigned =
     result.status === 'skipped' ? [] : result.files.filter((f) => !items.some((i) => i.files.includes(f)));
@@ -351,7 +352,12 @@ function fanOutGrid(
     unassigned.length === 0
       ? ''
       : `<h3>Other files</h3><div class="tiles">${unassigned.map((f) => outputTile(stage.id, f, ctx)).join('')}</div>`;
-  return `<p class="note">${items.length} items: ${done} succeeded${failed > 0 ? `, ${failed} failed` : ''}.</p>${shared}<div class="grid">${cards.join('')}</div>${rest}`;
+  const counts = [
+    ...(done > 0 || cached === 0 ? [`${done} succeeded`] : []),
+    ...(cached > 0 ? [`${cached} cached`] : []),
+    ...(failed > 0 ? [`${failed} failed`] : []),
+  ];
+  return `<p class="note">${items.length} items: ${counts.join(', ')}.</p>${shared}<div class="grid">${cards.join('')}</div>${rest}`;
 }
 
 /** Consent subjects and disclosure label (from the recipe, and from provenance records where present). */

@@ -250,8 +250,11 @@ export interface FanOutItem {
   readonly item: number;
   readonly attempts: readonly AttemptRecord[];
   readonly input: JsonValue;
-  /** The last attempt's outcome; `failed` when the stage lists the item as failed. */
-  readonly outcome: 'succeeded' | 'failed' | 'unknown';
+  /**
+   * The last attempt's outcome; `failed` when the stage lists the item as failed; `cached` for an
+   * item of a finished stage that took its result from an earlier run (no attempt in this one).
+   */
+  readonly outcome: 'succeeded' | 'cached' | 'failed' | 'unknown';
   /** Files of this item, relative to the recipe's output folder. */
   readonly files: readonly string[];
   readonly lastFailure: AttemptRecord | undefined;
@@ -281,9 +284,10 @@ export function fanOutItems(result: RecordedStage): FanOutItem[] | undefined {
         if (id !== undefined) ids.add(id);
       }
       const last = attempts.at(-1);
-      const outcome = failedItems.has(item)
-        ? 'failed'
-        : (last?.outcome ?? (result.status === 'cached' ? 'succeeded' : 'unknown'));
+      // A finished stage whose item made no attempt in this run (a re-run after one item
+      // failed runs only that one) has that item's result from the cache.
+      const finished = result.status === 'succeeded' || result.status === 'cached';
+      const outcome = failedItems.has(item) ? 'failed' : (last?.outcome ?? (finished ? 'cached' : 'unknown'));
       return {
         item,
         attempts,
