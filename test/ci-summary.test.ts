@@ -131,6 +131,49 @@ describe('job summary', () => {
     expect(stable(readFileSync(join(dir, 'reports/summary.md'), 'utf8'))).toBe(file);
   });
 
+  it('keeps a service message inside its list item (no CR line breaks, links or images) and writes --summary when the step summary cannot be', async () => {
+    sb = sandbox({
+      models: {
+        [KLING]: {
+          steps: [
+            {
+              status: 'failed',
+              error:
+                'bad\r\r| a | b |\r|---|---|\r| ![x](https://evil.example/t.png) | [y](https://evil.example) |\r\r## Forged',
+            },
+          ],
+        },
+      },
+    });
+    const file = sb.recipe('recipes/kontext-to-kling.yaml', EXAMPLE);
+    const dir = sb.standin.dir;
+    writeFileSync(join(dir, 'blocker'), 'a file, not a folder\n');
+    const result = await sb.run(['run', file, '--reporter', 'plain', '--summary', 'out/summary.md'], {
+      GITHUB_STEP_SUMMARY: join(dir, 'blocker/step.md'),
+    });
+    // The stage failed (1); the summary asked for was written; GitHub's file is only a warning.
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('warning: could not write the step summary ($GITHUB_STEP_SUMMARY)');
+    const summary = readFileSync(join(dir, 'out/summary.md'), 'utf8');
+    const failure = summary.split('\n').find((l) => l.startsWith('- **motion**'))!;
+    expect(failure).toContain('| !\\[x\\](https://evil.example/t.png) | \\[y\\](https://evil.example) |');
+    expect(summary).not.toMatch(/\r/);
+    expect(summary).not.toMatch(/^## Forged/m);
+
+    // A message with raw CRs (CommonMark line breaks) stays on its bullet's line.
+    const runs = join(dir, 'outputs/summer-launch/runs');
+    const runDir = join(runs, readdirSync(runs).sort().at(-1)!);
+    const path = join(runDir, 'run.json');
+    const record = JSON.parse(readFileSync(path, 'utf8')) as {
+      stages: Record<string, { failure?: { message: string } }>;
+    };
+    record.stages['motion']!.failure!.message = 'bad\r\r## Forged\r[link](https://evil.example)';
+    writeFileSync(path, JSON.stringify(record));
+    const rendered = renderJobSummary(await readRunData(runDir), { linkBase: dir });
+    expect(rendered).toContain('- **motion**: job failed: bad  ## Forged \\[link\\](https://evil.example)\n');
+    expect(rendered).not.toMatch(/\r/);
+  });
+
   it('appends once when --summary names $GITHUB_STEP_SUMMARY itself, and writes nothing when neither is set', async () => {
     const runDir = await failingRun();
     const dir = sb!.standin.dir;

@@ -155,18 +155,30 @@ export async function writeJobSummary(
     readonly graph?: readonly GraphNode[];
     /** Append to `$GITHUB_STEP_SUMMARY` when it is set. Default true. */
     readonly appendStepSummary?: boolean;
+    /**
+     * Called for a target that cannot be written; the other targets are still written. Without
+     * it the first such failure is thrown.
+     */
+    readonly onTargetError?: (target: SummaryTarget, cause: Error) => void;
   },
 ): Promise<string[]> {
   const targets = summaryTargets(options);
   if (targets.length === 0) return [];
   const run = await readRunData(runDir, { ...(options.graph && { graph: options.graph }) });
+  const written: string[] = [];
   for (const t of targets) {
     const text = renderJobSummary(run, { linkBase: t.linkBase, env: options.env });
-    await makeDir(dirname(t.path));
-    if (t.append) await appendFile(t.path, text);
-    else await writeFile(t.path, text);
+    try {
+      await makeDir(dirname(t.path));
+      if (t.append) await appendFile(t.path, text);
+      else await writeFile(t.path, text);
+      written.push(t.path);
+    } catch (cause) {
+      if (!options.onTargetError) throw cause;
+      options.onTargetError(t, cause as Error);
+    }
   }
-  return targets.map((t) => t.path);
+  return written;
 }
 
 /** Where a job summary goes, and whether it is appended (GitHub's file) or written. */
@@ -274,9 +286,18 @@ function link(text: string, href: string): string {
   return `[${md(text)}](${encodeURI(href).replace(/\(/g, '%28').replace(/\)/g, '%29')})`;
 }
 
-/** Text safe in Markdown prose: HTML's specials escaped (GitHub renders inline HTML). */
+/**
+ * Text safe in Markdown prose: HTML's specials escaped (GitHub renders inline HTML), brackets
+ * escaped (a service message must not make a link or a remote image), and every line break
+ * (CommonMark counts a lone CR as one) a space, so text cannot end its list item or table row.
+ */
 function md(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r?\n/g, ' ');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\[\]]/g, (c) => `\\${c}`)
+    .replace(/\r\n|\r|\n/g, ' ');
 }
 
 /** Text safe in a table cell: no pipe, no line break. */
@@ -287,7 +308,7 @@ function cell(text: string): string {
 function fence(text: string, indent: string): string {
   const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
   const ticks = '`'.repeat(longest + 1);
-  return [ticks, ...text.split(/\r?\n/), ticks].map((l) => `${indent}${l}`).join('\n');
+  return [ticks, ...text.split(/\r\n|\r|\n/), ticks].map((l) => `${indent}${l}`).join('\n');
 }
 
 function mermaidText(text: string): string {

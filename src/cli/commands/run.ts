@@ -599,12 +599,23 @@ async function writeReports(ctx: {
     out.write(`contact sheet: ${relative(io.cwd, report.path) || report.path}\n`);
   });
   await attempt('the job summary', options.summary, async () => {
+    // GitHub's step summary failing is a warning; the --summary file failing fails the run.
+    const asked = options.summary === undefined ? undefined : resolve(io.cwd, options.summary);
+    let failure: Error | undefined;
     await writeJobSummary(runDir, {
       ...(options.summary !== undefined && { file: options.summary }),
       env: io.env,
       cwd: io.cwd,
       graph,
+      onTargetError: (target, cause) => {
+        if (target.path === asked) failure = cause;
+        else
+          io.stderr.write(
+            `faceswap-pipe: warning: could not write the step summary ($GITHUB_STEP_SUMMARY) ${target.path}: ${cause.message}\n`,
+          );
+      },
     });
+    if (failure) throw failure;
   });
   const junit = options.junit;
   if (junit !== undefined) {
