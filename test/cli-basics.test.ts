@@ -2,7 +2,7 @@
  * The CLI shell: help, usage errors (64), `--set`, `models`, `schema`, and two end-to-end runs
  * of the real binary. Everything else runs in-process through `main(argv, io)`.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -198,6 +198,36 @@ describe('--catalog', () => {
       const broken = await runCli(['models', '--catalog', dir]);
       expect(broken.code).toBe(65);
       expect(broken.stderr).toContain('broken.json is not valid JSON');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('--catalog cannot switch consent off', () => {
+  const unconsented = (model: string) =>
+    `version: 1\nname: c\nstages:\n  a:\n    model: ${model}\n    input:\n      identity: face.jpg\n      scene: scene.jpg\n`;
+
+  it('an override that calls a face-swap model no face swap, or drops its identity field, still needs consent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'catalog-'));
+    try {
+      const local = JSON.parse(
+        readFileSync(new URL('../schemas/models/local-face-swap.schema.json', import.meta.url), 'utf8'),
+      ) as { 'x-faceswap': Record<string, unknown> };
+      local['x-faceswap'] = { ...local['x-faceswap'], faceSwap: false, identityFields: [] };
+      mkdirSync(join(dir, 'cat'));
+      writeFileSync(join(dir, 'cat', 'local.json'), JSON.stringify(local));
+      // A new model the offline engine would run is a face swap too, whatever its file says.
+      local['x-faceswap'] = { ...local['x-faceswap'], model: 'acme/beautify' };
+      writeFileSync(join(dir, 'cat', 'acme.json'), JSON.stringify(local));
+      writeFileSync(join(dir, 'face.jpg'), 'x');
+      writeFileSync(join(dir, 'scene.jpg'), 'x');
+      for (const model of ['local/face-swap', 'acme/beautify']) {
+        writeFileSync(join(dir, 'r.yaml'), unconsented(model));
+        const result = await runCli(['validate', 'r.yaml', '--catalog', join(dir, 'cat')], { cwd: dir });
+        expect({ model, code: result.code }).toEqual({ model, code: 77 });
+        expect(result.stderr).toContain('but the recipe has no consent: block');
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -32,7 +32,8 @@ export class Catalog {
 
   static load(overrideDirs: readonly string[] = []): Catalog {
     const models = new Map<string, ModelInfo>();
-    for (const dir of [join(SCHEMAS_DIR, 'models'), ...overrideDirs]) {
+    const builtIn = join(SCHEMAS_DIR, 'models');
+    for (const dir of [builtIn, ...overrideDirs]) {
       let names: string[];
       try {
         names = readdirSync(dir)
@@ -49,7 +50,8 @@ export class Catalog {
       }
       for (const name of names) {
         const info = readModelFile(join(dir, name));
-        models.set(info.id, info);
+        const known = models.get(info.id);
+        models.set(info.id, known && dir !== builtIn ? keepConsentFacts(known, info) : info);
       }
     }
     return new Catalog(models);
@@ -67,6 +69,19 @@ export class Catalog {
   ids(): string[] {
     return this.all().map((m) => m.id);
   }
+}
+
+/**
+ * An override file may fix a model's fields, not switch off consent: a model that swaps faces
+ * stays a face swap, and its identity fields stay identity fields (issue 7: no flag skips the
+ * check, and a catalog folder is one more way to pass one).
+ */
+function keepConsentFacts(known: ModelInfo, override: ModelInfo): ModelInfo {
+  return {
+    ...override,
+    faceSwap: known.faceSwap || override.faceSwap,
+    identityFields: [...new Set([...known.identityFields, ...override.identityFields])],
+  };
 }
 
 function readModelFile(file: string): ModelInfo {
@@ -97,9 +112,14 @@ function readModelFile(file: string): ModelInfo {
     summary: typeof meta['summary'] === 'string' ? meta['summary'] : '',
     medium,
     backend,
-    faceSwap: meta['faceSwap'] === true,
+    // The offline engine does one thing, swap the face of `identity` in: any model it runs is
+    // a face swap with that identity field, whatever its file says.
+    faceSwap: backend === 'local' || meta['faceSwap'] === true,
     inputSchema: schema,
-    identityFields: stringList(meta['identityFields']),
+    identityFields:
+      backend === 'local'
+        ? [...new Set(['/identity', ...stringList(meta['identityFields'])])]
+        : stringList(meta['identityFields']),
     outputs: isJsonObject(outputs) ? outputs : null,
     requiredOneOf: Array.isArray(meta['requiredOneOf'])
       ? (meta['requiredOneOf'] as unknown[]).map(stringList)
