@@ -137,8 +137,37 @@ describe('the cache', () => {
     expect(only.stderr).toContain(
       'stage "motion" needs the results of stage "face", which is not selected, and whose cached output URLs are older than cache.url_ttl',
     );
-    expect(only.stderr).toContain(`--set dance=https://assets.example.com/tango.mp4 --until face`);
+    expect(only.stderr).toContain(
+      `--set dance=https://assets.example.com/tango.mp4 --force face --until face`,
+    );
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
+    // The advice works: face runs again, and then motion alone can run on its fresh URLs.
+    const tango = ['--set', 'dance=https://assets.example.com/tango.mp4'];
+    expect(
+      (await sb.run(['run', recipe, '--reporter', 'plain', ...tango, '--force', 'face', '--until', 'face']))
+        .code,
+    ).toBe(0);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', ...tango, '--only', 'motion'])).code).toBe(0);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING, KONTEXT, KLING]);
+  });
+
+  it('a dependent that only fetches its missing files again does not make its stale producer run (no job paid twice)', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe(
+      'chain.yaml',
+      CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 1s\ndefaults:\n'),
+    );
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    await sleep(1_200);
+    rmSync(join(sb.standin.dir, 'outputs/chain/motion'), { recursive: true, force: true });
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    // motion's job is asked for its result again (free); face's stale URLs are sent nowhere.
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    expect(sb.runRecord('chain').stages['face']!.status).toBe('cached');
+    expect(
+      existsSync(join(sb.standin.dir, 'outputs/chain', sb.runRecord('chain').stages['motion']!.files[0]!)),
+    ).toBe(true);
   });
 
   it('--dry-run and status count only new jobs: cached items are not run, missing files are fetched again', async () => {

@@ -99,6 +99,17 @@ export interface CachePlan {
 }
 
 /**
+ * True when a stage that runs may submit a new job (sending its inputs): some job is `submit`,
+ * or its jobs are not known yet (forced, --no-cache, or an upstream stage runs).
+ */
+function sendsNewJob(decision: CacheDecision | undefined): boolean {
+  return (
+    decision?.kind === 'run' &&
+    (decision.jobs === undefined || decision.jobs.some((j) => j.kind === 'submit'))
+  );
+}
+
+/**
  * Decides, stage by stage in run order, what is cached. A stage's key depends on its resolved
  * input, which depends on its upstream stages' outputs: cached upstream outputs are used to
  * resolve it, and a stage whose upstream will run is itself run (its input may change).
@@ -154,12 +165,14 @@ export async function planCache(
       forcedTwins.add(twin);
       continue;
     }
-    // A stale cached stage whose URLs a running, selected dependent reads is refreshed.
+    // A stale cached stage whose URLs a selected dependent will send in a new job is refreshed.
+    // A dependent that only follows its jobs (in flight, or fetching missing files) sends
+    // nothing: refreshing for it would abandon a job already paid for and pay again.
     const stale = plan.stages.find((s) => {
       const d = decisions.get(s.id);
       if (d?.kind !== 'cached' || !d.stale || !selected.has(s.id) || refreshed.has(s.id)) return false;
       return plan.stages.some(
-        (other) => decisions.get(other.id)?.kind === 'run' && readsOutputsOf(plan, other.id, s.id),
+        (other) => sendsNewJob(decisions.get(other.id)) && readsOutputsOf(plan, other.id, s.id),
       );
     });
     if (stale && round < plan.stages.length) {
@@ -169,7 +182,7 @@ export async function planCache(
     const blocked: { stage: StageId; upstream: StageId; why: 'missing' | 'expired' }[] = [];
     for (const stage of plan.stages) {
       if (!selected.has(stage.id)) continue;
-      const runs = decisions.get(stage.id)?.kind === 'run';
+      const runs = sendsNewJob(decisions.get(stage.id));
       for (const up of upstreamOf(deps, [stage.id])) {
         if (up === stage.id) continue;
         const d = decisions.get(up);

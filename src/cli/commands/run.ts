@@ -211,10 +211,12 @@ function reportCachePlan(
       why === 'missing'
         ? 'which is not selected and has no cached result for its current input'
         : 'which is not selected, and whose cached output URLs are older than cache.url_ttl (the service may have deleted them)';
-    io.stderr.write(
-      `faceswap-pipe: error: ${needs}, ${state}.\n` +
-        `Run it first (faceswap-pipe run ${file}${setArgs} --until ${upstream}) or widen the selection.\n`,
-    );
+    // An expired result is still cached: only --force makes that run pay for fresh URLs.
+    const first =
+      why === 'missing'
+        ? `Run it first (faceswap-pipe run ${file}${setArgs} --until ${upstream})`
+        : `Run it again first (faceswap-pipe run ${file}${setArgs} --force ${upstream} --until ${upstream})`;
+    io.stderr.write(`faceswap-pipe: error: ${needs}, ${state}.\n${first} or widen the selection.\n`);
   }
   return ExitCode.dataError;
 }
