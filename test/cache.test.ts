@@ -155,19 +155,61 @@ describe('the cache', () => {
     sb = sandbox();
     const recipe = sb.recipe(
       'chain.yaml',
-      CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 1s\ndefaults:\n'),
+      CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 3s\ndefaults:\n'),
     );
     await sb.run(['run', recipe, '--reporter', 'plain']);
-    await sleep(1_200);
+    await sleep(1_500);
+    // motion's job is made anew (fresh URLs); face's stays old, and soon past url_ttl.
+    await sb.run(['run', recipe, '--reporter', 'plain', '--force', 'motion']);
+    await sleep(1_700);
     rmSync(join(sb.standin.dir, 'outputs/chain/motion'), { recursive: true, force: true });
     const again = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(again.code).toBe(0);
     // motion's job is asked for its result again (free); face's stale URLs are sent nowhere.
-    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING]);
     expect(sb.runRecord('chain').stages['face']!.status).toBe('cached');
     expect(
       existsSync(join(sb.standin.dir, 'outputs/chain', sb.runRecord('chain').stages['motion']!.files[0]!)),
     ).toBe(true);
+  });
+
+  it('files fetched again keep the job finished and its time; past url_ttl the job runs again instead', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe(
+      'chain.yaml',
+      CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 3s\ndefaults:\n'),
+    );
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
+    const records = () =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map(
+          (f) =>
+            JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
+              stage: string;
+              status: string;
+              finishedAt?: string;
+            },
+        )
+        .sort((a, b) => a.stage.localeCompare(b.stage));
+    const before = records();
+    rmSync(join(sb.standin.dir, 'outputs/chain/face'), { recursive: true, force: true });
+    const fetched = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(fetched.code).toBe(0);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    // The hosted files' lifetime runs from the job, not from the fetch; the run paid for nothing.
+    expect(records()).toEqual(before);
+    expect(sb.runRecord('chain')).toMatchObject({ submissions: 0 });
+
+    await sleep(3_200);
+    rmSync(join(sb.standin.dir, 'outputs/chain/face'), { recursive: true, force: true });
+    const dry = await sb.run(['run', recipe, '--dry-run']);
+    expect(dry.stdout).toContain('older than cache.url_ttl (the service no longer has them)');
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    // face runs again (new URLs, so motion's input changed and it runs too).
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
   });
 
   it('--dry-run and status count only new jobs: cached items are not run, missing files are fetched again', async () => {
@@ -250,6 +292,33 @@ stages:
     expect(result.stderr).toMatch(/warning: job record .* is torn or not JSON/);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
     expect(() => JSON.parse(readFileSync(face, 'utf8')) as unknown).not.toThrow();
+  });
+
+  it('a job record with fields of the wrong type (files, finishedAt) is ignored and reported, not a crash', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
+    const paths = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => join(dir, f));
+    const face = paths.find((f) => readFileSync(f, 'utf8').includes(KONTEXT))!;
+    const motion = paths.find((f) => readFileSync(f, 'utf8').includes(KLING))!;
+    const edit = (path: string, change: Record<string, unknown>) =>
+      writeFileSync(
+        path,
+        JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), ...change }),
+      );
+    edit(face, { files: [123] });
+    edit(motion, { finishedAt: 'garbage' });
+    for (const command of ['status', 'run']) {
+      const result = await sb.run([command, recipe, ...(command === 'run' ? ['--reporter', 'plain'] : [])]);
+      expect({ command, code: result.code }).toEqual({ command, code: 0 });
+      expect(result.stderr).toMatch(
+        /warning: job record .* is not a record of this faceswap-pipe version \(a field is missing or has the wrong type\)/,
+      );
+    }
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
   });
 });
 

@@ -80,7 +80,8 @@ export type PlannedJob =
   /** The very request of a forced stage: it takes that stage's new job, no call of its own. */
   | { readonly kind: 'shared'; readonly stage: StageId }
   | { readonly kind: 'follow'; readonly requestId?: string; readonly why: 'in-flight' | 'files-missing' }
-  | { readonly kind: 'submit' };
+  /** A new, paid job; `files-expired`: its earlier result's files are gone, here and on the service. */
+  | { readonly kind: 'submit'; readonly why?: 'files-expired' };
 
 export interface CachePlan {
   readonly decisions: ReadonlyMap<StageId, CacheDecision>;
@@ -258,21 +259,32 @@ export async function planCache(
       /** Every finished record, files present or not (in job order). */
       const finished: SucceededJob[] = [];
       const jobs: PlannedJob[] = [];
+      /** Finished jobs whose files are missing and whose hosted URLs are past url_ttl. */
+      const expired = new Set<string>();
       for (const key of jobKeys(model, inputs.bodies)) {
         const lookup = await store.read(key);
         if (lookup.problem) problems.add(lookup.problem);
         const record = lookup.record;
-        if (record?.status === 'succeeded') finished.push(record);
         if (record?.status === 'succeeded' && filesPresent(record)) {
+          finished.push(record);
           records.push(record);
           jobs.push({ kind: 'cached' });
-        } else if (record?.status === 'succeeded' || record?.status === 'submitted')
+        } else if (
+          record?.status === 'succeeded' &&
+          settings.now - Date.parse(record.finishedAt) > settings.urlTtlMs
+        ) {
+          // Fetching its files again would ask the service for URLs it no longer hosts (and
+          // fail at every run): the job is run again.
+          expired.add(key);
+          jobs.push({ kind: 'submit', why: 'files-expired' });
+        } else if (record?.status === 'succeeded' || record?.status === 'submitted') {
+          if (record.status === 'succeeded') finished.push(record);
           jobs.push({
             kind: 'follow',
             requestId: record.requestId,
             why: record.status === 'succeeded' ? 'files-missing' : 'in-flight',
           });
-        else if (record?.status === 'submitting') jobs.push({ kind: 'follow', why: 'in-flight' });
+        } else if (record?.status === 'submitting') jobs.push({ kind: 'follow', why: 'in-flight' });
         else jobs.push({ kind: 'submit' });
       }
       const fanOut = spec.foreach !== undefined || inputs.fanOut;
@@ -283,6 +295,7 @@ export async function planCache(
           bypass: false,
           bodies: inputs.bodies,
           jobs,
+          ...(expired.size > 0 && { bypassKeys: expired }),
           // Files fetched again land where they were (<stage>/<request id>/): same results.
           ...(finished.length === jobs.length && {
             known: {
@@ -361,7 +374,8 @@ function whyJobsRun(jobs: readonly PlannedJob[]): string {
   const count = (kind: PlannedJob['kind'], why?: string) =>
     jobs.filter((j) => j.kind === kind && (why === undefined || (j.kind === 'follow' && j.why === why)))
       .length;
-  const submit = count('submit');
+  const expired = jobs.filter((j) => j.kind === 'submit' && j.why === 'files-expired').length;
+  const submit = count('submit') - expired;
   const inFlight = count('follow', 'in-flight');
   const missing = count('follow', 'files-missing');
   const reasons: string[] = [];
@@ -372,6 +386,10 @@ function whyJobsRun(jobs: readonly PlannedJob[]): string {
         : submit === jobs.length
           ? 'no item has a cached result'
           : `${submit} of ${jobs.length} items have no cached result`,
+    );
+  if (expired > 0)
+    reasons.push(
+      `${expired === jobs.length ? 'its' : `${expired} items'`} cached files are missing and older than cache.url_ttl (the service no longer has them), so ${expired === 1 ? 'that job runs' : 'those jobs run'} again`,
     );
   if (inFlight > 0)
     reasons.push(

@@ -25,6 +25,8 @@ export interface RunJournal {
     attempt: number,
     requestId: string,
     body: JsonObject,
+    /** True when the job was submitted earlier (an earlier attempt or run) and is followed again. */
+    followed?: boolean,
   ): Promise<void>;
   /** A stage is final: record it (its files are downloaded and checked by now). */
   stageFinished(result: StageResult): Promise<void>;
@@ -503,7 +505,7 @@ export class Executor {
               this.#submissions++;
               this.#emit({ type: 'stage-submitted', stage: stageId, item: job.item, attempt, requestId: id });
             }
-            await this.#o.journal.submitted(stageId, job.item, attempt, id, job.body);
+            await this.#o.journal.submitted(stageId, job.item, attempt, id, job.body, id === reattach);
           },
           progress: (status) =>
             this.#emit({

@@ -62,6 +62,8 @@ export class JobStore {
   readonly #redact: Redactor;
   /** The stdout file of each submission this process started, until its outcome is recorded. */
   readonly #pendingOutput = new Map<string, string>();
+  /** Keys whose job this process submitted (not one it took over from an earlier run). */
+  readonly #submittedHere = new Set<string>();
 
   constructor(stateDir: string, redact: Redactor) {
     this.dir = join(stateDir, 'jobs');
@@ -88,7 +90,7 @@ export class JobStore {
       const parsed = JSON.parse(text) as unknown;
       if (isValidRecord(parsed, key)) return { record: parsed };
       return {
-        problem: `job record ${this.#path(key)} is not a record of this faceswap-pipe version; it is ignored`,
+        problem: `job record ${this.#path(key)} is not a record of this faceswap-pipe version (a field is missing or has the wrong type); it is ignored`,
       };
     } catch {
       return {
@@ -164,8 +166,18 @@ export class JobStore {
   }
 
   async submitted(key: string, model: string, stage: string, requestId: string): Promise<void> {
+    // A finished job followed again to fetch its missing files keeps its finished record: the
+    // job is done, and a fetch that fails must not leave it looking in flight.
+    // A job followed again (an earlier attempt's or a killed run's) keeps its submit time.
+    const { record: current } = this.readNow(key);
+    if (
+      (current?.status === 'succeeded' || current?.status === 'submitted') &&
+      current.requestId === requestId
+    )
+      return;
     // A killed run's submission whose id was recovered from its stdout file (a resume).
     const recovered = this.#earlierOutput(key);
+    this.#submittedHere.add(key);
     await this.#write({
       v: 1,
       key,
@@ -194,11 +206,24 @@ export class JobStore {
       stage,
       status: 'succeeded',
       requestId: result.requestId,
-      finishedAt: new Date().toISOString(),
+      finishedAt: this.#finishedAt(key, result.requestId),
       output: result.output,
       files: result.files.map((f) => relative(outRoot, resolve(outRoot, f))),
       outRoot,
     });
+  }
+
+  /**
+   * When a job's hosted outputs started their lifetime (cache.url_ttl counts from it). Files
+   * fetched again keep the time the job first finished; a job an earlier (killed) run submitted
+   * finished at some unknown time since: its submit time, the earliest it can have been.
+   */
+  #finishedAt(key: string, requestId: string): string {
+    const { record } = this.readNow(key);
+    if (record?.status === 'succeeded' && record.requestId === requestId) return record.finishedAt;
+    if (record?.status === 'submitted' && record.requestId === requestId && !this.#submittedHere.has(key))
+      return record.submittedAt;
+    return new Date().toISOString();
   }
 
   /** Drops a record: the job failed or was cancelled on the service, so a later run may submit it again. */
@@ -280,19 +305,31 @@ async function childMayBeRunning(stdoutFile: string): Promise<boolean> {
   }
 }
 
+/** An ISO time a record was stamped with (a TTL or an age is computed from it). */
+function isTime(value: unknown): boolean {
+  return typeof value === 'string' && Number.isFinite(Date.parse(value));
+}
+
 function isValidRecord(value: unknown, key: string): value is JobRecord {
   if (!isJsonObject(value) || value['v'] !== JOB_RECORD_VERSION || value['key'] !== key) return false;
   switch (value['status']) {
     case 'submitting':
-      return typeof value['stdoutFile'] === 'string' && isJsonObject(value['submitter']);
+      return (
+        typeof value['stdoutFile'] === 'string' &&
+        isJsonObject(value['submitter']) &&
+        typeof value['submitter']['pid'] === 'number' &&
+        isTime(value['since'])
+      );
     case 'submitted':
-      return typeof value['requestId'] === 'string';
+      return typeof value['requestId'] === 'string' && isTime(value['submittedAt']);
     case 'succeeded':
       return (
         typeof value['requestId'] === 'string' &&
         isJsonObject(value['output']) &&
         Array.isArray(value['files']) &&
-        typeof value['outRoot'] === 'string'
+        value['files'].every((f) => typeof f === 'string') &&
+        typeof value['outRoot'] === 'string' &&
+        isTime(value['finishedAt'])
       );
     default:
       return false;

@@ -59,6 +59,7 @@ export class RunRecord implements RunJournal {
     attempt: number,
     requestId: string,
     _body: JsonObject,
+    followed = false,
   ): Promise<void> {
     this.#inFlight.set(`${stage}/${item ?? ''}`, {
       stage,
@@ -67,7 +68,8 @@ export class RunRecord implements RunJournal {
       requestId,
       submittedAt: new Date().toISOString(),
     });
-    this.#submissions++;
+    // Jobs this run paid for: a job followed again (re-attached, files fetched again) is not one.
+    if (!followed) this.#submissions++;
     await this.write();
   }
 
