@@ -226,6 +226,24 @@ consent:
     expect((await run(dir, ['validate', 'recipes/local-demo.yaml'])).exitCode).toBe(66);
   });
 
+  it('a local input file replaced under the same name is not answered from the cache', async () => {
+    const dir = workspace();
+    expect((await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain'])).exitCode).toBe(0);
+    const identity = join(dir, 'recipes/assets/astronaut-eileen-collins.jpg');
+    // Another picture of the same face under the same name (mirrored): a new swap is due.
+    const mirrored = await sharp(identity).flop().jpeg().toBuffer();
+    writeFileSync(identity, mirrored);
+    const status = await run(dir, ['status', 'recipes/local-demo.yaml']);
+    expect(status.stdout).toContain('a local file it reads changed since its cached result was made');
+    const again = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).not.toMatch(/\[cached\] swap /);
+    expect(again.stdout).toMatch(/\[ok\] swap /);
+    // And the run after that is answered from the cache again.
+    const third = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
+    expect(third.stdout).toMatch(/\[cached\] swap /);
+  });
+
   it('gives a local stage the files of an upstream stage (relative to the outputs folder) from any working folder', async () => {
     const dir = workspace();
     const recipe = join(dir, 'recipes/local-demo.yaml');

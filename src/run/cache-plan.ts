@@ -5,6 +5,7 @@ import { downstreamOf, upstreamOf } from '../plan/dag.js';
 import type { Plan } from '../plan/plan.js';
 import type { StageId } from '../recipe/types.js';
 import { jobKeys } from '../state/cache-key.js';
+import { localFilesChanged } from '../state/local-digest.js';
 import type { JobStore, SucceededJob } from '../state/job-store.js';
 import type { InputPolicy } from '../policy/input-guard.js';
 import type { JsonObject, JsonValue } from '../util/json.js';
@@ -23,6 +24,8 @@ export interface CacheSettings {
   /** `--force` (true: every stage) or `--force <stage>`. */
   readonly force: true | ReadonlySet<StageId>;
   readonly urlTtlMs: number;
+  /** The recipe's folder: local files of offline engine jobs are keyed by content from it. */
+  readonly recipeDir?: string;
   readonly now: number;
 }
 
@@ -81,7 +84,7 @@ export type PlannedJob =
   | { readonly kind: 'shared'; readonly stage: StageId }
   | { readonly kind: 'follow'; readonly requestId?: string; readonly why: 'in-flight' | 'files-missing' }
   /** A new, paid job; `files-expired`: its earlier result's files are gone, here and on the service. */
-  | { readonly kind: 'submit'; readonly why?: 'files-expired' };
+  | { readonly kind: 'submit'; readonly why?: 'files-expired' | 'local-file-changed' };
 
 export interface CachePlan {
   readonly decisions: ReadonlyMap<StageId, CacheDecision>;
@@ -92,6 +95,8 @@ export interface CachePlan {
    * usable cached result (`missing`), or its cached URLs, which the stage would be sent, are
    * older than `cache.url_ttl` (`expired`).
    */
+  /** The recipe's folder the job keys were made with (the executor makes its keys alike). */
+  readonly recipeDir?: string;
   readonly blocked: readonly {
     readonly stage: StageId;
     readonly upstream: StageId;
@@ -199,7 +204,12 @@ export async function planCache(
           blocked.push({ stage: stage.id, upstream: up, why: 'expired' });
       }
     }
-    return { decisions, problems: [...problems], blocked };
+    return {
+      decisions,
+      problems: [...problems],
+      blocked,
+      ...(settings.recipeDir !== undefined && { recipeDir: settings.recipeDir }),
+    };
 
     async function decide(id: StageId): Promise<CacheDecision> {
       const spec = plan.recipe.stages.get(id)!;
@@ -259,13 +269,23 @@ export async function planCache(
       /** Every finished record, files present or not (in job order). */
       const finished: SucceededJob[] = [];
       const jobs: PlannedJob[] = [];
-      /** Finished jobs whose files are missing and whose hosted URLs are past url_ttl. */
+      /**
+       * Finished jobs whose record cannot answer: a local file they read changed since, or
+       * their files are missing and their hosted URLs are past url_ttl.
+       */
       const expired = new Set<string>();
-      for (const key of jobKeys(model, inputs.bodies)) {
+      const keys = jobKeys(model, inputs.bodies);
+      for (const [i, key] of keys.entries()) {
         const lookup = await store.read(key);
         if (lookup.problem) problems.add(lookup.problem);
         const record = lookup.record;
-        if (record?.status === 'succeeded' && filesPresent(record)) {
+        if (
+          record?.status === 'succeeded' &&
+          localFilesChanged(record.localFiles, inputs.bodies[i]!, settings.recipeDir)
+        ) {
+          expired.add(key);
+          jobs.push({ kind: 'submit', why: 'local-file-changed' });
+        } else if (record?.status === 'succeeded' && filesPresent(record)) {
           finished.push(record);
           records.push(record);
           jobs.push({ kind: 'cached' });
@@ -375,7 +395,8 @@ function whyJobsRun(jobs: readonly PlannedJob[]): string {
     jobs.filter((j) => j.kind === kind && (why === undefined || (j.kind === 'follow' && j.why === why)))
       .length;
   const expired = jobs.filter((j) => j.kind === 'submit' && j.why === 'files-expired').length;
-  const submit = count('submit') - expired;
+  const changed = jobs.filter((j) => j.kind === 'submit' && j.why === 'local-file-changed').length;
+  const submit = count('submit') - expired - changed;
   const inFlight = count('follow', 'in-flight');
   const missing = count('follow', 'files-missing');
   const reasons: string[] = [];
@@ -386,6 +407,10 @@ function whyJobsRun(jobs: readonly PlannedJob[]): string {
         : submit === jobs.length
           ? 'no item has a cached result'
           : `${submit} of ${jobs.length} items have no cached result`,
+    );
+  if (changed > 0)
+    reasons.push(
+      `${changed === jobs.length ? 'a local file it reads' : `a local file ${changed} items read`} changed since its cached result was made`,
     );
   if (expired > 0)
     reasons.push(

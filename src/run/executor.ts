@@ -13,6 +13,7 @@ import { resolveStageInputs, type StageView } from './stage-input.js';
 import type { CacheDecision, CachePlan } from './cache-plan.js';
 import { mergeOutputs } from './cache-plan.js';
 import { jobKeys } from '../state/cache-key.js';
+import { localFileDigests, localFilesChanged } from '../state/local-digest.js';
 import type { JobStore } from '../state/job-store.js';
 import type { InputPolicy } from '../policy/input-guard.js';
 
@@ -322,7 +323,7 @@ export class Executor {
     if (!record) return;
     switch (record.status) {
       case 'succeeded': {
-        if (bypass) return;
+        if (bypass || localFilesChanged(record.localFiles, job.body, this.#o.cache?.plan?.recipeDir)) return;
         const files = record.files.map((f) => relative(this.#o.outDir, resolvePath(record.outRoot, f)));
         if (!allExist(record.files.map((f) => resolvePath(record.outRoot, f)))) {
           // Its files are gone: fetched again from the job, or (if the service no longer has it) paid anew.
@@ -465,6 +466,13 @@ export class Executor {
     this.#slotsByModel.set(slot, (this.#slotsByModel.get(slot) ?? 0) + 1);
     const startedAt = this.#now();
     const reattach = job.reattach;
+    // The content of the local files an offline engine job reads, as it starts: kept with its
+    // record, so a later run whose file changed under the same name does not reuse it.
+    const recipeDir = this.#o.cache?.plan?.recipeDir;
+    const localFiles =
+      stage.model.backend === 'local' && recipeDir !== undefined
+        ? localFileDigests(job.body, recipeDir)
+        : undefined;
     this.#emit({
       type: 'stage-attempt',
       stage: stageId,
@@ -528,6 +536,7 @@ export class Executor {
           output: outcome.output,
           files: outcome.files,
           outRoot: this.#o.outDir,
+          ...(localFiles && { localFiles }),
         });
         job.attempts.push({ ...base, requestId: outcome.requestId, outcome: 'succeeded' });
         job.state = 'succeeded';

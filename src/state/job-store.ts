@@ -42,6 +42,11 @@ export type JobRecord =
       readonly files: readonly string[];
       /** The run output folder the files were written under (absolute). */
       readonly outRoot: string;
+      /**
+       * For an offline engine job: the sha256 of each local file its body named (by the
+       * string in the body), when it started. A file changed since makes the record unusable.
+       */
+      readonly localFiles?: Readonly<Record<string, string>>;
     });
 
 export type SucceededJob = Extract<JobRecord, { readonly status: 'succeeded' }>;
@@ -196,7 +201,13 @@ export class JobStore {
     key: string,
     model: string,
     stage: string,
-    result: { requestId: string; output: JsonObject; files: readonly string[]; outRoot: string },
+    result: {
+      requestId: string;
+      output: JsonObject;
+      files: readonly string[];
+      outRoot: string;
+      localFiles?: Readonly<Record<string, string>>;
+    },
   ): Promise<void> {
     const outRoot = resolve(result.outRoot);
     await this.#write({
@@ -210,6 +221,8 @@ export class JobStore {
       output: result.output,
       files: result.files.map((f) => relative(outRoot, resolve(outRoot, f))),
       outRoot,
+      ...(result.localFiles &&
+        Object.keys(result.localFiles).length > 0 && { localFiles: result.localFiles }),
     });
   }
 

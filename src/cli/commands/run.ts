@@ -103,6 +103,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
         enabled: options.cache,
         force: forceSet(options.force),
         urlTtlMs: recipe.cacheUrlTtlMs,
+        recipeDir: dirname(resolve(io.cwd, file)),
         now: Date.now(),
       },
       outDir,

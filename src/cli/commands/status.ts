@@ -1,4 +1,4 @@
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Plan } from '../../plan/plan.js';
 import { makeRedactor } from '../../policy/redact.js';
 import type { StageId } from '../../recipe/types.js';
@@ -55,7 +55,13 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
     plan,
     catalog,
     store,
-    { enabled: true, force: new Set(), urlTtlMs: recipe.cacheUrlTtlMs, now: Date.now() },
+    {
+      enabled: true,
+      force: new Set(),
+      urlTtlMs: recipe.cacheUrlTtlMs,
+      recipeDir: dirname(resolve(io.cwd, file)),
+      now: Date.now(),
+    },
     outDir,
   );
   const stages: StageStatus[] = [];
