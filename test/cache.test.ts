@@ -561,7 +561,14 @@ describe('state and locks', () => {
     };
     expect(json.stages.map((s) => s.state)).toEqual(['running', 'never-run']);
     expect(json.stages[0]!.requestIds).toEqual([id]);
-    const clean = await sb.run(['clean', recipe]);
+    // clean would forget a job the service may still be running (and billing): it refuses.
+    const refused = await sb.run(['clean', recipe, '--keep-outputs']);
+    expect(refused.code).toBe(75);
+    expect(refused.stderr).toContain(`1 job is still recorded as in flight: face (${id})`);
+    expect(refused.stderr).toContain('or forget it with clean --force');
+    expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain', 'jobs'))).toBe(true);
+    expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain', 'lock'))).toBe(false);
+    const clean = await sb.run(['clean', recipe, '--force']);
     expect(clean.code).toBe(0);
     expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain'))).toBe(false);
     expect(existsSync(join(sb.standin.dir, 'outputs', 'chain'))).toBe(false);

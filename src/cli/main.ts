@@ -185,7 +185,12 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
       .command('clean')
       .description("remove a recipe's state (cache, job records) and, unless --keep-outputs, its outputs")
       .argument('<recipe>', 'recipe file')
-      .option('--keep-outputs', 'keep outputs/<recipe>/', false),
+      .option('--keep-outputs', 'keep outputs/<recipe>/', false)
+      .option(
+        '--force',
+        'also forget jobs still recorded as in flight (they may be running, and billing, on the service)',
+        false,
+      ),
   )
     .addHelpText('after', '\nExample:\n  $ faceswap-pipe clean recipes/kontext-to-kling.yaml --keep-outputs')
     .action(async (file: string, opts: CleanOptions) =>

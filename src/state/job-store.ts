@@ -138,18 +138,25 @@ export class JobStore {
   /** The stage labels (`face`, `face[3]`) of every finished (succeeded) record, whatever its key. */
   async finishedLabels(): Promise<Set<string>> {
     const labels = new Set<string>();
+    for (const record of await this.all()) if (record.status === 'succeeded') labels.add(record.stage);
+    return labels;
+  }
+
+  /** Every usable record in the folder, whatever its key (torn ones are left out). */
+  async all(): Promise<JobRecord[]> {
     let names: string[];
     try {
       names = await readdir(this.dir);
     } catch {
-      return labels;
+      return [];
     }
+    const records: JobRecord[] = [];
     for (const name of names) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
       const { record } = this.readNow(name.slice(0, -'.json'.length));
-      if (record?.status === 'succeeded') labels.add(record.stage);
+      if (record) records.push(record);
     }
-    return labels;
+    return records;
   }
 
   /**

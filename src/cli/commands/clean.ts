@@ -1,6 +1,7 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { acquireLock } from '../../state/lock.js';
+import { JobStore } from '../../state/job-store.js';
 import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -13,6 +14,8 @@ export interface CleanOptions extends RecipeOptions {
   readonly keepOutputs: boolean;
   readonly out: string;
   readonly stateDir?: string;
+  /** Forget jobs still recorded as in flight (they may be running, and billing, on the service). */
+  readonly force?: boolean;
 }
 
 /**
@@ -42,9 +45,31 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
     );
     return ExitCode.tempFail;
   }
-  await rm(join(stateDir, 'jobs'), { recursive: true, force: true });
-  await lock.release();
-  await rm(stateDir, { recursive: true, force: true });
+  try {
+    // A job an earlier (killed) run submitted may still run, and bill, on the service: its
+    // record is the only way a run can follow it up instead of paying for it again.
+    const inFlight = (await new JobStore(stateDir, (t) => t).all()).filter(
+      (r) => r.status === 'submitted' || r.status === 'submitting',
+    );
+    if (inFlight.length > 0 && options.force !== true) {
+      const ids = inFlight.map(
+        (r) => `${r.stage} (${r.status === 'submitted' ? r.requestId : 'submit unanswered'})`,
+      );
+      io.stderr.write(
+        `faceswap-pipe: error: ${inFlight.length} job${inFlight.length === 1 ? ' is' : 's are'} still recorded as in flight: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}.\n` +
+          `The service may still be running (and billing) ${inFlight.length === 1 ? 'it' : 'them'}; cleaning would forget ${inFlight.length === 1 ? 'it' : 'them'} and the next run would pay again.\n` +
+          `Run the recipe once to follow ${inFlight.length === 1 ? 'it' : 'them'} up (faceswap-pipe run ${file}), or forget ${inFlight.length === 1 ? 'it' : 'them'} with clean --force.\n`,
+      );
+      return ExitCode.tempFail;
+    }
+    // Everything but the lock goes while it is held, so a run that starts meanwhile waits.
+    for (const entry of await readdir(stateDir)) {
+      if (entry !== 'lock') await rm(join(stateDir, entry), { recursive: true, force: true });
+    }
+  } finally {
+    await lock.release();
+  }
+  await rmdir(stateDir).catch(() => undefined);
   io.stdout.write(`removed ${relative(io.cwd, stateDir) || stateDir}\n`);
   if (!options.keepOutputs) {
     const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: name });
