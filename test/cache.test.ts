@@ -155,18 +155,25 @@ describe('the cache', () => {
     sb = sandbox();
     const recipe = sb.recipe(
       'chain.yaml',
-      CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 3s\ndefaults:\n'),
+      CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 1h\ndefaults:\n'),
     );
     await sb.run(['run', recipe, '--reporter', 'plain']);
-    await sleep(1_500);
-    // motion's job is made anew (fresh URLs); face's stays old, and soon past url_ttl.
-    await sb.run(['run', recipe, '--reporter', 'plain', '--force', 'motion']);
-    await sleep(1_700);
+    // face finished two hours ago (past url_ttl); motion just now.
+    const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
+    const face = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => join(dir, f))
+      .find((f) => readFileSync(f, 'utf8').includes(KONTEXT))!;
+    const record = JSON.parse(readFileSync(face, 'utf8')) as Record<string, unknown>;
+    writeFileSync(
+      face,
+      JSON.stringify({ ...record, finishedAt: new Date(Date.now() - 7_200_000).toISOString() }),
+    );
     rmSync(join(sb.standin.dir, 'outputs/chain/motion'), { recursive: true, force: true });
     const again = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(again.code).toBe(0);
     // motion's job is asked for its result again (free); face's stale URLs are sent nowhere.
-    expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KLING]);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
     expect(sb.runRecord('chain').stages['face']!.status).toBe('cached');
     expect(
       existsSync(join(sb.standin.dir, 'outputs/chain', sb.runRecord('chain').stages['motion']!.files[0]!)),
@@ -177,20 +184,19 @@ describe('the cache', () => {
     sb = sandbox();
     const recipe = sb.recipe(
       'chain.yaml',
-      CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 3s\ndefaults:\n'),
+      CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 1h\ndefaults:\n'),
     );
     await sb.run(['run', recipe, '--reporter', 'plain']);
     const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
-    const records = () =>
+    const paths = () =>
       readdirSync(dir)
         .filter((f) => f.endsWith('.json'))
+        .map((f) => join(dir, f));
+    const records = () =>
+      paths()
         .map(
           (f) =>
-            JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
-              stage: string;
-              status: string;
-              finishedAt?: string;
-            },
+            JSON.parse(readFileSync(f, 'utf8')) as { stage: string; status: string; finishedAt?: string },
         )
         .sort((a, b) => a.stage.localeCompare(b.stage));
     const before = records();
@@ -202,7 +208,13 @@ describe('the cache', () => {
     expect(records()).toEqual(before);
     expect(sb.runRecord('chain')).toMatchObject({ submissions: 0 });
 
-    await sleep(3_200);
+    // face finished two hours ago: past url_ttl, its missing files are gone from the service too.
+    const face = paths().find((f) => readFileSync(f, 'utf8').includes(KONTEXT))!;
+    const record = JSON.parse(readFileSync(face, 'utf8')) as Record<string, unknown>;
+    writeFileSync(
+      face,
+      JSON.stringify({ ...record, finishedAt: new Date(Date.now() - 7_200_000).toISOString() }),
+    );
     rmSync(join(sb.standin.dir, 'outputs/chain/face'), { recursive: true, force: true });
     const dry = await sb.run(['run', recipe, '--dry-run']);
     expect(dry.stdout).toContain('older than cache.url_ttl (the service no longer has them)');
@@ -292,6 +304,25 @@ stages:
     expect(result.stderr).toMatch(/warning: job record .* is torn or not JSON/);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING]);
     expect(() => JSON.parse(readFileSync(face, 'utf8')) as unknown).not.toThrow();
+  });
+
+  it("a cached output replaced or stripped of its provenance record is fetched again, never recorded as the job's", async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    const face = join(sb.standin.dir, 'outputs/chain', sb.runRecord('chain').stages['face']!.files[0]!);
+    const original = readFileSync(face);
+    writeFileSync(face, Buffer.concat([original, Buffer.from('another picture')]));
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    // The job's own file is back (fetched from the finished job: no new job), and motion is cached.
+    expect(readFileSync(face).equals(original)).toBe(true);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    expect(sb.runRecord('chain').stages['motion']!.status).toBe('cached');
+    rmSync(`${face}.provenance.json`);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    expect(existsSync(`${face}.provenance.json`)).toBe(true);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
   });
 
   it('a job record with fields of the wrong type (files, finishedAt) is ignored and reported, not a crash', async () => {

@@ -23,6 +23,27 @@ export const PROVENANCE_VERSION = 1;
 export const MANIFEST_VERSION = 1;
 export const PROVENANCE_SUFFIX = '.provenance.json';
 
+/** Provenance records read by {@link outputIntact}, by file path, for the run's adoption of them. */
+const checked = new Map<string, { readonly size: number; readonly record: unknown }>();
+
+/**
+ * Whether a finished job's output file is still the file it made: it exists and its provenance
+ * record is there and gives its size. A file replaced or edited since (or whose record was
+ * removed) is not: its job is followed again to fetch the file anew, never labelled and recorded
+ * as if it were the job's (it could carry a face no consent covers into a later stage).
+ */
+export function outputIntact(path: string): boolean {
+  try {
+    const size = statSync(path).size;
+    const record: unknown = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
+    if (!isJsonObject(record) || record['bytes'] !== size) return false;
+    checked.set(path, { size, record });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One file's provenance record, `<file>.provenance.json`. */
 export interface ProvenanceRecord {
   readonly provenanceVersion: typeof PROVENANCE_VERSION;
@@ -236,9 +257,15 @@ export class ProvenanceWriter {
     const path = isAbsolute(file) ? file : join(this.#ctx.outDir, file);
     const listed = toSlashes(isAbsolute(file) ? relative(this.#ctx.outDir, file) : file);
     let record: unknown;
+    const seen = checked.get(path);
+    checked.delete(path);
     try {
       const size = statSync(path).size;
-      record = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
+      // Read moments ago by the cache's check when the size is still the same.
+      record =
+        seen?.size === size
+          ? seen.record
+          : (JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8')) as unknown);
       if (!isJsonObject(record) || record['bytes'] !== size) return false;
     } catch {
       return false;

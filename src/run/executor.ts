@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { outputIntact } from '../policy/provenance.js';
 import { relative, resolve as resolvePath } from 'node:path';
 import type { AttemptFailure, Backend } from '../backends/backend.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -972,7 +972,7 @@ function jobLabel(stage: StageId, item: number | null): string {
   return item === null ? stage : `${stage}[${item}]`;
 }
 
-/** Whether every path exists (synchronous: a stat each, ~3 µs, perf-notes). */
+/** Whether every output is there and still the file its job made (see outputIntact). */
 function allExist(paths: readonly string[]): boolean {
-  return paths.every((path) => existsSync(path));
+  return paths.every((path) => outputIntact(path));
 }
