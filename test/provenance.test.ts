@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/catalog.js';
 import type { ExecutorOptions } from '../src/run/executor.js';
 import { readEmbeddedLabel } from '../src/policy/labels/embed.js';
+import { embedMp4, mp4Label } from '../src/policy/labels/mp4.js';
 import {
   createProvenanceHook,
   type ProvenanceRecord,
@@ -427,6 +428,40 @@ describe('the provenance record', () => {
     expect(again.downloadedSha256).toBe(before.get('hero/req-hero-1/result.png')!.sha);
     expect(again.createdAt).toBe('2026-05-01T09:30:00.000Z');
   });
+});
+
+describe.skipIf(!hasFfmpeg)('videos', () => {
+  it.each(['mp4', 'mov'])(
+    'the label embedded in a .%s reads back (QuickTime keeps only the comment)',
+    async (ext) => {
+      const dir = join(tmp, `video-${ext}`);
+      mkdirSync(dir, { recursive: true });
+      const path = join(dir, `clip.${ext}`);
+      execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=64x64:rate=5',
+        '-t',
+        '1',
+        '-pix_fmt',
+        'yuv420p',
+        path,
+      ]);
+      const info = {
+        label: 'AI-generated: Ana, REL-7',
+        generator: 'faceswap-pipe 0.1.0',
+        recipe: 'campaign.yaml',
+        stage: 'motion',
+        record: `clip.${ext}.provenance.json`,
+      };
+      expect(await embedMp4(path, info, process.env)).toEqual({ ok: true, methods: ['mp4-comment'] });
+      expect(await mp4Label(path, process.env)).toBe('AI-generated: Ana, REL-7');
+    },
+  );
 });
 
 describe('files the model provider already signed with C2PA are left untouched', () => {

@@ -1,7 +1,7 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { runProcess } from '../../backends/process.js';
-import { commentText, type LabelInfo } from './xmp.js';
+import { commentText, labelInComment, type LabelInfo } from './xmp.js';
 
 /**
  * The disclosure label in an MP4 (or MOV): `ffmpeg -codec copy` rewrites the container with a
@@ -97,7 +97,11 @@ export async function embedMp4(path: string, info: LabelInfo, env: Env): Promise
   return { ok: true, methods: ['mp4-comment'] };
 }
 
-/** The `description` tag (the label) ffprobe reads from a video; `undefined` when absent, `null` without ffprobe. */
+/**
+ * The label ffprobe reads from a video: the `description` tag, or the label sentence of the
+ * `comment` tag where the container keeps no description (.mov); `undefined` when absent, `null`
+ * without ffprobe.
+ */
 export async function mp4Label(path: string, env: Env): Promise<string | undefined | null> {
   const result = await runProcess({
     file: 'ffprobe',
@@ -109,8 +113,15 @@ export async function mp4Label(path: string, env: Env): Promise<string | undefin
   try {
     const parsed = JSON.parse(result.stdout) as { format?: { tags?: Record<string, string> } };
     const tags = parsed.format?.tags ?? {};
-    const key = Object.keys(tags).find((k) => k.toLowerCase() === 'description');
-    return key === undefined ? undefined : tags[key];
+    const tag = (name: string) => {
+      const key = Object.keys(tags).find((k) => k.toLowerCase() === name);
+      return key === undefined ? undefined : tags[key];
+    };
+    // QuickTime (.mov) keeps no `description`: the label is then read from the comment sentence.
+    const description = tag('description');
+    if (description !== undefined) return description;
+    const comment = tag('comment');
+    return comment === undefined ? undefined : labelInComment(comment);
   } catch {
     return undefined;
   }
