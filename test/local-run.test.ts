@@ -2,11 +2,13 @@ import { execa } from 'execa';
 import {
   cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
@@ -224,6 +226,46 @@ consent:
     expect(forced.exitCode).toBe(66);
     expect(forced.stderr).toContain('error: input field "identity" of stage "swap" is the path');
     expect((await run(dir, ['validate', 'recipes/local-demo.yaml'])).exitCode).toBe(66);
+  });
+
+  it('a local video stage without ffmpeg on PATH is refused before anything runs (exit 69)', async () => {
+    const dir = workspace();
+    writeFileSync(join(dir, 'recipes/assets/clip.mp4'), 'not decoded: refused before');
+    writeFileSync(
+      join(dir, 'recipes/video.yaml'),
+      `version: 1
+name: video
+consent:
+  subjects:
+    collins: { release: PD, images: [assets/astronaut-eileen-collins.jpg] }
+  assets: [{ match: assets/*, rights: public domain }]
+  disclosure: { label: AI-generated }
+stages:
+  still:
+    model: local/face-swap
+    subjects: [collins]
+    input: { identity: assets/astronaut-eileen-collins.jpg, scene: assets/grace-hopper.jpg }
+  clip:
+    model: local/face-swap-video
+    subjects: [collins]
+    input: { identity: assets/astronaut-eileen-collins.jpg, video: assets/clip.mp4 }
+`,
+    );
+    // A PATH with node and nothing else.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const result = await execa(process.execPath, [BIN, 'run', 'recipes/video.yaml', '--reporter', 'plain'], {
+      cwd: dir,
+      env: { ...offlineEnv(), PATH: bin },
+      extendEnv: false,
+      reject: false,
+    });
+    expect(result.exitCode).toBe(69);
+    expect(result.stderr).toContain(
+      'stage "clip" runs local/face-swap-video, which needs ffmpeg and ffprobe on PATH',
+    );
+    expect(existsSync(join(dir, 'outputs/video/runs'))).toBe(false);
   });
 
   it('a local input file replaced under the same name is not answered from the cache', async () => {

@@ -317,6 +317,22 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     }
   }
 
+  // The offline engine's video model needs ffmpeg and ffprobe on PATH: said before anything
+  // runs, as a missing client is (69), not as a stage failure after the stages before it.
+  const videoStage = plan.stages.find(
+    (s) => s.model === 'local/face-swap-video' && cachePlan.decisions.get(s.id)?.kind === 'run',
+  );
+  if (videoStage) {
+    const { ffmpegAvailable } = await import('../../backends/local/ffmpeg.js');
+    if (!(await ffmpegAvailable())) {
+      io.stderr.write(
+        `faceswap-pipe: error: stage "${videoStage.id}" runs local/face-swap-video, which needs ffmpeg and ffprobe on PATH, and they are not there.\n` +
+          'Install them (Debian/Ubuntu: apt-get install ffmpeg), or route the stage to a hosted model (--engine runcomfy).\n',
+      );
+      return ExitCode.unavailable;
+    }
+  }
+
   const startedAt = new Date();
   const runDir = join(outDir, 'runs', runFolderName(startedAt));
   const runId = randomUUID();
