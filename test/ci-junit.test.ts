@@ -280,4 +280,45 @@ describe('the junit-10.xsd check', () => {
     expect(md).toContain('unknown key "retires"');
     expect(sb.standin.readLog()).toEqual([]);
   });
+
+  it('a run refused for its state or its client (nothing ran) writes the reports and an annotation too', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe(
+      'two.yaml',
+      `version: 1
+name: two
+stages:
+  a:
+    model: ${KONTEXT}
+    input: { prompt: Change the background, image: https://assets.example.com/a.jpg }
+  b:
+    model: ${KONTEXT}
+    input: { prompt: Again, image: "\${{ stages.a.outputs.images[0] }}" }
+`,
+    );
+    const summary = join(sb.standin.dir, 'step-summary.md');
+    const env = { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary };
+    // b alone, and a never ran: refused (65) before anything is called.
+    const only = await sb.run(['run', recipe, '--only', 'b', '--junit', 'junit.xml'], env);
+    expect(only.code).toBe(65);
+    const xml = readFileSync(join(sb.standin.dir, 'junit.xml'), 'utf8');
+    expect(checkJunitXml(xml)).toEqual([]);
+    expect(xml).toContain('<testcase name="run" classname="two.yaml"');
+    expect(xml).toContain('<failure message="the run was refused (exit 65): 1 problem" type="run-refused">');
+    expect(xml).toContain('stage "b" needs the results of stage "a"');
+    expect(readFileSync(summary, 'utf8')).toContain('The run was refused before anything ran (exit 65)');
+    expect(only.stderr).toMatch(
+      /^::error title=faceswap-pipe%3A run refused::faceswap-pipe: error: stage "b" needs/m,
+    );
+    // The client cannot be run: 69, the same reports.
+    const missing = await sb.run(
+      ['run', recipe, '--junit', 'junit.xml', '--runcomfy', '/nonexistent/runcomfy'],
+      env,
+    );
+    expect(missing.code).toBe(69);
+    expect(readFileSync(join(sb.standin.dir, 'junit.xml'), 'utf8')).toContain(
+      'cannot run the runcomfy client',
+    );
+    expect(sb.standin.readLog()).toEqual([]);
+  });
 });

@@ -90,6 +90,8 @@ export function renderRefusedJunit(
   exitCode: number,
   diagnostics: string,
   count: number,
+  /** What was refused: the recipe (validation) or the run (its state, the client, the lock). */
+  what: 'recipe' | 'run' = 'recipe',
 ): string {
   const root = create({ version: '1.0', encoding: 'UTF-8' }).ele('testsuites', {
     name: clean(`faceswap-pipe ${recipeFile}`),
@@ -108,10 +110,14 @@ export function renderRefusedJunit(
     timestamp: new Date().toISOString().replace(/\.\d+Z$|Z$/, ''),
   });
   suite
-    .ele('testcase', { name: 'validate', classname: clean(recipeFile), time: '0.000' })
+    .ele('testcase', {
+      name: what === 'recipe' ? 'validate' : 'run',
+      classname: clean(recipeFile),
+      time: '0.000',
+    })
     .ele('failure', {
-      message: clean(`the recipe was refused (exit ${exitCode}): ${count} problem${count === 1 ? '' : 's'}`),
-      type: 'invalid-recipe',
+      message: clean(`the ${what} was refused (exit ${exitCode}): ${count} problem${count === 1 ? '' : 's'}`),
+      type: what === 'recipe' ? 'invalid-recipe' : 'run-refused',
     })
     .txt(clean(diagnostics));
   return root.end({ prettyPrint: true }) + '\n';

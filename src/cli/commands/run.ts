@@ -17,7 +17,7 @@ import type { SetOverride } from '../../recipe/sets.js';
 import { makeDir } from '../../util/make-dir.js';
 import type { Recipe, StageId } from '../../recipe/types.js';
 import { renderDiagnostic } from '../../report/diagnostics-text.js';
-import { actionsSafeSink, isGithubActions } from '../../report/github-commands.js';
+import { actionsSafeSink, annotation, isGithubActions } from '../../report/github-commands.js';
 import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
 import { graphOf } from '../../report/html/run-data.js';
 import { writeRunReport } from '../../report/html/write-run-report.js';
@@ -116,7 +116,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     // taking the lock (a dry run writes nothing, and may look while a run is going).
     const cachePlan = await consultCache(options.cache ? new JobStore(stateDir, redact) : undefined);
     const stop =
-      reportCachePlan(cachePlan, plan, file, options.set, io) ??
+      reportCachePlan(cachePlan, plan, file, options.set, io)?.code ??
       (await refuseMissingLocalFiles(loaded.missingLocalFiles, cachePlan, file, options, io, github));
     if (stop !== undefined) return stop;
     io.stdout.write(renderDryRun(plan, client, cachePlan));
@@ -125,13 +125,14 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
 
   const lock = await acquireLock(stateDir, `faceswap-pipe run ${file}`);
   if (!lock.acquired) {
-    io.stderr.write(
+    const message =
       `faceswap-pipe: error: another run (pid ${lock.holder.pid} on ${lock.holder.host}, since ${lock.holder.since}) is using the state folder ${relative(io.cwd, stateDir) || stateDir}.\n` +
-        'Wait for it to finish and run again; two runs at once could pay for the same jobs twice.\n' +
-        (lock.holder.host === hostname()
-          ? ''
-          : `A run on another host that is gone (a killed CI job) stops touching its lock: it is taken over ${FOREIGN_STALE_MS / 1000} s after its last heartbeat.\n`),
-    );
+      'Wait for it to finish and run again; two runs at once could pay for the same jobs twice.\n' +
+      (lock.holder.host === hostname()
+        ? ''
+        : `A run on another host that is gone (a killed CI job) stops touching its lock: it is taken over ${FOREIGN_STALE_MS / 1000} s after its last heartbeat.\n`);
+    io.stderr.write(message);
+    await reportRunRefused(file, ExitCode.tempFail, message, options, io, github);
     return ExitCode.tempFail;
   }
   try {
@@ -142,14 +143,25 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     }
     const store = options.cache ? new JobStore(stateDir, redact) : undefined;
     const cachePlan = await consultCache(store);
-    const stop =
-      reportCachePlan(cachePlan, plan, file, options.set, io) ??
-      (await refuseMissingLocalFiles(loaded.missingLocalFiles, cachePlan, file, options, io, github));
+    const blocked = reportCachePlan(cachePlan, plan, file, options.set, io);
+    if (blocked) {
+      await reportRunRefused(file, blocked.code, blocked.message, options, io, github);
+      return blocked.code;
+    }
+    const stop = await refuseMissingLocalFiles(
+      loaded.missingLocalFiles,
+      cachePlan,
+      file,
+      options,
+      io,
+      github,
+    );
     if (stop !== undefined) return stop;
     // Thumbnails shared between runs live beside the job records (not with --no-cache).
     const thumbStore = options.cache ? join(stateDir, 'thumbs') : undefined;
     return await execute({
       file,
+      github,
       catalog,
       options,
       io,
@@ -200,9 +212,10 @@ function reportCachePlan(
   file: string,
   sets: readonly SetOverride[],
   io: CliIo,
-): number | undefined {
+): { readonly code: number; readonly message: string } | undefined {
   for (const problem of cachePlan.problems) io.stderr.write(`faceswap-pipe: warning: ${problem}\n`);
   if (cachePlan.blocked.length === 0) return undefined;
+  let message = '';
   // The command to run first keeps the user's --set values: the cache is keyed by them.
   const setArgs = sets.map((s) => ` --set ${shellWord(`${s.name}=${s.value}`)}`).join('');
   for (const { stage, upstream, why } of cachePlan.blocked) {
@@ -217,9 +230,10 @@ function reportCachePlan(
       why === 'missing'
         ? `Run it first (faceswap-pipe run ${file}${setArgs} --until ${upstream})`
         : `Run it again first (faceswap-pipe run ${file}${setArgs} --force ${upstream} --until ${upstream})`;
-    io.stderr.write(`faceswap-pipe: error: ${needs}, ${state}.\n${first} or widen the selection.\n`);
+    message += `faceswap-pipe: error: ${needs}, ${state}.\n${first} or widen the selection.\n`;
   }
-  return ExitCode.dataError;
+  io.stderr.write(message);
+  return { code: ExitCode.dataError, message };
 }
 
 /**
@@ -239,6 +253,37 @@ async function reportRefused(
     .map((d) => renderDiagnostic(d))
     .join('');
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  await reportRefusedText(file, exitCode, text, errors, options, io);
+}
+
+/**
+ * A run refused before any stage ran for a reason that is not in the recipe's text (a stage the
+ * selection needs never ran, the client is missing, another run holds the lock): the same CI
+ * outputs as a refused recipe, plus an annotation under GitHub Actions. `message` is what was
+ * printed on stderr.
+ */
+async function reportRunRefused(
+  file: string,
+  exitCode: number,
+  message: string,
+  options: RunOptions,
+  io: CliIo,
+  github: boolean,
+): Promise<void> {
+  if (github)
+    io.stderr.write(`${annotation('error', message.trimEnd(), { title: 'faceswap-pipe: run refused' })}\n`);
+  await reportRefusedText(file, exitCode, message, 1, options, io, 'run');
+}
+
+async function reportRefusedText(
+  file: string,
+  exitCode: number,
+  text: string,
+  errors: number,
+  options: RunOptions,
+  io: CliIo,
+  what: 'recipe' | 'run' = 'recipe',
+): Promise<void> {
   const write = async (what: string, path: string, content: string, append: boolean) => {
     try {
       await makeDir(dirname(path));
@@ -254,7 +299,7 @@ async function reportRefused(
     await write(
       'the JUnit report',
       resolve(io.cwd, options.junit),
-      renderRefusedJunit(file, exitCode, text, errors),
+      renderRefusedJunit(file, exitCode, text, errors, what),
       false,
     );
   }
@@ -264,7 +309,7 @@ async function reportRefused(
       ? [...lines.slice(0, 80), `… ${lines.length - 80} more lines (faceswap-pipe validate ${file})`]
       : lines;
   const summary =
-    `### faceswap-pipe: ${file} ❌ refused\n\nThe recipe was refused before anything ran (exit ${exitCode}): ${errors} problem${errors === 1 ? '' : 's'}.\n\n` +
+    `### faceswap-pipe: ${file} ❌ refused\n\nThe ${what} was refused before anything ran (exit ${exitCode}): ${errors} problem${errors === 1 ? '' : 's'}.\n\n` +
     '````text\n' +
     shown.join('\n').trimEnd() +
     '\n````\n';
@@ -283,6 +328,8 @@ function shellWord(word: string): string {
 
 interface ExecuteContext {
   readonly file: string;
+  /** Under GitHub Actions (or --reporter github): refusals are annotated too. */
+  readonly github: boolean;
   readonly inputPolicy: InputPolicy;
   readonly catalog: Catalog;
   readonly options: RunOptions;
@@ -309,10 +356,11 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     // Only when something will be called: a fully cached run makes no client call at all.
     clientVersion = (await client.version()) ?? null;
     if (clientVersion === null) {
-      io.stderr.write(
+      const message =
         `faceswap-pipe: error: cannot run the runcomfy client "${options.runcomfy ?? io.env['FACESWAP_RUNCOMFY'] ?? 'runcomfy'}".\n` +
-          'Install it with `npm i -g @runcomfy/cli`, or name the executable with --runcomfy PATH or FACESWAP_RUNCOMFY.\n',
-      );
+        'Install it with `npm i -g @runcomfy/cli`, or name the executable with --runcomfy PATH or FACESWAP_RUNCOMFY.\n';
+      io.stderr.write(message);
+      await reportRunRefused(file, ExitCode.unavailable, message, options, io, ctx.github);
       return ExitCode.unavailable;
     }
   }
@@ -325,10 +373,11 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   if (videoStage) {
     const { ffmpegAvailable } = await import('../../backends/local/ffmpeg.js');
     if (!(await ffmpegAvailable())) {
-      io.stderr.write(
+      const message =
         `faceswap-pipe: error: stage "${videoStage.id}" runs local/face-swap-video, which needs ffmpeg and ffprobe on PATH, and they are not there.\n` +
-          'Install them (Debian/Ubuntu: apt-get install ffmpeg), or route the stage to a hosted model (--engine runcomfy).\n',
-      );
+        'Install them (Debian/Ubuntu: apt-get install ffmpeg), or route the stage to a hosted model (--engine runcomfy).\n';
+      io.stderr.write(message);
+      await reportRunRefused(file, ExitCode.unavailable, message, options, io, ctx.github);
       return ExitCode.unavailable;
     }
   }
