@@ -430,6 +430,50 @@ describe('the provenance record', () => {
   });
 });
 
+describe('faceswap-pipe verify cross-checks the record', () => {
+  it('against the manifest, the file name and the catalog', async () => {
+    const dir = join(tmp, 'crosscheck');
+    mkdirSync(join(dir, 'hero', 'req-x'), { recursive: true });
+    const png = join(dir, 'hero', 'req-x', 'result.png');
+    writeFileSync(png, await card().png().toBuffer());
+    const hook = createProvenanceHook({
+      recipe,
+      recipeFile: 'campaign.yaml',
+      recipeDir: tmp,
+      outDir: dir,
+      runDir: join(dir, 'runs', 'r1'),
+      runId: 'r1',
+      version: '0.1.0',
+      env: process.env,
+    });
+    expect(
+      await hook.beforeRecord(
+        stage('hero', ['hero/req-x/result.png'], ['req-x'], { prompt: 'x', images: [] }, null),
+      ),
+    ).toEqual({ ok: true });
+    await hook.writeManifest();
+    const manifest = join(dir, 'runs', 'r1', 'manifest.json');
+    expect((await runCli(['verify', manifest], { cwd: dir, env: process.env })).code).toBe(0);
+    // Edited, with its record rewritten to match: the manifest still knows the delivered hash.
+    writeFileSync(png, await card().flop().png().toBuffer());
+    const record = readRecord(png) as unknown as Record<string, unknown>;
+    writeFileSync(`${png}.provenance.json`, JSON.stringify({ ...record, sha256: sha(png) }));
+    const edited = await runCli(['verify', manifest], { cwd: dir, env: process.env });
+    expect(edited.code).toBe(65);
+    expect(edited.stderr).toContain("the run's manifest lists sha256");
+    // A record that calls a face-swap model's output no face swap is caught by the catalog.
+    writeFileSync(
+      `${png}.provenance.json`,
+      JSON.stringify({ ...record, sha256: sha(png), faceSwap: false, model: 'local/face-swap' }),
+    );
+    const flipped = await runCli(['verify', png], { cwd: dir, env: process.env });
+    expect(flipped.code).toBe(65);
+    expect(flipped.stderr).toContain(
+      'the record says its stage is no face swap, but its model local/face-swap swaps faces',
+    );
+  });
+});
+
 describe.skipIf(!hasFfmpeg)('videos', () => {
   it.each(['mp4', 'mov'])(
     'the label embedded in a .%s reads back (QuickTime keeps only the comment)',
@@ -584,6 +628,7 @@ describe('faceswap-pipe verify', () => {
       'FAIL records/none.jpg:\n' +
         '  - no usable provenance record beside it (records/none.jpg.provenance.json: there is none)\n' +
         'FAIL records/stripped.jpg:\n' +
+        '  - the record is for "result.jpg", not for this file (renamed, or swapped with another?)\n' +
         '  - the record has no disclosure label\n' +
         '  - subject "ana" has no release reference in the record\n' +
         '  - input "images[0]" (https://assets.example.com/campaign/scene-01.jpg?…) has no consent coverage in the record\n' +

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { basename, dirname, relative, resolve } from 'node:path';
 import { isJsonObject } from '../util/json.js';
 import { readEmbeddedLabel } from './labels/embed.js';
 import { PROVENANCE_SUFFIX, sha256File } from './provenance.js';
@@ -26,7 +26,17 @@ export type VerifyResult =
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Checks one file (`file` is shown as given; `path` is where it is read). */
-export async function verifyFile(file: string, path: string, env: Env): Promise<VerifyResult> {
+export async function verifyFile(
+  file: string,
+  path: string,
+  env: Env,
+  checks: {
+    /** What the run's manifest lists for the file (when verifying a manifest). */
+    readonly expected?: { readonly sha256?: string };
+    /** Models that swap faces (the catalog's): their records must read as face swaps. */
+    readonly faceSwapModels?: ReadonlySet<string>;
+  } = {},
+): Promise<VerifyResult> {
   try {
     if (!(await stat(path)).isFile()) return { status: 'missing', file, message: `${file} is not a file` };
   } catch {
@@ -53,10 +63,24 @@ export async function verifyFile(file: string, path: string, env: Env): Promise<
     problems.push(
       `sha256 mismatch: the record says ${short(record['sha256'])}, the file is ${short(actual)}; the file was changed after it was recorded`,
     );
+  // The record and the manifest are plain files beside the output: each checks the other.
+  const expected = checks.expected?.sha256;
+  if (expected !== undefined && expected !== actual)
+    problems.push(
+      `the run's manifest lists sha256 ${short(expected)}, the file is ${short(actual)}; the file (or its record) was changed after the run`,
+    );
+  if (typeof record['file'] === 'string' && record['file'] !== basename(path))
+    problems.push(
+      `the record is for "${record['file']}", not for this file (renamed, or swapped with another?)`,
+    );
   const disclosure = isJsonObject(record['disclosure']) ? record['disclosure'] : {};
   const label =
     typeof disclosure['label'] === 'string' && disclosure['label'] !== '' ? disclosure['label'] : null;
-  const faceSwap = record['faceSwap'] === true;
+  const model = typeof record['model'] === 'string' ? record['model'] : undefined;
+  const swapsFaces = model !== undefined && checks.faceSwapModels?.has(model) === true;
+  if (swapsFaces && record['faceSwap'] !== true)
+    problems.push(`the record says its stage is no face swap, but its model ${model} swaps faces`);
+  const faceSwap = record['faceSwap'] === true || swapsFaces;
   if (label === null && faceSwap) problems.push('the record has no disclosure label');
   const methods = Array.isArray(disclosure['embedded'])
     ? disclosure['embedded'].filter((m) => typeof m === 'string')
@@ -99,7 +123,7 @@ export async function verifyFile(file: string, path: string, env: Env): Promise<
 export async function expandVerifyTarget(
   file: string,
   cwd: string,
-): Promise<{ file: string; path: string }[]> {
+): Promise<{ file: string; path: string; expected?: { sha256?: string } }[]> {
   const path = resolve(cwd, file);
   if (file.endsWith(PROVENANCE_SUFFIX)) {
     const target = file.slice(0, -PROVENANCE_SUFFIX.length);
@@ -121,7 +145,8 @@ export async function expandVerifyTarget(
   return manifest['outputs'].filter(isJsonObject).flatMap((entry) => {
     if (typeof entry['file'] !== 'string') return [];
     const target = resolve(base, entry['file']);
-    return [{ file: relative(cwd, target) || target, path: target }];
+    const sha256 = typeof entry['sha256'] === 'string' ? entry['sha256'] : undefined;
+    return [{ file: relative(cwd, target) || target, path: target, expected: { ...(sha256 && { sha256 }) } }];
   });
 }
 

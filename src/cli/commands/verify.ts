@@ -1,3 +1,4 @@
+import { Catalog } from '../../catalog/catalog.js';
 import { expandVerifyTarget, verifyFile, type VerifyResult } from '../../policy/verify.js';
 import { unreachable } from '../../util/unreachable.js';
 import { ExitCode } from '../exit-codes.js';
@@ -11,9 +12,16 @@ import type { CliIo } from '../io.js';
  */
 export async function verifyCommand(files: readonly string[], io: CliIo): Promise<number> {
   const results: VerifyResult[] = [];
+  // The built-in catalog says which models swap faces: a record claiming otherwise is caught.
+  const faceSwapModels = new Set(
+    Catalog.load()
+      .all()
+      .filter((m) => m.faceSwap)
+      .map((m) => m.id as string),
+  );
   for (const given of files) {
-    for (const { file, path } of await expandVerifyTarget(given, io.cwd)) {
-      const result = await verifyFile(file, path, io.env);
+    for (const { file, path, expected } of await expandVerifyTarget(given, io.cwd)) {
+      const result = await verifyFile(file, path, io.env, { ...(expected && { expected }), faceSwapModels });
       results.push(result);
       print(io, result);
     }
