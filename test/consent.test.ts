@@ -4,7 +4,8 @@
  * is also invalid). Fixtures live in test/fixtures/consent/.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/catalog.js';
 import { exitCodeFor } from '../src/cli/exit-codes.js';
@@ -248,6 +249,26 @@ stages:
     expect(result.text).toContain(
       '"https://assets.example.com/campaign/../private/scene-01.jpg" (input field "images[0]" of stage "hero") is not covered',
     );
+  });
+
+  it("a file: URL of a file in the recipe's folder is covered by the rules written for its path", () => {
+    const images = join(root, 'test/fixtures/images');
+    const face = readdirSync(images).find((f) => f.endsWith('.jpg'))!;
+    const text = (identity: string) => `version: 1
+name: local-url
+consent:
+  subjects: { ana: { release: REL-1, images: [images/${face}] } }
+  assets: [{ match: "images/**", rights: Owned }]
+  disclosure: { label: AI-generated }
+stages:
+  swap:
+    model: local/face-swap
+    subjects: [ana]
+    input: { identity: "${identity}", scene: images/${face} }
+`;
+    const url = pathToFileURL(join(images, face)).href;
+    expect(analyze('test/fixtures/local-url.yaml', text(url)).code).toBe(0);
+    expect(analyze('test/fixtures/local-url.yaml', text(`images/${face}`)).code).toBe(0);
   });
 
   it('paths are compared percent-decoded: spaces and non-ASCII match as written, %2F stays in its segment', () => {

@@ -1,5 +1,5 @@
 import { isJsonObject, type JsonValue } from '../util/json.js';
-import { compileGlob, matchKey, type GlobMatcher } from './glob.js';
+import { compileGlob, matchKeys, type GlobMatcher } from './glob.js';
 
 /**
  * A recipe's `consent:` block, read leniently (the recipe schema reports wrong shapes; here a
@@ -94,9 +94,8 @@ export function assetCovering(
   value: string,
   recipeDir: string,
 ): AssetRule | undefined {
-  const key = matchKey(value, recipeDir);
-  if (key === undefined) return undefined;
-  return consent.assets.find((rule) => rule.match.matches(key));
+  const keys = matchKeys(value, recipeDir);
+  return consent.assets.find((rule) => keys.some((key) => rule.match.matches(key)));
 }
 
 /** The glob of a subject's `images` that a value matches, if any. */
@@ -105,9 +104,8 @@ export function subjectImageMatch(
   value: string,
   recipeDir: string,
 ): GlobMatcher | undefined {
-  const key = matchKey(value, recipeDir);
-  if (key === undefined) return undefined;
-  return subject.images.find((glob) => glob.matches(key));
+  const keys = matchKeys(value, recipeDir);
+  return subject.images.find((glob) => keys.some((key) => glob.matches(key)));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import picomatch from 'picomatch';
 
 /**
@@ -39,6 +40,27 @@ export function matchKey(value: string, recipeDir: string): string | undefined {
     return `${url.protocol}//${url.host}${path}`;
   }
   return localKey(value, recipeDir);
+}
+
+/**
+ * Every form a recipe value is matched as. A `file:` URL is also the local path it names, taken
+ * relative to the recipe's folder when it lies inside it, so `file:///…/assets/ana.jpg` is
+ * covered by the rule `assets/*.jpg` (the offline engine reads the same file either way).
+ */
+export function matchKeys(value: string, recipeDir: string): string[] {
+  const key = matchKey(value, recipeDir);
+  const keys = key === undefined ? [] : [key];
+  if (/^file:/i.test(value)) {
+    let path: string | undefined;
+    try {
+      path = fileURLToPath(value);
+    } catch {
+      path = undefined;
+    }
+    const local = path === undefined ? undefined : localKey(path, recipeDir);
+    if (local !== undefined && !keys.includes(local)) keys.push(local);
+  }
+  return keys;
 }
 
 /** A local path relative to the recipe's folder, or undefined when it leaves the folder. */
