@@ -104,9 +104,15 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
       .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  '))
       .join('\n') +
     '\n\n';
-  if (toCall.length === 0)
-    out += `a run would call nothing: ${stages.some((s) => s.state === 'never-run') ? 'no stage has a job to submit' : 'every stage is cached'}\n`;
-  else {
+  if (toCall.length === 0) {
+    // No new job; a stage may still be followed up (in flight) or have its files fetched again.
+    const why = stages.some((s) => s.state === 'never-run')
+      ? 'no stage has a job to submit'
+      : stages.every((s) => s.state === 'done')
+        ? 'every stage is cached'
+        : 'no new job (jobs of earlier runs are followed up, or their files fetched again)';
+    out += `a run would call nothing: ${why}\n`;
+  } else {
     const jobs = toCall.map(
       (s) =>
         `${s.stage} (${s.wouldCall === null ? 'jobs known at run time' : `${s.wouldCall} job${s.wouldCall === 1 ? '' : 's'}`})`,
