@@ -25,6 +25,8 @@ import { Catalog } from '../src/catalog/catalog.js';
 import type { ExecutorOptions } from '../src/run/executor.js';
 import { readEmbeddedLabel } from '../src/policy/labels/embed.js';
 import { embedMp4, mp4Label } from '../src/policy/labels/mp4.js';
+import { embedPng, pngLabel, pngText } from '../src/policy/labels/png.js';
+import { disclosureInXmp } from '../src/policy/labels/xmp.js';
 import {
   createProvenanceHook,
   type ProvenanceRecord,
@@ -427,6 +429,32 @@ describe('the provenance record', () => {
     // What the first record knew is kept: the file as delivered, and when it was recorded.
     expect(again.downloadedSha256).toBe(before.get('hero/req-hero-1/result.png')!.sha);
     expect(again.createdAt).toBe('2026-05-01T09:30:00.000Z');
+  });
+});
+
+describe('a new label replaces the one faceswap-pipe wrote before', () => {
+  it('PNG: one Disclosure, one Comment, one XMP packet, all with the new label', async () => {
+    const info = (label: string) => ({
+      label,
+      generator: 'faceswap-pipe 0.1.0',
+      recipe: 'campaign.yaml',
+      stage: 'hero',
+      record: 'result.png.provenance.json',
+    });
+    const first = embedPng(await card().png().toBuffer(), info('Synthetic media v1'));
+    if (!first.ok) throw new Error(first.reason);
+    const second = embedPng(first.bytes, info('Label two'));
+    if (!second.ok) throw new Error(second.reason);
+    expect(second.methods).toEqual(['png-text', 'png-xmp']);
+    const text = second.bytes.toString('latin1');
+    expect(text.split('Disclosure\0').length - 1).toBe(1);
+    expect(text.split('XML:com.adobe.xmp\0').length - 1).toBe(1);
+    expect(text).not.toContain('Synthetic media v1');
+    expect(pngLabel(second.bytes)).toBe('Label two');
+    expect(disclosureInXmp(pngText(second.bytes)!.get('XML:com.adobe.xmp')!)).toBe('Label two');
+    // The same label again leaves the bytes as they are.
+    const third = embedPng(second.bytes, info('Label two'));
+    expect(third.ok && third.bytes.equals(second.bytes)).toBe(true);
   });
 });
 

@@ -1,4 +1,11 @@
-import { commentText, disclosureInXmp, xmpPacket, type LabelInfo } from './xmp.js';
+import {
+  commentText,
+  disclosureInXmp,
+  FSP_NAMESPACE,
+  labelInComment,
+  xmpPacket,
+  type LabelInfo,
+} from './xmp.js';
 
 /**
  * The disclosure label in a PNG, written as chunks inserted before the first IDAT: the image
@@ -52,24 +59,43 @@ function itxt(keyword: string, text: string): Buffer {
   );
 }
 
+/** A text chunk's keyword and text (tEXt as Latin-1, iTXt uncompressed as UTF-8), else undefined. */
+function textOf(c: Chunk): { keyword: string; text: string } | undefined {
+  const nul = c.data.indexOf(0);
+  if (nul < 0) return undefined;
+  const keyword = c.data.toString('latin1', 0, nul);
+  if (c.type === 'tEXt') return { keyword, text: c.data.toString('latin1', nul + 1) };
+  if (c.type === 'iTXt' && c.data[nul + 1] === 0) {
+    // keyword \0 flag method language \0 translated \0 text
+    const lang = c.data.indexOf(0, nul + 3);
+    const translated = lang < 0 ? -1 : c.data.indexOf(0, lang + 1);
+    if (translated >= 0) return { keyword, text: c.data.toString('utf8', translated + 1) };
+  }
+  return undefined;
+}
+
 /** Text chunks by keyword (tEXt as Latin-1, iTXt uncompressed as UTF-8). */
 export function pngText(bytes: Uint8Array): Map<string, string> | undefined {
   const list = chunks(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   if (!list) return undefined;
   const out = new Map<string, string>();
   for (const c of list) {
-    const nul = c.data.indexOf(0);
-    if (nul < 0) continue;
-    const keyword = c.data.toString('latin1', 0, nul);
-    if (c.type === 'tEXt') out.set(keyword, c.data.toString('latin1', nul + 1));
-    if (c.type === 'iTXt' && c.data[nul + 1] === 0) {
-      // keyword \0 flag method language \0 translated \0 text
-      const lang = c.data.indexOf(0, nul + 3);
-      const translated = lang < 0 ? -1 : c.data.indexOf(0, lang + 1);
-      if (translated >= 0) out.set(keyword, c.data.toString('utf8', translated + 1));
-    }
+    const t = textOf(c);
+    if (t) out.set(t.keyword, t.text);
   }
   return out;
+}
+
+/**
+ * Text chunks faceswap-pipe wrote when it labelled the file before (its Disclosure, its Comment
+ * sentence, its XMP packet): a new label replaces them rather than sitting beside the old one.
+ */
+function ours(c: Chunk): boolean {
+  const t = textOf(c);
+  if (!t) return false;
+  if (t.keyword === 'Disclosure') return true;
+  if (t.keyword === 'Comment') return labelInComment(t.text) !== undefined;
+  return t.keyword === 'XML:com.adobe.xmp' && t.text.includes(FSP_NAMESPACE);
 }
 
 export type PngEmbed =
@@ -86,16 +112,28 @@ export function embedPng(bytes: Buffer, info: LabelInfo): PngEmbed {
       reason:
         'the PNG carries a C2PA manifest from the model provider; it was left untouched so that manifest stays valid',
     };
-  const at = list.find((c) => c.type === 'IDAT')?.start;
-  if (at === undefined) return { ok: false, reason: 'the PNG has no image data' };
-  const text = pngText(bytes) ?? new Map<string, string>();
+  if (!list.some((c) => c.type === 'IDAT')) return { ok: false, reason: 'the PNG has no image data' };
+  const kept = list.filter((c) => !ours(c));
   const added = [itxt('Disclosure', info.label), itxt('Comment', commentText(info))];
   const methods = ['png-text'];
-  if (!text.has('XML:com.adobe.xmp')) {
+  // zTXt too: libvips writes a file's XMP compressed.
+  if (
+    !kept.some((c) => /^[tiz]TXt$/.test(c.type) && c.data.toString('latin1', 0, 18) === 'XML:com.adobe.xmp\0')
+  ) {
     added.push(itxt('XML:com.adobe.xmp', xmpPacket(info)));
     methods.push('png-xmp');
   }
-  return { ok: true, bytes: Buffer.concat([bytes.subarray(0, at), ...added, bytes.subarray(at)]), methods };
+  const raw = (c: Chunk) => bytes.subarray(c.start, c.start + 12 + c.data.length);
+  const out: Buffer[] = [bytes.subarray(0, 8)];
+  let inserted = false;
+  for (const c of kept) {
+    if (c.type === 'IDAT' && !inserted) {
+      out.push(...added);
+      inserted = true;
+    }
+    out.push(raw(c));
+  }
+  return { ok: true, bytes: Buffer.concat(out), methods };
 }
 
 /** The label faceswap-pipe wrote into a PNG (`Disclosure` text, else the XMP's), or undefined. */
