@@ -184,6 +184,31 @@ describe('JUnit report', () => {
   });
 });
 
+describe('an interrupted run', () => {
+  it('reports the stage it was interrupted in as an <error>, not a test failure', async () => {
+    const runDir = await fanRun();
+    const path = join(runDir, 'run.json');
+    const record = JSON.parse(readFileSync(path, 'utf8')) as {
+      status: string;
+      stages: Record<string, { status: string; failure?: Record<string, unknown> }>;
+    };
+    record.status = 'interrupted';
+    record.stages['alone'] = {
+      ...record.stages['alone']!,
+      status: 'failed',
+      failure: { reason: 'interrupted', message: 'cancelled by Ctrl-C', retryable: true },
+    };
+    writeFileSync(path, JSON.stringify(record));
+    const xml = renderJunit(await readRunData(runDir));
+    expect(checkJunitXml(xml)).toEqual([]);
+    const { suite, cases } = casesOf(xml);
+    expect(suite['errors']).toBe('1');
+    const alone = cases.find((c) => c.name === 'alone')!;
+    expect(alone.children).toContain('error');
+    expect(alone.failure).toBeUndefined();
+  });
+});
+
 describe('the junit-10.xsd check', () => {
   const ok = `<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="x" tests="1" failures="0" errors="0" time="1.5">

@@ -37,6 +37,7 @@ export function renderJunit(run: RunData): string {
   const r = run.record;
   const cases = run.stages.flatMap((s) => testCases(s));
   const failures = cases.filter((c) => c.kind === 'failed').length;
+  const errors = cases.filter((c) => c.kind === 'error').length;
   const skipped = cases.filter((c) => c.kind === 'skipped').length;
   const totalSeconds = seconds(
     r.endedAt === null
@@ -47,14 +48,14 @@ export function renderJunit(run: RunData): string {
     name: clean(`faceswap-pipe ${r.recipe.name}`),
     tests: String(cases.length),
     failures: String(failures),
-    errors: '0',
+    errors: String(errors),
     time: totalSeconds,
   });
   const suite = root.ele('testsuite', {
     name: clean(r.recipe.name),
     tests: String(cases.length),
     failures: String(failures),
-    errors: '0',
+    errors: String(errors),
     skipped: String(skipped),
     time: totalSeconds,
     timestamp: r.startedAt.replace(/\.\d+Z$|Z$/, ''),
@@ -143,7 +144,8 @@ type XMLBuilder = ReturnType<typeof create>;
 
 interface TestCase {
   readonly name: string;
-  readonly kind: 'passed' | 'failed' | 'skipped';
+  /** `error`: the run was interrupted (Ctrl-C, a cancelled CI job) before it could finish. */
+  readonly kind: 'passed' | 'failed' | 'error' | 'skipped';
   readonly ms: number;
   readonly message: string;
   readonly type: string;
@@ -195,7 +197,7 @@ function stageCase(stage: RunStage, result: RecordedStage): TestCase {
       const earlier = failedAttempts(result.attempts).slice(0, -1);
       return {
         name: stage.id,
-        kind: 'failed',
+        kind: f.reason === 'interrupted' ? 'error' : 'failed',
         ms,
         message: `${reasonText(f.reason)}${f.exitCode === undefined ? '' : ` (exit ${f.exitCode})`}: ${f.message}`,
         type: f.reason,
@@ -252,7 +254,7 @@ function itemCase(stage: RunStage, result: RecordedStage, item: FanOutItem): Tes
     const reason = last?.reason ?? (result.status === 'failed' ? result.failure.reason : 'job-failed');
     return {
       name,
-      kind: 'failed',
+      kind: reason === 'interrupted' ? 'error' : 'failed',
       ms,
       message: `${reasonText(reason)}${last?.exitCode === undefined ? '' : ` (exit ${last.exitCode})`}: ${message}`,
       type: reason,
@@ -281,8 +283,13 @@ function writeCase(suite: XMLBuilder, classname: string, c: TestCase): void {
     case 'passed':
       for (const a of c.earlier) attemptElement(tc, 'flakyFailure', a);
       break;
-    case 'failed': {
-      const failure = tc.ele('failure', { message: attr(c.message), type: clean(c.type) });
+    case 'failed':
+    case 'error': {
+      // A stage the run was interrupted in did not fail: junit's <error>, not a red test failure.
+      const failure = tc.ele(c.kind === 'error' ? 'error' : 'failure', {
+        message: attr(c.message),
+        type: clean(c.type),
+      });
       if (c.detail !== '') failure.txt(clean(c.detail));
       for (const a of c.earlier) attemptElement(tc, 'rerunFailure', a);
       break;
