@@ -25,6 +25,7 @@ import { Catalog } from '../src/catalog/catalog.js';
 import type { ExecutorOptions } from '../src/run/executor.js';
 import { readEmbeddedLabel } from '../src/policy/labels/embed.js';
 import { embedMp4, mp4Label } from '../src/policy/labels/mp4.js';
+import { embedJpeg, jpegComments, jpegLabel } from '../src/policy/labels/jpeg.js';
 import { embedPng, pngLabel, pngText } from '../src/policy/labels/png.js';
 import { disclosureInXmp } from '../src/policy/labels/xmp.js';
 import {
@@ -455,6 +456,31 @@ describe('a new label replaces the one faceswap-pipe wrote before', () => {
     // The same label again leaves the bytes as they are.
     const third = embedPng(second.bytes, info('Label two'));
     expect(third.ok && third.bytes.equals(second.bytes)).toBe(true);
+  });
+
+  it('JPEG: its XMP packet and comment are replaced; the picture and its Exif stay', async () => {
+    const info = (label: string) => ({
+      label,
+      generator: 'faceswap-pipe 0.1.0',
+      recipe: 'campaign.yaml',
+      stage: 'hero',
+      record: 'result.jpg.provenance.json',
+    });
+    const original = await card().withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    const first = embedJpeg(original, info('Synthetic media v1'));
+    if (!first.ok) throw new Error(first.reason);
+    const second = embedJpeg(first.bytes, info('Label two'));
+    if (!second.ok) throw new Error(second.reason);
+    expect(second.methods).toEqual(['jpeg-xmp', 'jpeg-comment']);
+    expect(jpegLabel(second.bytes)).toBe('Label two');
+    expect(jpegComments(second.bytes)).toHaveLength(1);
+    expect(second.bytes.toString('latin1')).not.toContain('Synthetic media v1');
+    const [a, b] = await Promise.all([
+      sharp(original).raw().toBuffer(),
+      sharp(second.bytes).raw().toBuffer(),
+    ]);
+    expect(a.equals(b)).toBe(true);
+    expect((await sharp(second.bytes).metadata()).orientation).toBe(6);
   });
 });
 

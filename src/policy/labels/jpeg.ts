@@ -1,4 +1,11 @@
-import { commentText, disclosureInXmp, xmpPacket, type LabelInfo } from './xmp.js';
+import {
+  commentText,
+  disclosureInXmp,
+  FSP_NAMESPACE,
+  labelInComment,
+  xmpPacket,
+  type LabelInfo,
+} from './xmp.js';
 
 /**
  * The disclosure label in a JPEG, written as new marker segments after the leading APP0 (JFIF)
@@ -66,14 +73,13 @@ export function embedJpeg(bytes: Buffer, info: LabelInfo): JpegEmbed {
       reason:
         'the JPEG carries a C2PA manifest from the model provider; it was left untouched so that manifest stays valid',
     };
-  let at = 2;
-  for (const s of list) {
-    if (s.marker !== 0xe0 && !isExif(s)) break;
-    at = s.start + 4 + s.data.length;
-  }
+  // A label written before (the recipe's label changed since) is replaced, not added to.
+  const sos = list.find((s) => s.marker === 0xda);
+  if (sos === undefined) return { ok: false, reason: 'the JPEG has no image data' };
+  const kept = list.filter((s) => s !== sos && !ours(s));
   const added: Buffer[] = [];
   const methods: string[] = [];
-  if (!list.some(isXmp)) {
+  if (!kept.some(isXmp)) {
     const packet = Buffer.concat([XMP_HEADER, Buffer.from(xmpPacket(info), 'utf8')]);
     if (packet.length <= 65533) {
       added.push(segment(0xe1, packet));
@@ -83,7 +89,25 @@ export function embedJpeg(bytes: Buffer, info: LabelInfo): JpegEmbed {
   const comment = Buffer.from(commentText(info), 'utf8').subarray(0, 65533);
   added.push(segment(0xfe, comment));
   methods.push('jpeg-comment');
-  return { ok: true, bytes: Buffer.concat([bytes.subarray(0, at), ...added, bytes.subarray(at)]), methods };
+  const out: Buffer[] = [bytes.subarray(0, 2)];
+  let inserted = false;
+  for (const s of kept) {
+    // After the leading APP0 (JFIF) and Exif segments, as readers expect them first.
+    if (!inserted && s.marker !== 0xe0 && !isExif(s)) {
+      out.push(...added);
+      inserted = true;
+    }
+    out.push(bytes.subarray(s.start, s.start + 4 + s.data.length));
+  }
+  if (!inserted) out.push(...added);
+  out.push(bytes.subarray(sos.start));
+  return { ok: true, bytes: Buffer.concat(out), methods };
+}
+
+/** An XMP packet or a comment faceswap-pipe wrote when it labelled the file before. */
+function ours(s: Segment): boolean {
+  if (isXmp(s)) return s.data.toString('utf8', XMP_HEADER.length).includes(FSP_NAMESPACE);
+  return s.marker === 0xfe && labelInComment(s.data.toString('utf8')) !== undefined;
 }
 
 /** The label faceswap-pipe wrote into a JPEG (from its XMP), or undefined. */
