@@ -27,6 +27,7 @@ import { readEmbeddedLabel } from '../src/policy/labels/embed.js';
 import { embedMp4, mp4Label } from '../src/policy/labels/mp4.js';
 import { embedJpeg, jpegComments, jpegLabel } from '../src/policy/labels/jpeg.js';
 import { embedPng, pngLabel, pngText } from '../src/policy/labels/png.js';
+import { embedWebp, webpLabel } from '../src/policy/labels/webp.js';
 import { disclosureInXmp } from '../src/policy/labels/xmp.js';
 import {
   createProvenanceHook,
@@ -456,6 +457,28 @@ describe('a new label replaces the one faceswap-pipe wrote before', () => {
     // The same label again leaves the bytes as they are.
     const third = embedPng(second.bytes, info('Label two'));
     expect(third.ok && third.bytes.equals(second.bytes)).toBe(true);
+  });
+
+  it('WebP: its XMP chunk is replaced; the bitstream stays', async () => {
+    const info = (label: string) => ({
+      label,
+      generator: 'faceswap-pipe 0.1.0',
+      recipe: 'campaign.yaml',
+      stage: 'hero',
+      record: 'result.webp.provenance.json',
+    });
+    const original = await card().webp().toBuffer();
+    const first = embedWebp(original, info('Synthetic media v1'));
+    if (!first.ok) throw new Error(first.reason);
+    const second = embedWebp(first.bytes, info('Label two'));
+    if (!second.ok) throw new Error(second.reason);
+    expect(webpLabel(second.bytes)).toBe('Label two');
+    expect(second.bytes.toString('latin1')).not.toContain('Synthetic media v1');
+    const [a, b] = await Promise.all([
+      sharp(original).raw().toBuffer(),
+      sharp(second.bytes).raw().toBuffer(),
+    ]);
+    expect(a.equals(b)).toBe(true);
   });
 
   it('JPEG: its XMP packet and comment are replaced; the picture and its Exif stay', async () => {

@@ -1,4 +1,4 @@
-import { disclosureInXmp, xmpPacket, type LabelInfo } from './xmp.js';
+import { disclosureInXmp, FSP_NAMESPACE, xmpPacket, type LabelInfo } from './xmp.js';
 
 /**
  * The disclosure label in a WebP, as an `XMP ` chunk in the RIFF container. A simple (VP8 or
@@ -76,14 +76,21 @@ export function embedWebp(bytes: Buffer, info: LabelInfo): WebpEmbed {
       reason:
         'the WebP carries a C2PA manifest from the model provider; it was left untouched so that manifest stays valid',
     };
-  if (list.some((c) => c.type === 'XMP '))
+  const xmp = chunk('XMP ', Buffer.from(xmpPacket(info), 'utf8'));
+  const existing = list.find((c) => c.type === 'XMP ');
+  if (existing && !existing.data.toString('utf8').includes(FSP_NAMESPACE))
     return {
       ok: false,
       reason:
         'the WebP already has an XMP packet (only one is allowed), so the label is in the provenance record only',
     };
-  const xmp = chunk('XMP ', Buffer.from(xmpPacket(info), 'utf8'));
   let body: Buffer;
+  if (existing) {
+    // faceswap-pipe's own packet from an earlier label: replaced in place (VP8X says XMP already).
+    const end = existing.start + 8 + existing.data.length + (existing.data.length % 2);
+    body = Buffer.concat([bytes.subarray(12, existing.start), xmp, bytes.subarray(end)]);
+    return { ok: true, bytes: Buffer.concat([riffHeader(body.length), body]), methods: ['webp-xmp'] };
+  }
   const first = list[0]!;
   if (first.type === 'VP8X') {
     const header = Buffer.from(first.data);
@@ -104,11 +111,15 @@ export function embedWebp(bytes: Buffer, info: LabelInfo): WebpEmbed {
     ]);
     body = Buffer.concat([chunk('VP8X', header), bytes.subarray(12), xmp]);
   }
+  return { ok: true, bytes: Buffer.concat([riffHeader(body.length), body]), methods: ['webp-xmp'] };
+}
+
+function riffHeader(bodyLength: number): Buffer {
   const riff = Buffer.alloc(12);
   riff.write('RIFF', 0, 'latin1');
-  riff.writeUInt32LE(body.length + 4, 4);
+  riff.writeUInt32LE(bodyLength + 4, 4);
   riff.write('WEBP', 8, 'latin1');
-  return { ok: true, bytes: Buffer.concat([riff, body]), methods: ['webp-xmp'] };
+  return riff;
 }
 
 /** The label faceswap-pipe wrote into a WebP (from its XMP chunk), or undefined. */
