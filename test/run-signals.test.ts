@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -140,7 +140,12 @@ stages:
     input: { character_image_url: https://assets.example.com/c.png, reference_video_url: https://assets.example.com/d.mp4 }
 `,
     );
-    const child = spawnRun(sb, recipe);
+    const summary = join(sb.standin.dir, 'step-summary.md');
+    const child = execa('node', [BIN, 'run', recipe, '--reporter', 'plain', '--junit', 'reports/junit.xml'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV, FACESWAP_SUBMIT_GRACE_MS: '3000', GITHUB_STEP_SUMMARY: summary },
+      reject: false,
+    });
     const state = join(sb.standin.dir, '.faceswap');
     await until(
       () =>
@@ -166,5 +171,9 @@ stages:
     const kling = sb.submissions()[0]!;
     expect(record.inFlight.map((f) => f.requestId)).toContain(kling.request_id);
     expect(existsSync(join(state, 'lock'))).toBe(false);
+    // The CI outputs asked for are written even so (GitHub's cancel is SIGINT, then SIGTERM).
+    const junit = readFileSync(join(sb.standin.dir, 'reports/junit.xml'), 'utf8');
+    expect(junit).toContain('<property name="run.status" value="interrupted"/>');
+    expect(readFileSync(summary, 'utf8')).toContain('### faceswap-pipe: two');
   });
 });

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { isCI } from 'ci-info';
@@ -19,9 +20,9 @@ import type { Recipe, StageId } from '../../recipe/types.js';
 import { renderDiagnostic } from '../../report/diagnostics-text.js';
 import { actionsSafeSink, annotation, isGithubActions } from '../../report/github-commands.js';
 import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
-import { graphOf } from '../../report/html/run-data.js';
+import { graphOf, readRunDataSync, type GraphNode, type RunData } from '../../report/html/run-data.js';
 import { writeRunReport } from '../../report/html/write-run-report.js';
-import { summaryTargets, writeJobSummary } from '../../report/summary-md.js';
+import { renderJobSummary, summaryTargets, writeJobSummary } from '../../report/summary-md.js';
 import { renderDryRun } from '../../report/dry-run.js';
 import { renderSummary } from '../../report/format.js';
 import { JsonReporter } from '../../report/json-reporter.js';
@@ -409,6 +410,9 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     redact,
   );
   const observer = await pickReporter(options.reporter, io, recipe);
+  // Loaded now when asked for: a second Ctrl-C writes the report synchronously, with no time to
+  // load a module then.
+  const junitModule = options.junit === undefined ? undefined : await import('../../report/junit.js');
   const provenance = createProvenanceHook({
     recipe,
     recipeFile: file,
@@ -452,6 +456,20 @@ async function execute(ctx: ExecuteContext): Promise<number> {
       } finally {
         ctx.releaseLockNow();
       }
+      // GitHub's cancel sends SIGINT, then SIGTERM 7.5 s later: the CI outputs asked for are
+      // still written, from the record just abandoned (the contact sheet is left to `report`).
+      try {
+        void observer.close?.();
+      } catch {
+        // the reporter's last lines are best effort
+      }
+      writeReportsNow({
+        runDir: dirname(record.path),
+        graph: graphOf(plan),
+        options,
+        io,
+        junit: junitModule,
+      });
     },
   );
 
@@ -694,6 +712,43 @@ async function writeReports(ctx: {
     });
   }
   return ok;
+}
+
+/**
+ * The JUnit report and the job summary, synchronously, for a process about to exit at once
+ * (a second signal). Best effort: what cannot be written is skipped, since nothing can wait.
+ */
+function writeReportsNow(ctx: {
+  runDir: string;
+  graph: readonly GraphNode[];
+  options: RunOptions;
+  io: CliIo;
+  junit: { renderJunit(run: RunData): string } | undefined;
+}): void {
+  const { options, io } = ctx;
+  let run: RunData;
+  try {
+    run = readRunDataSync(ctx.runDir, { graph: ctx.graph });
+  } catch {
+    return;
+  }
+  const write = (path: string, text: string, append: boolean) => {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      (append ? appendFileSync : writeFileSync)(path, text);
+    } catch (cause) {
+      io.stderr.write(`faceswap-pipe: warning: could not write ${path}: ${(cause as Error).message}\n`);
+    }
+  };
+  if (ctx.junit && options.junit !== undefined)
+    write(resolve(io.cwd, options.junit), ctx.junit.renderJunit(run), false);
+  const targets = summaryTargets({
+    ...(options.summary !== undefined && { file: options.summary }),
+    env: io.env,
+    cwd: io.cwd,
+  });
+  for (const t of targets)
+    write(t.path, renderJobSummary(run, { linkBase: t.linkBase, env: io.env }), t.append);
 }
 
 function numberFromEnv(value: string | undefined): number | undefined {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import type { Plan } from '../../plan/plan.js';
 import type { AttemptRecord, RunStatus, StageResult } from '../../run/result.js';
@@ -150,6 +151,16 @@ export async function readRunData(runDir: string, options: ReadRunOptions = {}):
   }
   const record = checkRecord(json, path);
   return runDataOf(dir, record, options);
+}
+
+/**
+ * {@link readRunData}, synchronously: for the last moment of a process (a second Ctrl-C), when
+ * the reports a CI job asked for are written from the record just abandoned.
+ */
+export function readRunDataSync(runDir: string, options: ReadRunOptions = {}): RunData {
+  const dir = resolve(runDir);
+  const path = join(dir, 'run.json');
+  return runDataOf(dir, checkRecord(JSON.parse(readFileSync(path, 'utf8')), path), options);
 }
 
 /** Builds the view of a checked record (exported for tests that make records by hand). */
