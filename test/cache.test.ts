@@ -53,6 +53,31 @@ describe('the cache', () => {
     ).toContain('probe-out');
   });
 
+  it("a re-run with another --out fetches the finished jobs' files into it, paying nothing", async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    const other = join(sb.standin.dir, 'other out');
+    const moved = await sb.run(['run', recipe, '--reporter', 'plain', '--out', other]);
+    expect(moved.code).toBe(0);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    const runs = join(other, 'chain', 'runs');
+    const record = JSON.parse(readFileSync(join(runs, readdirSync(runs)[0]!, 'run.json'), 'utf8')) as {
+      stages: Record<string, { files: string[] }>;
+    };
+    for (const stage of ['face', 'motion']) {
+      const file = record.stages[stage]!.files[0]!;
+      expect(file.startsWith(`${stage}/`)).toBe(true);
+      expect(existsSync(join(other, 'chain', file))).toBe(true);
+    }
+    // And that folder's re-run is cached, calling nothing.
+    const calls = sb.standin.readLog().length;
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--out', other])).stdout).toContain(
+      'no runcomfy calls',
+    );
+    expect(sb.standin.readLog()).toHaveLength(calls);
+  });
+
   it('an unchanged re-run makes zero runcomfy calls, reports the stages cached and exits 0', async () => {
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

@@ -649,9 +649,11 @@ stages:
 
   it('stops a submit that never answers after the deadline and a grace period; the retry submits again', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50 }, steps: [{ submit: 'hang' }] } } });
+    // 5 s, as below: the retry (submit, status, result: three client processes) needs room on a
+    // loaded machine.
     const recipe = sb.recipe(
       'hang.yaml',
-      kontextRecipe('hang', { a: [] }, 'defaults:\n  timeout: 3s\n  retries: 1\n'),
+      kontextRecipe('hang', { a: [] }, 'defaults:\n  timeout: 5s\n  retries: 1\n'),
     );
     const result = await sb.run(['run', recipe, '--reporter', 'plain'], { FACESWAP_SUBMIT_GRACE_MS: '1000' });
     expect(result.code).toBe(0);

@@ -285,7 +285,7 @@ export async function planCache(
         ) {
           expired.add(key);
           jobs.push({ kind: 'submit', why: 'local-file-changed' });
-        } else if (record?.status === 'succeeded' && filesPresent(record)) {
+        } else if (record?.status === 'succeeded' && filesPresent(record, outDir)) {
           finished.push(record);
           records.push(record);
           jobs.push({ kind: 'cached' });
@@ -324,7 +324,8 @@ export async function planCache(
                 spec.merge,
                 finished.map((r) => r.output),
               ),
-              files: finished.flatMap((r) => r.files.map((f) => relativeTo(outDir, resolve(r.outRoot, f)))),
+              // Where they are (cached) or will be (fetched again into this run's output folder).
+              files: finished.flatMap((r) => r.files),
             },
           }),
         };
@@ -452,9 +453,16 @@ export function mergeOutputs(
 }
 
 /** Whether every file of the record is still there (synchronous: a stat each, ~3 µs, perf-notes). */
-/** Every file of a finished job is there and is still the file it made (its provenance record agrees). */
-function filesPresent(record: SucceededJob): boolean {
-  return record.files.every((file) => outputIntact(resolve(record.outRoot, file)));
+/**
+ * Every file of a finished job is there, in this run's output folder, and is still the file it
+ * made (its provenance record agrees). Files under another output folder (an earlier --out, a
+ * moved checkout) are fetched again into this one, where the run says its outputs are.
+ */
+function filesPresent(record: SucceededJob, outDir: string): boolean {
+  return (
+    resolve(record.outRoot) === resolve(outDir) &&
+    record.files.every((file) => outputIntact(resolve(record.outRoot, file)))
+  );
 }
 
 function relativeTo(outDir: string, absolute: string): string {

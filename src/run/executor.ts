@@ -325,7 +325,10 @@ export class Executor {
       case 'succeeded': {
         if (bypass || localFilesChanged(record.localFiles, job.body, this.#o.cache?.plan?.recipeDir)) return;
         const files = record.files.map((f) => relative(this.#o.outDir, resolvePath(record.outRoot, f)));
-        if (!allExist(record.files.map((f) => resolvePath(record.outRoot, f)))) {
+        if (
+          resolvePath(record.outRoot) !== resolvePath(this.#o.outDir) ||
+          !allExist(record.files.map((f) => resolvePath(record.outRoot, f)))
+        ) {
           // Its files are gone: fetched again from the job, or (if the service no longer has it) paid anew.
           job.reattach = record.requestId;
           job.resumed = true;
