@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
@@ -543,6 +543,13 @@ describe('faceswap-pipe verify cross-checks the record', () => {
       `${png}.provenance.json`,
       JSON.stringify({ ...record, sha256: sha(png), faceSwap: false, model: 'local/face-swap' }),
     );
+    // A manifest that lists nothing proves nothing: not a pass.
+    const empty = join(dir, 'runs', 'r1', 'empty', 'manifest.json');
+    mkdirSync(dirname(empty), { recursive: true });
+    writeFileSync(empty, JSON.stringify({ manifestVersion: 1, outputsDir: '.', outputs: [] }));
+    const nothing = await runCli(['verify', empty], { cwd: dir, env: process.env });
+    expect(nothing.code).toBe(65);
+    expect(nothing.stderr).toContain('nothing to verify: the manifest lists no files');
     const flipped = await runCli(['verify', png], { cwd: dir, env: process.env });
     expect(flipped.code).toBe(65);
     expect(flipped.stderr).toContain(

@@ -26,6 +26,11 @@ export async function verifyCommand(files: readonly string[], io: CliIo): Promis
       print(io, result);
     }
   }
+  if (results.length === 0) {
+    // A manifest that lists nothing (a run that delivered no file) proves nothing either way.
+    io.stderr.write('faceswap-pipe: error: nothing to verify: the manifest lists no files\n');
+    return ExitCode.dataError;
+  }
   const failed = results.filter((r) => r.status === 'failed').length;
   const missing = results.filter((r) => r.status === 'missing').length;
   const passed = results.length - failed - missing;
