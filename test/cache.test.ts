@@ -564,6 +564,32 @@ describe('state and locks', () => {
     expect(face.attempts[0]).toMatchObject({ reattached: true, outcome: 'succeeded' });
   });
 
+  it('a job whose submit a killed run left unanswered counts its age from that submit, not from the resume', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 0 }, steps: [{ submitMs: 3_000 }] } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain', '--only', 'face'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    });
+    const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
+    const record = () =>
+      existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => f.endsWith('.json'))
+            .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, string>)[0]
+        : undefined;
+    const deadline = Date.now() + 20_000;
+    while (record()?.['status'] !== 'submitting' && Date.now() < deadline) await sleep(25);
+    const since = record()!['since']!;
+    await sleep(500);
+    first.kill('SIGKILL');
+    await first;
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'face'])).code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    expect(record()).toMatchObject({ status: 'succeeded', finishedAt: since });
+  });
+
   it('a foreach over an empty list is nothing to run: status and --dry-run say so, and its dependents are decided', async () => {
     sb = sandbox();
     const recipe = sb.recipe(

@@ -65,6 +65,9 @@ describe('workflow commands', () => {
       'bad input\n> ::error title=Forged::x\nsecond ## [error]legacy\n>   ::warning::y',
     );
     expect(plainLogText('a\nb\n')).toBe('a\nb\n');
+    // .NET trims NEL (U+0085) before `::`; ICU's search skips a soft hyphen inside `##[`.
+    expect(plainLogText('\u0085::error::x')).toBe('> \u0085::error::x');
+    expect(plainLogText('a #\u00ad#[stop-commands]t')).toBe('a ## [stop-commands]t');
     // NDJSON keeps its value: `[` written as its JSON escape.
     const line = JSON.stringify({ message: 'x ##[stop-commands]tok' });
     expect(plainLogJson(line)).not.toContain('##[');

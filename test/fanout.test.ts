@@ -213,6 +213,21 @@ describe('foreach', () => {
   });
 });
 
+describe('a fan-out stage that fails again', () => {
+  it('reports the items it took from the cache as cached, not unfinished', async () => {
+    const fail = { ...FAST, status: 'failed', error: 'face not found' };
+    sb = sandbox({ models: { [KONTEXT]: { base: FAST, steps: [fail, FAST, FAST, FAST, fail] } } });
+    const recipe = sb.recipe('fanout.yaml', fanOutRecipe(4));
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--concurrency', '1'])).code).toBe(1);
+    const junit = join(sb.standin.dir, 'junit.xml');
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--junit', junit])).code).toBe(1);
+    expect(sb.submissions()).toHaveLength(5);
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).not.toContain('this item did not finish');
+    expect((xml.match(/<failure /g) ?? []).length).toBe(1);
+  });
+});
+
 describe('swap stages over lists known only at run time', () => {
   it("goes one call per scene over an upstream stage's images, identity first, and merges in order", async () => {
     const NANO = 'google/nano-banana-2/edit';

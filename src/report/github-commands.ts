@@ -38,20 +38,25 @@ export function plainLogText(text: string): string {
     .split(/\r\n|\r|\n/)
     .map((line) => {
       const defused = line.replace(LEGACY_COMMAND, '## [');
-      return defused.trimStart().startsWith('::') ? `> ${defused}` : defused;
+      // The runner trims .NET's whitespace (NEL included) before `::`: any leading space,
+      // control or invisible format character counts.
+      return COMMAND_START.test(defused) ? `> ${defused}` : defused;
     })
     .join('\n');
 }
+
+const COMMAND_START = /^[\p{White_Space}\p{Cc}\p{Cf}]*::/u;
 
 /**
  * NDJSON for the log under GitHub Actions: `##[` inside a JSON string is written `##\u005b`, the
  * same JSON value (JSON.stringify already escapes CR and LF, and a line starts with `{`).
  */
 export function plainLogJson(text: string): string {
-  return text.replace(LEGACY_COMMAND, '##\\u005b');
+  return text.replace(LEGACY_COMMAND, (m) => `${m.slice(0, -1)}\\u005b`);
 }
 
-const LEGACY_COMMAND = /##\[/g;
+/** `##[`, also with invisible format characters (a soft hyphen) between, which ICU's search skips. */
+const LEGACY_COMMAND = /#\p{Cf}*#\p{Cf}*\[/gu;
 
 /**
  * A sink whose text cannot hold workflow commands when the job runs under GitHub Actions (the

@@ -187,9 +187,11 @@ export class JobStore {
       current.requestId === requestId
     )
       return;
-    // A killed run's submission whose id was recovered from its stdout file (a resume).
+    // A killed run's submission whose id was recovered from its stdout file (a resume): the job
+    // was submitted when that run started the submit, not now.
     const recovered = this.#earlierOutput(key);
-    this.#submittedHere.add(key);
+    const since = recovered !== undefined && current?.status === 'submitting' ? current.since : undefined;
+    if (since === undefined) this.#submittedHere.add(key);
     await this.#write({
       v: 1,
       key,
@@ -197,7 +199,7 @@ export class JobStore {
       stage,
       status: 'submitted',
       requestId,
-      submittedAt: new Date().toISOString(),
+      submittedAt: since ?? new Date().toISOString(),
     });
     // The id is durable in the record now: the submit's stdout file has done its job.
     await this.#dropOutput(key);

@@ -675,6 +675,15 @@ async function writeReports(ctx: {
       );
     }
   };
+  // The JUnit report first: quick, and what a CI job cancelled meanwhile needs most.
+  const junit = options.junit;
+  if (junit !== undefined) {
+    await attempt('the JUnit report', junit, async () => {
+      // Loaded only when asked for: the XML library costs more to load than a cached run takes.
+      const { writeJunitReport } = await import('../../report/junit.js');
+      await writeJunitReport(runDir, { file: junit, cwd: io.cwd, graph });
+    });
+  }
   await attempt('the contact sheet', undefined, async () => {
     const report = await writeRunReport(runDir, {
       graph,
@@ -703,14 +712,6 @@ async function writeReports(ctx: {
     });
     if (failure) throw failure;
   });
-  const junit = options.junit;
-  if (junit !== undefined) {
-    await attempt('the JUnit report', junit, async () => {
-      // Loaded only when asked for: the XML library costs more to load than a cached run takes.
-      const { writeJunitReport } = await import('../../report/junit.js');
-      await writeJunitReport(runDir, { file: junit, cwd: io.cwd, graph });
-    });
-  }
   return ok;
 }
 

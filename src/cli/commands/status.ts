@@ -108,7 +108,7 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
     // No new job; a stage may still be followed up (in flight) or have its files fetched again.
     const why = stages.some((s) => s.state === 'never-run')
       ? 'no stage has a job to submit'
-      : stages.every((s) => s.state === 'done')
+      : stages.every((s) => s.state === 'done' || (s.state === 'stale' && s.wouldCall === 0))
         ? 'every stage is cached'
         : 'no new job (jobs of earlier runs are followed up, or their files fetched again)';
     out += `a run would call nothing: ${why}\n`;

@@ -297,7 +297,13 @@ export function fanOutItems(result: RecordedStage): FanOutItem[] | undefined {
       const last = attempts.at(-1);
       // A finished stage whose item made no attempt in this run (a re-run after one item
       // failed runs only that one) has that item's result from the cache.
-      const finished = result.status === 'succeeded' || result.status === 'cached';
+      // A stage that failed again keeps the outputs of its items that came from the cache.
+      const finished =
+        result.status === 'succeeded' ||
+        result.status === 'cached' ||
+        (result.status === 'failed' &&
+          Array.isArray(result.outputs) &&
+          (result.outputs as readonly JsonValue[])[item] != null);
       const outcome = failedItems.has(item) ? 'failed' : (last?.outcome ?? (finished ? 'cached' : 'unknown'));
       return {
         item,
