@@ -348,6 +348,19 @@ stages:
     expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
     expect(existsSync(`${face}.provenance.json`)).toBe(true);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    // A file that is there, the size its job recorded, with only its provenance record gone, is
+    // never paid for again, even past url_ttl (a run killed before its stage was recorded).
+    const jobs = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
+    for (const f of readdirSync(jobs).filter((n) => n.endsWith('.json'))) {
+      const path = join(jobs, f);
+      const record = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+      writeFileSync(path, JSON.stringify({ ...record, finishedAt: '2020-01-01T00:00:00.000Z' }));
+    }
+    rmSync(`${face}.provenance.json`);
+    const old = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(old.code).toBe(0);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    expect(existsSync(`${face}.provenance.json`)).toBe(true);
   });
 
   it('a job record with fields of the wrong type (files, finishedAt) is ignored and reported, not a crash', async () => {

@@ -284,6 +284,14 @@ stages:
     // And the run after that is answered from the cache again.
     const third = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
     expect(third.stdout).toMatch(/\[cached\] swap /);
+    // A new disclosure label relabels the cached outputs; an upstream output the next stage
+    // reads is not a local input of its own, so nothing runs again for it.
+    const recipe = join(dir, 'recipes/local-demo.yaml');
+    writeFileSync(recipe, readFileSync(recipe, 'utf8').replace(/label: .*/, 'label: Another label'));
+    expect((await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain'])).exitCode).toBe(0);
+    const dry = await run(dir, ['run', 'recipes/local-demo.yaml', '--dry-run']);
+    expect(dry.stdout).not.toContain('changed since');
+    expect(dry.stdout).toContain('swap-back: cached');
   });
 
   it('gives a local stage the files of an upstream stage (relative to the outputs folder) from any working folder', async () => {

@@ -27,21 +27,32 @@ export const PROVENANCE_SUFFIX = '.provenance.json';
 const checked = new Map<string, { readonly size: number; readonly record: unknown }>();
 
 /**
- * Whether a finished job's output file is still the file it made: it exists and its provenance
- * record is there and gives its size. A file replaced or edited since (or whose record was
- * removed) is not: its job is followed again to fetch the file anew, never labelled and recorded
- * as if it were the job's (it could carry a face no consent covers into a later stage).
+ * What a finished job's output file is now: `intact` (there, and its provenance record gives its
+ * size), `unrecorded` (there, but its provenance record is gone: a run killed before its stage
+ * was recorded, or one removed), `altered` (its record gives another size: replaced or edited
+ * since) or `missing`. An altered or missing file is fetched again from its job, never labelled
+ * and recorded as if it were the job's (it could carry a face no consent covers into a later
+ * stage); an unrecorded one is fetched again while that is free, and otherwise recorded as it
+ * is: a file that is there is never a reason to pay for its job again.
  */
-export function outputIntact(path: string): boolean {
+export type OutputState = 'intact' | 'unrecorded' | 'altered' | 'missing';
+
+export function outputState(path: string): OutputState {
+  let size: number;
   try {
-    const size = statSync(path).size;
-    const record: unknown = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
-    if (!isJsonObject(record) || record['bytes'] !== size) return false;
-    checked.set(path, { size, record });
-    return true;
+    size = statSync(path).size;
   } catch {
-    return false;
+    return 'missing';
   }
+  let record: unknown;
+  try {
+    record = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
+  } catch {
+    return 'unrecorded';
+  }
+  if (!isJsonObject(record) || record['bytes'] !== size) return 'altered';
+  checked.set(path, { size, record });
+  return 'intact';
 }
 
 /** One file's provenance record, `<file>.provenance.json`. */

@@ -5,7 +5,7 @@ import type { Plan } from '../plan/plan.js';
 import type { StageId } from '../recipe/types.js';
 import { jobKeys } from '../state/cache-key.js';
 import { localFilesChanged } from '../state/local-digest.js';
-import { outputIntact } from '../policy/provenance.js';
+import { outputState } from '../policy/provenance.js';
 import type { JobStore, SucceededJob } from '../state/job-store.js';
 import type { InputPolicy } from '../policy/input-guard.js';
 import type { JsonObject, JsonValue } from '../util/json.js';
@@ -275,17 +275,17 @@ export async function planCache(
        */
       const expired = new Set<string>();
       const keys = jobKeys(model, inputs.bodies);
-      for (const [i, key] of keys.entries()) {
+      for (const key of keys) {
         const lookup = await store.read(key);
         if (lookup.problem) problems.add(lookup.problem);
         const record = lookup.record;
-        if (
-          record?.status === 'succeeded' &&
-          localFilesChanged(record.localFiles, inputs.bodies[i]!, settings.recipeDir)
-        ) {
+        if (record?.status === 'succeeded' && localFilesChanged(record.localFiles, settings.recipeDir)) {
           expired.add(key);
           jobs.push({ kind: 'submit', why: 'local-file-changed' });
-        } else if (record?.status === 'succeeded' && filesPresent(record, outDir)) {
+        } else if (
+          record?.status === 'succeeded' &&
+          filesPresent(record, outDir, settings.now - Date.parse(record.finishedAt) > settings.urlTtlMs)
+        ) {
           finished.push(record);
           records.push(record);
           jobs.push({ kind: 'cached' });
@@ -454,15 +454,17 @@ export function mergeOutputs(
 
 /** Whether every file of the record is still there (synchronous: a stat each, ~3 µs, perf-notes). */
 /**
- * Every file of a finished job is there, in this run's output folder, and is still the file it
- * made (its provenance record agrees). Files under another output folder (an earlier --out, a
- * moved checkout) are fetched again into this one, where the run says its outputs are.
+ * Whether a finished job's files can be used as they are: in this run's output folder, each
+ * intact, or only without its provenance record once fetching it again would cost a new job (see
+ * outputState). Files under another output folder (an earlier --out, a moved checkout) are
+ * fetched again into this one, where the run says its outputs are.
  */
-function filesPresent(record: SucceededJob, outDir: string): boolean {
-  return (
-    resolve(record.outRoot) === resolve(outDir) &&
-    record.files.every((file) => outputIntact(resolve(record.outRoot, file)))
-  );
+function filesPresent(record: SucceededJob, outDir: string, expired: boolean): boolean {
+  if (resolve(record.outRoot) !== resolve(outDir)) return false;
+  return record.files.every((file) => {
+    const state = outputState(resolve(record.outRoot, file));
+    return state === 'intact' || (state === 'unrecorded' && expired);
+  });
 }
 
 function relativeTo(outDir: string, absolute: string): string {

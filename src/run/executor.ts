@@ -1,4 +1,4 @@
-import { outputIntact } from '../policy/provenance.js';
+import { outputState } from '../policy/provenance.js';
 import { relative, resolve as resolvePath } from 'node:path';
 import type { AttemptFailure, Backend } from '../backends/backend.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -323,11 +323,16 @@ export class Executor {
     if (!record) return;
     switch (record.status) {
       case 'succeeded': {
-        if (bypass || localFilesChanged(record.localFiles, job.body, this.#o.cache?.plan?.recipeDir)) return;
+        if (bypass || localFilesChanged(record.localFiles, this.#o.cache?.plan?.recipeDir)) return;
         const files = record.files.map((f) => relative(this.#o.outDir, resolvePath(record.outRoot, f)));
         if (
           resolvePath(record.outRoot) !== resolvePath(this.#o.outDir) ||
-          !allExist(record.files.map((f) => resolvePath(record.outRoot, f)))
+          !record.files.every((f) => {
+            // Unrecorded files are taken as they are here: the plan already chose to fetch
+            // them again while that was free.
+            const state = outputState(resolvePath(record.outRoot, f));
+            return state === 'intact' || state === 'unrecorded';
+          })
         ) {
           // Its files are gone: fetched again from the job, or (if the service no longer has it) paid anew.
           job.reattach = record.requestId;
@@ -474,7 +479,7 @@ export class Executor {
     const recipeDir = this.#o.cache?.plan?.recipeDir;
     const localFiles =
       stage.model.backend === 'local' && recipeDir !== undefined
-        ? localFileDigests(job.body, recipeDir)
+        ? localFileDigests(job.body, recipeDir, this.#o.outDir)
         : undefined;
     this.#emit({
       type: 'stage-attempt',
@@ -973,9 +978,4 @@ function slotOf(model: ModelInfo): string {
 /** `face` or `gallery[3]`: how job records name the job that wrote them. */
 function jobLabel(stage: StageId, item: number | null): string {
   return item === null ? stage : `${stage}[${item}]`;
-}
-
-/** Whether every output is there and still the file its job made (see outputIntact). */
-function allExist(paths: readonly string[]): boolean {
-  return paths.every((path) => outputIntact(path));
 }

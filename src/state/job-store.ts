@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { LocalFileFacts } from './local-digest.js';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,7 +47,7 @@ export type JobRecord =
        * For an offline engine job: the sha256 of each local file its body named (by the
        * string in the body), when it started. A file changed since makes the record unusable.
        */
-      readonly localFiles?: Readonly<Record<string, string>>;
+      readonly localFiles?: Readonly<Record<string, LocalFileFacts>>;
     });
 
 export type SucceededJob = Extract<JobRecord, { readonly status: 'succeeded' }>;
@@ -215,7 +216,7 @@ export class JobStore {
       output: JsonObject;
       files: readonly string[];
       outRoot: string;
-      localFiles?: Readonly<Record<string, string>>;
+      localFiles?: Readonly<Record<string, LocalFileFacts>>;
     },
   ): Promise<void> {
     const outRoot = resolve(result.outRoot);

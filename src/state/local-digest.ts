@@ -1,27 +1,40 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isJsonObject, type JsonValue } from '../util/json.js';
 
+/** What a job's record keeps of a local file it read: its content hash, and how to tell it unchanged cheaply. */
+export interface LocalFileFacts {
+  readonly sha256: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ino: number;
+}
+
 /**
- * The content of the local files a job of the offline engine reads, for its cache key: the
- * body names a file by path, and a file replaced under the same name (a new portrait, an edited
- * scene) must not be answered from the cache. Strings are resolved as the engine resolves them
+ * The local files a job of the offline engine reads, for its record: the body names a file by
+ * path, and a file replaced under the same name (a new portrait, an edited scene) must not be
+ * answered from the cache. Strings are resolved as the engine resolves them
  * (src/backends/local/backend.ts): `file:` URLs decoded, relative paths from the recipe's
- * folder; strings that name no regular file are left out (URLs, prompts, missing files).
- *
- * Hashes are kept for the process by path, size, mtime and inode (perf-notes: hashing a large
- * video costs a second; a fan-out reads one identity many times).
+ * folder; strings that name no regular file are left out (URLs, prompts, missing files), and so
+ * are files under the output folder (an upstream stage's outputs: their request-id folder names
+ * them already, and labelling one must not look like a change).
  */
-export function localFileDigests(body: JsonValue, recipeDir: string): Record<string, string> {
-  const out: Record<string, string> = {};
+export function localFileDigests(
+  body: JsonValue,
+  recipeDir: string,
+  outDir?: string,
+): Record<string, LocalFileFacts> {
+  const out: Record<string, LocalFileFacts> = {};
+  const outputs = outDir === undefined ? undefined : resolve(outDir) + sep;
   const visit = (value: JsonValue): void => {
     if (typeof value === 'string') {
       if (value === '' || value.length > 4096 || /^https?:/i.test(value) || value in out) return;
       const path = localPath(value, recipeDir);
-      const digest = path === undefined ? undefined : fileDigest(path);
-      if (digest !== undefined) out[value] = digest;
+      if (path === undefined || (outputs !== undefined && resolve(path).startsWith(outputs))) return;
+      const facts = fileFacts(path);
+      if (facts !== undefined) out[value] = facts;
     } else if (Array.isArray(value)) for (const v of value as readonly JsonValue[]) visit(v);
     else if (isJsonObject(value)) for (const v of Object.values(value)) visit(v);
   };
@@ -41,9 +54,10 @@ function localPath(value: string, recipeDir: string): string | undefined {
   return isAbsolute(value) ? value : resolve(recipeDir, value);
 }
 
+/** Hashes kept for the process by path, size, mtime and inode (a fan-out reads one identity many times). */
 const memo = new Map<string, string>();
 
-function fileDigest(path: string): string | undefined {
+function fileFacts(path: string): LocalFileFacts | undefined {
   let info;
   try {
     info = statSync(path, { throwIfNoEntry: false });
@@ -51,7 +65,11 @@ function fileDigest(path: string): string | undefined {
     return undefined;
   }
   if (!info?.isFile()) return undefined;
-  const id = `${path}\0${info.size}\0${info.mtimeMs}\0${info.ino}`;
+  const sha256 = fileDigest(path, `${path}\0${info.size}\0${info.mtimeMs}\0${info.ino}`);
+  return sha256 === undefined ? undefined : { sha256, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+}
+
+function fileDigest(path: string, id: string): string | undefined {
   const known = memo.get(id);
   if (known !== undefined) return known;
   let fd: number;
@@ -80,18 +98,28 @@ function fileDigest(path: string): string | undefined {
 }
 
 /**
- * True when a local file an offline engine job read has other content now (by the hashes its
- * record kept). A file that is gone cannot be compared: the cached result stands, and only a run
- * that has to make it again needs the file.
+ * True when a local file an offline engine job read has other content now (by what its record
+ * kept). A file whose size, mtime and inode are as recorded is not read again (a cached re-run
+ * hashes nothing); a file that is gone cannot be compared: the cached result stands, and only a
+ * run that has to make it again needs the file.
  */
-export function localFilesChanged(
-  recorded: Readonly<Record<string, string>> | undefined,
-  body: JsonValue,
-  recipeDir: string | undefined,
-): boolean {
-  if (!recorded || recipeDir === undefined) return false;
-  const now = localFileDigests(body, recipeDir);
-  return Object.entries(recorded).some(
-    ([value, digest]) => now[value] !== undefined && now[value] !== digest,
-  );
+export function localFilesChanged(recorded: unknown, recipeDir: string | undefined): boolean {
+  if (!isJsonObject(recorded) || recipeDir === undefined) return false;
+  for (const [value, facts] of Object.entries(recorded)) {
+    if (!isJsonObject(facts) || typeof facts['sha256'] !== 'string') continue;
+    const path = localPath(value, recipeDir);
+    if (path === undefined) continue;
+    let info;
+    try {
+      info = statSync(path, { throwIfNoEntry: false });
+    } catch {
+      continue;
+    }
+    if (!info?.isFile()) continue;
+    if (info.size === facts['size'] && info.mtimeMs === facts['mtimeMs'] && info.ino === facts['ino'])
+      continue;
+    const now = fileDigest(path, `${path}\0${info.size}\0${info.mtimeMs}\0${info.ino}`);
+    if (now !== undefined && now !== facts['sha256']) return true;
+  }
+  return false;
 }
