@@ -431,6 +431,10 @@ stages:
     await sb.run(['run', recipe, '--reporter', 'plain', '--until', 'b']);
     const only = await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'c', '--force', 'c']);
     expect(only.code).toBe(0);
+    const unselected = await sb.run(['run', recipe, '--dry-run', '--only', 'c', '--force', 'a']);
+    expect(unselected.stderr).toContain(
+      'warning: --force a: stage "a" is not selected, so it is not run again (its results come from the cache)',
+    );
     expect(prompts(sb).sort()).toEqual(['a', 'b', 'c']);
     await sb.run(['run', recipe, '--reporter', 'plain', '--from', 'b', '--force']);
     expect(prompts(sb).sort()).toEqual(['a', 'b', 'b', 'c', 'c']);

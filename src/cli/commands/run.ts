@@ -580,7 +580,16 @@ function checkSelection(plan: Plan, options: RunOptions, io: CliIo): Selection |
     ...(options.until && { until: options.until as StageId }),
   };
   const deps = new Map(plan.stages.map((s) => [s.id, s.dependsOn] as const));
-  if (selectedStages(deps, selection).size === 0) {
+  const selected = selectedStages(deps, selection);
+  // --force applies to the stages a run selects; a forced stage it only needs comes from the
+  // cache. Said, rather than ignored without a word.
+  if (Array.isArray(options.force))
+    for (const name of options.force)
+      if (selected.size > 0 && !selected.has(name as StageId))
+        io.stderr.write(
+          `faceswap-pipe: warning: --force ${name}: stage "${name}" is not selected, so it is not run again (its results come from the cache); select it too to run it\n`,
+        );
+  if (selected.size === 0) {
     const flags = [
       ...(selection.only ? selection.only.map((s) => `--only ${s}`) : []),
       ...(selection.from ? [`--from ${selection.from}`] : []),
