@@ -234,6 +234,26 @@ export class JobStore {
       ...(result.localFiles &&
         Object.keys(result.localFiles).length > 0 && { localFiles: result.localFiles }),
     });
+    await this.#sweepOutputs(key);
+  }
+
+  /**
+   * Removes every submit stdout file (and its .err, .pid) left for a finished job: a run killed
+   * between recording the request id and removing the file leaves one, and no later run needs it
+   * (the id is in the record; one state folder has one run at a time).
+   */
+  async #sweepOutputs(key: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return;
+    }
+    const prefix = `${key}.submit-`;
+    await Promise.all(
+      names.filter((n) => n.startsWith(prefix)).map((n) => rm(join(this.dir, n), { force: true })),
+    );
+    this.#pendingOutput.delete(key);
   }
 
   /**
