@@ -220,7 +220,10 @@ export class Executor {
           (this.#waiting.length === 0 || this.#stop)
         )
           break;
-        await this.#waitForChange(this.#nextTimer());
+        // Jobs waiting with no timer wait for a running job to change something. Looked at
+        // again every second all the same: a CI run once sat idle after a rate-limited submit
+        // with a job waiting and nothing running (cause not found; see the session notes).
+        await this.#waitForChange(this.#nextTimer() ?? (this.#waiting.length > 0 ? 1_000 : undefined));
       }
       this.#skipTheRest();
       while (this.#pendingFinishes > 0) await this.#waitForChange(undefined);
