@@ -22,6 +22,26 @@ function submittedModels(box: RunnerSandbox): string[] {
   return box.submissions().map((s) => s.model!);
 }
 
+/** The paths of a recipe's job records. */
+function jobRecordPaths(box: RunnerSandbox, recipe: string): string[] {
+  const dir = join(box.standin.dir, '.faceswap', recipe, 'jobs');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => join(dir, f));
+}
+
+/** The record of the chain's job for `model` (each model has one job there). */
+function chainRecordOf(box: RunnerSandbox, model: string): string {
+  return jobRecordPaths(box, 'chain').find((f) => readFileSync(f, 'utf8').includes(model))!;
+}
+
+/** Rewrites fields of a job record, as a hand edit or another version would. */
+function editRecord(path: string, change: Record<string, unknown>): void {
+  writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), ...change }));
+}
+
+const TWO_HOURS_AGO = () => new Date(Date.now() - 7_200_000).toISOString();
+
 function jobRecords(box: RunnerSandbox, recipe: string): { status: string; key: string }[] {
   const dir = join(box.standin.dir, '.faceswap', recipe, 'jobs');
   return readdirSync(dir)
@@ -184,16 +204,7 @@ describe('the cache', () => {
     );
     await sb.run(['run', recipe, '--reporter', 'plain']);
     // face finished two hours ago (past url_ttl); motion just now.
-    const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
-    const face = readdirSync(dir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => join(dir, f))
-      .find((f) => readFileSync(f, 'utf8').includes(KONTEXT))!;
-    const record = JSON.parse(readFileSync(face, 'utf8')) as Record<string, unknown>;
-    writeFileSync(
-      face,
-      JSON.stringify({ ...record, finishedAt: new Date(Date.now() - 7_200_000).toISOString() }),
-    );
+    editRecord(chainRecordOf(sb, KONTEXT), { finishedAt: TWO_HOURS_AGO() });
     rmSync(join(sb.standin.dir, 'outputs/chain/motion'), { recursive: true, force: true });
     const again = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(again.code).toBe(0);
@@ -212,13 +223,8 @@ describe('the cache', () => {
       CHAIN_RECIPE.replace('defaults:\n', 'cache:\n  url_ttl: 1h\ndefaults:\n'),
     );
     await sb.run(['run', recipe, '--reporter', 'plain']);
-    const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
-    const paths = () =>
-      readdirSync(dir)
-        .filter((f) => f.endsWith('.json'))
-        .map((f) => join(dir, f));
     const records = () =>
-      paths()
+      jobRecordPaths(sb!, 'chain')
         .map(
           (f) =>
             JSON.parse(readFileSync(f, 'utf8')) as { stage: string; status: string; finishedAt?: string },
@@ -234,12 +240,7 @@ describe('the cache', () => {
     expect(sb.runRecord('chain')).toMatchObject({ submissions: 0 });
 
     // face finished two hours ago: past url_ttl, its missing files are gone from the service too.
-    const face = paths().find((f) => readFileSync(f, 'utf8').includes(KONTEXT))!;
-    const record = JSON.parse(readFileSync(face, 'utf8')) as Record<string, unknown>;
-    writeFileSync(
-      face,
-      JSON.stringify({ ...record, finishedAt: new Date(Date.now() - 7_200_000).toISOString() }),
-    );
+    editRecord(chainRecordOf(sb, KONTEXT), { finishedAt: TWO_HOURS_AGO() });
     rmSync(join(sb.standin.dir, 'outputs/chain/face'), { recursive: true, force: true });
     const dry = await sb.run(['run', recipe, '--dry-run']);
     expect(dry.stdout).toContain('older than cache.url_ttl (the service no longer has them)');
@@ -350,12 +351,8 @@ stages:
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
     // A file that is there, the size its job recorded, with only its provenance record gone, is
     // never paid for again, even past url_ttl (a run killed before its stage was recorded).
-    const jobs = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
-    for (const f of readdirSync(jobs).filter((n) => n.endsWith('.json'))) {
-      const path = join(jobs, f);
-      const record = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-      writeFileSync(path, JSON.stringify({ ...record, finishedAt: '2020-01-01T00:00:00.000Z' }));
-    }
+    for (const path of jobRecordPaths(sb, 'chain'))
+      editRecord(path, { finishedAt: '2020-01-01T00:00:00.000Z' });
     rmSync(`${face}.provenance.json`);
     const old = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(old.code).toBe(0);
@@ -367,19 +364,8 @@ stages:
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
     await sb.run(['run', recipe, '--reporter', 'plain']);
-    const dir = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
-    const paths = readdirSync(dir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => join(dir, f));
-    const face = paths.find((f) => readFileSync(f, 'utf8').includes(KONTEXT))!;
-    const motion = paths.find((f) => readFileSync(f, 'utf8').includes(KLING))!;
-    const edit = (path: string, change: Record<string, unknown>) =>
-      writeFileSync(
-        path,
-        JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), ...change }),
-      );
-    edit(face, { files: [123] });
-    edit(motion, { finishedAt: 'garbage' });
+    editRecord(chainRecordOf(sb, KONTEXT), { files: [123] });
+    editRecord(chainRecordOf(sb, KLING), { finishedAt: 'garbage' });
     for (const command of ['status', 'run']) {
       const result = await sb.run([command, recipe, ...(command === 'run' ? ['--reporter', 'plain'] : [])]);
       expect({ command, code: result.code }).toEqual({ command, code: 0 });
