@@ -435,14 +435,17 @@ describe('the provenance record', () => {
 });
 
 describe('a new label replaces the one faceswap-pipe wrote before', () => {
+  /** What an embedder is told about a file of stage "hero". */
+  const labelInfo = (label: string, file: string) => ({
+    label,
+    generator: 'faceswap-pipe 0.1.0',
+    recipe: 'campaign.yaml',
+    stage: 'hero',
+    record: `${file}.provenance.json`,
+  });
+
   it('PNG: one Disclosure, one Comment, one XMP packet, all with the new label', async () => {
-    const info = (label: string) => ({
-      label,
-      generator: 'faceswap-pipe 0.1.0',
-      recipe: 'campaign.yaml',
-      stage: 'hero',
-      record: 'result.png.provenance.json',
-    });
+    const info = (label: string) => labelInfo(label, 'result.png');
     const first = embedPng(await card().png().toBuffer(), info('Synthetic media v1'));
     if (!first.ok) throw new Error(first.reason);
     const second = embedPng(first.bytes, info('Label two'));
@@ -460,13 +463,7 @@ describe('a new label replaces the one faceswap-pipe wrote before', () => {
   });
 
   it('WebP: its XMP chunk is replaced; the bitstream stays', async () => {
-    const info = (label: string) => ({
-      label,
-      generator: 'faceswap-pipe 0.1.0',
-      recipe: 'campaign.yaml',
-      stage: 'hero',
-      record: 'result.webp.provenance.json',
-    });
+    const info = (label: string) => labelInfo(label, 'result.webp');
     const original = await card().webp().toBuffer();
     const first = embedWebp(original, info('Synthetic media v1'));
     if (!first.ok) throw new Error(first.reason);
@@ -482,13 +479,7 @@ describe('a new label replaces the one faceswap-pipe wrote before', () => {
   });
 
   it('JPEG: its XMP packet and comment are replaced; the picture and its Exif stay', async () => {
-    const info = (label: string) => ({
-      label,
-      generator: 'faceswap-pipe 0.1.0',
-      recipe: 'campaign.yaml',
-      stage: 'hero',
-      record: 'result.jpg.provenance.json',
-    });
+    const info = (label: string) => labelInfo(label, 'result.jpg');
     const original = await card().withMetadata({ orientation: 6 }).jpeg().toBuffer();
     const first = embedJpeg(original, info('Synthetic media v1'));
     if (!first.ok) throw new Error(first.reason);
