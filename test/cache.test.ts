@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -358,6 +358,26 @@ stages:
     expect(old.code).toBe(0);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
     expect(existsSync(`${face}.provenance.json`)).toBe(true);
+  });
+
+  it('a cached output edited in place (same size) is fetched again; one only touched is kept', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    const face = join(sb.standin.dir, 'outputs/chain', sb.runRecord('chain').stages['face']!.files[0]!);
+    const original = readFileSync(face);
+    const edited = Buffer.from(original);
+    edited[edited.length - 1] ^= 0xff;
+    writeFileSync(face, edited);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    expect(readFileSync(face).equals(original)).toBe(true);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    // Touched but unchanged (a checkout copied without its times): its hash still matches.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(face, later, later);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    expect(Math.round(statSync(face).mtimeMs)).toBe(later.getTime());
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
   });
 
   it('a job record with fields of the wrong type (files, finishedAt) is ignored and reported, not a crash', async () => {

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync, type Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ModelInfo } from '../catalog/model.js';
 import type { Recipe, StageSpec } from '../recipe/types.js';
 import { writeFileAtomic } from '../state/atomic.js';
-import { isJsonObject, type JsonValue } from '../util/json.js';
+import { fileDigest } from '../state/local-digest.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { coverageOf, readConsent, type ConsentRecord, type Coverage } from './consent.js';
 import { embedLabel, type MediaFormat } from './labels/embed.js';
 import type { Redactor } from './redact.js';
@@ -23,14 +24,14 @@ export const PROVENANCE_VERSION = 1;
 export const MANIFEST_VERSION = 1;
 export const PROVENANCE_SUFFIX = '.provenance.json';
 
-/** Provenance records read by {@link outputIntact}, by file path, for the run's adoption of them. */
-const checked = new Map<string, { readonly size: number; readonly record: unknown }>();
+/** Provenance records read by {@link outputState}, by file path, for the run's adoption of them. */
+const checked = new Map<string, { readonly stat: string; readonly record: JsonObject }>();
 
 /**
- * What a finished job's output file is now: `intact` (there, and its provenance record gives its
- * size), `unrecorded` (there, but its provenance record is gone: a run killed before its stage
- * was recorded, or one removed), `altered` (its record gives another size: replaced or edited
- * since) or `missing`. An altered or missing file is fetched again from its job, never labelled
+ * What a finished job's output file is now: `intact` (there, and its provenance record still
+ * describes it), `unrecorded` (there, but its provenance record is gone: a run killed before its
+ * stage was recorded, or one removed), `altered` (replaced or edited since its record was
+ * written) or `missing`. An altered or missing file is fetched again from its job, never labelled
  * and recorded as if it were the job's (it could carry a face no consent covers into a later
  * stage); an unrecorded one is fetched again while that is free, and otherwise recorded as it
  * is: a file that is there is never a reason to pay for its job again.
@@ -38,9 +39,9 @@ const checked = new Map<string, { readonly size: number; readonly record: unknow
 export type OutputState = 'intact' | 'unrecorded' | 'altered' | 'missing';
 
 export function outputState(path: string): OutputState {
-  let size: number;
+  let info: Stats;
   try {
-    size = statSync(path).size;
+    info = statSync(path);
   } catch {
     return 'missing';
   }
@@ -50,9 +51,30 @@ export function outputState(path: string): OutputState {
   } catch {
     return 'unrecorded';
   }
-  if (!isJsonObject(record) || record['bytes'] !== size) return 'altered';
-  checked.set(path, { size, record });
+  if (!isJsonObject(record) || !describes(record, path, info)) return 'altered';
+  checked.set(path, { stat: statKey(info), record });
   return 'intact';
+}
+
+/**
+ * Whether a provenance record still describes the file beside it. Its size must match; a file
+ * modified after its record was written (an edit in place, or another file of the same size
+ * copied over it) must also still have the recorded sha256. An untouched file is not read: a
+ * cached re-run of 200 stages hashes nothing.
+ */
+function describes(record: JsonObject, path: string, info: Stats): boolean {
+  if (record['bytes'] !== info.size) return false;
+  let written: number;
+  try {
+    written = statSync(`${path}${PROVENANCE_SUFFIX}`).mtimeMs;
+  } catch {
+    return false;
+  }
+  return info.mtimeMs <= written || fileDigest(path, info) === record['sha256'];
+}
+
+function statKey(info: Stats): string {
+  return `${info.size}\0${info.mtimeMs}\0${info.ino}`;
 }
 
 /** One file's provenance record, `<file>.provenance.json`. */
@@ -261,23 +283,25 @@ export class ProvenanceWriter {
 
   /**
    * Lists a cached file from its existing record; false when there is no usable record. The
-   * record's hash is trusted when the file's size still matches (hashing every cached output
-   * again would cost a re-run more than everything else; `verify` checks hashes).
+   * record's hash is trusted when the file's size matches and it was not modified since the
+   * record was written (hashing every cached output again would cost a re-run more than
+   * everything else; `verify` checks hashes).
    */
   #adopt(stage: ProvenanceStage, file: string): boolean {
     const path = isAbsolute(file) ? file : join(this.#ctx.outDir, file);
     const listed = toSlashes(isAbsolute(file) ? relative(this.#ctx.outDir, file) : file);
-    let record: unknown;
     const seen = checked.get(path);
     checked.delete(path);
+    let record: JsonObject;
     try {
-      const size = statSync(path).size;
-      // Read moments ago by the cache's check when the size is still the same.
-      record =
-        seen?.size === size
-          ? seen.record
-          : (JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8')) as unknown);
-      if (!isJsonObject(record) || record['bytes'] !== size) return false;
+      const info = statSync(path);
+      // Read and checked moments ago by the cache's check when the file is still the same.
+      if (seen?.stat === statKey(info)) record = seen.record;
+      else {
+        const read: unknown = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
+        if (!isJsonObject(read) || !describes(read, path, info)) return false;
+        record = read;
+      }
     } catch {
       return false;
     }
@@ -314,7 +338,7 @@ export class ProvenanceWriter {
     const path = isAbsolute(file) ? file : join(this.#ctx.outDir, file);
     try {
       const record: unknown = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
-      if (!isJsonObject(record) || record['bytes'] !== statSync(path).size) return;
+      if (!isJsonObject(record) || !describes(record, path, statSync(path))) return;
       const listed = toSlashes(isAbsolute(file) ? relative(this.#ctx.outDir, file) : file);
       this.#list(path, listed, record as unknown as ProvenanceRecord, stage);
     } catch {

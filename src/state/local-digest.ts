@@ -65,11 +65,19 @@ function fileFacts(path: string): LocalFileFacts | undefined {
     return undefined;
   }
   if (!info?.isFile()) return undefined;
-  const sha256 = fileDigest(path, `${path}\0${info.size}\0${info.mtimeMs}\0${info.ino}`);
+  const sha256 = fileDigest(path, info);
   return sha256 === undefined ? undefined : { sha256, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
 }
 
-function fileDigest(path: string, id: string): string | undefined {
+/**
+ * The sha256 of a regular file as `info` (its stat) describes it, or undefined when it cannot be
+ * read. Memoised by path, size, mtime and inode, so a file hashed once is not read again.
+ */
+export function fileDigest(
+  path: string,
+  info: { readonly size: number; readonly mtimeMs: number; readonly ino: number },
+): string | undefined {
+  const id = `${path}\0${info.size}\0${info.mtimeMs}\0${info.ino}`;
   const known = memo.get(id);
   if (known !== undefined) return known;
   let fd: number;
@@ -118,7 +126,7 @@ export function localFilesChanged(recorded: unknown, recipeDir: string | undefin
     if (!info?.isFile()) continue;
     if (info.size === facts['size'] && info.mtimeMs === facts['mtimeMs'] && info.ino === facts['ino'])
       continue;
-    const now = fileDigest(path, `${path}\0${info.size}\0${info.mtimeMs}\0${info.ino}`);
+    const now = fileDigest(path, info);
     if (now !== undefined && now !== facts['sha256']) return true;
   }
   return false;
