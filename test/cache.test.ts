@@ -367,7 +367,7 @@ stages:
     const face = join(sb.standin.dir, 'outputs/chain', sb.runRecord('chain').stages['face']!.files[0]!);
     const original = readFileSync(face);
     const edited = Buffer.from(original);
-    edited[edited.length - 1] ^= 0xff;
+    edited.writeUInt8(edited.readUInt8(edited.length - 1) ^ 0xff, edited.length - 1);
     writeFileSync(face, edited);
     expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
     expect(readFileSync(face).equals(original)).toBe(true);
@@ -378,6 +378,27 @@ stages:
     expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
     expect(Math.round(statSync(face).mtimeMs)).toBe(later.getTime());
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+  });
+
+  it('a checkout moved or restored elsewhere keeps its cache, even past url_ttl', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    await sb.run(['run', recipe, '--reporter', 'plain']);
+    // The records name the output folder where the jobs' files went: as if that was another path.
+    for (const path of jobRecordPaths(sb, 'chain'))
+      editRecord(path, {
+        outRoot: '/home/ci/old-workspace/outputs/chain',
+        finishedAt: '2020-01-01T00:00:00.000Z',
+      });
+    const status = await sb.run(['status', recipe]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/every stage is cached/);
+    const again = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(again.code).toBe(0);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+    expect(sb.runRecord('chain').stages['motion']).toMatchObject({ status: 'cached' });
+    const face = sb.runRecord('chain').stages['face']!.files[0]!;
+    expect(existsSync(join(sb.standin.dir, 'outputs/chain', face))).toBe(true);
   });
 
   it('a job record with fields of the wrong type (files, finishedAt) is ignored and reported, not a crash', async () => {

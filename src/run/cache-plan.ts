@@ -1,4 +1,4 @@
-import { relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import { downstreamOf, upstreamOf } from '../plan/dag.js';
 import type { Plan } from '../plan/plan.js';
@@ -329,7 +329,7 @@ export async function planCache(
             },
           }),
         };
-      const files = records.flatMap((r) => r.files.map((f) => relativeTo(outDir, resolve(r.outRoot, f))));
+      const files = records.flatMap((r) => r.files);
       const outputs = mergeOutputs(
         fanOut,
         spec.merge,
@@ -452,21 +452,16 @@ export function mergeOutputs(
   return [...outputs];
 }
 
-/** Whether every file of the record is still there (synchronous: a stat each, ~3 µs, perf-notes). */
 /**
- * Whether a finished job's files can be used as they are: in this run's output folder, each
- * intact, or only without its provenance record once fetching it again would cost a new job (see
- * outputState). Files under another output folder (an earlier --out, a moved checkout) are
- * fetched again into this one, where the run says its outputs are.
+ * Whether a finished job's files can be used as they are (synchronous: a stat each, ~3 µs,
+ * perf-notes): each in this run's output folder at its place relative to the folder the job's
+ * files went to, intact, or only without its provenance record once fetching it again would cost
+ * a new job (see outputState). A checkout moved or restored elsewhere keeps its cache; files
+ * missing under another output folder (another --out) are fetched again into this one.
  */
 function filesPresent(record: SucceededJob, outDir: string, expired: boolean): boolean {
-  if (resolve(record.outRoot) !== resolve(outDir)) return false;
   return record.files.every((file) => {
-    const state = outputState(resolve(record.outRoot, file));
+    const state = outputState(resolve(outDir, file));
     return state === 'intact' || (state === 'unrecorded' && expired);
   });
-}
-
-function relativeTo(outDir: string, absolute: string): string {
-  return relative(outDir, absolute);
 }

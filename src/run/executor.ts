@@ -327,13 +327,13 @@ export class Executor {
     switch (record.status) {
       case 'succeeded': {
         if (bypass || localFilesChanged(record.localFiles, this.#o.cache?.plan?.recipeDir)) return;
-        const files = record.files.map((f) => relative(this.#o.outDir, resolvePath(record.outRoot, f)));
+        // Relative to the output folder, wherever it is now (a moved checkout keeps its cache).
+        const files = [...record.files];
         if (
-          resolvePath(record.outRoot) !== resolvePath(this.#o.outDir) ||
-          !record.files.every((f) => {
+          !files.every((f) => {
             // Unrecorded files are taken as they are here: the plan already chose to fetch
             // them again while that was free.
-            const state = outputState(resolvePath(record.outRoot, f));
+            const state = outputState(resolvePath(this.#o.outDir, f));
             return state === 'intact' || state === 'unrecorded';
           })
         ) {
