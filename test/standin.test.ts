@@ -427,6 +427,26 @@ describe('downloads (§5)', () => {
     expect(fs.readdirSync(path.join(sb.dir, 'out'))).toEqual(['face.png']);
     expect(fs.readFileSync(path.join(sb.dir, 'out', 'face.png'), 'utf8')).toBe('fixture bytes');
   });
+  test('a redirect is followed to a trusted host; off the trusted hosts its empty reply is saved (exit 0)', async () => {
+    const away = 'https://files.runcomfy.net/{request_id}/away.png';
+    const moved = 'https://files.runcomfy.net/{request_id}/moved.png';
+    const sb = sandbox({
+      scenario: {
+        ...always({ ...INSTANT, output: { images: [away, moved] } }),
+        downloads: {
+          [away]: { redirect: 'https://cdn.example.com/away.png' },
+          [moved]: { redirect: 'https://eu.files.runcomfy.net/moved.png' },
+        },
+      },
+    });
+    const id = await submit(sb);
+    await waitForStatus(sb, id, 'completed');
+    const result = await runcomfy(sb, ['result', id, '--output-dir', 'out']);
+    expect(result.exitCode).toBe(0);
+    expect(fs.readdirSync(path.join(sb.dir, 'out')).sort()).toEqual(['away.png', 'moved.png']);
+    expect(fs.statSync(path.join(sb.dir, 'out', 'away.png')).size).toBe(0);
+    expect(fs.statSync(path.join(sb.dir, 'out', 'moved.png')).size).toBeGreaterThan(0);
+  });
 });
 
 describe('scripted outcomes (§6, §10.5)', () => {

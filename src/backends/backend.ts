@@ -85,6 +85,12 @@ export interface AttemptRequest {
   /** Aborted when the attempt must stop: its deadline, Ctrl-C, --fail-fast. */
   readonly signal: AbortSignal;
   /**
+   * Aborted only when the run stops (Ctrl-C, --fail-fast), not at the deadline: for the last
+   * step of a job found finished as its deadline fell (fetching its result costs nothing, and
+   * downloads have no deadline of their own). Absent: `signal` is used.
+   */
+  readonly interruptSignal?: AbortSignal;
+  /**
    * When the attempt's deadline falls (epoch ms), if it has one: a backend that waits between
    * checks looks once more before it, so a job that finished is not cancelled as timed out.
    */

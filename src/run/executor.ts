@@ -124,6 +124,8 @@ interface Job {
   notBefore: number;
   state: 'waiting' | 'running' | 'succeeded' | 'failed';
   controller?: AbortController;
+  /** Aborted when the run stops (Ctrl-C, --fail-fast), not at the attempt's deadline. */
+  interrupt?: AbortController;
   result?: { output: JsonObject; files: string[]; requestId: string; warnings?: readonly string[] };
   failure?: AttemptFailure & { retryable: boolean };
 }
@@ -469,8 +471,10 @@ export class Executor {
       abortReason = 'deadline';
       controller.abort();
     }, stage.spec.timeoutMs);
+    const interrupt = new AbortController();
     job.state = 'running';
     job.controller = controller;
+    job.interrupt = interrupt;
     this.#running.add(job);
     this.#slots++;
     const slot = slotOf(stage.model);
@@ -506,6 +510,7 @@ export class Executor {
               : {}),
           }),
           signal: controller.signal,
+          interruptSignal: interrupt.signal,
           deadline: deadlineAt,
           abortReason: () => abortReason,
         },
@@ -591,6 +596,7 @@ export class Executor {
       this.#slotsByModel.set(slot, (this.#slotsByModel.get(slot) ?? 1) - 1);
       this.#signalChange();
       job.controller = undefined;
+      job.interrupt = undefined;
     }
     const settled = job.state as Job['state'];
     if (settled === 'succeeded' || settled === 'failed') this.#jobSettled(job);
@@ -875,7 +881,11 @@ export class Executor {
       this.#stop = cause;
       this.#stopDetail = detail;
     }
-    if (cause !== 'unauthorized') for (const job of this.#running) job.controller?.abort();
+    if (cause !== 'unauthorized')
+      for (const job of this.#running) {
+        job.controller?.abort();
+        job.interrupt?.abort();
+      }
     this.#signalChange();
   }
 

@@ -60,7 +60,8 @@ export interface ModelScript {
 }
 
 /** Where a download's bytes come from: a fixture file (relative to the scenario file) or a failure. */
-export type DownloadRule = { file: string } | { fail: 'http' | 'connect' };
+/** `redirect`: the URL answers with a redirect there; to an untrusted host, the client saves the empty reply (§5). */
+export type DownloadRule = { file: string } | { fail: 'http' | 'connect' } | { redirect: string };
 
 export interface Scenario {
   /** Per model id, plus "default" for models without an entry. */

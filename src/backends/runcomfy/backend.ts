@@ -77,18 +77,20 @@ export class RuncomfyBackend implements Backend {
       await hooks.submitted(requestId);
       // A submit that answered after the attempt was stopped: its job is cancelled like any other.
       followed = request.signal.aborted
-        ? { failure: await this.#stopped(requestId, request) }
+        ? await this.#stopped(requestId, request)
         : await this.#waitForEnd(requestId, request, hooks, submitted.at);
     }
     const finalState = followed!;
     if ('failure' in finalState) return failed(finalState.failure);
     if ('gone' in finalState)
       return failed({ reason: 'unclear-answer', message: finalState.gone, requestId, jobAlive: false });
+    // A job found ended as the deadline fell is taken as it ended: only a stop of the run ends that.
+    const signal = finalState.atDeadline === true ? request.interruptSignal! : request.signal;
     switch (finalState.state) {
       case 'completed':
-        return this.#collect(requestId, request);
+        return this.#collect(requestId, request, signal);
       case 'failed': {
-        const record = await this.#client.result(requestId, undefined, request.signal);
+        const record = await this.#client.result(requestId, undefined, signal);
         const detail = record.ok
           ? record.value.error
           : record.failure.message.replace(/^request failed:\s*/, '');
@@ -140,8 +142,8 @@ export class RuncomfyBackend implements Backend {
     return { failure: submitted.failure };
   }
 
-  cancel(requestId: string): Promise<CancelOutcome> {
-    return this.#client.cancel(requestId);
+  async cancel(requestId: string): Promise<CancelOutcome> {
+    return (await this.#client.cancel(requestId)).outcome;
   }
 
   /**
@@ -195,11 +197,11 @@ export class RuncomfyBackend implements Backend {
         }
       }
       if (delay > 0) await this.#pause(delay, request.signal);
-      if (request.signal.aborted) return { failure: await this.#stopped(requestId, request, lastFailure) };
+      if (request.signal.aborted) return this.#stopped(requestId, request, lastFailure);
       const asked = Date.now();
       const status = await this.#client.status(requestId, request.signal);
       if (!status.ok) {
-        if (request.signal.aborted) return { failure: await this.#stopped(requestId, request, lastFailure) };
+        if (request.signal.aborted) return this.#stopped(requestId, request, lastFailure);
         if (!ASK_AGAIN.has(status.failure.reason))
           return { failure: { ...status.failure, requestId, jobAlive: true } };
         failures++;
@@ -288,26 +290,46 @@ export class RuncomfyBackend implements Backend {
     }
   }
 
-  /** The attempt was stopped (deadline or Ctrl-C): cancel the remote job, say what happened. */
+  /**
+   * The attempt was stopped (deadline or Ctrl-C): cancel the remote job, say what happened. The
+   * cancel answer gives the job's status too (contract section 4): a job that could not be
+   * cancelled because it had already ended is no timeout, and at the deadline its end is taken
+   * as it is (its result fetched: that costs nothing, and downloads have no deadline of their
+   * own, contract section 5), unless the run itself is being stopped.
+   */
   async #stopped(
     requestId: string,
     request: AttemptRequest,
     /** The last status check that failed, if the attempt was still asking again. */
     lastFailure?: AttemptFailure,
-  ): Promise<AttemptFailure> {
-    const outcome = await this.#client.cancel(requestId);
+  ): Promise<Followed> {
+    const { outcome, state } = await this.#client.cancel(requestId);
+    const ended =
+      outcome === 'not-cancellable' && (state === 'completed' || state === 'failed') ? state : undefined;
+    if (
+      ended !== undefined &&
+      request.abortReason() === 'deadline' &&
+      request.interruptSignal?.aborted === false
+    )
+      return { state: ended, atDeadline: true };
     const what =
       outcome === 'cancelled'
         ? `job ${requestId} was cancelled on the service`
-        : outcome === 'not-cancellable'
-          ? `job ${requestId} was already running and cannot be cancelled; it will run to completion and may bill`
-          : `cancelling job ${requestId} failed; it may still run and bill`;
+        : ended === 'completed'
+          ? `job ${requestId} had already finished, so its result is taken without paying again when it is run next`
+          : ended === 'failed'
+            ? `job ${requestId} had already failed on the service`
+            : outcome === 'not-cancellable'
+              ? `job ${requestId} was already running and cannot be cancelled; it will run to completion and may bill`
+              : `cancelling job ${requestId} failed; it may still run and bill`;
     const asking = lastFailure ? ` (its status could not be read lately: ${lastFailure.message})` : '';
     return {
-      ...stopFailure(request, `${asking}; ${what}`),
-      requestId,
-      // A job that could not be cancelled keeps running: the next attempt follows it instead of paying again.
-      jobAlive: outcome !== 'cancelled',
+      failure: {
+        ...stopFailure(request, `${asking}; ${what}`),
+        requestId,
+        // A job that could not be cancelled keeps running (or is done): the next attempt follows it instead of paying again.
+        jobAlive: outcome !== 'cancelled',
+      },
     };
   }
 
@@ -316,86 +338,143 @@ export class RuncomfyBackend implements Backend {
    * it into place (`<stage>/<request id>/`). The client never overwrites (it adds -1 suffixes),
    * and a result process orphaned by a killed run may still be writing its own folder: neither
    * can mix files into the final folder this way.
+   *
+   * Fetching a finished job's result costs nothing, so a call that fails for a reason that may
+   * pass (429, 5xx, a dropped connection; a 4xx or an unfinished record briefly, as the record
+   * may lag the status, contract section 11), or files that did not all arrive, are asked for
+   * again, backing off, up to {@link RESULT_TRIES} times, without using the stage's retries.
    */
-  async #collect(requestId: string, request: AttemptRequest): Promise<AttemptOutcome> {
+  async #collect(requestId: string, request: AttemptRequest, signal: AbortSignal): Promise<AttemptOutcome> {
     const name = safeSegment(requestId);
     const dir = join(request.outputRoot, name);
     const partial = join(request.outputRoot, `.${name}.partial-${process.pid}`);
     await makeDir(request.outputRoot);
     await removeAbandonedPartials(request.outputRoot, name);
-    await rm(partial, { recursive: true, force: true });
-    const result = await this.#client.result(requestId, partial, request.signal);
-    if (!result.ok) {
+    for (let tries = 1; ; tries++) {
       await rm(partial, { recursive: true, force: true });
-      // The job is finished and paid for: a deadline that falls while its files download is a
-      // timeout like any other, and the retry fetches them again (downloads have no deadline of
-      // their own, contract section 5); a Ctrl-C leaves the job for the next run to collect.
-      if (result.failure.reason === 'interrupted' && request.signal.aborted)
-        return failed({
-          ...stopFailure(
-            request,
-            ` while fetching the result of finished job ${requestId}; the job is not submitted again, its result is fetched anew`,
-          ),
-          requestId,
-          jobAlive: true,
-        });
-      return failed({ ...result.failure, requestId, jobAlive: true });
+      const fetched = await this.#fetchResult(requestId, partial, dir, signal, tries);
+      if (fetched.kind !== 'again') {
+        if (fetched.kind === 'failed') await rm(partial, { recursive: true, force: true });
+        if (fetched.kind === 'failed' && signal.aborted) return failed(stoppedFetching(request, requestId));
+        return fetched;
+      }
+      await rm(partial, { recursive: true, force: true });
+      if (tries >= RESULT_TRIES) return failed(fetched.failure);
+      await this.#pause(this.#pollBackoff(tries), signal);
+      if (signal.aborted) return failed(stoppedFetching(request, requestId));
     }
-    if (result.value.state !== undefined && result.value.state !== 'completed') {
-      return failed({
+  }
+
+  /** One `result` call of {@link #collect}: the outcome, or a failure worth asking again about. */
+  async #fetchResult(
+    requestId: string,
+    partial: string,
+    dir: string,
+    signal: AbortSignal,
+    tries: number,
+  ): Promise<AttemptOutcome | { readonly kind: 'again'; readonly failure: AttemptFailure }> {
+    const result = await this.#client.result(requestId, partial, signal);
+    if (!result.ok) {
+      const failure: AttemptFailure = { ...result.failure, requestId, jobAlive: true };
+      if (signal.aborted) return failed(failure);
+      const passing = ASK_AGAIN.has(failure.reason) || (failure.exitCode === 65 && tries < NOT_READY_TRIES);
+      return passing ? { kind: 'again', failure } : failed(failure);
+    }
+    const state = result.value.state;
+    if (state !== undefined && state !== 'completed') {
+      const failure: AttemptFailure = {
         reason: 'unclear-answer',
-        message: `job ${requestId}: status said completed but the result says ${result.value.state}`,
+        message: `job ${requestId}: status said completed but the result says ${state}`,
         requestId,
         jobAlive: true,
-      });
+      };
+      return state === 'in_queue' || state === 'in_progress' ? { kind: 'again', failure } : failed(failure);
     }
     const urls = outputUrls(result.value.output);
     const trusted = urls.filter(isTrustedOutputUrl);
     const skipped = urls.filter((url) => !isTrustedOutputUrl(url));
-    const present = await nonEmptyFiles(partial);
-    const { ordered, missing } = matchDownloads(trusted, present);
-    if (missing.length > 0) {
-      await rm(partial, { recursive: true, force: true });
-      return failed({
-        reason: 'missing-download',
-        message: `job ${requestId} finished but ${missing.length} of its output file(s) did not download (or arrived empty): ${missing.join(', ')}`,
-        requestId,
-        jobAlive: true,
-      });
-    }
+    const { full, empty } = await filesIn(partial);
+    const { ordered, byUrl, missing } = matchDownloads(trusted, [...full, ...empty]);
+    if (missing.length > 0)
+      return {
+        kind: 'again',
+        failure: {
+          reason: 'missing-download',
+          message: `job ${requestId} finished but ${missing.length} of its output file(s) did not download: ${missing.join(', ')}`,
+          requestId,
+          jobAlive: true,
+        },
+      };
+    // An empty file is the reply of a redirect the client would not follow off the trusted
+    // hosts (contract section 5): asking again gives the same. Such an output is a URL only.
+    const redirected = trusted.filter((url) => empty.has(byUrl.get(url)!));
+    for (const file of empty) await rm(join(partial, file), { force: true });
+    const files = ordered.filter((file) => !empty.has(file));
     await rm(dir, { recursive: true, force: true });
-    if (present.length > 0) await rename(partial, dir);
+    if (files.length > 0) await rename(partial, dir);
     else await rm(partial, { recursive: true, force: true });
+    const warnings = [
+      // The client downloads only from RunComfy's hosts and says nothing of the rest in json
+      // mode (contract section 5): such outputs live only as URLs, which expire.
+      ...(skipped.length > 0
+        ? [
+            `job ${requestId}: ${counted(skipped, 'output URL')} outside the hosts the client downloads from (*.runcomfy.net, *.runcomfy.com), so ${skipped.length === 1 ? 'it is' : 'they are'} passed on as ${skipped.length === 1 ? 'a URL' : 'URLs'} but not kept as files: ${listed(skipped)}`,
+          ]
+        : []),
+      ...(redirected.length > 0
+        ? [
+            `job ${requestId}: ${counted(redirected, 'output URL')} downloaded empty (a redirect off the hosts the client trusts, which it does not follow), so ${redirected.length === 1 ? 'it is' : 'they are'} passed on as ${redirected.length === 1 ? 'a URL' : 'URLs'} but not kept as files: ${listed(redirected)}`,
+          ]
+        : []),
+    ];
     return {
       kind: 'succeeded',
       requestId,
       output: result.value.output,
-      files: ordered.map((file) => join(dir, file)),
-      // The client downloads only from RunComfy's hosts and says nothing of the rest in json
-      // mode (contract section 5): such outputs live only as URLs, which expire.
-      ...(skipped.length > 0 && {
-        warnings: [
-          `job ${requestId}: ${skipped.length} output URL${skipped.length === 1 ? ' is' : 's are'} outside the hosts the client downloads from (*.runcomfy.net, *.runcomfy.com), so ${skipped.length === 1 ? 'it is' : 'they are'} passed on as ${skipped.length === 1 ? 'a URL' : 'URLs'} but not kept as files: ${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? ', …' : ''}`,
-        ],
-      }),
+      files: files.map((file) => join(dir, file)),
+      ...(warnings.length > 0 && { warnings }),
     };
   }
 }
 
+/** "1 output URL is" / "3 output URLs are". */
+function counted(list: readonly unknown[], noun: string): string {
+  return `${list.length} ${noun}${list.length === 1 ? ' is' : 's are'}`;
+}
+
+function listed(urls: readonly string[]): string {
+  return `${urls.slice(0, 3).join(', ')}${urls.length > 3 ? ', …' : ''}`;
+}
+
+/** A stop of the run while the result of a finished job was being fetched. */
+function stoppedFetching(request: AttemptRequest, requestId: string): AttemptFailure {
+  return {
+    ...stopFailure(
+      request,
+      ` while fetching the result of finished job ${requestId}; the job is not submitted again, its result is fetched anew`,
+    ),
+    requestId,
+    jobAlive: true,
+  };
+}
+
 /**
- * The files in a result folder that have content. An empty file is not a download: the client
- * saves the reply of a redirect it would not follow, probably empty (contract section 5), and
- * no image or video is zero bytes.
+ * The files in a result folder, with content and empty. An empty file is not a download: the
+ * client saves the reply of a redirect it would not follow, probably empty (contract section
+ * 5), and no image or video is zero bytes.
  */
-async function nonEmptyFiles(dir: string): Promise<string[]> {
+async function filesIn(dir: string): Promise<{ full: string[]; empty: Set<string> }> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const names: string[] = [];
+  const full: string[] = [];
+  const empty = new Set<string>();
   for (const entry of entries) {
     if (!entry.isFile()) continue;
     const info = await stat(join(dir, entry.name)).catch(() => undefined);
-    if (info !== undefined && info.size > 0) names.push(entry.name);
+    if (info === undefined) continue;
+    if (info.size > 0) full.push(entry.name);
+    else empty.add(entry.name);
   }
-  return names;
+  return { full, empty };
 }
 
 /** Partial result folders of this job left by runs that are gone. */
@@ -434,9 +513,12 @@ export function safeSegment(id: string): string {
 /** The answer for a request id the service does not know (HTTP 404, `API error 404: … not found`). */
 const NOT_FOUND = /\b404\b|not found/i;
 
-/** How following a job ended; `gone`: the service does not know it (any more), and why. */
+/**
+ * How following a job ended; `gone`: the service does not know it (any more), and why;
+ * `atDeadline`: the job was found ended only by the cancel at the attempt's deadline.
+ */
 type Followed =
-  | { readonly state: 'completed' | 'failed' | 'cancelled' }
+  | { readonly state: 'completed' | 'failed' | 'cancelled'; readonly atDeadline?: boolean }
   | { readonly failure: AttemptFailure }
   | { readonly gone: string };
 
@@ -448,6 +530,12 @@ export const SUBMIT_GRACE_MS = 75_000;
 
 /** How long a job this run submitted may be unknown to the service (404) before it counts as gone. */
 export const NOT_FOUND_GRACE_MS = 60_000;
+
+/** How often the result of a finished job is asked for before its fetch counts as failed. */
+const RESULT_TRIES = 5;
+
+/** How often a 4xx from `result` is asked again about: the record may lag the status briefly. */
+const NOT_READY_TRIES = 3;
 
 /** How long before an attempt's deadline its last status call should have answered. */
 const LAST_LOOK_MARGIN_MS = 250;

@@ -182,19 +182,24 @@ export class RuncomfyClient {
     };
   }
 
-  /** Asks the service to cancel a job. Only queued jobs can be; never throws. */
-  async cancel(id: string): Promise<CancelOutcome> {
+  /**
+   * Asks the service to cancel a job. Only queued jobs can be; never throws. The answer's
+   * `status` is kept with the outcome: a job that could not be cancelled because it has already
+   * ended (`completed`, `failed`) is not running on, and its result can be had.
+   */
+  async cancel(id: string): Promise<{ outcome: CancelOutcome; state?: RemoteState }> {
     const result = await this.#run(
       { file: this.#settings.executable, args: ['--output', 'json', 'cancel', id] },
       AbortSignal.timeout(CLIENT_CALL_TIMEOUT_MS),
     );
-    if (result.kind !== 'exited' || result.exitCode !== 0) return 'failed';
+    if (result.kind !== 'exited' || result.exitCode !== 0) return { outcome: 'failed' };
     const parsed = parseClientPayload(result.stdout);
     const outcome = isJsonObject(parsed) ? parsed['outcome'] : undefined;
-    if (outcome === 'cancelled') return 'cancelled';
-    if (outcome === 'not_cancellable') return 'not-cancellable';
-    const status = isJsonObject(parsed) ? normaliseState(parsed['status']) : undefined;
-    return status === 'cancelled' ? 'cancelled' : 'not-cancellable';
+    const state = isJsonObject(parsed) ? normaliseState(parsed['status']) : undefined;
+    const known = state === undefined ? {} : { state };
+    if (outcome === 'cancelled') return { outcome: 'cancelled', ...known };
+    if (outcome === 'not_cancellable') return { outcome: 'not-cancellable', ...known };
+    return { outcome: state === 'cancelled' ? 'cancelled' : 'not-cancellable', ...known };
   }
 
   /** `runcomfy --version`, for the run record; undefined when it cannot be read. */

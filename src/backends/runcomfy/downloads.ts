@@ -78,14 +78,15 @@ export function suffixed(name: string, n: number): string {
 
 /**
  * Matches the trusted URLs of an output to the files found in the folder. Returns the files in
- * URL order (then any extra files, by name) and the URLs that have no file.
+ * URL order (then any extra files, by name), each URL's file, and the URLs that have no file.
  */
 export function matchDownloads(
   urls: readonly string[],
   files: readonly string[],
-): { ordered: string[]; missing: string[] } {
+): { ordered: string[]; byUrl: Map<string, string>; missing: string[] } {
   const available = new Set(files);
   const ordered: string[] = [];
+  const byUrl = new Map<string, string>();
   const missing: string[] = [];
   for (const url of urls) {
     let hit: string | undefined;
@@ -102,7 +103,8 @@ export function matchDownloads(
     else {
       available.delete(hit);
       ordered.push(hit);
+      byUrl.set(url, hit);
     }
   }
-  return { ordered: [...ordered, ...[...available].sort()], missing };
+  return { ordered: [...ordered, ...[...available].sort()], byUrl, missing };
 }

@@ -93,7 +93,7 @@ export function freePath(dir, name) {
  * @param {unknown} output the result's `output` (never the whole record)
  * @param {string} outputDir
  * @param {import('./reporter.mjs').Reporter} reporter
- * @param {(url: string) => {file: string} | {fail: 'http' | 'connect'} | undefined} ruleFor
+ * @param {(url: string) => {file: string} | {fail: 'http' | 'connect'} | {redirect: string} | undefined} ruleFor
  *   the scenario's rule for a URL (undefined = placeholder bytes)
  */
 export function downloadOutputs(output, outputDir, reporter, ruleFor) {
@@ -137,6 +137,10 @@ function downloadOne(url, outputDir, rule) {
     } catch (error) {
       throw new StandinError(`scenario fixture for ${url} is unreadable: ${error.message}`);
     }
+  } else if (rule?.redirect !== undefined) {
+    // §5: redirects are followed to trusted hosts only; an untrusted hop is not followed and the
+    // 3xx reply itself is saved, an empty file.
+    bytes = isTrustedUrl(rule.redirect) ? placeholderBytes(rule.redirect, target) : Buffer.alloc(0);
   } else {
     bytes = placeholderBytes(url, target);
   }

@@ -3,7 +3,7 @@
 //
 //   { "models": { "<model id>" | "default": { "base": Step, "steps": [Step | number, …],
 //                                               "then": "success" | "repeat-last" } },
-//     "downloads": { "<url, may contain {request_id}>": { "file": "…" } | { "fail": "http" | "connect" } },
+//     "downloads": { "<url, may contain {request_id}>": { "file": "…" } | { "fail": "http" | "connect" } | { "redirect": "<url>" } },
 //     "sniffErrors": false, "resultBeforeDone": "record" | "http-400" }
 //
 // A model without its own entry uses "default"; without either, the built-in behaviour (success,
@@ -87,6 +87,7 @@ export function downloadRuleFor(scenario, url, requestId) {
       const base = scenario.path ? path.dirname(scenario.path) : process.cwd();
       return { file: path.resolve(base, rule.file) };
     }
+    if (rule.redirect !== undefined) return { redirect: rule.redirect.replaceAll('{request_id}', requestId) };
     return { fail: rule.fail };
   }
   return undefined;
@@ -187,8 +188,9 @@ function validateScenario(data, file) {
     expectObject(rule, where, fail);
     const ok =
       (typeof rule.file === 'string' && Object.keys(rule).length === 1) ||
-      ((rule.fail === 'http' || rule.fail === 'connect') && Object.keys(rule).length === 1);
-    if (!ok) fail(where, 'must be {"file": "<path>"} or {"fail": "http" | "connect"}');
+      ((rule.fail === 'http' || rule.fail === 'connect') && Object.keys(rule).length === 1) ||
+      (typeof rule.redirect === 'string' && Object.keys(rule).length === 1);
+    if (!ok) fail(where, 'must be {"file": "<path>"}, {"fail": "http" | "connect"} or {"redirect": "<url>"}');
   }
 }
 
