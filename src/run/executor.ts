@@ -215,17 +215,19 @@ export class Executor {
         if (stage.unfinishedDeps === 0 && stage.phase === 'pending') this.#activate(stage);
       }
       for (;;) {
-        this.#startEligible();
+        // One reading of the clock decides both which jobs are due and which need a timer. Read
+        // twice, a job due in the very millisecond the clock passed in between was neither (not
+        // due yet, then no longer in the future): it waited with no timer, and with nothing
+        // running nothing woke the loop again.
+        const now = this.#now();
+        this.#startEligible(now);
         if (
           this.#running.size === 0 &&
           this.#pendingFinishes === 0 &&
           (this.#waiting.length === 0 || this.#stop)
         )
           break;
-        // Jobs waiting with no timer wait for a running job to change something. Looked at
-        // again every second all the same: a CI run once sat idle after a rate-limited submit
-        // with a job waiting and nothing running (cause not found; see the session notes).
-        await this.#waitForChange(this.#nextTimer() ?? (this.#waiting.length > 0 ? 1_000 : undefined));
+        await this.#waitForChange(this.#nextTimer(now));
       }
       this.#skipTheRest();
       while (this.#pendingFinishes > 0) await this.#waitForChange(undefined);
@@ -400,9 +402,8 @@ export class Executor {
     );
   }
 
-  #startEligible(): void {
+  #startEligible(now: number): void {
     if (this.#stop) return;
-    const now = this.#now();
     /** Jobs that take the outcome of a twin: settled after the loop, which may queue more jobs. */
     const adopted: [Job, Job][] = [];
     for (let i = 0; i < this.#waiting.length && this.#slots < this.#o.concurrency;) {
@@ -922,15 +923,18 @@ export class Executor {
     }
   }
 
-  #nextTimer(): number | undefined {
+  /**
+   * How long until the first waiting job that was not yet due at `now` (the time
+   * {@link #startEligible} went by) is due; 0 if that time has passed since.
+   */
+  #nextTimer(now: number): number | undefined {
     if (this.#stop) return undefined;
-    const now = this.#now();
     let next = Infinity;
     for (const job of this.#waiting) {
       const at = Math.max(job.notBefore, this.#blockedUntil.get(job.stage.model.id) ?? 0);
       if (at > now) next = Math.min(next, at);
     }
-    return next === Infinity ? undefined : next - now;
+    return next === Infinity ? undefined : Math.max(0, next - this.#now());
   }
 
   #waitForChange(timeoutMs: number | undefined): Promise<void> {
