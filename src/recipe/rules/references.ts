@@ -68,6 +68,12 @@ function referenceProblem(
           code: 'unknown-stage',
           message: `name the stage here (stages.NAME or stages['NAME']): a stage chosen by an expression (stages[…]) is known only while the run goes, and the run orders its stages before it starts`,
         };
+      // `stages.*` and the whole context (`toJSON(stages)`) read stages without naming them.
+      if (head === undefined || (typeof head === 'object' && 'star' in head))
+        return {
+          code: 'unknown-stage',
+          message: `name the stage here (stages.NAME or stages['NAME']): ${head === undefined ? 'the whole stages context' : 'stages.*'} does not say which stages this one needs, and the run starts a stage when the stages it names are done; name each one instead`,
+        };
       if (typeof head === 'number')
         return {
           code: 'unknown-stage',
