@@ -93,10 +93,10 @@ export function checkUrlPolicy(
 }
 
 /**
- * `stages.X.files` are paths on this machine. A hosted model given them as a whole value
- * (`image: ${{ stages.face.files[0] }}`, or `${{ item }}` of a `foreach` over them) would be
- * refused when the stage starts, after the upstream stage was paid for: reported now, with the
- * hosted URL to use instead.
+ * `stages.X.files` are paths on this machine, and so are the outputs of a stage the offline
+ * engine runs. A hosted model given them as a whole value (`image: ${{ stages.face.files[0] }}`,
+ * or `${{ item }}` of a `foreach` over them) would be refused when the stage starts, after the
+ * upstream stage was paid for or run: reported now, with what to do instead.
  */
 function checkDownloadedFiles(
   ctx: AnalysisContext,
@@ -104,20 +104,21 @@ function checkDownloadedFiles(
   model: string,
   sending: ReadonlyMap<StageId, StageSending>,
 ): void {
-  const report = (path: DataPath, template: Template, ref: FilesReference, what: string, list: boolean) => {
+  const report = (path: DataPath, template: Template, ref: LocalReference, what: string, list: boolean) => {
     const upstream = ref.stage;
-    ctx.error(
-      'local-file-hosted',
-      `${describeRecipePath(path)} ${what} stages.${upstream}.files, files downloaded to this machine, but ${model} runs on RunComfy, which needs a public https:// URL (the runcomfy client uploads nothing); pass the hosted result instead, ${hostedResult(upstream, sending, list)}`,
-      ctx.atText(path, template.source, ref.offset, ref.length),
-    );
+    const engine = sending.get(upstream as StageId)?.model?.id;
+    const message =
+      ref.kind === 'files'
+        ? `${describeRecipePath(path)} ${what} stages.${upstream}.files, files downloaded to this machine, but ${model} runs on RunComfy, which needs a public https:// URL (the runcomfy client uploads nothing); pass the hosted result instead, ${hostedResult(upstream, sending, list)}`
+        : `${describeRecipePath(path)} ${what} stages.${upstream}.outputs, files the offline engine (${engine}) makes on this machine, but ${model} runs on RunComfy, which needs a public https:// URL (the runcomfy client uploads nothing); run stage "${upstream}" on RunComfy too, or publish its file and pass that URL`;
+    ctx.error('local-file-hosted', message, ctx.atText(path, template.source, ref.offset, ref.length));
   };
   for (const { template, path } of templatesOf(stage.input)) {
-    const ref = filesReference(template);
+    const ref = localReference(template, sending);
     if (ref) report(path, template, ref, 'comes from', ref.path.length === 2);
   }
   if (stage.foreach?.kind === 'template') {
-    const ref = filesReference(stage.foreach.template);
+    const ref = localReference(stage.foreach.template, sending);
     const itemWhole = templatesOf(stage.input).some(
       ({ template }) =>
         template.whole &&
@@ -127,17 +128,24 @@ function checkDownloadedFiles(
   }
 }
 
-type FilesReference = Reference & { readonly stage: string };
+type LocalReference = Reference & { readonly stage: string; readonly kind: 'files' | 'outputs' };
 
-/** A whole-value expression that is a reference to a named stage's downloaded files. */
-function filesReference(template: Template): FilesReference | undefined {
+/**
+ * A whole-value expression that is a reference to a named stage's downloaded files, or to the
+ * outputs of a stage the offline engine runs (local paths too).
+ */
+function localReference(
+  template: Template,
+  sending: ReadonlyMap<StageId, StageSending>,
+): LocalReference | undefined {
   if (!template.whole) return undefined;
   const part = template.parts.find((p) => typeof p !== 'string');
   const ref = part?.references.length === 1 ? part.references[0] : undefined;
   const stage = ref?.path[0];
-  return ref?.context === 'stages' && typeof stage === 'string' && ref.path[1] === 'files'
-    ? { ...ref, stage }
-    : undefined;
+  if (ref?.context !== 'stages' || typeof stage !== 'string') return undefined;
+  if (ref.path[1] === 'files') return { ...ref, stage, kind: 'files' };
+  const local = sending.get(stage as StageId)?.model?.backend === 'local';
+  return ref.path[1] === 'outputs' && local ? { ...ref, stage, kind: 'outputs' } : undefined;
 }
 
 /** How to write the hosted URL of an upstream stage's result: `${{ stages.face.outputs.images[0] }}`. */
