@@ -687,11 +687,18 @@ describe('hostile input', () => {
     }
   });
 
-  it('a block mapping nested 1,000 levels deep', async () => {
-    const text = Array.from({ length: 1_000 }, (_, i) => `${'  '.repeat(i)}k${i}:`).join('\n');
-    const result = await validateFile('indent.yaml', text);
-    expect(result.code).toBe(65);
-    expectLocated(result.stderr, 'indent.yaml');
+  it('a block mapping nested 1,000 and 2,000 levels deep (the parser itself runs out of stack)', async () => {
+    for (const [name, levels] of [
+      ['indent.yaml', 1_000],
+      ['deeper.yaml', 2_000],
+    ] as const) {
+      const keys = Array.from({ length: levels }, (_, i) => `${'  '.repeat(i + 1)}k${i}:`);
+      const text = `version: 1\nname: deep\nvars:\n${keys.join('\n')}\n${'  '.repeat(levels + 1)}v\nstages: {}\n`;
+      const result = await validateFile(name, text);
+      expect(result.code).toBe(65);
+      expectLocated(result.stderr, name);
+      expect(result.stderr).toMatch(/nests too deeply/);
+    }
   });
 
   it('a 5 MB single scalar, and a recipe whose description is 5 MB', async () => {

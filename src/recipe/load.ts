@@ -127,7 +127,11 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
   try {
     doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, strict: true, stringKeys: false });
   } catch (cause) {
-    // The parser is not expected to throw, but a pathological input must not become a stack trace.
+    // Only a stack overflow is known to escape the parser (a mapping nested thousands of levels
+    // deep): said as the nesting it is, where it goes too deep. Anything else must not become a
+    // stack trace either.
+    if (cause instanceof RangeError)
+      return fail(source, error('too-deep', TOO_DEEP, locAt(source, tooDeepAt(text))));
     return fail(
       source,
       error('yaml-syntax', `cannot parse YAML: ${(cause as Error).message}`, { file: source }),
@@ -138,8 +142,7 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
   const overflow = doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION');
   if (overflow) {
     // The parser ran out of stack: the nesting is absurd, and its other errors are echoes of that.
-    const message = `the recipe nests too deeply to read; a recipe needs at most ${MAX_NESTING_DEPTH} levels`;
-    return fail(source, error('too-deep', message, locRange(source, overflow.pos)));
+    return fail(source, error('too-deep', TOO_DEEP, locRange(source, overflow.pos)));
   }
   // One mistake may make several errors at the same place (an unquoted `${{ }}` in a flow
   // list): each is said once.
@@ -322,6 +325,38 @@ function buildData(doc: Document, source: SourceFile): BuiltData {
 const MERGE_TAG = 'tag:yaml.org,2002:merge';
 const MAP_TAG = 'tag:yaml.org,2002:map';
 const SEQ_TAG = 'tag:yaml.org,2002:seq';
+
+const TOO_DEEP = `the recipe nests too deeply to read; a recipe needs at most ${MAX_NESTING_DEPTH} levels`;
+
+/**
+ * Where the nesting of a text first goes past {@link MAX_NESTING_DEPTH}, roughly as YAML nests:
+ * a stack of the indentations of block lines, plus the depth of open flow brackets. For a
+ * diagnostic's position only; the file's start if it never does.
+ */
+function tooDeepAt(text: string): number {
+  const indents: number[] = [];
+  let flow = 0;
+  for (let start = 0; start < text.length;) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    let i = start;
+    while (i < end && (text[i] === ' ' || text[i] === '-')) i++;
+    if (i < end && text[i] !== '#' && flow === 0) {
+      const indent = i - start;
+      while (indents.length > 0 && indents[indents.length - 1]! >= indent) indents.pop();
+      indents.push(indent);
+      if (indents.length > MAX_NESTING_DEPTH) return i;
+    }
+    for (; i < end; i++) {
+      const c = text[i];
+      if (c === '[' || c === '{') flow++;
+      else if ((c === ']' || c === '}') && flow > 0) flow--;
+      if (indents.length + flow > MAX_NESTING_DEPTH) return i;
+    }
+    start = end + 1;
+  }
+  return 0;
+}
 
 function locAt(file: SourceFile, offset: number) {
   return { file, range: { start: offset, end: offset + 1 } };
