@@ -911,6 +911,26 @@ stages:
     );
   });
 
+  it('keeps every file of an early 0.1.x client, which downloads from any host, matched to its own URL', async () => {
+    const elsewhere = 'https://storage.googleapis.com/bucket/{request_id}/output.png';
+    const ours = 'https://files.runcomfy.net/{request_id}/output.png';
+    sb = sandbox({
+      downloadAnyHost: true,
+      models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50, output: { images: [elsewhere, ours] } } } },
+    });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('[warn]');
+    const stage = sb.runRecord('one').stages['a']!;
+    const id = stage.attempts[0]!.requestId!;
+    // The client named them in URL order: output.png for the first, output-1.png for the second.
+    expect(stage.files).toEqual([`a/${id}/output.png`, `a/${id}/output-1.png`]);
+    const bytes = (file: string) => readFileSync(join(sb!.standin.dir, 'outputs/one', file), 'latin1');
+    expect(bytes(stage.files[0]!)).toContain(elsewhere.replace('{request_id}', id));
+    expect(bytes(stage.files[1]!)).toContain(ours.replace('{request_id}', id));
+  });
+
   it('a job found finished by the cancel at its deadline is collected, not reported as running and billing', async () => {
     // Every status check fails (503) and backs off past the deadline; the cancel there answers
     // that the job had completed (not_cancellable): its result is fetched, no retry needed.

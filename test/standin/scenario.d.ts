@@ -72,6 +72,8 @@ export interface Scenario {
   sniffErrors?: boolean;
   /** `result` of an unfinished job: the record with exit 0 (default), or HTTP 400 (exit 65). */
   resultBeforeDone?: 'record' | 'http-400';
+  /** Behave as an early 0.1.x client, which downloads output URLs from every host (§5). Default false. */
+  downloadAnyHost?: boolean;
 }
 
 /** One line of the invocation log ($RUNCOMFY_STANDIN_LOG), written when a process ends. */

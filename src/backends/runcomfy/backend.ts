@@ -392,9 +392,9 @@ export class RuncomfyBackend implements Backend {
     }
     const urls = outputUrls(result.value.output);
     const trusted = urls.filter(isTrustedOutputUrl);
-    const skipped = urls.filter((url) => !isTrustedOutputUrl(url));
     const { full, empty } = await filesIn(partial);
-    const { ordered, byUrl, missing } = matchDownloads(trusted, [...full, ...empty]);
+    const { ordered, byUrl, missing } = matchFiles(urls, trusted, [...full, ...empty]);
+    const skipped = urls.filter((url) => !isTrustedOutputUrl(url) && !byUrl.has(url));
     if (missing.length > 0)
       return {
         kind: 'again',
@@ -435,6 +435,25 @@ export class RuncomfyBackend implements Backend {
       ...(warnings.length > 0 && { warnings }),
     };
   }
+}
+
+/**
+ * Which file the client saved for which URL. A 0.2.0 client downloads the trusted URLs only;
+ * early 0.1.x builds download from every host (contract section 5), and their files then take
+ * the names in the order of all URLs: more files than the trusted URLs explain say so, and the
+ * files are matched to every URL, the untrusted ones' kept as files too. Only a trusted URL with
+ * no file is missing.
+ */
+function matchFiles(
+  urls: readonly string[],
+  trusted: readonly string[],
+  files: readonly string[],
+): ReturnType<typeof matchDownloads> {
+  const match = matchDownloads(trusted, files);
+  if (match.ordered.length <= match.byUrl.size || trusted.length === urls.length) return match;
+  const everyHost = matchDownloads(urls, files);
+  if (!trusted.every((url) => everyHost.byUrl.has(url))) return match;
+  return { ...everyHost, missing: everyHost.missing.filter(isTrustedOutputUrl) };
 }
 
 /** "1 output URL is" / "3 output URLs are". */

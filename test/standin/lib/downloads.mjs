@@ -95,11 +95,12 @@ export function freePath(dir, name) {
  * @param {import('./reporter.mjs').Reporter} reporter
  * @param {(url: string) => {file: string} | {fail: 'http' | 'connect'} | {redirect: string} | undefined} ruleFor
  *   the scenario's rule for a URL (undefined = placeholder bytes)
+ * @param {boolean} [anyHost] an early 0.1.x client, which downloads from every host (§5)
  */
-export function downloadOutputs(output, outputDir, reporter, ruleFor) {
+export function downloadOutputs(output, outputDir, reporter, ruleFor, anyHost = false) {
   const urls = collectUrls(output);
-  const trusted = urls.filter(isTrustedUrl);
-  const untrusted = urls.filter((url) => !isTrustedUrl(url));
+  const trusted = anyHost ? urls : urls.filter(isTrustedUrl);
+  const untrusted = anyHost ? [] : urls.filter((url) => !isTrustedUrl(url));
 
   if (untrusted.length > 0) {
     reporter.progress(

@@ -23,6 +23,7 @@ import { statusCommand } from './commands/status.mjs';
  * @property {Signals} signals
  * @property {(token: string) => ModelApi} openApi the simulated API, once the token is known
  * @property {(requestId: string) => (url: string) => object | undefined} downloadRules
+ * @property {boolean} downloadAnyHost an early 0.1.x client: downloads from every host (§5)
  */
 
 /** Run the process: called by bin/runcomfy. */
@@ -74,6 +75,7 @@ export async function main(argv, env, { log, signals }) {
       signals,
       openApi: (token) => openApi(env, scenario, token, log),
       downloadRules: (requestId) => (url) => downloadRuleFor(scenario, url, requestId),
+      downloadAnyHost: scenario.data.downloadAnyHost === true,
     };
     return await dispatch(context, parsed);
   } catch (error) {

@@ -4,7 +4,7 @@
 //   { "models": { "<model id>" | "default": { "base": Step, "steps": [Step | number, …],
 //                                               "then": "success" | "repeat-last" } },
 //     "downloads": { "<url, may contain {request_id}>": { "file": "…" } | { "fail": "http" | "connect" } | { "redirect": "<url>" } },
-//     "sniffErrors": false, "resultBeforeDone": "record" | "http-400" }
+//     "sniffErrors": false, "resultBeforeDone": "record" | "http-400", "downloadAnyHost": false }
 //
 // A model without its own entry uses "default"; without either, the built-in behaviour (success,
 // an output that fits the model, short durations). Each submission that reaches the network takes
@@ -157,9 +157,17 @@ function validateScenario(data, file) {
     throw new StandinError(`bad scenario ${file}: ${where}: ${message}`);
   };
   expectObject(data, 'top level', fail);
-  onlyKeys(data, ['models', 'downloads', 'sniffErrors', 'resultBeforeDone'], 'top level', fail);
+  onlyKeys(
+    data,
+    ['models', 'downloads', 'sniffErrors', 'resultBeforeDone', 'downloadAnyHost'],
+    'top level',
+    fail,
+  );
   if (data.sniffErrors !== undefined && typeof data.sniffErrors !== 'boolean') {
     fail('sniffErrors', 'must be a boolean');
+  }
+  if (data.downloadAnyHost !== undefined && typeof data.downloadAnyHost !== 'boolean') {
+    fail('downloadAnyHost', 'must be a boolean');
   }
   if (data.resultBeforeDone !== undefined && !['record', 'http-400'].includes(data.resultBeforeDone)) {
     fail('resultBeforeDone', 'must be "record" or "http-400"');

@@ -15,11 +15,16 @@ import { toJsonText } from '../json-text.mjs';
  * @param {object} context
  * @param {import('../reporter.mjs').Reporter} context.reporter
  * @param {(url: string) => object | undefined} context.ruleFor scenario download rules
+ * @param {boolean} [context.anyHost] an early 0.1.x client: downloads from every host
  * @param {Record<string, unknown>} record the result record
  * @param {{outputOnly: boolean, outputDir: string, noDownload: boolean}} options
  * @returns {number} exit code (errors are thrown)
  */
-export function finishResult({ reporter, ruleFor }, record, { outputOnly, outputDir, noDownload }) {
+export function finishResult(
+  { reporter, ruleFor, anyHost = false },
+  record,
+  { outputOnly, outputDir, noDownload },
+) {
   const status = String(record.status ?? '').toLowerCase();
   const hasOutput = Object.hasOwn(record, 'output');
 
@@ -28,7 +33,7 @@ export function finishResult({ reporter, ruleFor }, record, { outputOnly, output
     case 'succeeded': {
       reporter.progress('✅', 'ok', status);
       reporter.payload(outputOnly ? (hasOutput ? record.output : {}) : record);
-      if (!noDownload && hasOutput) downloadOutputs(record.output, outputDir, reporter, ruleFor);
+      if (!noDownload && hasOutput) downloadOutputs(record.output, outputDir, reporter, ruleFor, anyHost);
       return 0;
     }
     case 'cancelled':

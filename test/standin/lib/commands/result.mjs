@@ -10,9 +10,17 @@ import { finishResult } from './finish-result.mjs';
  */
 export function resultCommand(context, requestId, options) {
   const record = context.openApi(loadToken(context.env)).result(requestId);
-  return finishResult({ reporter: context.reporter, ruleFor: context.downloadRules(requestId) }, record, {
-    outputOnly: false,
-    outputDir: options.outputDir,
-    noDownload: options.noDownload,
-  });
+  return finishResult(
+    {
+      reporter: context.reporter,
+      ruleFor: context.downloadRules(requestId),
+      anyHost: context.downloadAnyHost,
+    },
+    record,
+    {
+      outputOnly: false,
+      outputDir: options.outputDir,
+      noDownload: options.noDownload,
+    },
+  );
 }

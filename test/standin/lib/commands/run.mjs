@@ -35,9 +35,13 @@ export async function runCommand(context, modelId, options) {
   reporter.progress('⏳', 'poll', `Polling status (every ${seconds}s)...`);
   await waitForTerminal(context, api, requestId, seconds * 1000);
   const record = api.result(requestId);
-  return finishResult({ reporter, ruleFor: context.downloadRules(requestId) }, record, {
-    outputOnly: true,
-    outputDir: options.outputDir,
-    noDownload: options.noDownload,
-  });
+  return finishResult(
+    { reporter, ruleFor: context.downloadRules(requestId), anyHost: context.downloadAnyHost },
+    record,
+    {
+      outputOnly: true,
+      outputDir: options.outputDir,
+      noDownload: options.noDownload,
+    },
+  );
 }
