@@ -136,7 +136,9 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
         message:
           issue.data === null
             ? `${where} is empty; it must be ${typeWords(p['type'])}`
-            : `${where} must be ${typeWords(p['type'])}, not ${kindOf(issue.data)}${typeHint(issue)}`,
+            : p['type'] === 'integer' && typeof issue.data === 'number'
+              ? `${where} must be a whole number, not ${String(issue.data)}`
+              : `${where} must be ${typeWords(p['type'])}, not ${kindOf(issue.data)}${typeHint(issue)}`,
         path: issue.path,
         atKey: false,
       };

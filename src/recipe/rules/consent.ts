@@ -147,6 +147,8 @@ function checkSubjects(
     if (subject.expires === undefined) continue;
     const at = ctx.at(['consent', 'subjects', subject.id, 'expires']);
     if (!isRealDate(subject.expires)) {
+      // Not YYYY-MM-DD at all: the schema said so already.
+      if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(subject.expires)) continue;
       ctx.error(
         'invalid-value',
         `"expires" of subject "${subject.id}" is not a real date (${subject.expires}); write it as YYYY-MM-DD`,

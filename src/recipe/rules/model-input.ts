@@ -75,7 +75,9 @@ export function checkModels(
     const base: DataPath = ['stages', stage.id];
     if (stage.foreach) checkForeachList(ctx, stage, scope, ready);
     if (stage.model === undefined && stage.swap === undefined) {
-      if (ctx.index.valueRange(base) !== undefined) {
+      // A "model" or "swap" of the wrong type (`model: 42`) has its own error already.
+      const keys = ctx.index.keyRanges(base);
+      if (ctx.index.valueRange(base) !== undefined && !keys.has('model') && !keys.has('swap')) {
         ctx.error(
           'model-or-swap',
           `stage "${stage.id}" needs "model" (with "input") or "swap"`,
