@@ -103,6 +103,16 @@ function typeHint(issue: SchemaIssue): string {
   return `; quote it ("${String(data)}") to keep it text`;
 }
 
+/** A `${{ }}` where the recipe takes a plain value (retries, needs, a name…). */
+function notHere(issue: SchemaIssue, where: string): WordedIssue {
+  return {
+    code: 'invalid-value',
+    message: `${where} cannot be an expression (${describeValue(issue.data)}); expressions are evaluated only in input, swap and foreach: write the value itself`,
+    path: issue.path,
+    atKey: false,
+  };
+}
+
 /** Rewords one ajv issue. `knownKeys` lists a mapping's allowed keys for "did you mean". */
 export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIssue {
   const where = describe(issue.path);
@@ -131,6 +141,7 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
       };
     }
     case 'type':
+      if (typeof issue.data === 'string' && issue.data.includes('${{')) return notHere(issue, where);
       return {
         code: 'invalid-type',
         message:
@@ -198,6 +209,7 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
           path: issue.path,
           atKey: false,
         };
+      if (typeof issue.data === 'string' && issue.data.includes('${{')) return notHere(issue, where);
       return {
         code: 'invalid-value',
         message: `invalid value ${describeValue(issue.data)} for ${where}: ${patternHint(pattern)}${typeof issue.data === 'string' ? fixedSpelling(issue.data, pattern) : ''}`,
