@@ -94,6 +94,17 @@ describe('--set', () => {
     );
   });
 
+  it('names match as expressions read them (any case); "vars.NAME" is pointed to NAME', async () => {
+    const plan = await runCli(['plan', '--set', 'ASPECT=1:1', '--format', 'json', recipe], { cwd: root });
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain('"aspect_ratio": "1:1"');
+    const prefixed = await runCli(['validate', '--set', 'vars.aspect=1:1', recipe], { cwd: root });
+    expect(prefixed.code).toBe(65);
+    expect(prefixed.stderr).toContain(
+      'error: --set vars.aspect=…: the recipe has no var "vars.aspect"; write --set aspect=… (the var\'s name, without "vars.")',
+    );
+  });
+
   it('in a recipe without vars, it points at the top and says what to do', async () => {
     const result = await runCli(
       ['validate', '--set', 'x=1', 'test/fixtures/invalid/stage-without-model.yaml'],

@@ -57,26 +57,31 @@ export function applySets(
   const out = { ...vars };
   const names = Object.keys(vars);
   for (const set of sets) {
-    if (!Object.hasOwn(vars, set.name)) {
+    // Names are matched as expressions read them (`vars.NAME` ignores case, as in GitHub Actions).
+    const name = Object.hasOwn(vars, set.name)
+      ? set.name
+      : names.find((n) => n.toLowerCase() === set.name.toLowerCase());
+    if (name === undefined) {
       // Point at the `vars:` key, or at the top of a recipe that has none (not at its first line).
       const hasVars = ctx.index.keyRanges([]).has('vars');
+      const bare = set.name.replace(/^vars\./i, '');
+      const hint =
+        bare !== set.name && names.some((n) => n.toLowerCase() === bare.toLowerCase())
+          ? `; write --set ${bare}=… (the var's name, without "vars.")`
+          : didYouMean(set.name, names);
       const message =
         names.length === 0
           ? `--set ${set.name}=…: the recipe declares no vars, so there is no "${set.name}" to override; declare it under vars:`
-          : `--set ${set.name}=…: the recipe has no var "${set.name}"${didYouMean(set.name, names)} (--set can only override declared vars)`;
+          : `--set ${set.name}=…: the recipe has no var "${set.name}"${hint} (--set can only override declared vars)`;
       ctx.error('unknown-set', message, ctx.at(hasVars ? ['vars'] : [], true));
       continue;
     }
     const parsed = setValue(set.value);
     if ('problem' in parsed) {
-      ctx.error(
-        'invalid-set',
-        `--set ${set.name}=…: the value ${parsed.problem}`,
-        ctx.at(['vars', set.name]),
-      );
+      ctx.error('invalid-set', `--set ${set.name}=…: the value ${parsed.problem}`, ctx.at(['vars', name]));
       continue;
     }
-    out[set.name] = parsed.value;
+    out[name] = parsed.value;
   }
   return out;
 }
