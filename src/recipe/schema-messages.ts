@@ -327,7 +327,9 @@ function fixedSpelling(value: string, pattern: string): string {
   } catch {
     return '';
   }
-  return slug !== '' && slug !== value && re.test(slug) ? `, e.g. "${slug}"` : '';
+  // Stage ids keep "_"; recipe names do not allow it.
+  const fixed = [slug, slug.replace(/_+/g, '-')].find((s) => s !== '' && s !== value && re.test(s));
+  return fixed === undefined ? '' : `, e.g. "${fixed}"`;
 }
 
 /** `15m` for `15 minutes`, `2h` for `2 hours`: the spellings people try first. */
