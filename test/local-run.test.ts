@@ -268,6 +268,35 @@ stages:
     expect(existsSync(join(dir, 'outputs/video/runs'))).toBe(false);
   });
 
+  it("the offline engine's results do not expire with cache.url_ttl, and missing files are made again", async () => {
+    const dir = workspace();
+    expect((await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain'])).exitCode).toBe(0);
+    const jobs = join(dir, 'recipes/.faceswap/local-demo/jobs');
+    for (const name of readdirSync(jobs).filter((f) => f.endsWith('.json'))) {
+      const path = join(jobs, name);
+      const record = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+      writeFileSync(path, JSON.stringify({ ...record, finishedAt: '2020-01-01T00:00:00.000Z' }));
+    }
+    // A dependent that runs again does not make its upstream run again: its outputs are files.
+    const dry = await run(dir, ['run', 'recipes/local-demo.yaml', '--dry-run', '--force', 'swap-back']);
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toContain('swap: cached');
+    const runs = join(dir, 'outputs/local-demo/runs');
+    const record = JSON.parse(readFileSync(join(runs, readdirSync(runs).sort()[0]!, 'run.json'), 'utf8')) as {
+      stages: Record<string, { files: string[] }>;
+    };
+    rmSync(join(dir, 'outputs/local-demo', record.stages['swap']!.files[0]!));
+    const status = await run(dir, ['status', 'recipes/local-demo.yaml']);
+    expect(status.stdout).toMatch(
+      /swap +local\/face-swap +stale +its files are missing; the offline engine makes them again \(no cost\)/,
+    );
+    expect(status.stdout).toContain('a run would call nothing: the offline engine makes missing files again');
+    const again = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
+    expect(again.exitCode).toBe(0);
+    expect(existsSync(join(dir, 'outputs/local-demo', record.stages['swap']!.files[0]!))).toBe(true);
+    expect(again.stdout).toMatch(/\[cached\] swap-back /);
+  });
+
   it('a local input file replaced under the same name is not answered from the cache', async () => {
     const dir = workspace();
     expect((await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain'])).exitCode).toBe(0);

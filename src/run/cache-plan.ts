@@ -217,6 +217,8 @@ export async function planCache(
       // from them, and a stage that runs anyway carries them (what --dry-run prints).
       const upstreamRuns = spec.dependsOn.find((d) => !views.has(d));
       const model = catalog.get(stage(id).model)!;
+      // The offline engine's jobs: no hosted URLs to expire, and missing files are made again for free.
+      const local = model.backend === 'local';
       const inputs =
         upstreamRuns === undefined
           ? resolveStageInputs(spec, model, plan.recipe.vars, views, policy, {
@@ -284,13 +286,18 @@ export async function planCache(
           jobs.push({ kind: 'submit', why: 'local-file-changed' });
         } else if (
           record?.status === 'succeeded' &&
-          filesPresent(record, outDir, settings.now - Date.parse(record.finishedAt) > settings.urlTtlMs)
+          filesPresent(
+            record,
+            outDir,
+            !local && settings.now - Date.parse(record.finishedAt) > settings.urlTtlMs,
+          )
         ) {
           finished.push(record);
           records.push(record);
           jobs.push({ kind: 'cached' });
         } else if (
           record?.status === 'succeeded' &&
+          !local &&
           settings.now - Date.parse(record.finishedAt) > settings.urlTtlMs
         ) {
           // Fetching its files again would ask the service for URLs it no longer hosts (and
@@ -311,7 +318,7 @@ export async function planCache(
       if (records.length < jobs.length)
         return {
           kind: 'run',
-          why: whyJobsRun(jobs),
+          why: whyJobsRun(jobs, local),
           bypass: false,
           bodies: inputs.bodies,
           jobs,
@@ -342,7 +349,8 @@ export async function planCache(
         outputs,
         files,
         records,
-        stale: settings.now - oldest > settings.urlTtlMs,
+        // The offline engine's outputs are files, not hosted URLs: they do not expire.
+        stale: !local && settings.now - oldest > settings.urlTtlMs,
         input,
       };
     }
@@ -390,17 +398,28 @@ function readsOutputsOf(plan: Plan, stage: StageId, upstream: StageId): boolean 
   );
 }
 
-/** Why a stage whose records were consulted runs, from what each of its jobs will do. */
-function whyJobsRun(jobs: readonly PlannedJob[]): string {
+/**
+ * Why a stage whose records were consulted runs, from what each of its jobs will do. `local`:
+ * the offline engine's jobs, which have nothing to fetch from: missing files are made again.
+ */
+function whyJobsRun(jobs: readonly PlannedJob[], local: boolean): string {
   const count = (kind: PlannedJob['kind'], why?: string) =>
     jobs.filter((j) => j.kind === kind && (why === undefined || (j.kind === 'follow' && j.why === why)))
       .length;
-  const expired = jobs.filter((j) => j.kind === 'submit' && j.why === 'files-expired').length;
+  let expired = jobs.filter((j) => j.kind === 'submit' && j.why === 'files-expired').length;
   const changed = jobs.filter((j) => j.kind === 'submit' && j.why === 'local-file-changed').length;
   const submit = count('submit') - expired - changed;
   const inFlight = count('follow', 'in-flight');
-  const missing = count('follow', 'files-missing');
+  let missing = count('follow', 'files-missing');
   const reasons: string[] = [];
+  if (local && expired + missing > 0) {
+    const gone = expired + missing;
+    reasons.push(
+      `${gone === jobs.length ? 'its' : `${gone} items'`} files are missing; the offline engine makes them again (no cost)`,
+    );
+    expired = 0;
+    missing = 0;
+  }
   if (submit > 0)
     reasons.push(
       jobs.length === 1

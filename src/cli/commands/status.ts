@@ -106,11 +106,14 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
     '\n\n';
   if (toCall.length === 0) {
     // No new job; a stage may still be followed up (in flight) or have its files fetched again.
+    const remade = stages.some((s) => s.state === 'stale' && catalog.get(s.model)?.backend === 'local');
     const why = stages.some((s) => s.state === 'never-run')
       ? 'no stage has a job to submit'
-      : stages.every((s) => s.state === 'done' || (s.state === 'stale' && s.wouldCall === 0))
-        ? 'every stage is cached'
-        : 'no new job (jobs of earlier runs are followed up, or their files fetched again)';
+      : remade
+        ? 'the offline engine makes missing files again, and nothing goes to RunComfy'
+        : stages.every((s) => s.state === 'done' || (s.state === 'stale' && s.wouldCall === 0))
+          ? 'every stage is cached'
+          : 'no new job (jobs of earlier runs are followed up, or their files fetched again)';
     out += `a run would call nothing: ${why}\n`;
   } else {
     const jobs = toCall.map(
@@ -181,7 +184,10 @@ async function stageStatus(
           wouldCall,
         };
       // Finished before, but not with this input (or its URLs expired): stale, not never run.
-      const ranBefore = decision.bypass || someLabel(await finished(), jobLabelsOf(id));
+      const ranBefore =
+        decision.bypass ||
+        (decision.jobs?.some((j) => j.kind === 'follow' && j.why === 'files-missing') ?? false) ||
+        someLabel(await finished(), jobLabelsOf(id));
       const inputChanged = decision.jobs?.some((j) => j.kind === 'submit') ?? true;
       return {
         ...base,
