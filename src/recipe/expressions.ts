@@ -432,9 +432,11 @@ export type Evaluation =
 
 /** Evaluates a template: a whole expression keeps its type, anything else becomes text. */
 export function evaluateTemplate(template: Template, scope: PreparedScope): Evaluation {
+  let current: ExpressionPart | undefined;
   try {
     if (template.whole) {
       const part = template.parts[0] as ExpressionPart;
+      current = part;
       return { ok: true, value: fromExpressionData(new Evaluator(part.expr, scope.dictionary).evaluate()) };
     }
     let text = '';
@@ -443,6 +445,7 @@ export function evaluateTemplate(template: Template, scope: PreparedScope): Eval
         text += part;
         continue;
       }
+      current = part;
       const result = new Evaluator(part.expr, scope.dictionary).evaluate();
       if (result.kind === data.Kind.Array || result.kind === data.Kind.Dictionary) {
         const what = result.kind === data.Kind.Array ? 'a list' : 'a mapping';
@@ -457,8 +460,20 @@ export function evaluateTemplate(template: Template, scope: PreparedScope): Eval
     }
     return { ok: true, value: text };
   } catch (cause) {
-    return { ok: false, message: `cannot evaluate expression: ${(cause as Error).message}` };
+    return {
+      ok: false,
+      message: `cannot evaluate ${current ? `"\${{ ${current.text} }}"` : 'expression'}: ${evaluationError(cause)}`,
+      ...(current && { offset: current.offset, length: current.text.length }),
+    };
   }
+}
+
+/** The library's evaluation errors in our words (its fromJSON error hides the parser's). */
+function evaluationError(cause: unknown): string {
+  const error = cause as Error & { cause?: unknown };
+  if (/^Error parsing JSON/.test(error.message))
+    return `fromJSON was given text that is not JSON (${error.cause instanceof Error ? error.cause.message : 'it does not parse'})`;
+  return error.message;
 }
 
 /**
