@@ -845,20 +845,6 @@ stages:
     ]);
   });
 
-  it('exits 69 when the service answered nothing but 5xx (at most 3 retries), 75 when rate limits were among them', async () => {
-    sb = sandbox({ models: { [KONTEXT]: { steps: [69], then: 'repeat-last' } } });
-    const recipe = sb.recipe('two.yaml', kontextRecipe('two', { a: [], b: [] }, 'defaults:\n  retries: 5\n'));
-    const down = await sb.run(['run', recipe, '--reporter', 'plain']);
-    expect(down.code).toBe(69);
-    expect(sb.runRecord('two').stages['a']!.attempts).toHaveLength(4);
-    expect(sb.submissions()).toHaveLength(0);
-    sb.standin.writeScenario({
-      models: { [KONTEXT]: { steps: [{ submit: 69 }, { submit: 75 }], then: 'repeat-last' } },
-    });
-    const mixed = await sb.run(['run', recipe, '--reporter', 'plain']);
-    expect(mixed.code).toBe(75);
-  });
-
   it("a 5xx or 429 while fetching a finished job's result is asked again without using the stage's retries", async () => {
     // retries: 0, and the result call fails twice: fetching a finished job's result costs nothing.
     sb = sandbox({

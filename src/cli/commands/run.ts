@@ -617,12 +617,8 @@ export function exitCodeOf(execution: ExecutionResult): number {
   if (failures.some((f) => f.reason === 'client-missing')) return ExitCode.unavailable;
   // Consent or the prompt screen refused a stage's input at run time, as validate does: 77.
   if (failures.some((f) => f.reason === 'not-permitted')) return ExitCode.noPermission;
-  // Only retryable failures whose retries ran out: a re-run is safe and may succeed. When all
-  // of them were the service answering 5xx, the service is unavailable (69, the brief's code).
-  if (failures.every((f) => f.retryable && isTransient(f.reason)))
-    return failures.every((f) => f.reason === 'service-unavailable')
-      ? ExitCode.unavailable
-      : ExitCode.tempFail;
+  // Only retryable failures whose retries ran out: a re-run is safe and may succeed.
+  if (failures.every((f) => f.retryable && isTransient(f.reason))) return ExitCode.tempFail;
   return ExitCode.stageFailed;
 }
 
