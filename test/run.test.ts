@@ -915,6 +915,35 @@ stages:
     const bytes = (file: string) => readFileSync(join(sb!.standin.dir, 'outputs/one', file), 'latin1');
     expect(bytes(stage.files[0]!)).toContain(elsewhere.replace('{request_id}', id));
     expect(bytes(stage.files[1]!)).toContain(ours.replace('{request_id}', id));
+    // Its own file failed to download: the other host's file of the same name is never taken
+    // for it (it would be labelled and recorded as the job's).
+    sb.standin.writeScenario({
+      downloadAnyHost: true,
+      models: { [KONTEXT]: { base: { queueMs: 0, runMs: 50, output: { images: [elsewhere, ours] } } } },
+      downloads: { [ours]: { fail: 'http' } },
+    });
+    const failing = await sb.run(['run', recipe, '--reporter', 'plain', '--force']);
+    expect(failing.code).toBe(75);
+    expect(sb.runRecord('one').stages['a']!.failure?.reason).toBe('missing-download');
+  });
+
+  it('a job seen completed keeps having its result fetched past the deadline (fetching is free)', async () => {
+    sb = sandbox({
+      models: {
+        [KONTEXT]: {
+          base: { queueMs: 0, runMs: 0, faults: [{ on: 'result', call: [1, 2, 3], error: 69 }] },
+        },
+      },
+    });
+    const recipe = sb.recipe(
+      'one.yaml',
+      kontextRecipe('one', { a: [] }, 'defaults:\n  retries: 0\n  timeout: 1s\n'),
+    );
+    // Backing off between result calls (0.5-1 s, then 1-2 s…) passes the 1 s deadline.
+    const result = await sb.run(['run', recipe, '--reporter', 'plain'], { FACESWAP_POLL_INTERVAL_MS: '500' });
+    expect(result.code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    expect(sb.standin.readLog().filter((r) => r.command === 'result')).toHaveLength(4);
   });
 
   it('a job found finished by the cancel at its deadline is collected, not reported as running and billing', async () => {

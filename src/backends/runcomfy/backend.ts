@@ -25,6 +25,11 @@ export interface RuncomfyBackendOptions {
   readonly submitGraceMs?: number;
   /** How long the service may deny knowing a job this run submitted before it counts as gone. */
   readonly notFoundGraceMs?: number;
+  /**
+   * The client is a 0.1.x build (its `--version`): early ones download output URLs from every
+   * host, not only RunComfy's (contract sections 5 and 11), which changes which file is whose.
+   */
+  readonly anyHostClient?: boolean;
   /** For the jitter of the back-off between failed status checks. Default Math.random. */
   readonly random?: () => number;
 }
@@ -84,8 +89,10 @@ export class RuncomfyBackend implements Backend {
     if ('failure' in finalState) return failed(finalState.failure);
     if ('gone' in finalState)
       return failed({ reason: 'unclear-answer', message: finalState.gone, requestId, jobAlive: false });
-    // A job found ended as the deadline fell is taken as it ended: only a stop of the run ends that.
-    const signal = finalState.atDeadline === true ? request.interruptSignal! : request.signal;
+    // A job that has ended is taken as it ended, whatever the deadline says (its result costs
+    // nothing, and downloads have no deadline of their own, contract section 5): only a stop of
+    // the run ends fetching it.
+    const signal = request.interruptSignal ?? request.signal;
     switch (finalState.state) {
       case 'completed':
         return this.#collect(requestId, request, signal);
@@ -355,13 +362,14 @@ export class RuncomfyBackend implements Backend {
       const fetched = await this.#fetchResult(requestId, partial, dir, signal, tries);
       if (fetched.kind !== 'again') {
         if (fetched.kind === 'failed') await rm(partial, { recursive: true, force: true });
-        if (fetched.kind === 'failed' && signal.aborted) return failed(stoppedFetching(request, requestId));
+        if (fetched.kind === 'failed' && signal.aborted)
+          return failed(stoppedFetching(requestId, request, signal));
         return fetched;
       }
       await rm(partial, { recursive: true, force: true });
       if (tries >= RESULT_TRIES) return failed(fetched.failure);
       await this.#pause(this.#pollBackoff(tries), signal);
-      if (signal.aborted) return failed(stoppedFetching(request, requestId));
+      if (signal.aborted) return failed(stoppedFetching(requestId, request, signal));
     }
   }
 
@@ -393,7 +401,12 @@ export class RuncomfyBackend implements Backend {
     const urls = outputUrls(result.value.output);
     const trusted = urls.filter(isTrustedOutputUrl);
     const { full, empty } = await filesIn(partial);
-    const { ordered, byUrl, missing } = matchFiles(urls, trusted, [...full, ...empty]);
+    const { ordered, byUrl, missing } = matchFiles(
+      urls,
+      trusted,
+      [...full, ...empty],
+      this.#options.anyHostClient === true,
+    );
     const skipped = urls.filter((url) => !isTrustedOutputUrl(url) && !byUrl.has(url));
     if (missing.length > 0)
       return {
@@ -438,21 +451,22 @@ export class RuncomfyBackend implements Backend {
 }
 
 /**
- * Which file the client saved for which URL. A 0.2.0 client downloads the trusted URLs only;
- * early 0.1.x builds download from every host (contract section 5), and their files then take
- * the names in the order of all URLs: more files than the trusted URLs explain say so, and the
- * files are matched to every URL, the untrusted ones' kept as files too. Only a trusted URL with
- * no file is missing.
+ * Which file the client saved for which URL. A 0.2.0 client downloads the trusted URLs only.
+ * Early 0.1.x builds download from every host (contract section 5), and their files take their
+ * names in the order of all URLs; which 0.1.x builds do is not known, so for any 0.1.x client
+ * (`anyHost`) the files are matched to every URL where that explains them, and a trusted URL
+ * whose file would otherwise be an untrusted URL's counts as missing: a file from another host
+ * is never taken for the job's own. Only a trusted URL with no file is missing.
  */
 function matchFiles(
   urls: readonly string[],
   trusted: readonly string[],
   files: readonly string[],
+  anyHost: boolean,
 ): ReturnType<typeof matchDownloads> {
   const match = matchDownloads(trusted, files);
-  if (match.ordered.length <= match.byUrl.size || trusted.length === urls.length) return match;
+  if (!anyHost || trusted.length === urls.length) return match;
   const everyHost = matchDownloads(urls, files);
-  if (!trusted.every((url) => everyHost.byUrl.has(url))) return match;
   return { ...everyHost, missing: everyHost.missing.filter(isTrustedOutputUrl) };
 }
 
@@ -465,13 +479,16 @@ function listed(urls: readonly string[]): string {
   return `${urls.slice(0, 3).join(', ')}${urls.length > 3 ? ', …' : ''}`;
 }
 
-/** A stop of the run while the result of a finished job was being fetched. */
-function stoppedFetching(request: AttemptRequest, requestId: string): AttemptFailure {
+/**
+ * A stop while the result of a finished job was being fetched: only a stop of the run (the
+ * deadline does not end a fetch), unless the backend was given no signal for that alone.
+ */
+function stoppedFetching(requestId: string, request: AttemptRequest, signal: AbortSignal): AttemptFailure {
+  const reason =
+    signal !== request.interruptSignal && request.abortReason() === 'deadline' ? 'timed-out' : 'interrupted';
   return {
-    ...stopFailure(
-      request,
-      ` while fetching the result of finished job ${requestId}; the job is not submitted again, its result is fetched anew`,
-    ),
+    reason,
+    message: `${reason === 'timed-out' ? 'the attempt timed out' : 'the run was interrupted'} while fetching the result of finished job ${requestId}; the job is not submitted again, its result is fetched anew`,
     requestId,
     jobAlive: true,
   };

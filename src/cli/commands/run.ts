@@ -432,6 +432,8 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000,
     ...(submitGraceMs !== undefined && { submitGraceMs }),
     ...(notFoundGraceMs !== undefined && { notFoundGraceMs }),
+    // `runcomfy 0.1.4 (…)`: early 0.1.x clients download from every host (contract section 5).
+    anyHostClient: clientVersion !== null && /^runcomfy 0\.1\./.test(clientVersion.trim()),
   });
   // The offline engine starts (and loads its model) only when a local stage first runs.
   const local = new LocalBackend(dirname(resolve(io.cwd, file)), {

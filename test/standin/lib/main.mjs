@@ -46,9 +46,17 @@ export async function main(argv, env, { log, signals }) {
   const parsed = parseArgs(argv);
   switch (parsed.kind) {
     case 'help':
-    case 'version':
       writeAll(1, parsed.text + '\n');
       return 0;
+    case 'version': {
+      // A scenario acting as an early 0.1.x client (downloads from any host) says so, as the
+      // runner is told to read it (§11: log --version).
+      const old = await loadScenario(env)
+        .then((s) => s.data.downloadAnyHost === true)
+        .catch(() => false);
+      writeAll(1, (old ? parsed.text.replace('0.2.0', '0.1.4') : parsed.text) + '\n');
+      return 0;
+    }
     case 'usage-error':
       writeAll(2, parsed.text + '\n');
       return 2;
