@@ -290,7 +290,9 @@ stages:
     expect(status.stdout).toMatch(
       /swap +local\/face-swap +stale +its files are missing; the offline engine makes them again \(no cost\)/,
     );
-    expect(status.stdout).toContain('a run would call nothing: the offline engine makes missing files again');
+    expect(status.stdout).toMatch(
+      /^a run would call nothing: the offline engine makes missing files again$/m,
+    );
     const again = await run(dir, ['run', 'recipes/local-demo.yaml', '--reporter', 'plain']);
     expect(again.exitCode).toBe(0);
     expect(existsSync(join(dir, 'outputs/local-demo', record.stages['swap']!.files[0]!))).toBe(true);

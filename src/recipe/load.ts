@@ -341,7 +341,9 @@ function tooDeepAt(text: string): number {
     if (end < 0) end = text.length;
     let i = start;
     while (i < end && (text[i] === ' ' || text[i] === '-')) i++;
-    if (i < end && text[i] !== '#' && flow === 0) {
+    // A line of only "-" opens a sequence item whose content follows: a level too.
+    const dashOnly = i === end && text.slice(start, end).includes('-');
+    if (((i < end && text[i] !== '#') || dashOnly) && flow === 0) {
       const indent = i - start;
       while (indents.length > 0 && indents[indents.length - 1]! >= indent) indents.pop();
       indents.push(indent);

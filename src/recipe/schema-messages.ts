@@ -114,7 +114,12 @@ function notHere(issue: SchemaIssue, where: string): WordedIssue {
 }
 
 /** Rewords one ajv issue. `knownKeys` lists a mapping's allowed keys for "did you mean". */
-export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIssue {
+export function wordIssue(
+  issue: SchemaIssue,
+  describe: DescribePath,
+  /** The recipe's own keys, where `${{ }}` is not evaluated (model inputs are). */
+  recipeKeys = false,
+): WordedIssue {
   const where = describe(issue.path);
   const p = issue.params;
   const schema = issue.schema;
@@ -141,7 +146,8 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
       };
     }
     case 'type':
-      if (typeof issue.data === 'string' && issue.data.includes('${{')) return notHere(issue, where);
+      if (recipeKeys && typeof issue.data === 'string' && issue.data.includes('${{'))
+        return notHere(issue, where);
       return {
         code: 'invalid-type',
         message:
@@ -209,7 +215,8 @@ export function wordIssue(issue: SchemaIssue, describe: DescribePath): WordedIss
           path: issue.path,
           atKey: false,
         };
-      if (typeof issue.data === 'string' && issue.data.includes('${{')) return notHere(issue, where);
+      if (recipeKeys && typeof issue.data === 'string' && issue.data.includes('${{'))
+        return notHere(issue, where);
       return {
         code: 'invalid-value',
         message: `invalid value ${describeValue(issue.data)} for ${where}: ${patternHint(pattern)}${typeof issue.data === 'string' ? fixedSpelling(issue.data, pattern) : ''}`,

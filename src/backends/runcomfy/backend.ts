@@ -436,7 +436,7 @@ export class RuncomfyBackend implements Backend {
         : []),
       ...(redirected.length > 0
         ? [
-            `job ${requestId}: ${counted(redirected, 'output URL')} downloaded empty (a redirect off the hosts the client trusts, which it does not follow), so ${redirected.length === 1 ? 'it is' : 'they are'} passed on as ${redirected.length === 1 ? 'a URL' : 'URLs'} but not kept as files: ${listed(redirected)}`,
+            `job ${requestId}: ${counted(redirected, 'output URL')} downloaded empty (probably a redirect off the hosts the client trusts, which it does not follow), so ${redirected.length === 1 ? 'it is' : 'they are'} passed on as ${redirected.length === 1 ? 'a URL' : 'URLs'} but not kept as files: ${listed(redirected)}`,
           ]
         : []),
     ];

@@ -106,14 +106,20 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
     '\n\n';
   if (toCall.length === 0) {
     // No new job; a stage may still be followed up (in flight) or have its files fetched again.
-    const remade = stages.some((s) => s.state === 'stale' && catalog.get(s.model)?.backend === 'local');
+    // Stages that run with no new job: local ones make their files again, hosted ones follow
+    // jobs of earlier runs or fetch their files again. A cached stage with old URLs does neither.
+    const runs = (s: StageStatus) => cache.decisions.get(s.stage)?.kind === 'run';
+    const local = (s: StageStatus) => catalog.get(s.model)?.backend === 'local';
+    const remade = stages.some((s) => runs(s) && local(s));
+    const followed = stages.some((s) => runs(s) && !local(s));
     const why = stages.some((s) => s.state === 'never-run')
       ? 'no stage has a job to submit'
-      : remade
-        ? 'the offline engine makes missing files again, and nothing goes to RunComfy'
-        : stages.every((s) => s.state === 'done' || (s.state === 'stale' && s.wouldCall === 0))
-          ? 'every stage is cached'
-          : 'no new job (jobs of earlier runs are followed up, or their files fetched again)';
+      : !remade && !followed
+        ? 'every stage is cached'
+        : [
+            ...(remade ? ['the offline engine makes missing files again'] : []),
+            ...(followed ? ['jobs of earlier runs are followed up, or their files fetched again'] : []),
+          ].join('; ');
     out += `a run would call nothing: ${why}\n`;
   } else {
     const jobs = toCall.map(

@@ -35,7 +35,7 @@ export function checkRecipeSchema(ctx: AnalysisContext, data: unknown): void {
       ctx.error('unsupported-version', message, ctx.at(['version']));
       continue;
     }
-    const worded = wordIssue(issue, describeRecipePath);
+    const worded = wordIssue(issue, describeRecipePath, true);
     ctx.error(
       worded.code,
       worded.message + inputFieldHint(ctx, data, issue),
