@@ -46,6 +46,27 @@ export function setValue(text: string): { readonly value: JsonValue } | { readon
   return { value: text };
 }
 
+/**
+ * Vars whose names differ only by case: expressions read `vars.NAME` in any case (as GitHub
+ * Actions does), so `vars.still` could not tell `Still` from `still`, nor `--set` which to set.
+ */
+export function checkVarNames(ctx: AnalysisContext, declared: Readonly<Record<string, JsonValue>>): void {
+  const byLower = new Map<string, string>();
+  for (const name of Object.keys(declared)) {
+    const first = byLower.get(name.toLowerCase());
+    if (first === undefined) {
+      byLower.set(name.toLowerCase(), name);
+      continue;
+    }
+    ctx.error(
+      'duplicate-key',
+      `vars "${first}" and "${name}" differ only by case, and expressions read vars.NAME in any case (as GitHub Actions does); rename one`,
+      ctx.at(['vars', name], true),
+      [{ ...ctx.at(['vars', first], true), message: `"${first}" is defined here` }],
+    );
+  }
+}
+
 /** Applies `--set` overrides to the recipe's vars; names that are not declared are errors. */
 export function applySets(
   ctx: AnalysisContext,
