@@ -434,7 +434,7 @@ function whyJobsRun(jobs: readonly PlannedJob[], local: boolean): string {
     );
   if (expired > 0)
     reasons.push(
-      `${expired === jobs.length ? 'its' : `${expired} items'`} cached files are missing and older than cache.url_ttl (the service no longer has them), so ${expired === 1 ? 'that job runs' : 'those jobs run'} again`,
+      `${expired === jobs.length ? 'its' : `${expired} items'`} cached files are missing or changed and older than cache.url_ttl (the service no longer has them), so ${expired === 1 ? 'that job runs' : 'those jobs run'} again`,
     );
   if (inFlight > 0)
     reasons.push(
@@ -444,7 +444,7 @@ function whyJobsRun(jobs: readonly PlannedJob[], local: boolean): string {
     );
   if (missing > 0)
     reasons.push(
-      `${missing === jobs.length ? 'its' : `${missing} items'`} cached files are missing; they are fetched again from the finished job${missing === 1 ? '' : 's'} (no new job)`,
+      `${missing === jobs.length ? 'its' : `${missing} items'`} cached files are missing or changed; they are fetched again from the finished job${missing === 1 ? '' : 's'} (no new job)`,
     );
   return reasons.join('; ');
 }
