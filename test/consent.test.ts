@@ -140,6 +140,18 @@ describe('consent failures, exactly as validate prints them', () => {
     });
   }
 
+  it('a subject without a release, or an assets rule without rights, is missing consent (77), located', async () => {
+    const result = await runCli(['validate', `${dir}/record-missing.yaml`], { cwd: root });
+    expect(result.code).toBe(77);
+    expect(result.stderr).toContain(
+      `${dir}/record-missing.yaml:6:5: error: consent subject "ana" records no release; add "release: <the reference of the signed release>" for this person's face, or stop using it\n`,
+    );
+    expect(result.stderr).toContain(
+      `${dir}/record-missing.yaml:8:7: error: consent.assets[0] records no rights; add "rights: <how you hold the rights to this material>" (owned, licensed, …)\n`,
+    );
+    expect(result.stderr).toMatch(/\n2 errors\n$/);
+  });
+
   it('a consented recipe passes', async () => {
     const result = await runCli(['validate', `${dir}/ok.yaml`], { cwd: root });
     expect(result).toEqual({

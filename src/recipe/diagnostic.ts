@@ -94,6 +94,8 @@ export type DiagnosticCode =
   // consent and the prompt screen (docs/consent.md): not permitted, 77
   | 'consent-missing'
   | 'disclosure-missing'
+  | 'release-missing'
+  | 'rights-missing'
   | 'subjects-missing'
   | 'unknown-subject'
   | 'release-expired'

@@ -35,6 +35,7 @@ export function checkRecipeSchema(ctx: AnalysisContext, data: unknown): void {
       ctx.error('unsupported-version', message, ctx.at(['version']));
       continue;
     }
+    if (consentRecordMissing(ctx, issue)) continue;
     const worded = wordIssue(issue, describeRecipePath, true);
     ctx.error(
       worded.code,
@@ -42,6 +43,38 @@ export function checkRecipeSchema(ctx: AnalysisContext, data: unknown): void {
       ctx.at(worded.path, worded.atKey),
     );
   }
+}
+
+/**
+ * A consent subject with no `release`, or an assets rule with no `rights`: the record of a
+ * person's consent or of the rights to the material is missing, which is not permitted (77) like
+ * any other missing consent (docs/consent.md), not a mere shape problem.
+ */
+function consentRecordMissing(ctx: AnalysisContext, issue: SchemaIssue): boolean {
+  if (issue.keyword !== 'required' || issue.path[0] !== 'consent') return false;
+  const key = issue.params['missingProperty'];
+  const [, block, which] = issue.path;
+  if (block === 'subjects' && issue.path.length === 3 && key === 'release') {
+    ctx.error(
+      'release-missing',
+      `consent subject "${String(which)}" records no release; add "release: <the reference of the signed release>" for this person's face, or stop using it`,
+      ctx.at(issue.path, true),
+      undefined,
+      'not-permitted',
+    );
+    return true;
+  }
+  if (block === 'assets' && issue.path.length === 3 && key === 'rights') {
+    ctx.error(
+      'rights-missing',
+      `consent.assets[${String(which)}] records no rights; add "rights: <how you hold the rights to this material>" (owned, licensed, …)`,
+      ctx.at(issue.path, true),
+      undefined,
+      'not-permitted',
+    );
+    return true;
+  }
+  return false;
 }
 
 /**
