@@ -35,6 +35,11 @@ function chainRecordOf(box: RunnerSandbox, model: string): string {
   return jobRecordPaths(box, 'chain').find((f) => readFileSync(f, 'utf8').includes(model))!;
 }
 
+/** The chain's face output, as a path: the newest run's first file of stage "face". */
+function chainFaceFile(box: RunnerSandbox): string {
+  return join(box.standin.dir, 'outputs/chain', box.runRecord('chain').stages['face']!.files[0]!);
+}
+
 /** Rewrites fields of a job record, as a hand edit or another version would. */
 function editRecord(path: string, change: Record<string, unknown>): void {
   writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), ...change }));
@@ -336,7 +341,7 @@ stages:
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
     await sb.run(['run', recipe, '--reporter', 'plain']);
-    const face = join(sb.standin.dir, 'outputs/chain', sb.runRecord('chain').stages['face']!.files[0]!);
+    const face = chainFaceFile(sb);
     const original = readFileSync(face);
     writeFileSync(face, Buffer.concat([original, Buffer.from('another picture')]));
     const again = await sb.run(['run', recipe, '--reporter', 'plain']);
@@ -364,7 +369,7 @@ stages:
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
     await sb.run(['run', recipe, '--reporter', 'plain']);
-    const face = join(sb.standin.dir, 'outputs/chain', sb.runRecord('chain').stages['face']!.files[0]!);
+    const face = chainFaceFile(sb);
     const original = readFileSync(face);
     const edited = Buffer.from(original);
     edited.writeUInt8(edited.readUInt8(edited.length - 1) ^ 0xff, edited.length - 1);
@@ -397,8 +402,7 @@ stages:
     expect(again.code).toBe(0);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
     expect(sb.runRecord('chain').stages['motion']).toMatchObject({ status: 'cached' });
-    const face = sb.runRecord('chain').stages['face']!.files[0]!;
-    expect(existsSync(join(sb.standin.dir, 'outputs/chain', face))).toBe(true);
+    expect(existsSync(chainFaceFile(sb))).toBe(true);
   });
 
   it('a job record with fields of the wrong type (files, finishedAt) is ignored and reported, not a crash', async () => {
