@@ -318,7 +318,7 @@ export class RuncomfyBackend implements Backend {
       request.abortReason() === 'deadline' &&
       request.interruptSignal?.aborted === false
     )
-      return { state: ended, atDeadline: true };
+      return { state: ended };
     const what =
       outcome === 'cancelled'
         ? `job ${requestId} was cancelled on the service`
@@ -360,14 +360,10 @@ export class RuncomfyBackend implements Backend {
     for (let tries = 1; ; tries++) {
       await rm(partial, { recursive: true, force: true });
       const fetched = await this.#fetchResult(requestId, partial, dir, signal, tries);
-      if (fetched.kind !== 'again') {
-        if (fetched.kind === 'failed') await rm(partial, { recursive: true, force: true });
-        if (fetched.kind === 'failed' && signal.aborted)
-          return failed(stoppedFetching(requestId, request, signal));
-        return fetched;
-      }
+      if (fetched.kind === 'succeeded') return fetched;
       await rm(partial, { recursive: true, force: true });
-      if (tries >= RESULT_TRIES) return failed(fetched.failure);
+      if (signal.aborted) return failed(stoppedFetching(requestId, request, signal));
+      if (fetched.kind === 'failed' || tries >= RESULT_TRIES) return failed(fetched.failure);
       await this.#pause(this.#pollBackoff(tries), signal);
       if (signal.aborted) return failed(stoppedFetching(requestId, request, signal));
     }
@@ -549,12 +545,9 @@ export function safeSegment(id: string): string {
 /** The answer for a request id the service does not know (HTTP 404, `API error 404: … not found`). */
 const NOT_FOUND = /\b404\b|not found/i;
 
-/**
- * How following a job ended; `gone`: the service does not know it (any more), and why;
- * `atDeadline`: the job was found ended only by the cancel at the attempt's deadline.
- */
+/** How following a job ended; `gone`: the service does not know it (any more), and why. */
 type Followed =
-  | { readonly state: 'completed' | 'failed' | 'cancelled'; readonly atDeadline?: boolean }
+  | { readonly state: 'completed' | 'failed' | 'cancelled' }
   | { readonly failure: AttemptFailure }
   | { readonly gone: string };
 
