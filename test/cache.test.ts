@@ -566,6 +566,32 @@ describe('state and locks', () => {
     expect(readdirSync(jobs).filter((f) => f.endsWith('.json'))).toHaveLength(2);
   });
 
+  it('a submit that never answered is no job in flight: status, --dry-run and clean say what the run does', async () => {
+    // A dropped connection at submit: the job may exist, but without a request id nothing can
+    // follow it, and the next run submits anew. Saying "followed, not paid again" was wrong.
+    sb = sandbox({ models: { [KONTEXT]: { steps: [1], then: 'repeat-last' } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('retries: 2', 'retries: 0'));
+    const submits = () => sb.standin.readLog().filter((r) => r.command === 'run').length;
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).not.toBe(0);
+    expect(submits()).toBe(1);
+    const status = await sb.run(['status', recipe]);
+    expect(status.stdout).not.toContain('running');
+    expect(status.stdout).toContain('a run would call: face (1 job), motion (1 job)');
+    const dry = await sb.run(['run', recipe, '--dry-run']);
+    expect(dry.stdout).toContain('never returned a request id (no job to follow), so it is submitted again');
+    expect(dry.stdout).not.toContain('not paid again');
+    const clean = await sb.run(['clean', recipe, '--keep-outputs']);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stdout).toContain('removed .faceswap/chain');
+    sb.standin.writeScenario({});
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    expect(submits()).toBe(3);
+    // Nothing left to clean twice: said so, not "removed".
+    await sb.run(['clean', recipe]);
+    const again = await sb.run(['clean', recipe]);
+    expect(again.stdout).toBe('no state to remove (.faceswap/chain)\nno outputs to remove (outputs/chain)\n');
+  });
+
   it('a lock from another host is respected while its heartbeat is fresh and taken over once it is stale', async () => {
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

@@ -83,8 +83,12 @@ export type PlannedJob =
   /** The very request of a forced stage: it takes that stage's new job, no call of its own. */
   | { readonly kind: 'shared'; readonly stage: StageId }
   | { readonly kind: 'follow'; readonly requestId?: string; readonly why: 'in-flight' | 'files-missing' }
-  /** A new, paid job; `files-expired`: its earlier result's files are gone, here and on the service. */
-  | { readonly kind: 'submit'; readonly why?: 'files-expired' | 'local-file-changed' };
+  /**
+   * A new, paid job; `files-expired`: its earlier result's files are gone, here and on the
+   * service; `submit-unanswered`: an earlier run's submit never returned a request id, so there
+   * is no job to follow.
+   */
+  | { readonly kind: 'submit'; readonly why?: 'files-expired' | 'local-file-changed' | 'submit-unanswered' };
 
 export interface CachePlan {
   readonly decisions: ReadonlyMap<StageId, CacheDecision>;
@@ -311,8 +315,19 @@ export async function planCache(
             requestId: record.requestId,
             why: record.status === 'succeeded' ? 'files-missing' : 'in-flight',
           });
-        } else if (record?.status === 'submitting') jobs.push({ kind: 'follow', why: 'in-flight' });
-        else jobs.push({ kind: 'submit' });
+        } else if (record?.status === 'submitting') {
+          // As the run will take it (JobStore.pendingRequestId), without waiting for an answer.
+          const submission = await store.submission(record);
+          jobs.push(
+            submission.kind === 'unanswered'
+              ? { kind: 'submit', why: 'submit-unanswered' }
+              : {
+                  kind: 'follow',
+                  why: 'in-flight',
+                  ...(submission.kind === 'answered' && { requestId: submission.requestId }),
+                },
+          );
+        } else jobs.push({ kind: 'submit' });
       }
       const fanOut = spec.foreach !== undefined || inputs.fanOut;
       if (records.length < jobs.length)
@@ -408,7 +423,8 @@ function whyJobsRun(jobs: readonly PlannedJob[], local: boolean): string {
       .length;
   let expired = jobs.filter((j) => j.kind === 'submit' && j.why === 'files-expired').length;
   const changed = jobs.filter((j) => j.kind === 'submit' && j.why === 'local-file-changed').length;
-  const submit = count('submit') - expired - changed;
+  const unanswered = jobs.filter((j) => j.kind === 'submit' && j.why === 'submit-unanswered').length;
+  const submit = count('submit') - expired - changed - unanswered;
   const inFlight = count('follow', 'in-flight');
   let missing = count('follow', 'files-missing');
   const reasons: string[] = [];
@@ -431,6 +447,10 @@ function whyJobsRun(jobs: readonly PlannedJob[], local: boolean): string {
   if (changed > 0)
     reasons.push(
       `${changed === jobs.length ? 'a local file it reads' : `a local file ${changed} items read`} changed since its cached result was made`,
+    );
+  if (unanswered > 0)
+    reasons.push(
+      `${unanswered === jobs.length ? 'its' : `${unanswered} items'`} earlier submit${unanswered === 1 ? '' : 's'} never returned a request id (no job to follow), so ${unanswered === 1 ? 'it is' : 'they are'} submitted again`,
     );
   if (expired > 0)
     reasons.push(

@@ -275,6 +275,27 @@ export class JobStore {
   }
 
   /**
+   * What became of a submission recorded as `submitting`, without waiting: `answered` when its
+   * stdout holds the request id; `pending` while the runner that started it, or the submit
+   * process itself, may still answer; `unanswered` when nothing ever will (the submit failed or
+   * was cut off before an id came back): there is no job to follow, and a run submits anew.
+   */
+  async submission(
+    record: JobRecord & { status: 'submitting' },
+  ): Promise<
+    { readonly kind: 'answered'; readonly requestId: string } | { readonly kind: 'pending' | 'unanswered' }
+  > {
+    const id = await readRequestId(record.stdoutFile);
+    if (id !== undefined) return { kind: 'answered', requestId: id };
+    const submitterAlive =
+      record.submitter.pid !== process.pid && processAlive(record.submitter.pid, record.submitter.startTime);
+    // The runner that wrote the record is gone; its submit child may still be finishing.
+    return submitterAlive || (await childMayBeRunning(record.stdoutFile))
+      ? { kind: 'pending' }
+      : { kind: 'unanswered' };
+  }
+
+  /**
    * The request id of an interrupted submission, if it created a job: read from the stdout
    * file the submit process wrote. If that process still runs (it outlives a killed runner
    * because it has its own process group), wait for it first.
@@ -285,14 +306,9 @@ export class JobStore {
   ): Promise<string | undefined> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const id = await readRequestId(record.stdoutFile);
-      if (id !== undefined) return id;
-      const submitterAlive =
-        record.submitter.pid !== process.pid &&
-        processAlive(record.submitter.pid, record.submitter.startTime);
-      // The runner that wrote the record is gone; its submit child may still be finishing.
-      if (!submitterAlive && !(await childMayBeRunning(record.stdoutFile))) return undefined;
-      if (Date.now() > deadline) return undefined;
+      const state = await this.submission(record);
+      if (state.kind === 'answered') return state.requestId;
+      if (state.kind === 'unanswered' || Date.now() > deadline) return undefined;
       await sleep(100);
     }
   }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { acquireLock } from '../../state/lock.js';
@@ -38,6 +39,8 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
     recipeName: name,
     ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
   });
+  // Taking the lock makes the state folder: whether there was any state is known only before.
+  const hadState = existsSync(stateDir);
   const lock = await acquireLock(stateDir, `faceswap-pipe clean ${file}`);
   if (!lock.acquired) {
     io.stderr.write(
@@ -48,15 +51,19 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
   try {
     // A job an earlier (killed) run submitted may still run, and bill, on the service: its
     // record is the only way a run can follow it up instead of paying for it again.
-    const inFlight = (await new JobStore(stateDir, (t) => t).all()).filter(
-      (r) => r.status === 'submitted' || r.status === 'submitting',
-    );
+    // A submit that never returned a request id (and never will) left nothing to follow.
+    const store = new JobStore(stateDir, (t) => t);
+    const inFlight: string[] = [];
+    for (const r of await store.all()) {
+      if (r.status === 'submitted') inFlight.push(`${r.stage} (${r.requestId})`);
+      if (r.status !== 'submitting') continue;
+      const submission = await store.submission(r);
+      if (submission.kind === 'answered') inFlight.push(`${r.stage} (${submission.requestId})`);
+      else if (submission.kind === 'pending') inFlight.push(`${r.stage} (submit not answered yet)`);
+    }
     if (inFlight.length > 0 && options.force !== true) {
-      const ids = inFlight.map(
-        (r) => `${r.stage} (${r.status === 'submitted' ? r.requestId : 'submit unanswered'})`,
-      );
       io.stderr.write(
-        `faceswap-pipe: error: ${inFlight.length} job${inFlight.length === 1 ? ' is' : 's are'} still recorded as in flight: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}.\n` +
+        `faceswap-pipe: error: ${inFlight.length} job${inFlight.length === 1 ? ' is' : 's are'} still recorded as in flight: ${inFlight.slice(0, 5).join(', ')}${inFlight.length > 5 ? ', …' : ''}.\n` +
           `The service may still be running (and billing) ${inFlight.length === 1 ? 'it' : 'them'}; cleaning would forget ${inFlight.length === 1 ? 'it' : 'them'} and the next run would pay again.\n` +
           `Run the recipe once to follow ${inFlight.length === 1 ? 'it' : 'them'} up (faceswap-pipe run ${file}), or forget ${inFlight.length === 1 ? 'it' : 'them'} with clean --force.\n`,
       );
@@ -70,11 +77,13 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
     await lock.release();
   }
   await rmdir(stateDir).catch(() => undefined);
-  io.stdout.write(`removed ${relative(io.cwd, stateDir) || stateDir}\n`);
+  const shown = (dir: string) => relative(io.cwd, dir) || dir;
+  io.stdout.write(hadState ? `removed ${shown(stateDir)}\n` : `no state to remove (${shown(stateDir)})\n`);
   if (!options.keepOutputs) {
     const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: name });
+    const hadOutputs = existsSync(outDir);
     await rm(outDir, { recursive: true, force: true });
-    io.stdout.write(`removed ${relative(io.cwd, outDir) || outDir}\n`);
+    io.stdout.write(hadOutputs ? `removed ${shown(outDir)}\n` : `no outputs to remove (${shown(outDir)})\n`);
   }
   return ExitCode.ok;
 }
