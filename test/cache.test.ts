@@ -571,7 +571,8 @@ describe('state and locks', () => {
     // follow it, and the next run submits anew. Saying "followed, not paid again" was wrong.
     sb = sandbox({ models: { [KONTEXT]: { steps: [1], then: 'repeat-last' } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('retries: 2', 'retries: 0'));
-    const submits = () => sb.standin.readLog().filter((r) => r.command === 'run').length;
+    const standin = sb.standin;
+    const submits = () => standin.readLog().filter((r) => r.command === 'run').length;
     expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).not.toBe(0);
     expect(submits()).toBe(1);
     const status = await sb.run(['status', recipe]);

@@ -243,6 +243,49 @@ describe('--catalog cannot switch consent off', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("takes a folder's valid JSON Schema as is, and names a schema ajv cannot use (exit 65, not an internal error)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'catalog-'));
+    try {
+      mkdirSync(join(dir, 'cat'));
+      const schema = (prompt: object) => ({
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        type: 'object',
+        'x-faceswap': { model: 'acme/edit/v1', medium: 'still' },
+        required: ['prompt'],
+        // Valid 2020-12 that ajv's strict mode refuses: a pattern with no type, an annotation.
+        properties: { prompt, tag: { pattern: '^h', 'x-ui': { order: 1 } } },
+        additionalProperties: false,
+      });
+      const file = join(dir, 'cat', 'acme.json');
+      writeFileSync(file, JSON.stringify(schema({ type: 'string' })));
+      writeFileSync(
+        join(dir, 'r.yaml'),
+        'version: 1\nname: c\nstages:\n  a:\n    model: acme/edit/v1\n    input: { prompt: hi, tag: xy }\n',
+      );
+      const checked = await runCli(['validate', 'r.yaml', '--catalog', 'cat'], { cwd: dir });
+      expect(checked.code).toBe(65);
+      expect(checked.stderr).toContain(
+        'invalid value "xy" for input field "tag" of stage "a": it must match ^h',
+      );
+      for (const [prompt, why] of [
+        [{ type: 'strang' }, 'schema is invalid'],
+        [{ $ref: '#/$defs/nope' }, "can't resolve reference #/$defs/nope"],
+      ] as const) {
+        writeFileSync(file, JSON.stringify(schema(prompt)));
+        for (const argv of [['validate', 'r.yaml'], ['models']]) {
+          const result = await runCli([...argv, '--catalog', 'cat'], { cwd: dir });
+          expect(result.code).toBe(65);
+          expect(result.stderr).toContain(
+            `model schema cat/acme.json is not a JSON Schema faceswap-pipe can use: ${why}`,
+          );
+          expect(result.stderr).not.toContain('internal error');
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('schema', () => {

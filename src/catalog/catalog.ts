@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SCHEMAS_DIR } from '../paths.js';
 import { sha256Hex } from '../util/sha256.js';
 import { canonicalJson, isJsonObject } from '../util/json.js';
+import { inputChecker } from './input-check.js';
 import type { Backend, FieldSummary, Medium, ModelId, ModelInfo } from './model.js';
 
 /** Thrown for a catalog file that cannot be used; the CLI reports it as a usage/data problem. */
@@ -30,13 +31,17 @@ export class Catalog {
     this.#models = models;
   }
 
-  static load(overrideDirs: readonly string[] = []): Catalog {
+  /**
+   * `overrideDirs` relative to `cwd` (the command's folder; default this process's), and named
+   * in messages as given.
+   */
+  static load(overrideDirs: readonly string[] = [], cwd = process.cwd()): Catalog {
     const models = new Map<string, ModelInfo>();
     const builtIn = join(SCHEMAS_DIR, 'models');
     for (const dir of [builtIn, ...overrideDirs]) {
       let names: string[];
       try {
-        names = readdirSync(dir)
+        names = readdirSync(resolve(cwd, dir))
           .filter((n) => n.endsWith('.json'))
           .sort();
       } catch (cause) {
@@ -49,9 +54,13 @@ export class Catalog {
         throw new CatalogError(`cannot read the model catalog folder ${dir}: ${(cause as Error).message}`);
       }
       for (const name of names) {
-        const info = readModelFile(join(dir, name));
+        const info = readModelFile(join(dir, name), resolve(cwd, dir, name));
         const known = models.get(info.id);
-        models.set(info.id, known && dir !== builtIn ? keepConsentFacts(known, info) : info);
+        const model = known && dir !== builtIn ? keepConsentFacts(known, info) : info;
+        // A folder's schema is compiled now, so a schema ajv cannot use is this folder's
+        // problem named as such, not an internal error halfway through checking a recipe.
+        if (dir !== builtIn) usableSchema(model, join(dir, name));
+        models.set(info.id, model);
       }
     }
     return new Catalog(models);
@@ -84,9 +93,20 @@ function keepConsentFacts(known: ModelInfo, override: ModelInfo): ModelInfo {
   };
 }
 
-function readModelFile(file: string): ModelInfo {
+function usableSchema(model: ModelInfo, file: string): void {
+  try {
+    inputChecker(model);
+  } catch (cause) {
+    throw new CatalogError(
+      `model schema ${file} is not a JSON Schema faceswap-pipe can use: ${(cause as Error).message}; fix the file or remove it from the catalog folder`,
+    );
+  }
+}
+
+/** `file` as the user named it (for messages), `path` to read. */
+function readModelFile(file: string, path: string): ModelInfo {
   let schema: unknown;
-  const text = readFileSync(file, 'utf8');
+  const text = readFileSync(path, 'utf8');
   try {
     schema = JSON.parse(text);
   } catch (cause) {

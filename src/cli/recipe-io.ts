@@ -11,7 +11,7 @@ import { wantsColor, type CliIo } from './io.js';
 export function loadCatalog(io: CliIo, dirs: readonly string[]): Catalog | { exit: number } {
   const fromEnv = (io.env['FACESWAP_CATALOG'] ?? '').split(':').filter((d) => d !== '');
   try {
-    return Catalog.load([...fromEnv, ...dirs]);
+    return Catalog.load([...fromEnv, ...dirs], io.cwd);
   } catch (cause) {
     if (cause instanceof CatalogError) {
       io.stderr.write(`faceswap-pipe: error: ${cause.message}\n`);

@@ -100,7 +100,10 @@ export class SchemaChecker {
   }
 
   #compiler(): Ajv2020 {
-    if (!this.#ajv) this.#ajv = createAjv();
+    // What is compiled here was not compiled at build time: a --catalog folder's schema (a
+    // team's own, valid JSON Schema with its own annotations, say) or one edited since the
+    // build. ajv's strict mode is for our schemas, and the build applies it to them.
+    if (!this.#ajv) this.#ajv = createAjv({ strict: false });
     return this.#ajv;
   }
 }
@@ -109,11 +112,14 @@ export class SchemaChecker {
  * A configured ajv instance. The build script (scripts/build-validators.mjs) uses it with
  * `standalone` to generate the ahead-of-time validators, so both paths share every option.
  */
-export function createAjv(options: { readonly standalone?: boolean } = {}): Ajv2020 {
+export function createAjv(
+  options: { readonly standalone?: boolean; readonly strict?: boolean } = {},
+): Ajv2020 {
   const require = createRequire(import.meta.url);
   const { Ajv2020: AjvClass } = require('ajv/dist/2020.js') as { Ajv2020: new (options: object) => Ajv2020 };
   const ajv = new AjvClass({
     ...AJV_OPTIONS,
+    ...(options.strict === false && { strict: false }),
     ...(options.standalone && { code: { source: true, esm: true } }),
   });
   for (const keyword of ANNOTATION_KEYWORDS)
