@@ -67,6 +67,19 @@ describe('usage errors exit 64', () => {
       ['validate', '--max-recipe-size', 'lots', recipe],
       'expected a size such as 8MB',
     ],
+    // An unset variable in `--only "$STAGE"` must not select the whole recipe (and pay for it).
+    ...(['--only=', '--only=,', '--from=', '--until=', '--force='] as const).map(
+      (option): [string, string[], string] => [
+        `an empty ${option.slice(0, -1)}`,
+        ['run', option, '--dry-run', recipe],
+        'expected a stage id, but the value is empty',
+      ],
+    ),
+    [
+      '--fail-fast with --keep-going',
+      ['run', '--keep-going', '--fail-fast', '--dry-run', recipe],
+      "option '--keep-going' cannot be used with option '--fail-fast'",
+    ],
   ];
   for (const [what, argv, message] of cases) {
     it(what, async () => {

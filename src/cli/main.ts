@@ -109,7 +109,12 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
     .addOption(options.engine())
     .addOption(new Option('-j, --concurrency <n>', 'jobs running at once').argParser(positiveInt).default(4))
     .option('--fail-fast', 'stop starting stages after the first failure and cancel running ones', false)
-    .option('--keep-going', 'keep running stages that do not depend on a failed one (default)')
+    .addOption(
+      new Option(
+        '--keep-going',
+        'keep running stages that do not depend on a failed one (default)',
+      ).conflicts('failFast'),
+    )
     .option(
       '--dry-run',
       'resolve and check everything and print the exact runcomfy commands, but call nothing',
@@ -145,8 +150,10 @@ Exit codes: 0 ok, 1 a stage failed, 64 usage, 65 invalid recipe or data, 66 miss
         'run just this stage (repeatable, or comma-separated); upstream results come from the cache',
       ).argParser(collectStages),
     )
-    .option('--from <stage>', 'run this stage and everything downstream of it')
-    .option('--until <stage>', 'run this stage and everything it needs')
+    .addOption(
+      new Option('--from <stage>', 'run this stage and everything downstream of it').argParser(oneStage),
+    )
+    .addOption(new Option('--until <stage>', 'run this stage and everything it needs').argParser(oneStage))
     .addOption(
       new Option(
         '--poll-interval <ms>',
@@ -320,7 +327,6 @@ function positiveInt(value: string): number {
   return n;
 }
 
-/** Repeatable stage options; values may also be comma-separated (`--only a,b`). */
 /**
  * `run --force campaign.yaml`: `--force` takes an optional stage, so commander hands it the
  * recipe. A stage id never contains "." or "/", so a last `--force` value that does is the
@@ -338,18 +344,28 @@ function recipeAfterForce(
   return { file: last, opts: { ...opts, force: rest.length > 0 ? rest : true } };
 }
 
+/**
+ * Repeatable stage options; values may also be comma-separated (`--only a,b`). An empty value
+ * (`--only "$STAGE"` with the variable unset) names no stage: an error, not the whole recipe.
+ */
 function collectStages(value: string, previous: unknown): string[] {
   const before = Array.isArray(previous) ? (previous as string[]) : [];
-  return [
-    ...before,
-    ...value
-      .split(',')
-      .map((v) => v.trim())
-      .filter((v) => v !== ''),
-  ];
+  const stages = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (stages.length === 0) throw new InvalidArgumentError(NO_STAGE);
+  return [...before, ...stages];
 }
 
-/** Adds the options of the commands that read a recipe's state (status, clean), defined once. */
+function oneStage(value: string): string {
+  const stage = value.trim();
+  if (stage === '') throw new InvalidArgumentError(NO_STAGE);
+  return stage;
+}
+
+const NO_STAGE = 'expected a stage id, but the value is empty (an unset variable?)';
+
 /** The options of the commands that analyse a recipe without running it, in their help order. */
 function withAnalysisOptions(command: Command, { insecureLocal = true } = {}): Command {
   for (const option of [
@@ -363,6 +379,7 @@ function withAnalysisOptions(command: Command, { insecureLocal = true } = {}): C
   return command;
 }
 
+/** Adds the options of the commands that read a recipe's state (status, clean), defined once. */
 function withStateOptions(command: Command): Command {
   for (const option of [
     options.set(),
