@@ -3,7 +3,7 @@
  * refuses new entries with ENOENT (a folder under /proc), and the CLI reports an output or state
  * folder it cannot create as exit 73 with a way forward, not as an internal error.
  */
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,20 @@ describe('a folder the run cannot create', () => {
       },
     );
     expect(result.stderr).toMatch(/cannot create .*taken.*: a file is in the way of a folder \(ENOTDIR\)/);
+    expect(result.code).toBe(73);
+  });
+
+  it('a folder where the lock file goes: exit 73', async () => {
+    mkdirSync(join(dir, 'state', 'local-demo', 'lock'), { recursive: true });
+    const result = await runCli(
+      ['run', recipe, '--out', join(dir, 'out'), '--state-dir', join(dir, 'state')],
+      {
+        cwd: dir,
+      },
+    );
+    expect(result.stderr).toContain(
+      `cannot create ${join(dir, 'state', 'local-demo', 'lock')}: a folder is in the way of a file (ERR_FS_EISDIR)`,
+    );
     expect(result.code).toBe(73);
   });
 });

@@ -345,8 +345,12 @@ describe('faceswap-pipe report', () => {
     const missing = await sb!.run(['report', 'outputs/nope/runs/x']);
     expect(missing.code).toBe(66);
     expect(missing.stderr).toMatch(
-      /^faceswap-pipe: error: cannot read the run record .*outputs\/nope\/runs\/x\/run\.json: ENOENT\n$/,
+      /^faceswap-pipe: error: \/.*outputs\/nope\/runs\/x holds no run\.json; name a run folder \(outputs\/<recipe>\/runs\/<time>\/, where run\.json is\), or none for the newest run under --out\n$/,
     );
+    // A file (the recipe, say) where a run folder belongs.
+    const file = await sb!.run(['report', `${rel}/run.json`]);
+    expect(file.code).toBe(66);
+    expect(file.stderr).toContain('run.json is a file, not a run folder; name a run folder');
     writeFileSync(join(runDir, 'run.json'), '{"schemaVersion": 1');
     const broken = await sb!.run(['report', rel]);
     expect(broken.code).toBe(65);

@@ -69,6 +69,8 @@ const CANNOT_CREATE: Readonly<Record<string, string>> = {
   EDQUOT: 'the disk quota is exhausted',
   ENOTDIR: 'a file is in the way of a folder',
   EISDIR: 'a folder is in the way of a file',
+  // fs.rm's own code for a folder where it expected a file (a folder named like the lock file).
+  ERR_FS_EISDIR: 'a folder is in the way of a file',
   ENOENT: 'its parent folder does not accept new entries',
 };
 

@@ -138,9 +138,16 @@ export async function readRunData(runDir: string, options: ReadRunOptions = {}):
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? `${dir} holds no run.json`
+        : code === 'ENOTDIR'
+          ? `${dir} is a file, not a run folder`
+          : `cannot read the run record ${path} (${code ?? String(cause)})`;
     throw new RunRecordError(
       'missing',
-      `cannot read the run record ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
+      `${why}; name a run folder (outputs/<recipe>/runs/<time>/, where run.json is), or none for the newest run under --out`,
     );
   }
   let json: unknown;
