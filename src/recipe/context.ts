@@ -8,6 +8,7 @@ import {
   type DiagnosticLocation,
   type RelatedLocation,
 } from './diagnostic.js';
+import type { Template } from './expressions.js';
 import type { SourceFile, SourceRange } from './source.js';
 import type { DataPath, YamlIndex } from './yaml-index.js';
 
@@ -27,6 +28,11 @@ export class AnalysisContext {
    * string" for a broken expression).
    */
   readonly brokenValues: DataPath[] = [];
+  /**
+   * The expressions of those values that did parse, with the value's path and text: what they
+   * reference is still checked, so one bad expression does not hide an unknown var beside it.
+   */
+  readonly brokenTemplates: { readonly template: Template; readonly path: DataPath }[] = [];
   /**
    * With `deferLocalFiles`, a local input that names no file is kept here, per stage, instead of
    * reported: only a run that submits that stage needs the file (a cached stage, or one outside

@@ -63,7 +63,12 @@ export interface TemplateSyntaxError {
 export type TemplateParse =
   | { readonly kind: 'plain' }
   | { readonly kind: 'template'; readonly template: Template }
-  | { readonly kind: 'error'; readonly errors: readonly TemplateSyntaxError[] };
+  | {
+      readonly kind: 'error';
+      readonly errors: readonly TemplateSyntaxError[];
+      /** The expressions of the string that did parse: their references are still checked. */
+      readonly parsed: readonly ExpressionPart[];
+    };
 
 const OPEN = '${{';
 const CLOSE = '}}';
@@ -132,8 +137,8 @@ export function parseTemplate(
     }
     cursor = close + CLOSE.length;
   }
-  if (errors.length > 0) return { kind: 'error', errors };
   const exprParts = parts.filter((p): p is ExpressionPart => typeof p !== 'string');
+  if (errors.length > 0) return { kind: 'error', errors, parsed: exprParts };
   // As in GitHub Actions, only a value that is the expression and nothing else keeps its type:
   // `"  ${{ vars.x }}  "` is text with its spaces, and `" ${{ vars.list }}"` is text too.
   const whole = parts.length === 1 && exprParts.length === 1;

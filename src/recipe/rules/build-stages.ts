@@ -145,6 +145,11 @@ export function toValueNode(
         case 'error': {
           const here = [...at];
           ctx.brokenValues.push(here);
+          if (parsed.parsed.length > 0)
+            ctx.brokenTemplates.push({
+              template: { source: value, parts: parsed.parsed, whole: false },
+              path: here,
+            });
           for (const problem of parsed.errors) {
             ctx.error(problem.code, problem.message, ctx.atText(here, value, problem.offset, problem.length));
           }

@@ -1,8 +1,9 @@
 import { isJsonObject } from '../../util/json.js';
 import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
-import type { AccessSegment, Reference } from '../expressions.js';
-import type { StageId, StageSpec, ValueNode } from '../types.js';
+import type { AccessSegment, Reference, Template } from '../expressions.js';
+import type { StageId, StageSpec } from '../types.js';
+import type { DataPath } from '../yaml-index.js';
 import { templatesOf } from './build-stages.js';
 
 /**
@@ -16,19 +17,23 @@ export function checkReferences(
 ): void {
   for (const stage of stages.values()) {
     for (const node of [stage.input, stage.swap, stage.foreach]) {
-      if (node) checkNode(ctx, stages, varNames, stage, node);
+      if (node) checkTemplates(ctx, stages, varNames, stage, templatesOf(node));
     }
+  }
+  for (const broken of ctx.brokenTemplates) {
+    const stage = broken.path[0] === 'stages' ? stages.get(broken.path[1] as StageId) : undefined;
+    if (stage) checkTemplates(ctx, stages, varNames, stage, [broken]);
   }
 }
 
-function checkNode(
+function checkTemplates(
   ctx: AnalysisContext,
   stages: ReadonlyMap<StageId, StageSpec>,
   varNames: readonly string[],
   stage: StageSpec,
-  node: ValueNode,
+  templates: readonly { readonly template: Template; readonly path: DataPath }[],
 ): void {
-  for (const { template, path } of templatesOf(node)) {
+  for (const { template, path } of templates) {
     for (const part of template.parts) {
       if (typeof part === 'string') continue;
       for (const ref of part.references) {
