@@ -10,18 +10,60 @@ import { reasonText } from './format.js';
  */
 export class PlainReporter implements RunObserver {
   readonly #out: TextSink;
+  /** Each fan-out stage's job count and the items retrying now. */
+  readonly #fanOuts = new Map<string, { readonly jobs: number; readonly retrying: Set<number> }>();
 
   constructor(out: TextSink) {
     this.#out = out;
   }
 
   event(e: RunEvent): void {
-    const line = plainLine(e);
+    const line = this.#line(e);
     if (line !== undefined) this.#out.write(`${line}\n`);
+  }
+
+  /**
+   * A wide fan-out stage is one counter, not lines per item (issue 5): its items' submissions
+   * and new attempts are not printed (run.json and the json reporter have them), and its retry
+   * and item lines carry the counter, retries included.
+   */
+  #line(e: RunEvent): string | undefined {
+    switch (e.type) {
+      case 'stage-start':
+        if (e.jobs > 1) this.#fanOuts.set(e.stage, { jobs: e.jobs, retrying: new Set() });
+        return plainLine(e);
+      case 'stage-submitted':
+      case 'stage-attempt':
+      case 'stage-progress':
+        return e.item !== null && (this.#fanOuts.get(e.stage)?.jobs ?? 0) > WIDE_FAN_OUT
+          ? undefined
+          : plainLine(e);
+      case 'stage-retry': {
+        const retrying = e.item === null ? undefined : this.#fanOuts.get(e.stage)?.retrying;
+        retrying?.add(e.item!);
+        return plainLine(e, retrying?.size);
+      }
+      case 'item-finished': {
+        const retrying = this.#fanOuts.get(e.stage)?.retrying;
+        retrying?.delete(e.item);
+        return plainLine(e, retrying?.size);
+      }
+      default:
+        return plainLine(e);
+    }
   }
 }
 
-export function plainLine(e: RunEvent): string | undefined {
+/** Above this many items, a fan-out stage's per-item lines give way to its counter. */
+const WIDE_FAN_OUT = 8;
+
+/** `, 2 retrying` for a counter, when some items are. */
+function retryingText(retrying: number | undefined): string {
+  return retrying ? `, ${retrying} retrying` : '';
+}
+
+/** `retrying`: how many items of the event's fan-out stage are retrying now, when known. */
+export function plainLine(e: RunEvent, retrying?: number): string | undefined {
   const item = (i: number | null) => (i === null ? '' : `[${i}]`);
   switch (e.type) {
     case 'run-start':
@@ -38,16 +80,16 @@ export function plainLine(e: RunEvent): string | undefined {
     case 'stage-progress':
       return `[${e.state === 'in_queue' ? 'queue' : 'progress'}] ${e.stage}${item(e.item)} ${e.state === 'in_queue' ? `queued${e.queuePosition === null ? '' : ` (position ${e.queuePosition})`}` : 'in progress'}`;
     case 'stage-retry':
-      return `[retry] ${e.stage}${item(e.item)} attempt ${e.attempt} ${reasonText(e.reason)}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}: ${e.message}; retrying in ${formatDuration(e.delayMs)}${e.reattach ? ` (following job ${e.reattach})` : ''}`;
+      return `[retry] ${e.stage}${item(e.item)} attempt ${e.attempt} ${reasonText(e.reason)}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}: ${e.message}; retrying in ${formatDuration(e.delayMs)}${e.reattach ? ` (following job ${e.reattach})` : ''}${retrying ? ` (${retrying} item${retrying === 1 ? '' : 's'} retrying)` : ''}`;
     case 'item-finished':
       // A fan-out stage is one counter, not a line per item: failures, and each quarter done.
       if (
         e.ok &&
-        e.total > 8 &&
+        e.total > WIDE_FAN_OUT &&
         Math.floor((e.done * 4) / e.total) === Math.floor(((e.done - 1) * 4) / e.total)
       )
         return undefined;
-      return `[item] ${e.stage}[${e.item}] ${e.ok ? 'done' : 'failed'} (${e.done}/${e.total} done${e.failed > 0 ? `, ${e.failed} failed` : ''})`;
+      return `[item] ${e.stage}[${e.item}] ${e.ok ? 'done' : 'failed'} (${e.done}/${e.total} done${e.failed > 0 ? `, ${e.failed} failed` : ''}${retryingText(retrying)})`;
     case 'stage-succeeded':
       return (
         `[${e.cached ? 'cached' : 'ok'}] ${e.stage} ${e.cached ? '' : `in ${formatDuration(e.durationMs)}, ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}, `}${e.files.length} file${e.files.length === 1 ? '' : 's'}` +
