@@ -70,6 +70,15 @@ export interface RunOptions extends RecipeOptions {
 
 /** `faceswap-pipe run <recipe>`: check, plan, consult the cache, execute, record, report. */
 export async function runCommand(file: string, options: RunOptions, io: CliIo): Promise<number> {
+  // The documented variable is read like --poll-interval: a value that is no whole number of
+  // at least 1 is a usage error, not silently the default.
+  const pollEnv = io.env['FACESWAP_POLL_INTERVAL_MS'];
+  if (options.pollInterval === undefined && pollEnv?.trim() && !/^\s*[1-9][0-9]*\s*$/.test(pollEnv)) {
+    io.stderr.write(
+      `faceswap-pipe: error: FACESWAP_POLL_INTERVAL_MS=${JSON.stringify(pollEnv)} is not a number of milliseconds (a whole number of at least 1); fix or unset it\n`,
+    );
+    return ExitCode.usage;
+  }
   const github = options.reporter === 'github' || isGithubActions(io.env);
   const loaded = await analyzeForCommand(file, options, io, { github, localFiles: 'return' });
   if ('exit' in loaded) {
