@@ -1,6 +1,9 @@
 /** `faceswap-pipe route`: the text a user reads, the JSON tools read, and its usage errors. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -144,5 +147,62 @@ swap stages, routed (\`faceswap-pipe route\` explains each choice):
     expect(plan.stages[0]!.route.rule).toBe(
       'a prose "describe" and one scene -> FLUX Kontext Pro: keeps everything but the face, changed to the description',
     );
+  });
+});
+
+describe('the calls of a batch whose identity comes from another stage', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'route-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const scenes = Array.from({ length: 20 }, (_, i) => `        - https://cdn.example.com/s${i + 1}.jpg\n`);
+  writeFileSync(
+    join(dir, 'upstream-identity.yaml'),
+    `version: 1
+name: upstream-identity
+consent:
+  subjects:
+    ana: {release: REL-1}
+  assets: [{match: "https://cdn.example.com/**", rights: owned}]
+  disclosure: {label: AI-generated}
+stages:
+  face:
+    subjects: [ana]
+    swap:
+      describe: a woman
+      scene: https://cdn.example.com/base.jpg
+  gallery:
+    subjects: [ana]
+    swap:
+      identity: \${{ stages.face.outputs.images[0] }}
+      scene:
+${scenes.join('')}`,
+  );
+  const run = (argv: readonly string[]) => runCli(argv, { cwd: dir, env: { RUNCOMFY_TOKEN: 'x' } });
+
+  it('plan, route and run --dry-run all count its 2 chunks (10 + 10), the identity kept as written', async () => {
+    const text = await run(['plan', 'upstream-identity.yaml']);
+    expect(text.stdout).toContain(
+      '2  gallery  google/nano-banana-2/edit                face   2      2 / 15m\n',
+    );
+    expect(text.stdout).toContain('\n3 model calls; critical path: face -> gallery\n');
+
+    const json = JSON.parse((await run(['plan', 'upstream-identity.yaml', '--format', 'json'])).stdout) as {
+      totalCalls: number;
+      stages: { id: string; calls: number; route: { bodies: { image_urls: string[] }[] } }[];
+    };
+    expect(json.totalCalls).toBe(3);
+    const gallery = json.stages.find((s) => s.id === 'gallery')!;
+    expect(gallery.calls).toBe(2);
+    expect(gallery.route.bodies.map((b) => b.image_urls.length)).toEqual([11, 11]);
+    for (const body of gallery.route.bodies)
+      expect(body.image_urls[0]).toBe('${{ stages.face.outputs.images[0] }}');
+    expect(gallery.route.bodies[1]!.image_urls[1]).toBe('https://cdn.example.com/s11.jpg');
+
+    const route = await run(['route', 'upstream-identity.yaml', 'gallery']);
+    expect(route.stdout).toContain('\ngallery: google/nano-banana-2/edit, 2 calls\n');
+
+    const dry = await run(['run', 'upstream-identity.yaml', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('2. gallery (2 calls, after face)\n');
+    expect(dry.stdout).toContain('would make 3 runcomfy calls');
   });
 });

@@ -86,20 +86,30 @@ export function buildPlan(recipe: Recipe, catalog: Catalog): Plan {
 /** 1 per stage; the item count for a `foreach` whose list is known before running. */
 function countCalls(stage: StageSpec, scope: PreparedScope): number | undefined {
   if (!stage.foreach) return 1;
-  const resolved = resolveValue(stage.foreach, scope, isStatic);
-  if (resolved.unknown.length > 0 || !Array.isArray(resolved.value)) return undefined;
-  return resolved.value.length;
+  return foreachItems(stage.foreach, scope)?.length;
+}
+
+/**
+ * The items of a `foreach` as far as known now, or undefined when the list itself is only
+ * known at run time. A list written out (or generated: the router's chunks) has a known length
+ * even when an item reads another stage's results (a chunk's identity from an upstream stage);
+ * such an item keeps its expression as `${{ … }}` text.
+ */
+function foreachItems(node: ValueNode, scope: PreparedScope): JsonValue[] | undefined {
+  const list = resolveValue(node, scope, isStatic, templateText);
+  if (list.errors.length > 0 || !Array.isArray(list.value)) return undefined;
+  return list.value as JsonValue[];
 }
 
 /** Each call's body as far as known now: per item of a known `foreach`, else the one input. */
 function callBodies(stage: StageSpec, vars: Readonly<Record<string, JsonValue>>): JsonValue[] | undefined {
   const scope = new PreparedScope({ vars, stages: {} });
   if (!stage.foreach) return [staticView(stage.input, scope)];
-  const list = resolveValue(stage.foreach, scope, isStatic);
-  if (list.unknown.length > 0 || !Array.isArray(list.value)) return undefined;
+  const items = foreachItems(stage.foreach, scope);
+  if (!items) return undefined;
   const withItem = (t: Template) =>
     t.parts.every((p) => typeof p === 'string' || p.references.every((r) => r.context !== 'stages'));
-  return (list.value as JsonValue[]).map((item, index) =>
+  return items.map((item, index) =>
     staticView(stage.input, new PreparedScope({ vars, stages: {}, item, index }), withItem),
   );
 }
