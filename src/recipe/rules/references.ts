@@ -16,13 +16,16 @@ export function checkReferences(
   varNames: readonly string[],
 ): void {
   for (const stage of stages.values()) {
-    for (const node of [stage.input, stage.swap, stage.foreach]) {
-      if (node) checkTemplates(ctx, stages, varNames, stage, templatesOf(node));
+    // A routed `swap:` stage's generated input and foreach reuse the swap's own expressions
+    // (the same parsed references): each one written is checked, and reported, once.
+    const checked = new Set<Reference>();
+    for (const node of [stage.swap, stage.input, stage.foreach]) {
+      if (node) checkTemplates(ctx, stages, varNames, stage, templatesOf(node), checked);
     }
   }
   for (const broken of ctx.brokenTemplates) {
     const stage = broken.path[0] === 'stages' ? stages.get(broken.path[1] as StageId) : undefined;
-    if (stage) checkTemplates(ctx, stages, varNames, stage, [broken]);
+    if (stage) checkTemplates(ctx, stages, varNames, stage, [broken], new Set());
   }
 }
 
@@ -32,11 +35,14 @@ function checkTemplates(
   varNames: readonly string[],
   stage: StageSpec,
   templates: readonly { readonly template: Template; readonly path: DataPath }[],
+  checked: Set<Reference>,
 ): void {
   for (const { template, path } of templates) {
     for (const part of template.parts) {
       if (typeof part === 'string') continue;
       for (const ref of part.references) {
+        if (checked.has(ref)) continue;
+        checked.add(ref);
         const at = () => ctx.atText(path, template.source, ref.offset, ref.length);
         const problem = referenceProblem(ctx, stages, varNames, stage, ref);
         if (problem) ctx.error(problem.code, problem.message, at());
