@@ -83,6 +83,9 @@ function expected(a: Axes): Expected {
   }
   if (a.audio && a.video)
     return { code: 'swap-unservable', says: 'gives both "audio" and "video", and no route takes both' };
+  // Adding "audio" or "video" would not help a face in prose: the message says what does.
+  if (!a.audio && !a.video && a.face === 'prose')
+    return { code: 'swap-unservable', says: 'asks for "output: video" from "describe" alone' };
   if (!a.audio && !a.video)
     return {
       code: 'swap-unservable',

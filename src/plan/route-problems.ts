@@ -138,7 +138,9 @@ export function combinationProblem(intent: SwapIntent, wanted: Wanted): RoutePro
       return {
         code: 'swap-incomplete',
         severity: 'error',
-        message: `the swap of stage "${intent.stage}" makes a still but has no "scene": add "scene" (a still, or a list of stills, to put the face into); for a video, add "audio" or "video"`,
+        message: `the swap of stage "${intent.stage}" makes a still but has no "scene": add "scene" (a still, or a list of stills, to put the face into); for a video, ${
+          intent.identity ? '' : `${FROM_PROSE_TO_VIDEO}, and `
+        }add "audio" or "video"`,
         at: {},
       };
     if (!intent.identity && intent.scenes.count !== 1) {
@@ -163,6 +165,14 @@ export function combinationProblem(intent: SwapIntent, wanted: Wanted): RoutePro
         { at: { field: 'video' }, message: 'the reference video is here' },
       ],
     };
+  if (!intent.audio && !intent.video && !intent.identity)
+    return {
+      code: 'swap-unservable',
+      severity: 'error',
+      message: `${stage} asks for "output: video" from "describe" alone, but the video routes animate an image of the character and "describe" is prose: ${FROM_PROSE_TO_VIDEO}, and add "audio", a voice track that drives the mouth (routes to ${HOSTED['wan-animate']}), or "video", a reference performance whose motion to keep (routes to ${HOSTED['kling-motion']}); or ask for "output: still" and add "scene" (routes to ${HOSTED['flux-kontext']})`,
+      at: { field: 'output', value: true },
+      related: [{ at: { field: 'describe' }, message: 'the description is here' }],
+    };
   if (!intent.audio && !intent.video)
     return {
       code: 'swap-unservable',
@@ -174,7 +184,7 @@ export function combinationProblem(intent: SwapIntent, wanted: Wanted): RoutePro
     return {
       code: 'swap-unservable',
       severity: 'error',
-      message: `${stage} wants a video, but the video routes animate an image of the character and "describe" is prose: give "identity" (an image), or make the face first in a stage whose swap has "scene" and "describe" (FLUX Kontext Pro) and use \${{ stages.<that stage>.outputs.images[0] }} as "identity" here (recipes/describe-then-dance.yaml chains the two)`,
+      message: `${stage} wants a video, but the video routes animate an image of the character and "describe" is prose: ${FROM_PROSE_TO_VIDEO}`,
       at: { field: 'describe' },
     };
   if (intent.scenes && intent.audio)
@@ -194,6 +204,10 @@ export function combinationProblem(intent: SwapIntent, wanted: Wanted): RoutePro
     };
   return undefined;
 }
+
+/** How to get a video from a face in prose: the fix that works wherever a video stage has "describe". */
+const FROM_PROSE_TO_VIDEO =
+  'give "identity" (an image), or make the face first in a stage whose swap has "scene" and "describe" (FLUX Kontext Pro) and use ${{ stages.<that stage>.outputs.images[0] }} as "identity" here (recipes/describe-then-dance.yaml chains the two)';
 
 /** A value as it would be written in YAML flow style inside a message. */
 function yamlText(text: string): string {
