@@ -3,6 +3,7 @@ import { describeKindSource, type MediaKind } from './route-media.js';
 import {
   inputsOf,
   routeName,
+  type MediaSeen,
   type ProblemPlace,
   type RouteProblem,
   type SwapIntent,
@@ -39,6 +40,10 @@ export function kindProblems(intent: SwapIntent): RouteProblem[] {
       ...(seen.index !== undefined && { index: seen.index }),
       value: true,
     };
+    if (seen.notOne) {
+      out.push({ code: 'invalid-type', severity: 'error', message: notOneMessage(intent, seen, name), at });
+      continue;
+    }
     if (seen.kind === undefined) {
       // The field names the role of identity, video and audio, so an unknown kind is taken at
       // its word; a scene's kind decides between a still and footage, which route differently.
@@ -80,6 +85,31 @@ export function kindProblems(intent: SwapIntent): RouteProblem[] {
     out.push({ code: 'swap-wrong-medium', severity: 'error', message, at });
   }
   return out;
+}
+
+const ONE: Readonly<Record<SwapMediaField, string>> = {
+  identity: 'one image of the face to put in',
+  scene: 'one still',
+  video: 'one reference video',
+  audio: 'one voice track',
+};
+
+/** A media value known to be a list (or another non-URL) where the field takes one: what to write instead. */
+function notOneMessage(intent: SwapIntent, seen: MediaSeen, name: string): string {
+  const { is, item } = seen.notOne!;
+  const stage = `stage "${intent.stage}"`;
+  if (item !== undefined) {
+    const head = `"${name}" of ${stage} is ${seen.text}, and foreach item ${item} is ${is}, but ${
+      seen.field === 'scene' ? 'a scene taken from a foreach item' : 'it'
+    } must be ${ONE[seen.field]}`;
+    if (seen.field !== 'scene') return `${head}: make each foreach item one URL`;
+    return `${head}: give the stills as one list in "scene" and drop "foreach" (${routeName('nano-banana')} batches them, images back in scene order), give each list its own stage with "scene: [...]", or make each foreach item one still`;
+  }
+  const head = `"${name}" of ${stage} is ${is} (${seen.text}), but it must be ${ONE[seen.field]}`;
+  const whole = /^\$\{\{\s*([^{}]*?)\s*\}\}$/.exec(seen.text)?.[1];
+  if (is !== 'a list' || whole === undefined || seen.index !== undefined) return `${head}: give one URL`;
+  const one = seen.field === 'identity' ? 'face' : seen.field === 'video' ? 'video' : 'track';
+  return `${head}: pick one, e.g. \${{ ${whole}[0] }}, or run one job per ${one} with "foreach: \${{ ${whole} }}" and "${seen.field}: \${{ item }}"`;
 }
 
 export function completenessProblems(intent: SwapIntent): RouteProblem[] {

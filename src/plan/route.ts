@@ -37,6 +37,12 @@ export interface MediaSeen {
   readonly text: string;
   /** Its kind is unknown because of a problem already reported (an undeclared var, a broken expression): no second diagnostic. */
   readonly silent?: boolean;
+  /**
+   * Known before running to be no single URL: a var that holds a list, or `${{ item }}` over
+   * foreach items that are lists. `is` says what it is instead (`a list`); `item` is the first
+   * such foreach item, when that is where it comes from.
+   */
+  readonly notOne?: { readonly is: string; readonly item?: number };
 }
 
 /** The scenes of a swap. */
@@ -110,6 +116,7 @@ export interface RouteDecision {
 }
 
 export type SwapProblemCode =
+  | 'invalid-type'
   | 'swap-incomplete'
   | 'swap-unservable'
   | 'swap-unknown-medium'

@@ -12,7 +12,7 @@ import {
 import { buildSwapInput, type GeneratedStage, type SwapValues } from '../../plan/route-input.js';
 import { kindFromUrl, type KindSource, type MediaKind } from '../../plan/route-media.js';
 import type { SwapOption } from '../../plan/route-models.js';
-import { isJsonObject, type JsonValue } from '../../util/json.js';
+import { isJsonObject, kindOf, type JsonValue } from '../../util/json.js';
 import type { AnalysisContext } from '../context.js';
 import type { DiagnosticLocation } from '../diagnostic.js';
 import { fieldPath } from '../describe.js';
@@ -270,8 +270,12 @@ export function routeSwapStages(
       if (url !== undefined) {
         const medium = childOf(node, 'medium');
         const kind = medium?.kind === 'literal' ? medium.value : undefined;
-        if (kind === 'image' || kind === 'video' || kind === 'audio')
+        if (kind === 'image' || kind === 'video' || kind === 'audio') {
+          // "medium" says the kind of one URL; a list in its place is still no URL.
+          const notOne = url.kind === 'template' ? this.#kindOf(url).notOne : undefined;
+          if (notOne) return { seen: { field, ...at, ...this.#kindOf(url), kind: undefined }, url };
           return { seen: { field, ...at, kind, source: { by: 'medium' }, text: textOf(url) }, url };
+        }
         // A medium that is none of those was reported by the recipe schema (with the choices),
         // for a single scene; inside a list the schema's message is vaguer, so the router says it.
         if (medium !== undefined && index === undefined)
@@ -297,6 +301,7 @@ export function routeSwapStages(
       source: KindSource;
       text: string;
       silent?: boolean;
+      notOne?: MediaSeen['notOne'];
     } {
       if (node.kind === 'literal') {
         if (typeof node.value !== 'string')
@@ -328,9 +333,13 @@ export function routeSwapStages(
       )
         return { kind: undefined, source: { by: 'unknown', why: 'an undeclared var' }, text, silent: true };
       if (ready(template)) {
-        const value = resolveValue(node, scope, ready).value;
+        const resolved = resolveValue(node, scope, ready);
+        const value = resolved.value;
         if (typeof value === 'string') return { ...kindFromUrl(value), text: value };
-        return { kind: undefined, source: { by: 'unknown', why: 'it is not a URL' }, text, silent: true };
+        const notUrl = { kind: undefined, source: { by: 'unknown', why: 'it is not a URL' }, text } as const;
+        // A failed evaluation says nothing about what the value would be: no second guess.
+        if (resolved.errors.length > 0) return { ...notUrl, silent: true };
+        return { ...notUrl, notOne: { is: kindOf(value) } };
       }
       // `${{ item }}` of a foreach over an upstream stage's results is what that stage makes.
       const foreach = this.#spec.foreach;
@@ -365,12 +374,18 @@ export function routeSwapStages(
             source: { by: 'unknown', why: 'the foreach items are only known at run time' },
             text,
           };
-        const kinds = new Set(
-          items.map((i) => {
-            const v = resolveValue(node, new PreparedScope({ vars, stages: {}, item: i, index: 0 })).value;
-            return typeof v === 'string' ? kindFromUrl(v).kind : undefined;
-          }),
+        const values = items.map(
+          (i, index) => resolveValue(node, new PreparedScope({ vars, stages: {}, item: i, index })).value,
         );
+        const notString = values.findIndex((v) => typeof v !== 'string');
+        if (notString >= 0)
+          return {
+            kind: undefined,
+            source: { by: 'unknown', why: 'the foreach items are not URLs' },
+            text,
+            notOne: { is: kindOf(values[notString]), item: notString },
+          };
+        const kinds = new Set(values.map((v) => kindFromUrl(v as string).kind));
         const [only] = [...kinds];
         if (kinds.size === 1 && only !== undefined)
           return { kind: only, source: { by: 'foreach-items' }, text };
@@ -400,8 +415,15 @@ export function routeSwapStages(
       if (node.kind === 'template' && !ctx.brokenValues.some((p) => isUnder(p, [node.path]))) {
         if (ready(node.template)) {
           const value = resolveValue(node, scope, ready).value;
-          if (Array.isArray(value))
-            return itemsOf((value as JsonValue[]).map((v) => ({ kind: 'literal', value: v })));
+          if (Array.isArray(value)) {
+            const read = itemsOf((value as JsonValue[]).map((v) => ({ kind: 'literal', value: v })));
+            // The recipe schema checks a list written out; a var's list is checked here.
+            const items = read.set.items.map((seen, i) => {
+              const v = (value as JsonValue[])[i];
+              return typeof v === 'string' || isJsonObject(v) ? seen : { ...seen, notOne: { is: kindOf(v) } };
+            });
+            return { ...read, set: { ...read.set, items } };
+          }
         } else if (this.#isUpstreamList(node.template)) {
           const read = this.#readMedia('scene', node, undefined);
           return { set: { count: undefined, items: [read.seen] }, values: { list: node } };
