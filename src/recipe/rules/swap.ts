@@ -67,6 +67,7 @@ export function routeSwapStages(
     const swapPath: DataPath = [...base, 'swap'];
     // A swap that is not a mapping is reported by the recipe schema.
     if (!(swap.kind === 'map' || (swap.kind === 'literal' && isJsonObject(swap.value)))) return undefined;
+    checkWritten(spec.id, swap, swapPath);
     if (ctx.index.keyRanges(base).has('input')) {
       ctx.error(
         'model-or-swap',
@@ -110,6 +111,32 @@ export function routeSwapStages(
       ...(generated.merge && { merge: generated.merge }),
       route: decision,
     };
+  };
+
+  /**
+   * What the vars alone already break in the swap as written, reported now rather than when the
+   * stage runs: an expression that fails (a list embedded in text), and a `describe` whose
+   * var is not text. The generated input cannot say it: its prompt wraps `describe` in the
+   * route's sentence, and its failures would point at the wrong place.
+   */
+  const checkWritten = (id: StageId, swap: ValueNode, swapPath: DataPath): void => {
+    for (const problem of resolveValue(swap, scope, ready).errors) {
+      const at =
+        problem.source !== undefined && problem.offset !== undefined
+          ? ctx.atText(problem.path, problem.source, problem.offset, problem.length ?? 1)
+          : ctx.at(problem.path);
+      ctx.error('expression-syntax', problem.message, at);
+    }
+    const describe = childOf(swap, 'describe');
+    if (describe?.kind !== 'template' || !describe.template.whole || !ready(describe.template)) return;
+    const resolved = resolveValue(describe, scope, ready);
+    const value = resolved.value;
+    if (resolved.errors.length > 0 || !(Array.isArray(value) || isJsonObject(value))) return;
+    ctx.error(
+      'invalid-type',
+      `swap field "describe" of stage "${id}" must be text, the new face in prose, but ${describe.template.source} is ${kindOf(value)}: write the description itself (or a var that holds it); an image of the face goes in "identity"`,
+      ctx.at([...swapPath, 'describe']),
+    );
   };
 
   /** The items of the stage's own `foreach`, when known before running. */
@@ -337,7 +364,7 @@ export function routeSwapStages(
         const value = resolved.value;
         if (typeof value === 'string') return { ...kindFromUrl(value), text: value };
         const notUrl = { kind: undefined, source: { by: 'unknown', why: 'it is not a URL' }, text } as const;
-        // A failed evaluation says nothing about what the value would be: no second guess.
+        // A failed evaluation is reported with the swap's other expressions (checkWritten).
         if (resolved.errors.length > 0) return { ...notUrl, silent: true };
         return { ...notUrl, notOne: { is: kindOf(value) } };
       }
