@@ -27,8 +27,10 @@ export type Layout =
   | { readonly kind: 'chunks'; readonly chunks: readonly (readonly number[])[]; readonly perCall: number }
   | { readonly kind: 'per-scene' };
 
+/** Whether a route serves an intent; when not, why, and (where the recipe can be changed to fit) how. */
 export type Fit =
-  { readonly ok: true; readonly layout: Layout } | { readonly ok: false; readonly reason: string };
+  | { readonly ok: true; readonly layout: Layout }
+  | { readonly ok: false; readonly reason: string; readonly fix?: string };
 
 /** Field names of a `local/` model, read from its schema (`x-faceswap.identityFields`, `x-media`). */
 export interface LocalFields {
@@ -107,7 +109,7 @@ export function routeCandidates(catalog: Catalog): RouteCandidate[] {
     fit: (intent, wanted) => {
       const no = stillFit(intent, wanted, model);
       if (no) return no;
-      return batchLayout(intent, nanoScenesPerCall(model), model);
+      return batchLayout(intent, nanoScenesPerCall(model));
     },
   }));
   hosted('flux-kontext', (model) => ({
@@ -195,7 +197,7 @@ function stillFit(intent: SwapIntent, wanted: Wanted, model: ModelInfo): Fit | u
 }
 
 /** A batch route's calls: chunks of at most `perCall` scenes, or one per scene when the count is unknown. */
-function batchLayout(intent: SwapIntent, perCall: number, model: ModelInfo): Fit {
+function batchLayout(intent: SwapIntent, perCall: number): Fit {
   const count = intent.scenes!.count;
   if (count === undefined) {
     if (intent.foreachItems !== null)
@@ -206,11 +208,16 @@ function batchLayout(intent: SwapIntent, perCall: number, model: ModelInfo): Fit
     return { ok: true, layout: { kind: 'per-scene' } };
   }
   if (count <= perCall) return { ok: true, layout: { kind: 'single' } };
-  if (intent.foreachItems !== null)
+  if (intent.foreachItems !== null) {
+    // A job is one body and one call (the executor's model): a foreach job is not split again,
+    // and a stage's outputs cannot be both per item and merged per chunk.
+    const chunks = chunk(count, perCall);
     return {
       ok: false,
-      reason: `takes at most ${perCall} scenes per call (${model.id}), and this stage already runs one job per foreach item, so its ${count} scenes cannot be split`,
+      reason: `takes at most ${perCall} scenes per call, and this stage runs one job per foreach item with all ${count} scenes in each, which a foreach job cannot split into calls`,
+      fix: `drop "foreach" and write one stage per foreach item (a stage without foreach splits its ${count} scenes into ${chunks.length} calls, ${chunks.map((c) => c.length).join(' + ')}, images back in scene order), or give each foreach job at most ${perCall} scenes (split "scene" over several stages with the same foreach)`,
     };
+  }
   return { ok: true, layout: { kind: 'chunks', chunks: chunk(count, perCall), perCall } };
 }
 
@@ -265,7 +272,7 @@ function localFit(intent: SwapIntent, wanted: Wanted, model: ModelInfo, local: L
       };
     return { ok: true, layout: { kind: 'per-scene' } };
   }
-  return batchLayout(intent, local.scene.max ?? Number.MAX_SAFE_INTEGER, model);
+  return batchLayout(intent, local.scene.max ?? Number.MAX_SAFE_INTEGER);
 }
 
 /**

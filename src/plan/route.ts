@@ -265,7 +265,7 @@ export function routeSwap(intent: SwapIntent, options: RouteOptions): RouteResul
         {
           code: 'swap-unservable',
           severity: 'error',
-          message: `stage "${intent.stage}" routes to ${modelName(chosen)}, which cannot take it as written: ${unfit.reason}`,
+          message: `stage "${intent.stage}" routes to ${modelName(chosen)}, which cannot take it as written: ${unfit.reason}${unfit.fix ? `; ${unfit.fix}` : ''}`,
           at: {},
         },
       ],
