@@ -18,6 +18,9 @@ export function recipeStateDir(options: {
   return join(base, options.recipeName);
 }
 
+/** The folder of run records in a recipe's output folder (so no stage may have this id). */
+export const RUNS_FOLDER = 'runs';
+
 /** `<out>/<recipe name>`: where a recipe's files and run records go. */
 export function recipeOutDir(options: { cwd: string; out: string; recipeName: string }): string {
   return resolve(options.cwd, options.out, options.recipeName);

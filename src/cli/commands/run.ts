@@ -33,7 +33,7 @@ import { Executor, type ExecutionResult } from '../../run/executor.js';
 import { isTransient } from '../../run/retry.js';
 import { JobStore } from '../../state/job-store.js';
 import { acquireLock, FOREIGN_STALE_MS } from '../../state/lock.js';
-import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
+import { recipeOutDir, recipeStateDir, RUNS_FOLDER } from '../../state/paths.js';
 import { RunRecord, runFolderName } from '../../state/run-record.js';
 import { didYouMean } from '../../util/suggest.js';
 import { version } from '../../version.js';
@@ -393,7 +393,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   }
 
   const startedAt = new Date();
-  const runDir = join(outDir, 'runs', runFolderName(startedAt));
+  const runDir = join(outDir, RUNS_FOLDER, runFolderName(startedAt));
   const runId = randomUUID();
   const record = new RunRecord(
     runDir,

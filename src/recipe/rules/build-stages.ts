@@ -1,5 +1,6 @@
 import type { ModelId } from '../../catalog/model.js';
 import { DURATION_PATTERN, parseDuration } from '../../util/duration.js';
+import { RUNS_FOLDER } from '../../state/paths.js';
 import { isJsonObject, type JsonValue } from '../../util/json.js';
 import type { AnalysisContext } from '../context.js';
 import { parseTemplate, RECIPE_CONTEXTS, type ContextName, type Template } from '../expressions.js';
@@ -72,6 +73,13 @@ export function buildStages(
   if (isJsonObject(data['defaults'])) checkTimeout(ctx, data['defaults']['timeout'], ['defaults']);
   for (const [key, value] of Object.entries(raw)) {
     const id = key as StageId;
+    // A stage's files go to outputs/<recipe>/<stage>/, beside the run records' folder.
+    if (key === RUNS_FOLDER)
+      ctx.error(
+        'invalid-value',
+        `stage id "${RUNS_FOLDER}" is reserved: outputs/<recipe name>/${RUNS_FOLDER}/ holds the run records, and a stage's files go to outputs/<recipe name>/<stage id>/; rename the stage`,
+        ctx.at(['stages', key], true),
+      );
     const stage = isJsonObject(value) ? (value as Record<string, unknown>) : {};
     const base: DataPath = ['stages', id];
     const hasForeach = stage['foreach'] !== undefined;

@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../state/atomic.js';
+import { RUNS_FOLDER } from '../../state/paths.js';
 import { version } from '../../version.js';
 import { renderContactSheet, walkStrings, type InputRef, type PageContext, type Provenance } from './page.js';
 import { downloadedFiles, readRunData, runStartFolder, type GraphNode, type RunData } from './run-data.js';
@@ -107,12 +108,12 @@ export async function newestRunDir(outRoot: string): Promise<string | undefined>
   for (const recipe of recipes) {
     let runs: string[];
     try {
-      runs = await readdir(join(outRoot, recipe, 'runs'));
+      runs = await readdir(join(outRoot, recipe, RUNS_FOLDER));
     } catch {
       continue;
     }
     for (const name of runs) {
-      const dir = join(outRoot, recipe, 'runs', name);
+      const dir = join(outRoot, recipe, RUNS_FOLDER, name);
       if (best && name <= best.name) continue;
       try {
         if ((await stat(join(dir, 'run.json'))).isFile()) best = { name, dir };
