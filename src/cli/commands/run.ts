@@ -638,7 +638,9 @@ async function pickReporter(name: ReporterName | undefined, io: CliIo, recipe: R
     name ??
     (isGithubActions(io.env)
       ? 'github'
-      : io.stdout.isTTY === true && !isCI && wantsColor(io.stdout, io.env)
+      : // A terminal that reports no width (0 columns: a pty nobody sized) would get one
+        // character per line from listr2: the plain lines read better there.
+        io.stdout.isTTY === true && (io.stdout.columns ?? 0) > 0 && !isCI && wantsColor(io.stdout, io.env)
         ? 'tty'
         : 'plain');
   switch (chosen) {
