@@ -5,7 +5,7 @@ import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
 import { PreparedScope, type Template } from '../expressions.js';
-import { declaredNames, readsDeclaredVars, isUnder, resolveValue } from '../resolve.js';
+import { declaredNames, readsDeclaredVars, isUnder, resolveValue, type ResolutionError } from '../resolve.js';
 import type { SchemaIssue } from '../schema-check.js';
 import { MERGE_HINT, pruneBranchIssues, wordIssue } from '../schema-messages.js';
 import type { StageId, StageSpec, ValueNode } from '../types.js';
@@ -151,13 +151,25 @@ function checkItems(
   if (list.unknown.length > 0 || list.errors.length > 0 || !Array.isArray(list.value)) return;
   const withItem = (template: Template) => readsDeclaredVars(template, declared, true);
   const found = new Map<string, { problem: InputProblem; item: number; more: number }>();
+  const itemInputPaths = itemPaths.map((path) => ['stages', stage.id, 'input', ...path]);
+  /** Expressions that read the item and fail for some items (a list embedded in text, say). */
+  const failed = new Map<string, { error: ResolutionError; item: number; more: number }>();
   (list.value as readonly JsonValue[]).slice(0, MAX_STATIC_ITEMS).forEach((item, index) => {
     const resolved = resolveValue(
       stage.input,
       new PreparedScope({ vars, stages: {}, item, index }),
       withItem,
     );
-    if (!isJsonObject(resolved.value) || resolved.errors.length > 0) return;
+    if (!isJsonObject(resolved.value)) return;
+    // Those that do not read the item were evaluated, and reported, by the whole-stage check.
+    for (const error of resolved.errors) {
+      if (!isUnder(error.path, itemInputPaths)) continue;
+      const key = `${error.path.join('\0')}\0${error.message}`;
+      const seen = failed.get(key);
+      if (seen) seen.more++;
+      else failed.set(key, { error, item: index, more: 0 });
+    }
+    // A field whose expression failed is in `unknown`: it has no value to check.
     for (const problem of checkInput(model, resolved.value, stage.id, [...resolved.unknown, ...broken])) {
       if (problem.severity !== 'error' || !isUnder(problem.path, itemPaths)) continue;
       const key = problem.path.join('\0');
@@ -166,6 +178,14 @@ function checkItems(
       else found.set(key, { problem, item: index, more: 0 });
     }
   });
+  for (const { error, item, more } of failed.values()) {
+    const others = more > 0 ? `; ${more} more item${more === 1 ? '' : 's'} too` : '';
+    const at =
+      error.source !== undefined && error.offset !== undefined
+        ? ctx.atText(error.path, error.source, error.offset, error.length ?? 1)
+        : ctx.at(error.path);
+    ctx.error('expression-syntax', `${error.message}, for foreach item ${item}${others}`, at);
+  }
   for (const { problem, item, more } of found.values()) {
     const others = more > 0 ? `; ${more} more item${more === 1 ? '' : 's'} too` : '';
     // The value comes from the item, so "quote it" (advice for a literal) does not apply.
