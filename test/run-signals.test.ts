@@ -86,14 +86,34 @@ stages:
     expect(record.stages['one']!.status).toBe('failed');
   });
 
-  it('SIGTERM is handled like Ctrl-C', async () => {
-    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } } } });
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    it(`${signal} is handled like Ctrl-C`, async () => {
+      // SIGHUP: a closed terminal or a dropped ssh session (it used to kill the runner outright,
+      // leaving the record "running" and the lock behind).
+      sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: null } } } });
+      const child = runOneStage(sb);
+      await until(() => sb!.submissions().length === 1, 'a submission');
+      child.kill(signal);
+      const result = await child;
+      expect(result.exitCode).toBe(130);
+      expect(sb.standin.readLog().filter((r) => r.command === 'cancel')).toHaveLength(1);
+      expect(sb.runRecord('one').status).toBe('interrupted');
+      expect(existsSync(join(sb.standin.dir, '.faceswap', 'one', 'lock'))).toBe(false);
+    });
+  }
+
+  it('a run whose reader goes away (| head) goes on to its end and exits with its own code', async () => {
+    // Exiting 0 at the first write after the pipe closed told CI that a run succeeded while its
+    // paid jobs were still running (and left its record "running" and its lock behind).
+    sb = sandbox({
+      models: { [KONTEXT]: { base: { queueMs: 0, runMs: 1500 }, steps: [65], then: 'repeat-last' } },
+    });
     const child = runOneStage(sb);
-    await until(() => sb!.submissions().length === 1, 'a submission');
-    child.kill('SIGTERM');
+    child.stdout.once('data', () => child.stdout.destroy());
     const result = await child;
-    expect(result.exitCode).toBe(130);
-    expect(sb.standin.readLog().filter((r) => r.command === 'cancel')).toHaveLength(1);
+    expect(result.exitCode).toBe(1);
+    expect(sb.runRecord('one').status).toBe('failed');
+    expect(existsSync(join(sb.standin.dir, '.faceswap', 'one', 'lock'))).toBe(false);
   });
 
   it('SIGTERM during a submit that never answers stops that client after a grace period and exits 130', async () => {

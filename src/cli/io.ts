@@ -15,13 +15,13 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   /**
-   * Subscribes to SIGINT/SIGTERM for the duration of a run; returns the unsubscribe function.
+   * Subscribes to SIGINT/SIGTERM/SIGHUP for the duration of a run; returns the unsubscribe function.
    * The first signal calls `handler` (stop cleanly); a second one calls `beforeExit`, which must
    * be synchronous, and exits 130 at once. Absent in-process (tests that need signals run the
    * real binary).
    */
   readonly onSignal?: (
-    handler: (signal: 'SIGINT' | 'SIGTERM') => void,
+    handler: (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP') => void,
     beforeExit?: () => void,
   ) => () => void;
 }

@@ -3,11 +3,13 @@ import type { CliIo } from './io.js';
 
 /** Wires the real process to {@link main}: the only place that touches process.argv/exitCode. */
 export async function runFromProcess(): Promise<void> {
-  // `faceswap-pipe … | head` closes the pipe early: stop quietly instead of printing a stack trace.
+  // `faceswap-pipe … | head` closes the pipe early. The command goes on without that output
+  // rather than stop: a run has paid jobs in flight, and its exit code must still say how it
+  // ended (exiting 0 there told CI a run succeeded that had only lost its reader).
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (cause: NodeJS.ErrnoException) => {
-      if (cause.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-      throw cause;
+      if (cause.code !== 'EPIPE' && cause.code !== 'ERR_STREAM_DESTROYED') throw cause;
+      stream.write = () => true;
     });
   }
   const io: CliIo = {
@@ -19,7 +21,7 @@ export async function runFromProcess(): Promise<void> {
       // The first signal asks the run to stop cleanly; a second one exits at once, after
       // `beforeExit` has recorded what it can (synchronously: nothing else runs after this).
       let received = 0;
-      const on = (signal: 'SIGINT' | 'SIGTERM') => {
+      const on = (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP') => {
         received++;
         if (received > 1) {
           try {
@@ -32,11 +34,16 @@ export async function runFromProcess(): Promise<void> {
       };
       const onInt = () => on('SIGINT');
       const onTerm = () => on('SIGTERM');
+      // A closed terminal or a dropped ssh session: stop as for SIGTERM (HUP would kill the
+      // runner and leave the record "running" and the lock behind).
+      const onHup = () => on('SIGHUP');
       process.on('SIGINT', onInt);
       process.on('SIGTERM', onTerm);
+      process.on('SIGHUP', onHup);
       return () => {
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
+        process.off('SIGHUP', onHup);
       };
     },
   };

@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { Listr, PRESET_TIMER, type ListrTaskWrapper } from 'listr2';
 import type { RunEvent, RunObserver } from '../run/events.js';
 import type { StageId } from '../recipe/types.js';
@@ -29,6 +31,7 @@ interface StageView {
 export class TtyReporter implements RunObserver {
   readonly #stages = new Map<StageId, StageView>();
   #listr: Promise<unknown> | undefined;
+  #notice: string | undefined;
 
   event(e: RunEvent): void {
     switch (e.type) {
@@ -118,6 +121,26 @@ export class TtyReporter implements RunObserver {
     await this.#listr?.catch(() => undefined);
   }
 
+  /**
+   * listr2 holds stderr back while it draws, so a message written there shows only once the
+   * run ends: it goes on every unfinished stage's line instead.
+   */
+  notice(text: string): void {
+    this.#notice = text;
+    for (const id of this.#stages.keys()) this.#title(id);
+  }
+
+  /** listr2 hides the cursor while it draws; a process that exits mid-draw shows it again. */
+  abandon(): void {
+    for (const fd of [1, 2]) {
+      try {
+        if (isatty(fd)) writeSync(fd, '\u001b[?25h\n');
+      } catch {
+        // the terminal is gone
+      }
+    }
+  }
+
   #start(stages: readonly { id: StageId; model: string }[]): void {
     const tasks = stages.map(({ id, model }) => ({
       title: `${id}  ${model}`,
@@ -169,6 +192,7 @@ export class TtyReporter implements RunObserver {
     } else if (view.state) parts.push(view.state);
     if (view.attempt > 1) parts.push(`attempt ${view.attempt}`);
     if (view.lastRetry) parts.push(`last retry: ${view.lastRetry}`);
+    if (this.#notice !== undefined) parts.push(`(${this.#notice})`);
     view.task.title = parts.join('  ');
   }
 

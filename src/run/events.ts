@@ -137,4 +137,8 @@ export interface RunObserver {
   event(event: RunEvent): void;
   /** Called once after `run-finished`; reporters flush here. */
   close?(): Promise<void> | void;
+  /** A message for the user now (a signal received), where the reporter shows it. */
+  notice?(text: string): void;
+  /** The process exits at once (a second Ctrl-C): leave the terminal as it was, synchronously. */
+  abandon?(): void;
 }

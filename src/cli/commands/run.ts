@@ -145,6 +145,19 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     await reportRunRefused(file, ExitCode.tempFail, message, options, io, github);
     return ExitCode.tempFail;
   }
+  // Signals are the run's from here to its last report: before, the runner would die with the
+  // lock held; after the stages, with the record and reports half written.
+  const interrupts = new Interrupts();
+  const unsubscribe = io.onSignal?.(
+    (signal) => interrupts.first(signal, io),
+    () => {
+      io.stderr.write(
+        'faceswap-pipe: exiting now; jobs still running on the service are followed up by the next run\n',
+      );
+      if (interrupts.exitNow) interrupts.exitNow();
+      else lock.releaseNow();
+    },
+  );
   try {
     if (lock.tookOverFrom) {
       io.stderr.write(
@@ -184,9 +197,40 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
       inputPolicy,
       thumbStore,
       releaseLockNow: lock.releaseNow,
+      interrupts,
     });
   } finally {
+    unsubscribe?.();
     await lock.release();
+  }
+}
+
+/**
+ * What a signal does while `run` holds the lock. The first asks the run to stop (the executor
+ * sees the abort, at its start or while stages run; after them, the record and reports are
+ * finished anyway); a second exits at once through `exitNow`, which each phase sets.
+ */
+class Interrupts {
+  readonly #controller = new AbortController();
+  readonly signal = this.#controller.signal;
+  phase: 'starting' | 'running' | 'finishing' = 'starting';
+  /** What a second signal saves before the process exits (synchronously). */
+  exitNow: (() => void) | undefined;
+  /** Shows the first signal's message where the reporter draws (the terminal view holds stderr back). */
+  notice: ((text: string) => void) | undefined;
+
+  first(signal: string, io: CliIo): void {
+    if (this.signal.aborted) return;
+    this.#controller.abort();
+    const what =
+      this.phase === 'starting'
+        ? 'stopping before any job starts'
+        : this.phase === 'running'
+          ? 'cancelling in-flight jobs'
+          : 'finishing the run record and reports';
+    const text = `${signal} received; ${what} (press Ctrl-C again to exit at once)`;
+    io.stderr.write(`\nfaceswap-pipe: ${text}\n`);
+    this.notice?.(text);
   }
 }
 
@@ -353,6 +397,7 @@ interface ExecuteContext {
   readonly thumbStore: string | undefined;
   /** Releases the state folder's lock synchronously (the process exits at once). */
   readonly releaseLockNow: () => void;
+  readonly interrupts: Interrupts;
 }
 
 async function execute(ctx: ExecuteContext): Promise<number> {
@@ -448,41 +493,32 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   const local = new LocalBackend(dirname(resolve(io.cwd, file)), {
     allowInsecureLocal: options.allowInsecureLocal ?? false,
   });
-  const controller = new AbortController();
-  const unsubscribe = io.onSignal?.(
-    (signal) => {
-      if (controller.signal.aborted) return;
-      io.stderr.write(
-        `\nfaceswap-pipe: ${signal} received; cancelling in-flight jobs (press Ctrl-C again to exit at once)\n`,
-      );
-      controller.abort();
-    },
-    () => {
-      // Exiting at once: the record says so (not "running" forever), and the lock goes with us.
-      io.stderr.write(
-        'faceswap-pipe: exiting now; jobs still running on the service are followed up by the next run\n',
-      );
-      try {
-        record.abandon();
-      } finally {
-        ctx.releaseLockNow();
-      }
-      // GitHub's cancel sends SIGINT, then SIGTERM 7.5 s later: the CI outputs asked for are
-      // still written, from the record just abandoned (the contact sheet is left to `report`).
-      try {
-        void observer.close?.();
-      } catch {
-        // the reporter's last lines are best effort
-      }
-      writeReportsNow({
-        runDir: dirname(record.path),
-        graph: graphOf(plan),
-        options,
-        io,
-        junit: junitModule,
-      });
-    },
-  );
+  const { interrupts } = ctx;
+  interrupts.phase = 'running';
+  interrupts.notice = (text) => observer.notice?.(text);
+  interrupts.exitNow = () => {
+    // Exiting at once: the record says so (not "running" forever), and the lock goes with us.
+    try {
+      record.abandon();
+    } finally {
+      ctx.releaseLockNow();
+      observer.abandon?.();
+    }
+    try {
+      void observer.close?.();
+    } catch {
+      // the reporter's last lines are best effort
+    }
+    // GitHub's cancel sends SIGINT, then SIGTERM 7.5 s later: the CI outputs asked for are
+    // still written, from the record just abandoned (the contact sheet is left to `report`).
+    writeReportsNow({
+      runDir: dirname(record.path),
+      graph: graphOf(plan),
+      options,
+      io,
+      junit: junitModule,
+    });
+  };
 
   emit({
     type: 'run-start',
@@ -514,7 +550,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
       outDir,
       concurrency: options.concurrency,
       failFast: options.failFast,
-      signal: controller.signal,
+      signal: interrupts.signal,
       backoff: {
         baseMs: numberFromEnv(io.env['FACESWAP_RETRY_BASE_MS']) ?? 1_000,
         capMs: 60_000,
@@ -527,9 +563,15 @@ async function execute(ctx: ExecuteContext): Promise<number> {
       cache: { plan: cachePlan, ...(ctx.store && { store: ctx.store }) },
     }).run();
   } finally {
-    unsubscribe?.();
     await local.close();
   }
+  // The stages are done: a signal now lets the record and the reports be finished, and a
+  // second one leaves them as they are (the record says "running" until it is finished).
+  interrupts.phase = 'finishing';
+  interrupts.exitNow = () => {
+    ctx.releaseLockNow();
+    observer.abandon?.();
+  };
 
   const code = exitCodeOf(execution);
   // Two files, each written atomically and flushed: at once, not one flush after the other.
