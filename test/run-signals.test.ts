@@ -195,5 +195,13 @@ stages:
     const junit = readFileSync(join(sb.standin.dir, 'reports/junit.xml'), 'utf8');
     expect(junit).toContain('<property name="run.status" value="interrupted"/>');
     expect(readFileSync(summary, 'utf8')).toContain('### faceswap-pipe: two');
+    // The stage whose paid job still runs is interrupted, with that job, not "not run, 0 paid".
+    expect(record.stages['dance']).toMatchObject({
+      status: 'failed',
+      failure: { reason: 'interrupted' },
+      attempts: [{ requestId: kling.request_id, outcome: 'failed', reattached: false }],
+    });
+    expect(junit).toMatch(/<testcase [^>]*name="dance"[^>]*>\s*<error [^>]*type="interrupted"/);
+    expect(readFileSync(summary, 'utf8')).toMatch(/\b1 job paid\b/);
   });
 });

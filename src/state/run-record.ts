@@ -15,6 +15,8 @@ interface InFlight {
   readonly attempt: number;
   readonly requestId: string;
   readonly submittedAt: string;
+  /** A job of an earlier run this one followed, not one it paid for. */
+  readonly reattached: boolean;
 }
 
 export interface RunRecordHeader {
@@ -67,6 +69,7 @@ export class RunRecord implements RunJournal {
       attempt,
       requestId,
       submittedAt: new Date().toISOString(),
+      reattached: followed,
     });
     // Jobs this run paid for: a job followed again (re-attached, files fetched again) is not one.
     if (!followed) this.#submissions++;
@@ -101,6 +104,7 @@ export class RunRecord implements RunJournal {
     this.#status = 'interrupted';
     this.#exitCode = 130;
     this.#endedAt = new Date().toISOString();
+    this.#interruptInFlight();
     writeFileAtomicSync(this.path, this.#redact(JSON.stringify(this.#snapshot(), null, 2) + '\n'), 0o600);
   }
 
@@ -122,6 +126,50 @@ export class RunRecord implements RunJournal {
     this.#next = pending;
     this.#current = pending;
     return pending;
+  }
+
+  /**
+   * Each stage with jobs still on the service is recorded as interrupted with those jobs (the
+   * report, the summary and JUnit then say so, and count them as paid), not as never run.
+   */
+  #interruptInFlight(): void {
+    const now = Date.now();
+    const byStage = new Map<StageId, InFlight[]>();
+    for (const job of this.#inFlight.values())
+      if (!this.#stages.has(job.stage)) byStage.set(job.stage, [...(byStage.get(job.stage) ?? []), job]);
+    for (const [stage, jobs] of byStage) {
+      const model = this.#header.recipe.stages.get(stage)?.model;
+      if (model === undefined) continue;
+      const message = `the run exited at once while ${jobs.length === 1 ? 'this job' : 'these jobs'} ran on the service; the next run follows ${jobs.length === 1 ? 'it' : 'them'} up`;
+      const attempts = jobs.map((j) => ({
+        attempt: j.attempt,
+        item: j.item,
+        requestId: j.requestId,
+        reattached: j.reattached,
+        startedAt: Date.parse(j.submittedAt),
+        endedAt: now,
+        outcome: 'failed' as const,
+        reason: 'interrupted' as const,
+        retryable: true,
+        message,
+      }));
+      this.#stages.set(stage, {
+        stage,
+        model,
+        input: null,
+        attempts,
+        startedAt: Math.min(...attempts.map((a) => a.startedAt)),
+        endedAt: now,
+        status: 'failed',
+        failure: {
+          reason: 'interrupted',
+          message: `${message} (${jobs.map((j) => j.requestId).join(', ')})`,
+          retryable: true,
+        },
+        outputs: null,
+        files: [],
+      });
+    }
   }
 
   #snapshot(): Record<string, unknown> {
