@@ -81,6 +81,14 @@ describe('usage errors exit 64', () => {
       "option '--keep-going' cannot be used with option '--fail-fast'",
     ],
   ];
+  it('a --set value holding an expression is invalid data (65): it would be sent as text', async () => {
+    const result = await runCli(['validate', '--set', 'aspect=${{ vars.other }}', recipe], { cwd: root });
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain(
+      '--set aspect=…: the value holds an expression, but a --set value is data',
+    );
+  });
+
   it('a FACESWAP_POLL_INTERVAL_MS that is not a number, as --poll-interval would be', async () => {
     const result = await runCli(['run', '--dry-run', recipe], {
       cwd: root,

@@ -15,7 +15,7 @@ import { checkRecipeSchema } from './rules/recipe-schema.js';
 import { preloadValidators } from './schema-check.js';
 import { checkReferences } from './rules/references.js';
 import { routeSwapStages } from './rules/swap.js';
-import { applySets, checkVarNames, type SetOverride } from './sets.js';
+import { applySets, checkVarNames, checkVarValues, type SetOverride } from './sets.js';
 import { DEFAULT_URL_TTL_MS, type ModelConcurrency, type Recipe } from './types.js';
 
 export interface AnalyzeOptions extends LoadOptions {
@@ -71,6 +71,7 @@ export function analyzeLoaded(loaded: LoadedYaml, options: AnalyzeOptions): Anal
   checkRecipeSchema(ctx, data);
   const declared = isJsonObject(data['vars']) ? (data['vars'] as Record<string, JsonValue>) : {};
   checkVarNames(ctx, declared);
+  checkVarValues(ctx, declared);
   const vars = applySets(ctx, declared, options.sets ?? []);
   const written = buildStages(ctx, data, readDefaults(data));
   // `swap:` stages become model stages (model, generated input, maybe foreach + merge) from here

@@ -67,6 +67,24 @@ export function checkVarNames(ctx: AnalysisContext, declared: Readonly<Record<st
   }
 }
 
+/**
+ * A var's value is data, not an expression: `${{ }}` in it would reach the model as those very
+ * characters (expressions are evaluated in input, swap and foreach, which may read the var).
+ */
+export function checkVarValues(ctx: AnalysisContext, declared: Readonly<Record<string, JsonValue>>): void {
+  for (const [name, value] of Object.entries(declared)) {
+    const items = Array.isArray(value) ? (value as readonly JsonValue[]) : [value];
+    items.forEach((item, index) => {
+      if (typeof item !== 'string' || !item.includes('${{')) return;
+      ctx.error(
+        'invalid-value',
+        `var "${name}" holds an expression (${item.length > 60 ? `${item.slice(0, 57)}...` : item}), but vars are data: expressions are evaluated only in input, swap and foreach; write the value itself, or put the expression where the var is used`,
+        ctx.at(Array.isArray(value) ? ['vars', name, index] : ['vars', name]),
+      );
+    });
+  }
+}
+
 /** Applies `--set` overrides to the recipe's vars; names that are not declared are errors. */
 export function applySets(
   ctx: AnalysisContext,
@@ -95,6 +113,14 @@ export function applySets(
           ? `--set ${set.name}=…: the recipe declares no vars, so there is no "${set.name}" to override; declare it under vars:`
           : `--set ${set.name}=…: the recipe has no var "${set.name}"${hint} (--set can only override declared vars)`;
       ctx.error('unknown-set', message, ctx.at(hasVars ? ['vars'] : [], true));
+      continue;
+    }
+    if (set.value.includes('${{')) {
+      ctx.error(
+        'invalid-set',
+        `--set ${set.name}=…: the value holds an expression, but a --set value is data, taken as written (the model would get "\${{" as text); give the value itself`,
+        ctx.at(['vars', name]),
+      );
       continue;
     }
     const parsed = setValue(set.value);

@@ -103,6 +103,20 @@ export function checkModels(
     // A routed `swap:` stage's generated input was checked by the swap rule (rules/swap.ts),
     // which points problems at the swap field they come from.
     if (stage.swap !== undefined) continue;
+    // A field name is sent as written: `${{ vars.key }}: 1` would reach the model as that key.
+    const keys =
+      stage.input.kind === 'map'
+        ? stage.input.entries.map(([key]) => key)
+        : stage.input.kind === 'literal' && isJsonObject(stage.input.value)
+          ? Object.keys(stage.input.value)
+          : [];
+    for (const key of keys)
+      if (key.includes('${{'))
+        ctx.error(
+          'invalid-value',
+          `input field name "${key}" of stage "${stage.id}" is sent as written: expressions are evaluated in values, not in keys; write the field name itself`,
+          ctx.at([...base, 'input', key], true),
+        );
     const resolved = resolveValue(stage.input, scope, ready);
     // An input that is not a mapping is already reported by the recipe schema.
     if (!isJsonObject(resolved.value)) continue;
