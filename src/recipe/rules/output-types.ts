@@ -2,7 +2,7 @@ import type { ModelInfo } from '../../catalog/model.js';
 import { isJsonObject } from '../../util/json.js';
 import type { AnalysisContext } from '../context.js';
 import { describeRecipePath } from '../describe.js';
-import type { ExpressionPart } from '../expressions.js';
+import type { ExpressionPart, Template } from '../expressions.js';
 import type { StageId, StageSpec } from '../types.js';
 import { templatesOf } from './build-stages.js';
 import type { DataPath } from '../yaml-index.js';
@@ -22,20 +22,16 @@ export function checkOutputTypes(ctx: AnalysisContext, stages: ReadonlyMap<Stage
     const model = ctx.catalog.get(stage.model);
     if (!model) continue;
     for (const { template, path } of templatesOf(stage.input)) {
-      // Only a value that is exactly one expression keeps the type it reads.
-      if (!template.whole) continue;
+      // Only a value that is exactly one expression keeps the type it reads; in text, a list
+      // or a mapping cannot be embedded at all.
+      if (!template.whole) {
+        checkEmbedded(ctx, stages, template, path);
+        continue;
+      }
       const part = template.parts.find((p): p is ExpressionPart => typeof p !== 'string')!;
-      if (part.references.length !== 1 || !PLAIN_REFERENCE.test(part.text)) continue;
-      const reference = part.references[0]!;
-      if (reference.context !== 'stages' || reference.dynamic) continue;
-      const segments = reference.path.filter(
-        (s): s is string | number => typeof s === 'string' || typeof s === 'number',
-      );
-      if (segments.length !== reference.path.length) continue;
-      const [upstream, kind, ...rest] = segments;
-      const target = typeof upstream === 'string' ? stages.get(upstream as StageId) : undefined;
-      if (!target) continue;
-      const gives = producedKind(ctx, target, kind, rest);
+      const read = plainStageReference(stages, part);
+      if (!read) continue;
+      const gives = producedKind(ctx, read.target, read.kind, read.rest);
       const field = path.slice(3);
       const takes = fieldKind(model, field);
       if (gives === undefined || takes === undefined || gives === takes) continue;
@@ -48,6 +44,69 @@ export function checkOutputTypes(ctx: AnalysisContext, stages: ReadonlyMap<Stage
       ctx.error('stage-output-mismatch', message, ctx.at(path));
     }
   }
+}
+
+/** A plain reference to another stage's results (`stages.face.outputs.images[0]`), split up. */
+function plainStageReference(
+  stages: ReadonlyMap<StageId, StageSpec>,
+  part: ExpressionPart,
+): { target: StageSpec; kind: string | number | undefined; rest: (string | number)[] } | undefined {
+  if (part.references.length !== 1 || !PLAIN_REFERENCE.test(part.text)) return undefined;
+  const reference = part.references[0]!;
+  if (reference.context !== 'stages' || reference.dynamic) return undefined;
+  const segments = reference.path.filter(
+    (s): s is string | number => typeof s === 'string' || typeof s === 'number',
+  );
+  if (segments.length !== reference.path.length) return undefined;
+  const [upstream, kind, ...rest] = segments;
+  const target = typeof upstream === 'string' ? stages.get(upstream as StageId) : undefined;
+  return target && { target, kind, rest };
+}
+
+/**
+ * `prompt: "in the style of ${{ stages.a.outputs.images }}"`: a list (or a mapping) in text
+ * fails when the stage starts, after the stage it reads was paid for. Known now when the
+ * reference is plain and the upstream model documents what it gives.
+ */
+function checkEmbedded(
+  ctx: AnalysisContext,
+  stages: ReadonlyMap<StageId, StageSpec>,
+  template: Template,
+  path: DataPath,
+): void {
+  for (const part of template.parts) {
+    if (typeof part === 'string') continue;
+    const read = plainStageReference(stages, part);
+    if (!read) continue;
+    const gives = embeddedShape(ctx, read.target, read.kind, read.rest);
+    if (gives === undefined) continue;
+    const text = part.text.trim();
+    const fix =
+      gives === 'a list'
+        ? `pick one item (\${{ ${text}[0] }}), or write \${{ join(${text}, ', ') }}`
+        : `name one of its fields, or write \${{ toJSON(${text}) }}`;
+    ctx.error(
+      'stage-output-mismatch',
+      `${describeRecipePath(path)} embeds \${{ ${text} }} in text, but it gives ${gives}, which cannot be embedded in text; ${fix}`,
+      ctx.atText(path, template.source, part.offset, part.text.length),
+    );
+  }
+}
+
+/** 'a list' or 'a mapping' when what a reference reads is known to be one; else undefined. */
+function embeddedShape(
+  ctx: AnalysisContext,
+  target: StageSpec,
+  kind: string | number | undefined,
+  rest: readonly (string | number)[],
+): 'a list' | 'a mapping' | undefined {
+  // A fan-out stage's outputs and files are lists, one entry per item.
+  if ((kind === 'files' || kind === 'outputs') && rest.length === 0 && target.foreach) return 'a list';
+  if (target.foreach) return undefined;
+  if (kind === 'files') return rest.length === 0 ? 'a list' : undefined;
+  if (kind !== 'outputs' || target.model === undefined) return undefined;
+  const type = walk(ctx.catalog.get(target.model)?.outputs ?? undefined, rest)?.['type'];
+  return type === 'array' ? 'a list' : type === 'object' ? 'a mapping' : undefined;
 }
 
 /** `stages.face.outputs.images[0]`: names and numeric indexes only. */
