@@ -147,6 +147,9 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
   // One mistake may make several errors at the same place (an unquoted `${{ }}` in a flow
   // list): each is said once.
   const said = new Set<string>();
+  // A second document, or a custom tag, leaves the first document whole: its data is still
+  // checked, so such a mistake does not hide the recipe's other problems.
+  const fatal = doc.errors.some((e) => e.code !== 'MULTIPLE_DOCS');
   for (const problem of doc.errors.slice(0, MAX_YAML_ERRORS)) {
     const diagnostic = yamlErrorDiagnostic(doc, source, problem);
     const key = `${diagnostic.location?.range?.start ?? -1}:${diagnostic.message}`;
@@ -170,9 +173,10 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
       );
     }
   }
-  if (diagnostics.length > 0) return { source, diagnostics };
+  if (fatal) return { source, diagnostics };
 
   const built = buildData(doc, source);
+  built.diagnostics.unshift(...diagnostics);
   if (built.data === undefined && built.diagnostics.length > 0)
     return { source, diagnostics: built.diagnostics };
   let data = built.data;
