@@ -108,6 +108,13 @@ describe('references', () => {
     ]);
   });
 
+  it('a stage and its results are named in any case, as GitHub Actions reads properties', () => {
+    expect(refs('${{ Stages.FACE.Outputs.images[0] }}')).toMatchObject([
+      { context: 'stages', path: ['face', 'outputs', 'images', 0] },
+    ]);
+    expect(refs("${{ stages['Face'].FILES[0] }}")).toMatchObject([{ path: ['face', 'files', 0] }]);
+  });
+
   it("quoted keys and '*' are part of the static path", () => {
     expect(refs("${{ stages.face.outputs['images'][1] }}")).toMatchObject([
       { context: 'stages', path: ['face', 'outputs', 'images', 1], text: "stages.face.outputs['images'][1]" },

@@ -332,9 +332,15 @@ function collectReferences(
   if (chain) {
     const start = toOffset(chain.root.name.range.start);
     const end = chain.end === undefined ? toOffset(chain.root.name.range.end) : toOffset(chain.end);
+    const context = chain.root.name.lexeme.toLowerCase() as ContextName;
     out.push({
-      context: chain.root.name.lexeme.toLowerCase() as ContextName,
-      path: chain.path,
+      context,
+      // Property names match in any case, as in GitHub Actions (`stages.Face.Outputs` reads
+      // stages.face.outputs; stage ids are lowercase): the stage and the kind are kept lowercase.
+      path:
+        context === 'stages'
+          ? chain.path.map((s, i) => (i < 2 && typeof s === 'string' ? s.toLowerCase() : s))
+          : chain.path,
       dynamic: chain.dynamic,
       offset: start,
       length: Math.max(1, end - start),
