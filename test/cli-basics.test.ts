@@ -81,6 +81,12 @@ describe('usage errors exit 64', () => {
       "option '--keep-going' cannot be used with option '--fail-fast'",
     ],
   ];
+  it('an undeclared --set name given twice is one error', async () => {
+    const result = await runCli(['validate', '--set', 'nope=1', '--set', 'NOPE=2', recipe], { cwd: root });
+    expect(result.code).toBe(65);
+    expect(result.stderr.match(/the recipe has no var/g)).toHaveLength(1);
+  });
+
   it('a --set value holding an expression is invalid data (65): it would be sent as text', async () => {
     const result = await runCli(['validate', '--set', 'aspect=${{ vars.other }}', recipe], { cwd: root });
     expect(result.code).toBe(65);

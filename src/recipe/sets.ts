@@ -95,12 +95,16 @@ export function applySets(
   if (sets.length === 0) return vars;
   const out = { ...vars };
   const names = Object.keys(vars);
+  /** Undeclared names already reported: `--set x=1 --set x=2` is one mistake. */
+  const unknown = new Set<string>();
   for (const set of sets) {
     // Names are matched as expressions read them (`vars.NAME` ignores case, as in GitHub Actions).
     const name = Object.hasOwn(vars, set.name)
       ? set.name
       : names.find((n) => n.toLowerCase() === set.name.toLowerCase());
     if (name === undefined) {
+      if (unknown.has(set.name.toLowerCase())) continue;
+      unknown.add(set.name.toLowerCase());
       // Point at the `vars:` key, or at the top of a recipe that has none (not at its first line).
       const hasVars = ctx.index.keyRanges([]).has('vars');
       const bare = set.name.replace(/^vars\./i, '');
