@@ -168,6 +168,15 @@ export function wordIssue(
       };
     case 'enum': {
       const allowed = (p['allowedValues'] as unknown[]).map((v) => String(v));
+      // A choice the recipe itself makes (a swap's output or style picks the route before
+      // anything runs), even inside swap:, where the media fields take expressions.
+      if (recipeKeys && typeof issue.data === 'string' && issue.data.includes('${{'))
+        return {
+          code: 'invalid-value',
+          message: `${where} cannot be an expression (${describeValue(issue.data)}): it is read before anything runs, to plan the stage; write one of ${allowed.join(', ')}`,
+          path: issue.path,
+          atKey: false,
+        };
       const hint = typeof issue.data === 'string' ? didYouMean(issue.data, allowed) : '';
       return {
         code: 'invalid-value',
