@@ -73,11 +73,33 @@ export class AnalysisContext {
     related?: readonly RelatedLocation[],
     category?: DiagnosticCategory,
   ): void {
-    this.diagnostics.push(error(code, message, location, related, category));
+    if (this.#firstTime('error', code, message, location))
+      this.diagnostics.push(error(code, message, location, related, category));
   }
 
   warn(code: DiagnosticCode, message: string, location?: DiagnosticLocation): void {
-    this.diagnostics.push(warning(code, message, location));
+    if (this.#firstTime('warning', code, message, location))
+      this.diagnostics.push(warning(code, message, location));
+  }
+
+  /** Diagnostics said so far. */
+  readonly #said = new Set<string>();
+
+  /**
+   * One problem is said once: text reused through a YAML alias (`input: *shared`) is checked
+   * for each stage that uses it, and each check would report the anchor's very text again.
+   */
+  #firstTime(
+    severity: string,
+    code: DiagnosticCode,
+    message: string,
+    location?: DiagnosticLocation,
+  ): boolean {
+    const range = location?.range;
+    const key = `${severity}\0${code}\0${range?.start ?? ''}\0${range?.end ?? ''}\0${message}`;
+    if (this.#said.has(key)) return false;
+    this.#said.add(key);
+    return true;
   }
 
   errorCount(): number {
