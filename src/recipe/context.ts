@@ -9,6 +9,7 @@ import {
   type RelatedLocation,
 } from './diagnostic.js';
 import type { Template } from './expressions.js';
+import { scalarSourceMap, type ScalarSourceMap } from './scalar-source.js';
 import type { SourceFile, SourceRange } from './source.js';
 import type { DataPath, YamlIndex } from './yaml-index.js';
 
@@ -40,6 +41,7 @@ export class AnalysisContext {
    */
   readonly missingLocalFiles: { readonly stage: string; readonly diagnostic: Diagnostic }[] = [];
   readonly deferLocalFiles: boolean;
+  readonly #scalarMaps: ScalarMapCache = new Map();
 
   constructor(source: SourceFile, index: YamlIndex, catalog: Catalog, deferLocalFiles = false) {
     this.source = source;
@@ -56,14 +58,16 @@ export class AnalysisContext {
 
   /**
    * A location inside a string scalar: `offset`/`length` count characters of the string's
-   * value. Exact for plain and simply quoted scalars; for block scalars and escapes the value
-   * and the source text differ, so the piece is found by its text, or else the whole scalar is
-   * underlined.
+   * value, which differs from the source text in block scalars, folded lines and escapes; each
+   * character is traced back to where it was written (see {@link scalarSourceMap}).
    */
   atText(path: DataPath, value: string, offset: number, length: number): DiagnosticLocation {
     const range = this.index.valueRange(path);
     if (!range) return { file: this.source };
-    return { file: this.source, range: textRange(this.source.text, range, value, offset, length) };
+    return {
+      file: this.source,
+      range: textRange(this.source.text, range, value, offset, length, this.#scalarMaps),
+    };
   }
 
   error(
@@ -107,26 +111,45 @@ export class AnalysisContext {
   }
 }
 
-/** Maps an offset within a scalar's value to source offsets, when the text allows it. */
+/** Source maps of the scalars diagnostics pointed into, by the scalar's start offset. */
+export type ScalarMapCache = Map<
+  number,
+  { readonly value: string; readonly map: ScalarSourceMap | undefined }
+>;
+
+/**
+ * Maps `length` characters at `offset` within a scalar's value to source offsets. A piece that
+ * spans a folded line break ends where its last character was written, on a later line.
+ */
 export function textRange(
   text: string,
   range: SourceRange,
   value: string,
   offset: number,
   length: number,
+  cache?: ScalarMapCache,
 ): SourceRange {
   const raw = text.slice(range.start, range.end);
   let base: number | undefined;
   if (raw === value) base = range.start;
   else if ((raw.startsWith("'") || raw.startsWith('"')) && raw.slice(1, -1) === value) base = range.start + 1;
-  if (base === undefined) {
-    // Block scalars and escapes: the value differs from the source text, but the piece being
-    // pointed at usually appears in it verbatim, and exactly once.
-    const piece = value.slice(offset, offset + Math.max(1, length));
-    const at = raw.indexOf(piece);
-    if (piece.length > 1 && at >= 0 && raw.indexOf(piece, at + 1) < 0)
-      return { start: range.start + at, end: range.start + at + piece.length };
-    return range;
+  if (base !== undefined) return { start: base + offset, end: base + offset + Math.max(1, length) };
+  // Block scalars, folded lines and escapes: replay how the value was read from the text. One
+  // long scalar may hold thousands of problems, so its map is built once.
+  let cached = cache?.get(range.start);
+  if (cached?.value !== value) {
+    cached = { value, map: scalarSourceMap(raw, value) };
+    cache?.set(range.start, cached);
   }
-  return { start: base + offset, end: base + offset + Math.max(1, length) };
+  const map = cached.map;
+  if (map && offset >= 0 && offset < value.length) {
+    const last = Math.min(value.length, offset + Math.max(1, length)) - 1;
+    return { start: range.start + map.starts[offset]!, end: range.start + map.ends[last]! };
+  }
+  // A style the map does not model: the piece usually appears in the text verbatim, and once.
+  const piece = value.slice(offset, offset + Math.max(1, length));
+  const at = raw.indexOf(piece);
+  if (piece.length > 1 && at >= 0 && raw.indexOf(piece, at + 1) < 0)
+    return { start: range.start + at, end: range.start + at + piece.length };
+  return range;
 }
