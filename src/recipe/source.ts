@@ -36,12 +36,21 @@ export class SourceFile {
 
   /** The text of a 1-based line, without its line break. */
   lineText(line: number): string {
+    const { start, end } = this.lineBounds(line);
+    return this.text.slice(start, end);
+  }
+
+  /**
+   * Offsets of a 1-based line's text, without its line break: a caller that shows part of a very
+   * long line (a minified recipe on one line) reads only that part.
+   */
+  lineBounds(line: number): SourceRange {
     const start = this.#lineStarts[line - 1];
-    if (start === undefined) return '';
+    if (start === undefined) return { start: this.text.length, end: this.text.length };
     const next = this.#lineStarts[line];
     let end = next === undefined ? this.text.length : next - 1;
     if (end > start && this.text.charCodeAt(end - 1) === 13) end -= 1;
-    return this.text.slice(start, end);
+    return { start, end };
   }
 }
 
