@@ -57,6 +57,15 @@ export class AnalysisContext {
   }
 
   /**
+   * The source text of the scalar at a data path (with `atKey`, of the key naming it), exactly
+   * as written (`0x10`, `"7"`, `null`); undefined unless one scalar is written right there.
+   */
+  written(path: DataPath, atKey = false): string | undefined {
+    const range = this.index.scalarRange(path, atKey);
+    return range && this.source.text.slice(range.start, range.end);
+  }
+
+  /**
    * A location inside a string scalar: `offset`/`length` count characters of the string's
    * value, which differs from the source text in block scalars, folded lines and escapes; each
    * character is traced back to where it was written (see {@link scalarSourceMap}).

@@ -19,6 +19,12 @@ export interface WordedIssue {
 export type DescribePath = (path: DataPath) => string;
 
 /**
+ * The source text of the scalar at a data path (with `atKey`, of the key naming it), when the
+ * caller has the recipe's text: advice then quotes what the user wrote, not what YAML made of it.
+ */
+export type WrittenText = (path: DataPath, atKey: boolean) => string | undefined;
+
+/**
  * Drops the noise ajv produces for `anyOf`/`oneOf`: with `allErrors` it reports every failing
  * branch and then the combinator itself. The user needs one sentence. When exactly one branch
  * accepts the value's type (`needs: Face` is a string, and one branch is a string of stage-id
@@ -119,6 +125,7 @@ export function wordIssue(
   describe: DescribePath,
   /** The recipe's own keys, where `${{ }}` is not evaluated (model inputs are). */
   recipeKeys = false,
+  written: WrittenText = () => undefined,
 ): WordedIssue {
   const where = describe(issue.path);
   const p = issue.params;
@@ -137,10 +144,12 @@ export function wordIssue(
     case 'additionalProperties': {
       const key = String(p['additionalProperty']);
       const allowed = Object.keys((schema['properties'] as Record<string, unknown> | undefined) ?? {});
-      const hint = key === '<<' ? MERGE_HINT : didYouMean(key, allowed);
+      const nullKey = writtenNull(written([...issue.path, key], true), key);
+      const hint =
+        key === '<<' ? MERGE_HINT : nullKey !== undefined ? NULL_KEY_HINT : didYouMean(key, allowed);
       return {
         code: 'unknown-key',
-        message: `unknown key "${key}" in ${where}${hint}`,
+        message: `unknown key ${nullKey ?? `"${key}"`} in ${where}${hint}`,
         path: [...issue.path, key],
         atKey: true,
       };
@@ -188,6 +197,16 @@ export function wordIssue(
     case 'pattern': {
       const pattern = String(p['pattern']);
       if (issue.propertyName !== undefined) {
+        const nullKey = writtenNull(written([...issue.path, issue.propertyName], true), issue.propertyName);
+        if (nullKey !== undefined) {
+          const quoted = matches(nullKey, pattern) ? `; quote it ("${nullKey}") to make it a name` : '';
+          return {
+            code: 'invalid-value',
+            message: `${describeKey(issue.path, nullKey, describe, false)} is not valid${NULL_KEY_HINT}${quoted || `; ${patternHint(pattern)}`}`,
+            path: [...issue.path, issue.propertyName],
+            atKey: true,
+          };
+        }
         return {
           code: 'invalid-value',
           message: `${describeKey(issue.path, issue.propertyName, describe)} is not valid: ${patternHint(pattern)}${fixedSpelling(issue.propertyName, pattern)}`,
@@ -324,11 +343,31 @@ export function wordIssue(
   }
 }
 
-function describeKey(path: DataPath, key: string, describe: DescribePath): string {
+function describeKey(path: DataPath, key: string, describe: DescribePath, quote = true): string {
   const container = path[path.length - 1];
-  if (path.length === 1 && container === 'stages') return `stage id "${key}"`;
-  if (path.length === 1 && container === 'vars') return `var name "${key}"`;
-  return `key "${key}" in ${describe(path)}`;
+  const name = quote ? `"${key}"` : key;
+  if (path.length === 1 && container === 'stages') return `stage id ${name}`;
+  if (path.length === 1 && container === 'vars') return `var name ${name}`;
+  return `key ${name} in ${describe(path)}`;
+}
+
+function matches(text: string, pattern: string): boolean {
+  try {
+    return new RegExp(pattern).test(text);
+  } catch {
+    return false;
+  }
+}
+
+/** Why a key written `null` or `~` is not the name it looks like. */
+const NULL_KEY_HINT = ': YAML reads an unquoted null or ~ as no value, which names nothing';
+
+/**
+ * The key as written when YAML read it as null (`null:`, `~:`, `NULL:`), which the data names
+ * "": messages then name what the user sees, not an empty string.
+ */
+function writtenNull(text: string | undefined, key: string): string | undefined {
+  return key === '' && text !== undefined && /^(?:null|Null|NULL|~)$/.test(text) ? text : undefined;
 }
 
 /** `; e.g. "face-edit"` for a name that only breaks the pattern by case, spaces or punctuation. */

@@ -54,7 +54,7 @@ export class YamlIndex {
     if (node && isMap(node)) {
       for (const pair of node.items) {
         if (isScalar(pair.key) && pair.key.range) {
-          out.set(String(pair.key.value), toRange(pair.key.range));
+          out.set(dataKey(pair.key.value), toRange(pair.key.range));
         }
       }
     }
@@ -72,13 +72,31 @@ export class YamlIndex {
       pairs = new Map();
       for (const p of node.items) {
         if (isPair(p) && isScalar(p.key)) {
-          const key = String(p.key.value);
+          const key = dataKey(p.key.value);
           if (!pairs.has(key)) pairs.set(key, p);
         }
       }
       this.#pairCache.set(node, pairs);
     }
     return pairs;
+  }
+
+  /**
+   * The range of the scalar at `path` (with `atKey`, of the key naming it), only when that is
+   * one scalar written right there: not an alias, a collection or an ancestor standing in for a
+   * missing path. For advice that quotes what the user wrote.
+   */
+  scalarRange(path: DataPath, atKey = false): SourceRange | undefined {
+    if (path.length === 0) return undefined;
+    const parent = this.#locate(path.slice(0, -1));
+    const last = path[path.length - 1]!;
+    let target: unknown;
+    if (!parent.exact) return undefined;
+    if (isMap(parent.node)) {
+      const pair = this.#pairs(parent.node).get(String(last));
+      target = atKey ? pair?.key : pair?.value;
+    } else if (isSeq(parent.node) && typeof last === 'number' && !atKey) target = parent.node.items[last];
+    return isScalar(target) ? rangeOf(target) : undefined;
   }
 
   #locate(path: DataPath): { node?: Node; value?: SourceRange; key?: SourceRange; exact: boolean } {
@@ -128,6 +146,23 @@ export class YamlIndex {
     let current = node;
     for (let hops = 0; hops < 100 && isAlias(current); hops++) current = current.resolve(this.#doc);
     return current;
+  }
+}
+
+/**
+ * A key as the data names it, the way `yaml` turns keys into object keys: a null key (`null:`,
+ * `~:`) is "", not "null", so a problem with the data's "" key finds the key that was written.
+ */
+function dataKey(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    default:
+      return value === null ? '' : (JSON.stringify(value) ?? '');
   }
 }
 

@@ -36,7 +36,7 @@ export function checkRecipeSchema(ctx: AnalysisContext, data: unknown): void {
       continue;
     }
     if (consentRecordMissing(ctx, issue)) continue;
-    const worded = wordIssue(issue, describeRecipePath, true);
+    const worded = wordIssue(issue, describeRecipePath, true, (path, atKey) => ctx.written(path, atKey));
     ctx.error(
       worded.code,
       worded.message + inputFieldHint(ctx, data, issue),
