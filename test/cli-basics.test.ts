@@ -181,7 +181,7 @@ describe('--set', () => {
     });
     expect(result.code).toBe(65);
     expect(result.stderr).toContain(
-      'error: input field "image" of stage "face" must be a string, not an integer; quote it ("5") to keep it text (blackforestlabs/flux-1-kontext/pro/edit) (given with --set base_still=…)',
+      `error: input field "image" of stage "face" must be a string, not an integer; a value that is only \${{ }} keeps the type of its result, even in quotes: write "\${{ format('{0}', vars.base_still) }}", or make the var text (base_still: "5") (blackforestlabs/flux-1-kontext/pro/edit) (given with --set base_still=…)`,
     );
     // The recipe's own value says nothing about --set.
     const own = await runCli(['validate', 'recipes/kontext-to-kling.yaml'], { cwd: root });

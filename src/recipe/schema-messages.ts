@@ -96,7 +96,7 @@ export const MERGE_HINT =
  * The fix for a number or boolean where text belongs: a duration needs its unit (`timeout: 30`
  * means nothing), other text needs quotes (`name: 2026` is a number to YAML).
  */
-function typeHint(issue: SchemaIssue): string {
+function typeHint(issue: SchemaIssue, written: WrittenText): string {
   const data = issue.data;
   if (issue.params['type'] !== 'string' || (typeof data !== 'number' && typeof data !== 'boolean')) return '';
   if (
@@ -106,7 +106,41 @@ function typeHint(issue: SchemaIssue): string {
     data > 0
   )
     return `; give a unit: "${data}s", "${data}m", "${data}h" or "${data}d"`;
-  return `; quote it ("${String(data)}") to keep it text`;
+  return quoteHint(String(data), written(issue.path, false));
+}
+
+/**
+ * `; quote it ("0x10") to keep it text`: the text as written, since quoting what YAML made of it
+ * (`"16"`, `"1.1"`, `"969"` for a YAML 1.1 `16:9`) changes the value. A value that is one whole
+ * `${{ }}` keeps its result's type whether quoted or not, so quotes fix nothing there: say what
+ * does. Without the source text (`written` undefined) the parsed value is all there is.
+ */
+function quoteHint(parsed: string, written: string | undefined): string {
+  const quoted = written !== undefined && /^["']/.test(written);
+  const inner = quoted ? written.slice(1, -1) : written;
+  const expression =
+    inner === undefined ? undefined : /^\$\{\{\s*((?:(?!\$\{\{)[\s\S])*?)\s*\}\}$/.exec(inner.trim())?.[1];
+  if (expression !== undefined) {
+    const fix = expression.includes('"')
+      ? "wrap the expression in format('{0}', ...) to make it text"
+      : `write "\${{ format('{0}', ${expression}) }}"`;
+    const variable = /^vars\.([A-Za-z_][A-Za-z0-9_-]*)$/.exec(expression)?.[1];
+    const orVar = variable === undefined ? '' : `, or make the var text (${variable}: "${parsed}")`;
+    return `; a value that is only \${{ }} keeps the type of its result, even in quotes: ${fix}${orVar}`;
+  }
+  const text = written !== undefined && !quoted && !/^[|>!&*]/.test(written) ? written : parsed;
+  return `; quote it (${JSON.stringify(text)}) to keep it text`;
+}
+
+/**
+ * Puts the source text into the "quote it" advice of a message worded without it (a model's
+ * input is checked as plain data, then located in the recipe).
+ */
+export function withWrittenText(message: string, written: string | undefined): string {
+  if (written === undefined) return message;
+  return message.replace(/; quote it \("([^"]*)"\) to keep it text/, (_, parsed: string) =>
+    quoteHint(parsed, written),
+  );
 }
 
 /** A `${{ }}` where the recipe takes a plain value (retries, needs, a name…). */
@@ -164,7 +198,7 @@ export function wordIssue(
             ? `${where} is empty; it must be ${typeWords(p['type'])}`
             : p['type'] === 'integer' && typeof issue.data === 'number'
               ? `${where} must be a whole number, not ${String(issue.data)}`
-              : `${where} must be ${typeWords(p['type'])}, not ${kindOf(issue.data)}${typeHint(issue)}`,
+              : `${where} must be ${typeWords(p['type'])}, not ${kindOf(issue.data)}${typeHint(issue, written)}`,
         path: issue.path,
         atKey: false,
       };

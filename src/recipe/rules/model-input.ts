@@ -7,7 +7,7 @@ import { describeRecipePath } from '../describe.js';
 import { PreparedScope, type Template } from '../expressions.js';
 import { declaredNames, readsDeclaredVars, isUnder, resolveValue, type ResolutionError } from '../resolve.js';
 import type { SchemaIssue } from '../schema-check.js';
-import { MERGE_HINT, pruneBranchIssues, wordIssue } from '../schema-messages.js';
+import { MERGE_HINT, pruneBranchIssues, withWrittenText, wordIssue } from '../schema-messages.js';
 import type { StageId, StageSpec, ValueNode } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { inputChecker } from '../../catalog/input-check.js';
@@ -134,7 +134,9 @@ export function checkModels(
     const unknown = broken.length === 0 ? resolved.unknown : [...resolved.unknown, ...broken];
     for (const problem of checkInput(model, resolved.value, stage.id, unknown)) {
       const location = ctx.at([...base, 'input', ...problem.path], problem.atKey);
-      const message = problem.message + setBy(stage, problem.path);
+      const message =
+        withWrittenText(problem.message, ctx.written([...base, 'input', ...problem.path])) +
+        setBy(stage, problem.path);
       if (problem.severity === 'error') ctx.error(problem.code, message, location);
       else ctx.warn(problem.code, message, location);
     }
