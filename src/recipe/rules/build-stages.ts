@@ -159,7 +159,11 @@ export function toValueNode(
               path: here,
             });
           for (const problem of parsed.errors) {
-            ctx.error(problem.code, problem.message, ctx.atText(here, value, problem.offset, problem.length));
+            ctx.error(
+              problem.code,
+              commentCut(ctx, here, problem.message) ?? problem.message,
+              ctx.atText(here, value, problem.offset, problem.length),
+            );
           }
           return { kind: 'literal', value };
         }
@@ -194,6 +198,20 @@ export function toValueNode(
     return { kind: 'literal', value: (value ?? null) as JsonValue };
   };
   return walk(value);
+}
+
+/**
+ * `prompt: ${{ format('a #b') }}` unquoted: YAML ends a plain value at " #" (a comment), so
+ * the expression lost its end. Said, with the fix, when the source shows that is what happened.
+ */
+function commentCut(ctx: AnalysisContext, path: DataPath, message: string): string | undefined {
+  if (!message.startsWith('unclosed "${{"')) return undefined;
+  const range = ctx.index.valueRange(path);
+  if (!range) return undefined;
+  const after = ctx.source.text.slice(range.end, range.end + 200);
+  return /^[ \t]+#[^\n]*\}\}/.test(after)
+    ? 'the value ends before " #", which YAML reads as the start of a comment, so its "${{" is left unclosed: quote the whole value'
+    : undefined;
 }
 
 /** Every template in a value tree, with its data path. */
