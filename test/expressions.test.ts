@@ -9,6 +9,10 @@ import {
   type TemplateParse,
 } from '../src/recipe/expressions.js';
 import type { JsonValue } from '../src/util/json.js';
+import { Catalog } from '../src/catalog/catalog.js';
+import { analyzeLoaded } from '../src/recipe/analyze.js';
+import { parseRecipeText } from '../src/recipe/load.js';
+import type { StageId } from '../src/recipe/types.js';
 
 function template(source: string, contexts?: Parameters<typeof parseTemplate>[1]): Template {
   const parsed: TemplateParse = parseTemplate(source, contexts);
@@ -113,6 +117,33 @@ describe('references', () => {
       { context: 'stages', path: ['face', 'outputs', 'images', 0] },
     ]);
     expect(refs("${{ stages['Face'].FILES[0] }}")).toMatchObject([{ path: ['face', 'files', 0] }]);
+  });
+
+  it('validate reads a stage and its output fields in any case too (no unknown-output)', () => {
+    const text = `version: 1
+name: anycase
+consent:
+  subjects: { ana: { release: REL-1 } }
+  assets: [{ match: "https://assets.example.com/**", rights: owned }]
+  disclosure: { label: AI-generated }
+stages:
+  a:
+    model: openai/gpt-image-2/edit
+    subjects: [ana]
+    input: { prompt: edit, images: [https://assets.example.com/ana.jpg, https://assets.example.com/b.jpg] }
+  b:
+    model: openai/gpt-image-2/edit
+    subjects: [ana]
+    input:
+      prompt: edit
+      images: ["\${{ Stages.A.Outputs.IMAGES[0] }}", https://assets.example.com/ana.jpg]
+`;
+    const analysis = analyzeLoaded(parseRecipeText('anycase.yaml', text), {
+      catalog: Catalog.load(),
+      cwd: '/tmp',
+    });
+    expect(analysis.diagnostics.map((d) => d.message)).toEqual([]);
+    expect(analysis.recipe?.stages.get('b' as StageId)?.dependsOn).toEqual(['a']);
   });
 
   it("quoted keys and '*' are part of the static path", () => {

@@ -200,6 +200,8 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
       source,
       index,
       diagnostics: [
+        // A first document left empty by a stray "---" is said as such, before this.
+        ...built.diagnostics,
         error(
           'not-a-mapping',
           'the recipe is empty; it must be a mapping with version, name and stages',
@@ -213,6 +215,7 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
       source,
       index,
       diagnostics: [
+        ...built.diagnostics,
         error(
           'not-a-mapping',
           'a recipe must be a YAML mapping (version:, name:, stages: …), not a list or a single value',

@@ -31,6 +31,8 @@ export interface RunJournal {
   ): Promise<void>;
   /** A stage is final: record it (its files are downloaded and checked by now). */
   stageFinished(result: StageResult): Promise<void>;
+  /** One job is final (an item of a fan-out, say): no longer in flight. Not written by itself. */
+  jobFinished?(stage: StageId, item: number | null, attempts: readonly AttemptRecord[]): void;
 }
 
 export interface ExecutorOptions {
@@ -683,6 +685,7 @@ export class Executor {
   /** One job is final; when it is its stage's last, the stage is. */
   #jobSettled(job: Job): void {
     const stage = job.stage;
+    this.#o.journal.jobFinished?.(stage.spec.id, job.item, job.attempts);
     if (job.item !== null) {
       const done = stage.jobs.filter((j) => j.state === 'succeeded' || j.state === 'failed').length;
       const failed = stage.jobs.filter((j) => j.state === 'failed').length;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Redactor } from '../policy/redact.js';
 import type { Recipe, StageId } from '../recipe/types.js';
 import type { RunJournal } from '../run/executor.js';
-import type { RunStatus, StageResult } from '../run/result.js';
+import type { AttemptRecord, RunStatus, StageResult } from '../run/result.js';
 import type { JsonObject } from '../util/json.js';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 
@@ -41,6 +41,8 @@ export class RunRecord implements RunJournal {
   readonly #redact: Redactor;
   readonly #stages = new Map<StageId, StageResult>();
   readonly #inFlight = new Map<string, InFlight>();
+  /** The attempts of jobs that are final while their stage is not (items of a fan-out). */
+  readonly #settled = new Map<StageId, AttemptRecord[]>();
   #status: RunStatus | 'running' = 'running';
   #exitCode: number | null = null;
   #endedAt: string | null = null;
@@ -76,7 +78,13 @@ export class RunRecord implements RunJournal {
     await this.write();
   }
 
+  jobFinished(stage: StageId, item: number | null, attempts: readonly AttemptRecord[]): void {
+    this.#inFlight.delete(`${stage}/${item ?? ''}`);
+    this.#settled.set(stage, [...(this.#settled.get(stage) ?? []), ...attempts]);
+  }
+
   async stageFinished(result: StageResult): Promise<void> {
+    this.#settled.delete(result.stage);
     this.#stages.set(result.stage, result);
     for (const key of [...this.#inFlight.keys()])
       if (key.startsWith(`${result.stage}/`)) this.#inFlight.delete(key);
@@ -141,18 +149,22 @@ export class RunRecord implements RunJournal {
       const model = this.#header.recipe.stages.get(stage)?.model;
       if (model === undefined) continue;
       const message = `the run exited at once while ${jobs.length === 1 ? 'this job' : 'these jobs'} ran on the service; the next run follows ${jobs.length === 1 ? 'it' : 'them'} up`;
-      const attempts = jobs.map((j) => ({
-        attempt: j.attempt,
-        item: j.item,
-        requestId: j.requestId,
-        reattached: j.reattached,
-        startedAt: Date.parse(j.submittedAt),
-        endedAt: now,
-        outcome: 'failed' as const,
-        reason: 'interrupted' as const,
-        retryable: true,
-        message,
-      }));
+      // Items that finished keep their own attempts; only the jobs still out are interrupted.
+      const attempts: AttemptRecord[] = [
+        ...(this.#settled.get(stage) ?? []),
+        ...jobs.map((j) => ({
+          attempt: j.attempt,
+          item: j.item,
+          requestId: j.requestId,
+          reattached: j.reattached,
+          startedAt: Date.parse(j.submittedAt),
+          endedAt: now,
+          outcome: 'failed' as const,
+          reason: 'interrupted' as const,
+          retryable: true,
+          message,
+        })),
+      ];
       this.#stages.set(stage, {
         stage,
         model,

@@ -73,7 +73,8 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   // The documented variable is read like --poll-interval: a value that is no whole number of
   // at least 1 is a usage error, not silently the default.
   const pollEnv = io.env['FACESWAP_POLL_INTERVAL_MS'];
-  if (options.pollInterval === undefined && pollEnv?.trim() && !/^\s*[1-9][0-9]*\s*$/.test(pollEnv)) {
+  const pollMs = Number(pollEnv);
+  if (options.pollInterval === undefined && pollEnv?.trim() && !(Number.isInteger(pollMs) && pollMs >= 1)) {
     io.stderr.write(
       `faceswap-pipe: error: FACESWAP_POLL_INTERVAL_MS=${JSON.stringify(pollEnv)} is not a number of milliseconds (a whole number of at least 1); fix or unset it\n`,
     );
@@ -748,15 +749,7 @@ async function writeReports(ctx: {
       await writeJunitReport(runDir, { file: junit, cwd: io.cwd, graph });
     });
   }
-  await attempt('the contact sheet', undefined, async () => {
-    const report = await writeRunReport(runDir, {
-      graph,
-      env: io.env,
-      ...(thumbStore !== undefined && { thumbStore }),
-      provenance,
-    });
-    out.write(`contact sheet: ${relative(io.cwd, report.path) || report.path}\n`);
-  });
+  // The job summary next, also before the contact sheet (which can take seconds to make).
   await attempt('the job summary', options.summary, async () => {
     // GitHub's step summary failing is a warning; the --summary file failing fails the run.
     const asked = options.summary === undefined ? undefined : resolve(io.cwd, options.summary);
@@ -775,6 +768,15 @@ async function writeReports(ctx: {
       },
     });
     if (failure) throw failure;
+  });
+  await attempt('the contact sheet', undefined, async () => {
+    const report = await writeRunReport(runDir, {
+      graph,
+      env: io.env,
+      ...(thumbStore !== undefined && { thumbStore }),
+      provenance,
+    });
+    out.write(`contact sheet: ${relative(io.cwd, report.path) || report.path}\n`);
   });
   return ok;
 }

@@ -141,7 +141,7 @@ export function checkModels(
       else ctx.warn(problem.code, message, location);
     }
     if (stage.foreach && resolved.unknown.length > 0)
-      checkItems(ctx, stage, model, vars, declared, scope, ready, resolved.unknown, broken);
+      checkItems(ctx, stage, model, vars, declared, scope, ready, resolved.unknown, broken, resolved.errors);
   }
 }
 
@@ -162,7 +162,10 @@ function checkItems(
   /** Where the whole-stage check met values it could not know (those that read the item). */
   itemPaths: readonly DataPath[],
   broken: readonly DataPath[],
+  /** What the whole-stage check already found failing (and reported). */
+  reported: readonly ResolutionError[],
 ): void {
+  const said = new Set(reported.map((e) => e.path.join('\0')));
   const list = resolveValue(stage.foreach!, scope, ready);
   if (list.unknown.length > 0 || list.errors.length > 0 || !Array.isArray(list.value)) return;
   const withItem = (template: Template) => readsDeclaredVars(template, declared, true);
@@ -177,9 +180,9 @@ function checkItems(
       withItem,
     );
     if (!isJsonObject(resolved.value)) return;
-    // Those that do not read the item were evaluated, and reported, by the whole-stage check.
+    // Those that do not read the item failed (and were reported) in the whole-stage check.
     for (const error of resolved.errors) {
-      if (!isUnder(error.path, itemInputPaths)) continue;
+      if (!isUnder(error.path, itemInputPaths) || said.has(error.path.join('\0'))) continue;
       const key = `${error.path.join('\0')}\0${error.message}`;
       const seen = failed.get(key);
       if (seen) seen.more++;

@@ -161,7 +161,11 @@ function outputPathProblem(
       const properties: Record<string, Record<string, unknown>> = isJsonObject(schema['properties'])
         ? (schema['properties'] as Record<string, Record<string, unknown>>)
         : {};
-      const next: Record<string, unknown> | undefined = properties[segment];
+      // Property names match in any case, as the expression library (and GitHub) reads them.
+      const name = Object.hasOwn(properties, segment)
+        ? segment
+        : Object.keys(properties).find((k) => k.toLowerCase() === segment.toLowerCase());
+      const next: Record<string, unknown> | undefined = name === undefined ? undefined : properties[name];
       if (!next) {
         if (schema['additionalProperties'] === false) {
           const place = walked.length === 0 ? 'output field' : `field under output "${walked.join('.')}"`;
@@ -177,7 +181,7 @@ function outputPathProblem(
         return undefined;
       }
       schema = next;
-      walked.push(segment);
+      walked.push(name!);
     } else {
       if (schema['type'] !== 'array') {
         if (schema['type'] === undefined) return undefined;

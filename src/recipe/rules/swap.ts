@@ -404,7 +404,8 @@ export function routeSwapStages(
         const values = items.map(
           (i, index) => resolveValue(node, new PreparedScope({ vars, stages: {}, item: i, index })).value,
         );
-        const notString = values.findIndex((v) => typeof v !== 'string');
+        // A mapping item may be a media value ({url, medium}): its kind is told below, if at all.
+        const notString = values.findIndex((v) => typeof v !== 'string' && !isJsonObject(v));
         if (notString >= 0)
           return {
             kind: undefined,
@@ -412,7 +413,7 @@ export function routeSwapStages(
             text,
             notOne: { is: kindOf(values[notString]), item: notString },
           };
-        const kinds = new Set(values.map((v) => kindFromUrl(v as string).kind));
+        const kinds = new Set(values.map((v) => (typeof v === 'string' ? kindFromUrl(v).kind : undefined)));
         const [only] = [...kinds];
         if (kinds.size === 1 && only !== undefined)
           return { kind: only, source: { by: 'foreach-items' }, text };

@@ -1,0 +1,90 @@
+/**
+ * The run record a process writes as it exits at once (a second Ctrl-C): stages with jobs
+ * still on the service are interrupted with those jobs; items of a fan-out that had finished
+ * keep their own attempts.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../src/catalog/catalog.js';
+import { analyzeLoaded } from '../src/recipe/analyze.js';
+import { parseRecipeText } from '../src/recipe/load.js';
+import type { StageId } from '../src/recipe/types.js';
+import { RunRecord } from '../src/state/run-record.js';
+
+const RECIPE = `version: 1
+name: fan
+consent:
+  subjects: { ana: { release: REL-1 } }
+  assets: [{ match: "https://assets.example.com/**", rights: owned }]
+  disclosure: { label: AI-generated }
+stages:
+  a:
+    model: openai/gpt-image-2/edit
+    subjects: [ana]
+    foreach: [one, two, three]
+    input:
+      prompt: "\${{ item }}"
+      images: [https://assets.example.com/ana.jpg, https://assets.example.com/beach.jpg]
+`;
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('RunRecord.abandon', () => {
+  it('keeps finished items as they ended and records only the jobs still out as interrupted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'run-record-'));
+    dirs.push(dir);
+    const analysis = analyzeLoaded(parseRecipeText('fan.yaml', RECIPE), {
+      catalog: Catalog.load(),
+      cwd: dir,
+    });
+    const recipe = analysis.recipe!;
+    expect(analysis.diagnostics).toEqual([]);
+    const record = new RunRecord(
+      dir,
+      {
+        runId: 'r',
+        recipe,
+        recipeFile: 'fan.yaml',
+        version: '0',
+        clientVersion: null,
+        options: {},
+        startedAt: new Date().toISOString(),
+      },
+      (t) => t,
+    );
+    const a = 'a' as StageId;
+    for (const item of [0, 1, 2]) await record.submitted(a, item, 1, `job-${item}`, {});
+    record.jobFinished(a, 0, [
+      {
+        attempt: 1,
+        item: 0,
+        requestId: 'job-0',
+        reattached: false,
+        startedAt: 1,
+        endedAt: 2,
+        outcome: 'succeeded',
+      },
+    ]);
+    record.abandon();
+    const written = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as {
+      status: string;
+      inFlight: { requestId: string }[];
+      stages: { a: { status: string; failure: { reason: string; message: string }; attempts: unknown[] } };
+    };
+    expect(written.status).toBe('interrupted');
+    expect(written.inFlight.map((j) => j.requestId)).toEqual(['job-1', 'job-2']);
+    expect(written.stages.a.status).toBe('failed');
+    expect(written.stages.a.failure.reason).toBe('interrupted');
+    expect(written.stages.a.failure.message).toContain('(job-1, job-2)');
+    expect(written.stages.a.attempts).toMatchObject([
+      { item: 0, requestId: 'job-0', outcome: 'succeeded' },
+      { item: 1, requestId: 'job-1', outcome: 'failed', reason: 'interrupted', reattached: false },
+      { item: 2, requestId: 'job-2', outcome: 'failed', reason: 'interrupted', reattached: false },
+    ]);
+  });
+});
