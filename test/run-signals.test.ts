@@ -203,5 +203,7 @@ stages:
     });
     expect(junit).toMatch(/<testcase [^>]*name="dance"[^>]*>\s*<error [^>]*type="interrupted"/);
     expect(readFileSync(summary, 'utf8')).toMatch(/\b1 job paid\b/);
+    // The contact sheet is left to `report`: the summary says so rather than link a missing file.
+    expect(readFileSync(summary, 'utf8')).toContain('contact sheet: not written (the run exited at once;');
   });
 });

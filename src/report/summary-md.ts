@@ -24,6 +24,11 @@ export interface SummaryOptions {
   readonly env?: Env;
   /** Output links listed per stage at most (the rest are counted). Default 20. */
   readonly maxFilesPerStage?: number;
+  /**
+   * False when the run's contact sheet is not written (a process that exited at once): the
+   * summary says how to make it instead of linking a file that is not there. Default true.
+   */
+  readonly contactSheet?: boolean;
 }
 
 /**
@@ -98,7 +103,11 @@ export function renderJobSummary(run: RunData, options: SummaryOptions): string 
   }
   lines.push(
     '',
-    `Run record: ${link(relativeLink(join(run.runDir, 'run.json'), options.linkBase), relativeLink(join(run.runDir, 'run.json'), options.linkBase))} · contact sheet: ${link('report.html', relativeLink(join(run.runDir, 'report.html'), options.linkBase))}`,
+    `Run record: ${link(relativeLink(join(run.runDir, 'run.json'), options.linkBase), relativeLink(join(run.runDir, 'run.json'), options.linkBase))} · contact sheet: ${
+      options.contactSheet === false
+        ? `not written (the run exited at once; \`faceswap-pipe report ${relativeLink(run.runDir, options.linkBase)}\` makes it)`
+        : link('report.html', relativeLink(join(run.runDir, 'report.html'), options.linkBase))
+    }`,
   );
   const env = options.env ?? {};
   if (env['GITHUB_SERVER_URL'] && env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID']) {

@@ -31,8 +31,15 @@ export interface RunJournal {
   ): Promise<void>;
   /** A stage is final: record it (its files are downloaded and checked by now). */
   stageFinished(result: StageResult): Promise<void>;
+  /** A stage's jobs are known (its input resolved): it runs from now on. Not written by itself. */
+  stageStarted?(stage: StageId, input: JsonValue, fanOut: boolean): void;
   /** One job is final (an item of a fan-out, say): no longer in flight. Not written by itself. */
-  jobFinished?(stage: StageId, item: number | null, attempts: readonly AttemptRecord[]): void;
+  jobFinished?(
+    stage: StageId,
+    item: number | null,
+    attempts: readonly AttemptRecord[],
+    result: { readonly output: JsonValue; readonly files: readonly string[] } | undefined,
+  ): void;
 }
 
 export interface ExecutorOptions {
@@ -284,6 +291,7 @@ export class Executor {
       return;
     }
     stage.input = inputs.fanOut ? [...inputs.bodies] : inputs.bodies[0]!;
+    this.#o.journal.stageStarted?.(stage.spec.id, stage.input, inputs.fanOut);
     const keys = jobKeys(stage.model, inputs.bodies);
     stage.jobs = inputs.bodies.map((body, i) => ({
       stage,
@@ -685,7 +693,12 @@ export class Executor {
   /** One job is final; when it is its stage's last, the stage is. */
   #jobSettled(job: Job): void {
     const stage = job.stage;
-    this.#o.journal.jobFinished?.(stage.spec.id, job.item, job.attempts);
+    this.#o.journal.jobFinished?.(
+      stage.spec.id,
+      job.item,
+      job.attempts,
+      job.result && { output: job.result.output, files: job.result.files },
+    );
     if (job.item !== null) {
       const done = stage.jobs.filter((j) => j.state === 'succeeded' || j.state === 'failed').length;
       const failed = stage.jobs.filter((j) => j.state === 'failed').length;

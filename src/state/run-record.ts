@@ -3,7 +3,7 @@ import type { Redactor } from '../policy/redact.js';
 import type { Recipe, StageId } from '../recipe/types.js';
 import type { RunJournal } from '../run/executor.js';
 import type { AttemptRecord, RunStatus, StageResult } from '../run/result.js';
-import type { JsonObject } from '../util/json.js';
+import type { JsonObject, JsonValue } from '../util/json.js';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 
 export const RUN_RECORD_VERSION = 1;
@@ -41,8 +41,16 @@ export class RunRecord implements RunJournal {
   readonly #redact: Redactor;
   readonly #stages = new Map<StageId, StageResult>();
   readonly #inFlight = new Map<string, InFlight>();
-  /** The attempts of jobs that are final while their stage is not (items of a fan-out). */
-  readonly #settled = new Map<StageId, AttemptRecord[]>();
+  /** Stages that started (their jobs known) and have not finished: their input, and whether they fan out. */
+  readonly #started = new Map<StageId, { readonly input: JsonValue; readonly fanOut: boolean }>();
+  /** The jobs that are final while their stage is not (items of a fan-out): attempts and results. */
+  readonly #settled = new Map<
+    StageId,
+    {
+      attempts: AttemptRecord[];
+      results: Map<number | null, { output: JsonValue; files: readonly string[] }>;
+    }
+  >();
   #status: RunStatus | 'running' = 'running';
   #exitCode: number | null = null;
   #endedAt: string | null = null;
@@ -78,12 +86,28 @@ export class RunRecord implements RunJournal {
     await this.write();
   }
 
-  jobFinished(stage: StageId, item: number | null, attempts: readonly AttemptRecord[]): void {
+  stageStarted(stage: StageId, input: JsonValue, fanOut: boolean): void {
+    this.#started.set(stage, { input, fanOut });
+  }
+
+  jobFinished(
+    stage: StageId,
+    item: number | null,
+    attempts: readonly AttemptRecord[],
+    result: { readonly output: JsonValue; readonly files: readonly string[] } | undefined,
+  ): void {
     this.#inFlight.delete(`${stage}/${item ?? ''}`);
-    this.#settled.set(stage, [...(this.#settled.get(stage) ?? []), ...attempts]);
+    const settled = this.#settled.get(stage) ?? {
+      attempts: [] as AttemptRecord[],
+      results: new Map<number | null, { output: JsonValue; files: readonly string[] }>(),
+    };
+    settled.attempts.push(...attempts);
+    if (result) settled.results.set(item, result);
+    this.#settled.set(stage, settled);
   }
 
   async stageFinished(result: StageResult): Promise<void> {
+    this.#started.delete(result.stage);
     this.#settled.delete(result.stage);
     this.#stages.set(result.stage, result);
     for (const key of [...this.#inFlight.keys()])
@@ -137,21 +161,29 @@ export class RunRecord implements RunJournal {
   }
 
   /**
-   * Each stage with jobs still on the service is recorded as interrupted with those jobs (the
-   * report, the summary and JUnit then say so, and count them as paid), not as never run.
+   * Each stage that was running is recorded as interrupted, with what it did so far: the items
+   * that finished keep their attempts, outputs and files, and the jobs still on the service are
+   * listed (the report, the summary and JUnit then say so, and count them as paid), not as
+   * never run.
    */
   #interruptInFlight(): void {
     const now = Date.now();
     const byStage = new Map<StageId, InFlight[]>();
+    for (const id of this.#started.keys()) byStage.set(id, []);
     for (const job of this.#inFlight.values())
-      if (!this.#stages.has(job.stage)) byStage.set(job.stage, [...(byStage.get(job.stage) ?? []), job]);
+      byStage.set(job.stage, [...(byStage.get(job.stage) ?? []), job]);
     for (const [stage, jobs] of byStage) {
       const model = this.#header.recipe.stages.get(stage)?.model;
-      if (model === undefined) continue;
-      const message = `the run exited at once while ${jobs.length === 1 ? 'this job' : 'these jobs'} ran on the service; the next run follows ${jobs.length === 1 ? 'it' : 'them'} up`;
-      // Items that finished keep their own attempts; only the jobs still out are interrupted.
+      if (model === undefined || this.#stages.has(stage)) continue;
+      const started = this.#started.get(stage);
+      const settled = this.#settled.get(stage);
+      const ids = jobs.map((j) => j.requestId);
+      const message =
+        jobs.length === 0
+          ? 'the run exited at once while this stage ran (a submit that had not answered yet is looked for by the next run)'
+          : `the run exited at once while ${jobs.length === 1 ? 'this job' : 'these jobs'} ran on the service; the next run follows ${jobs.length === 1 ? 'it' : 'them'} up`;
       const attempts: AttemptRecord[] = [
-        ...(this.#settled.get(stage) ?? []),
+        ...(settled?.attempts ?? []),
         ...jobs.map((j) => ({
           attempt: j.attempt,
           item: j.item,
@@ -165,21 +197,28 @@ export class RunRecord implements RunJournal {
           message,
         })),
       ];
+      const results =
+        settled?.results ?? new Map<number | null, { output: JsonValue; files: readonly string[] }>();
+      const items = started?.fanOut && Array.isArray(started.input) ? started.input.length : undefined;
+      const order = items === undefined ? [null] : Array.from({ length: items }, (_, i) => i);
       this.#stages.set(stage, {
         stage,
         model,
-        input: null,
+        input: started?.input ?? null,
         attempts,
-        startedAt: Math.min(...attempts.map((a) => a.startedAt)),
+        startedAt: attempts.length > 0 ? Math.min(...attempts.map((a) => a.startedAt)) : now,
         endedAt: now,
         status: 'failed',
         failure: {
           reason: 'interrupted',
-          message: `${message} (${jobs.map((j) => j.requestId).join(', ')})`,
+          message: ids.length > 0 ? `${message} (${ids.join(', ')})` : message,
           retryable: true,
         },
-        outputs: null,
-        files: [],
+        outputs:
+          items === undefined
+            ? (results.get(null)?.output ?? null)
+            : order.map((i) => results.get(i)?.output ?? null),
+        files: order.flatMap((i) => results.get(i)?.files ?? []),
       });
     }
   }

@@ -153,7 +153,9 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     (signal) => interrupts.first(signal, io),
     () => {
       io.stderr.write(
-        'faceswap-pipe: exiting now; jobs still running on the service are followed up by the next run\n',
+        interrupts.exitNow
+          ? 'faceswap-pipe: exiting now; jobs still running on the service are followed up by the next run\n'
+          : 'faceswap-pipe: exiting now, before any job started\n',
       );
       if (interrupts.exitNow) interrupts.exitNow();
       else lock.releaseNow();
@@ -815,7 +817,11 @@ function writeReportsNow(ctx: {
     cwd: io.cwd,
   });
   for (const t of targets)
-    write(t.path, renderJobSummary(run, { linkBase: t.linkBase, env: io.env }), t.append);
+    write(
+      t.path,
+      renderJobSummary(run, { linkBase: t.linkBase, env: io.env, contactSheet: false }),
+      t.append,
+    );
 }
 
 function numberFromEnv(value: string | undefined): number | undefined {
