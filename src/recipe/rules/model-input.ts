@@ -45,12 +45,15 @@ function checkForeachList(
   const node = stage.foreach!;
   // Only a string can pass the recipe schema and still not be a list; other shapes are reported there.
   if (node.kind === 'map' || (node.kind === 'literal' && typeof node.value !== 'string')) return;
+  // An expression that did not parse (`foreach: ${{ item }}`) is reported as such already.
+  const path = ['stages', stage.id, 'foreach'];
+  if (ctx.brokenValues.some((broken) => isUnder(broken, [path]))) return;
   const resolved = resolveValue(node, scope, ready);
   if (resolved.unknown.length > 0 || resolved.errors.length > 0 || Array.isArray(resolved.value)) return;
   ctx.error(
     'invalid-value',
     `foreach of stage "${stage.id}" gives ${kindOf(resolved.value)} (${describeValue(resolved.value)}), not a list: the stage runs once per item of a list; make it a list (foreach: [...]) or point it at a var that holds one`,
-    ctx.at(['stages', stage.id, 'foreach']),
+    ctx.at(path),
   );
 }
 
