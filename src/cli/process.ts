@@ -3,9 +3,10 @@ import type { CliIo } from './io.js';
 
 /** Wires the real process to {@link main}: the only place that touches process.argv/exitCode. */
 export async function runFromProcess(): Promise<void> {
-  // `faceswap-pipe … | head` closes the pipe early (or the terminal goes away). The command goes on without that output
-  // rather than stop: a run has paid jobs in flight, and its exit code must still say how it
-  // ended (exiting 0 there told CI a run succeeded that had only lost its reader).
+  // `faceswap-pipe … | head` closes the pipe early (or the terminal goes away). The command
+  // goes on without that output rather than stop: a run has paid jobs in flight, and its exit
+  // code must still say how it ended (exiting 0 there told CI a run succeeded that had only
+  // lost its reader).
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (cause: NodeJS.ErrnoException) => {
       // EIO: the terminal itself is gone (a hangup); the SIGHUP handler stops the run.
