@@ -18,6 +18,10 @@ import type { DataPath } from '../yaml-index.js';
  */
 export function checkOutputTypes(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>): void {
   for (const stage of stages.values()) {
+    // A swap's text fields (prompt, describe) go into the prompt the router writes.
+    if (stage.swap !== undefined)
+      for (const { template, path } of templatesOf(stage.swap))
+        if (!template.whole) checkEmbedded(ctx, stages, template, path);
     if (stage.model === undefined || stage.swap !== undefined) continue;
     const model = ctx.catalog.get(stage.model);
     if (!model) continue;
