@@ -34,29 +34,27 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/** A run record of RECIPE in a fresh folder (removed after the test). */
+function freshRecord(): { dir: string; record: RunRecord } {
+  const dir = mkdtempSync(join(tmpdir(), 'run-record-'));
+  dirs.push(dir);
+  const analysis = analyzeLoaded(parseRecipeText('fan.yaml', RECIPE), { catalog: Catalog.load(), cwd: dir });
+  expect(analysis.diagnostics).toEqual([]);
+  const header = {
+    runId: 'r',
+    recipe: analysis.recipe!,
+    recipeFile: 'fan.yaml',
+    version: '0',
+    clientVersion: null,
+    options: {},
+    startedAt: new Date().toISOString(),
+  };
+  return { dir, record: new RunRecord(dir, header, (t) => t) };
+}
+
 describe('RunRecord.abandon', () => {
   it('keeps finished items as they ended and records only the jobs still out as interrupted', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'run-record-'));
-    dirs.push(dir);
-    const analysis = analyzeLoaded(parseRecipeText('fan.yaml', RECIPE), {
-      catalog: Catalog.load(),
-      cwd: dir,
-    });
-    const recipe = analysis.recipe!;
-    expect(analysis.diagnostics).toEqual([]);
-    const record = new RunRecord(
-      dir,
-      {
-        runId: 'r',
-        recipe,
-        recipeFile: 'fan.yaml',
-        version: '0',
-        clientVersion: null,
-        options: {},
-        startedAt: new Date().toISOString(),
-      },
-      (t) => t,
-    );
+    const { dir, record } = freshRecord();
     const a = 'a' as StageId;
     record.stageStarted(
       a,
@@ -112,25 +110,7 @@ describe('RunRecord.abandon', () => {
   });
 
   it('records a stage whose submit had not answered yet as interrupted, not as never run', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'run-record-'));
-    dirs.push(dir);
-    const analysis = analyzeLoaded(parseRecipeText('fan.yaml', RECIPE), {
-      catalog: Catalog.load(),
-      cwd: dir,
-    });
-    const record = new RunRecord(
-      dir,
-      {
-        runId: 'r',
-        recipe: analysis.recipe!,
-        recipeFile: 'fan.yaml',
-        version: '0',
-        clientVersion: null,
-        options: {},
-        startedAt: new Date().toISOString(),
-      },
-      (t) => t,
-    );
+    const { dir, record } = freshRecord();
     record.stageStarted('a' as StageId, [{ prompt: 'one' }], true);
     record.abandon();
     const written = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as {

@@ -73,8 +73,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
   // The documented variable: a value that is no number of milliseconds is a usage error, not
   // silently the default (0 stays allowed: a test harness polls as fast as the client answers).
   const pollEnv = io.env['FACESWAP_POLL_INTERVAL_MS'];
-  const pollMs = Number(pollEnv);
-  if (options.pollInterval === undefined && pollEnv?.trim() && !(Number.isFinite(pollMs) && pollMs >= 0)) {
+  if (options.pollInterval === undefined && pollEnv?.trim() && numberFromEnv(pollEnv) === undefined) {
     io.stderr.write(
       `faceswap-pipe: error: FACESWAP_POLL_INTERVAL_MS=${JSON.stringify(pollEnv)} is not a number of milliseconds; fix or unset it\n`,
     );
