@@ -165,11 +165,7 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
   for (const problem of doc.warnings) {
     if (problem.code === 'TAG_RESOLVE_FAILED') {
       diagnostics.push(
-        error(
-          'yaml-tag',
-          'custom YAML tags are not allowed in recipes; remove the "!" tag and write a plain value',
-          locRange(source, problem.pos),
-        ),
+        error('yaml-tag', unresolvedTagMessage(problem.message), locRange(source, problem.pos)),
       );
     }
   }
@@ -233,6 +229,20 @@ interface BuiltData {
   readonly data: unknown;
   /** Aliases, merge keys or tagged collections: `doc.toJS()` builds the data instead. */
   readonly needsLibrary: boolean;
+}
+
+/**
+ * What to say about a tag the `yaml` library could not resolve: one of YAML's own (`!!float 1`,
+ * `!!bool yes`: a standard tag whose value does not fit it, kept as text) or a custom one.
+ */
+function unresolvedTagMessage(libraryMessage: string): string {
+  const standard =
+    /Unresolved tag: tag:yaml\.org,2002:(str|int|float|bool|null|binary|timestamp)\b(?![/:])/.exec(
+      libraryMessage,
+    )?.[1];
+  return standard === undefined
+    ? 'custom YAML tags are not allowed in recipes; remove the "!" tag and write a plain value'
+    : `the value does not fit its YAML tag !!${standard}, so it is read as text; remove the tag (a plain value is typed by how it is written: 1, 1.5, true, null)`;
 }
 
 /**
