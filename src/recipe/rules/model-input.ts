@@ -287,7 +287,10 @@ export function checkInput(
         severity: 'warning',
         code: 'unknown-model-field',
         category: 'invalid',
-        message: `${model.id} does not document the input field "${key}" (it is sent as written)${key === '<<' ? MERGE_HINT : didYouMean(key, [...properties])}`,
+        message:
+          key === ''
+            ? `${model.id} does not document the input field "": a key written null or ~ (unquoted) is read as no value and sent as ""; quote it ("null") to send a field of that name, or remove it`
+            : `${model.id} does not document the input field "${key}" (it is sent as written)${key === '<<' ? MERGE_HINT : didYouMean(key, [...properties])}`,
         path: [key],
         atKey: true,
       });
