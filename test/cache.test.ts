@@ -620,6 +620,36 @@ describe('state and locks', () => {
     expect(stale.stderr).toContain('took over the lock of a run that is gone (pid 4242');
   });
 
+  it('a lock from another PID namespace of this host (a container sharing the volume) is judged by its heartbeat', async () => {
+    // Same hostname, but its pid names a process in another namespace: a dead pid here says
+    // nothing about it. Taking such a lock over made two runs pay for the same job.
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const stateDir = join(sb.standin.dir, '.faceswap', 'chain');
+    (await import('node:fs')).mkdirSync(stateDir, { recursive: true });
+    const lock = join(stateDir, 'lock');
+    writeFileSync(
+      lock,
+      JSON.stringify({
+        pid: 2_000_000_000,
+        host: hostname(),
+        pidNamespace: 'pid:[1]',
+        since: '2026-01-01T00:00:00.000Z',
+        command: 'faceswap-pipe run',
+      }),
+    );
+    const status = await sb.run(['status', recipe]);
+    expect(status.stdout).toContain('a run is in progress');
+    const fresh = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(fresh.code).toBe(75);
+    expect(fresh.stderr).toContain('another host or in another container');
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    utimesSync(lock, longAgo, longAgo);
+    const stale = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(stale.code).toBe(0);
+    expect(stale.stderr).toContain('took over the lock of a run that is gone (pid 2000000000');
+  });
+
   it('a run killed while a job is in flight is resumed by the next run without paying again', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 1_500 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

@@ -3,13 +3,15 @@ import { readFileSync, rmSync } from 'node:fs';
 import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processAlive, processStartTime } from './process-alive.js';
+import { pidNamespace, processAlive, processStartTime } from './process-alive.js';
 import { makeDir } from '../util/make-dir.js';
 
 export interface LockOwner {
   readonly pid: number;
   readonly startTime?: string;
   readonly host: string;
+  /** The holder's PID namespace (see {@link pidNamespace}); absent in locks of older versions. */
+  readonly pidNamespace?: string;
   readonly since: string;
   readonly command: string;
 }
@@ -34,7 +36,8 @@ const UNKNOWN: LockOwner = { pid: 0, host: '?', since: '?', command: '?' };
  * `lock.takeover` file may remove a stale lock, after checking again.
  *
  * A lock held on another host (a state folder on a shared disk, or restored from a CI cache
- * after the job that held it was killed) cannot be checked by pid. Its holder touches the file
+ * after the job that held it was killed), or in another PID namespace of this host (two
+ * containers sharing a hostname and a volume), cannot be checked by pid. Its holder touches the file
  * every {@link HEARTBEAT_MS}; one untouched for {@link FOREIGN_STALE_MS} belongs to a run that is
  * gone, and is taken over like a dead process's.
  */
@@ -43,10 +46,12 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
   const path = join(stateDir, 'lock');
   const takeover = join(stateDir, 'lock.takeover');
   const startTime = processStartTime();
+  const namespace = pidNamespace();
   const me: LockOwner = {
     pid: process.pid,
     ...(startTime !== undefined && { startTime }),
     host: hostname(),
+    ...(namespace !== undefined && { pidNamespace: namespace }),
     since: new Date().toISOString(),
     command,
   };
@@ -72,7 +77,7 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
       };
     }
     const holder = await readOwner(path);
-    if (holder && !(await isStale(holder, me.host, path))) return { acquired: false, holder };
+    if (holder && !(await isStale(holder, path))) return { acquired: false, holder };
     if (!holder && (await ageMs(path)) < 2_000) {
       // Empty or torn: either its owner died mid-write, or it is being written right now.
       await sleep(50);
@@ -80,13 +85,13 @@ export async function acquireLock(stateDir: string, command: string): Promise<Lo
     }
     if (!(await createExclusive(takeover, me))) {
       const other = await readOwner(takeover);
-      if (!other || (await isStale(other, me.host, takeover))) await rm(takeover, { force: true });
+      if (!other || (await isStale(other, takeover))) await rm(takeover, { force: true });
       else await sleep(20);
       continue;
     }
     try {
       const again = await readOwner(path);
-      if ((!again && (await ageMs(path)) >= 2_000) || (again && (await isStale(again, me.host, path)))) {
+      if ((!again && (await ageMs(path)) >= 2_000) || (again && (await isStale(again, path)))) {
         tookOverFrom = again ?? holder ?? UNKNOWN;
         await rm(path, { force: true });
       }
@@ -102,8 +107,19 @@ export const HEARTBEAT_MS = 15_000;
 /** A lock from another host untouched this long is stale (six missed heartbeats; clock skew allowed for). */
 export const FOREIGN_STALE_MS = 90_000;
 
-async function isStale(owner: LockOwner, host: string, path: string): Promise<boolean> {
-  if (owner.host === host) return !processAlive(owner.pid, owner.startTime);
+/**
+ * Whether a lock's holder can be checked by its pid here: the same host and, where both are
+ * known, the same PID namespace. Otherwise only its heartbeat tells whether it is alive.
+ */
+export function checkableByPid(owner: LockOwner): boolean {
+  return (
+    owner.host === hostname() && (owner.pidNamespace === undefined || owner.pidNamespace === pidNamespace())
+  );
+}
+
+/** Whether the holder of the lock file at `path` is gone (see {@link acquireLock}). */
+export async function isStale(owner: LockOwner, path: string): Promise<boolean> {
+  if (checkableByPid(owner)) return !processAlive(owner.pid, owner.startTime);
   return (await ageMs(path)) >= FOREIGN_STALE_MS;
 }
 

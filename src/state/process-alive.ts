@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * Whether a process still runs. `kill(pid, 0)` alone is not enough here: an orphan that was
@@ -40,4 +40,22 @@ function readStat(pid: number): { state: string; startTime: string } | undefined
   const startTime = fields[19];
   if (state === undefined || startTime === undefined) return undefined;
   return { state, startTime };
+}
+
+let ownNamespace: string | null | undefined;
+
+/**
+ * This process's PID namespace (`pid:[4026531836]`, from `/proc/self/ns/pid`), when the system
+ * has them. Two containers can share a hostname and a volume while their pids mean different
+ * processes: a pid recorded in another namespace says nothing about the process here.
+ */
+export function pidNamespace(): string | undefined {
+  if (ownNamespace === undefined) {
+    try {
+      ownNamespace = readlinkSync('/proc/self/ns/pid');
+    } catch {
+      ownNamespace = null;
+    }
+  }
+  return ownNamespace ?? undefined;
 }

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
@@ -32,7 +31,7 @@ import { EVENT_SCHEMA_VERSION, type RunEvent, type RunObserver } from '../../run
 import { Executor, type ExecutionResult } from '../../run/executor.js';
 import { isTransient } from '../../run/retry.js';
 import { JobStore } from '../../state/job-store.js';
-import { acquireLock, FOREIGN_STALE_MS } from '../../state/lock.js';
+import { acquireLock, checkableByPid, FOREIGN_STALE_MS } from '../../state/lock.js';
 import { recipeOutDir, recipeStateDir, RUNS_FOLDER } from '../../state/paths.js';
 import { RunRecord, runFolderName } from '../../state/run-record.js';
 import { didYouMean } from '../../util/suggest.js';
@@ -138,9 +137,9 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     const message =
       `faceswap-pipe: error: another run (pid ${lock.holder.pid} on ${lock.holder.host}, since ${lock.holder.since}) is using the state folder ${relative(io.cwd, stateDir) || stateDir}.\n` +
       'Wait for it to finish and run again; two runs at once could pay for the same jobs twice.\n' +
-      (lock.holder.host === hostname()
+      (checkableByPid(lock.holder)
         ? ''
-        : `A run on another host that is gone (a killed CI job) stops touching its lock: it is taken over ${FOREIGN_STALE_MS / 1000} s after its last heartbeat.\n`);
+        : `A run on another host or in another container that is gone (a killed CI job) stops touching its lock: it is taken over ${FOREIGN_STALE_MS / 1000} s after its last heartbeat.\n`);
     io.stderr.write(message);
     await reportRunRefused(file, ExitCode.tempFail, message, options, io, github);
     return ExitCode.tempFail;

@@ -7,8 +7,7 @@ import { planCache, type CacheDecision } from '../../run/cache-plan.js';
 import { resolveStageInputs, type StageView } from '../../run/stage-input.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import { JobStore } from '../../state/job-store.js';
-import { readOwner } from '../../state/lock.js';
-import { processAlive } from '../../state/process-alive.js';
+import { isStale, readOwner } from '../../state/lock.js';
 import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
 import { unreachable } from '../../util/unreachable.js';
 import { ExitCode } from '../exit-codes.js';
@@ -70,8 +69,9 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
   const finished = () => (labels ??= store.finishedLabels());
   for (const stage of plan.stages)
     stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir, finished));
-  const owner = await readOwner(join(stateDir, 'lock'));
-  const activeRun = owner && processAlive(owner.pid, owner.startTime) ? owner : undefined;
+  const lockPath = join(stateDir, 'lock');
+  const owner = await readOwner(lockPath);
+  const activeRun = owner && !(await isStale(owner, lockPath)) ? owner : undefined;
   const toCall = stages.filter((s) => s.wouldCall !== 0);
 
   if (options.format === 'json') {
