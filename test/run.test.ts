@@ -897,6 +897,31 @@ stages:
     );
   });
 
+  it('keeps the files of a client that names them from the URL as written (the contract leaves the reading open)', async () => {
+    // "last non-empty path segment, percent-escapes kept as-is": of the URL as written, `a\b.png`
+    // is saved as a_b.png and `my result.png` as is; the WHATWG reading gives b.png and my%20result.png.
+    const backslash = 'https://files.runcomfy.net/{request_id}/a\\b.png';
+    const spaced = 'https://files.runcomfy.net/{request_id}/my result.png';
+    const odd = 'https://files.runcomfy.net/{request_id}/x%2e%2e/r\u00e9sum\u00e9 v2.png';
+    sb = sandbox({
+      fileNames: 'written',
+      models: {
+        [KONTEXT]: { base: { queueMs: 0, runMs: 50, output: { images: [backslash, spaced, odd] } } },
+      },
+    });
+    const recipe = sb.recipe('one.yaml', kontextRecipe('one', { a: [] }));
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    const stage = sb.runRecord('one').stages['a']!;
+    const id = stage.attempts[0]!.requestId!;
+    expect(stage.files).toEqual([
+      `a/${id}/a_b.png`,
+      `a/${id}/my result.png`,
+      `a/${id}/r\u00e9sum\u00e9 v2.png`,
+    ]);
+  });
+
   it('keeps every file of an early 0.1.x client, which downloads from any host, matched to its own URL', async () => {
     const elsewhere = 'https://storage.googleapis.com/bucket/{request_id}/output.png';
     const ours = 'https://files.runcomfy.net/{request_id}/output.png';

@@ -74,6 +74,11 @@ export interface Scenario {
   resultBeforeDone?: 'record' | 'http-400';
   /** Behave as an early 0.1.x client, which downloads output URLs from every host (§5). Default false. */
   downloadAnyHost?: boolean;
+  /**
+   * How the client reads §5's "last non-empty path segment": of the WHATWG-parsed URL (default;
+   * `\` separates, spaces are escaped) or of the URL as written (`a\b.png` -> `a_b.png`).
+   */
+  fileNames?: 'parsed' | 'written';
 }
 
 /** One line of the invocation log ($RUNCOMFY_STANDIN_LOG), written when a process ends. */

@@ -396,13 +396,8 @@ export class RuncomfyBackend implements Backend {
     }
     const urls = outputUrls(result.value.output);
     const trusted = urls.filter(isTrustedOutputUrl);
-    const { full, empty } = await filesIn(partial);
-    const { ordered, byUrl, missing } = matchFiles(
-      urls,
-      trusted,
-      [...full, ...empty],
-      this.#options.anyHostClient === true,
-    );
+    const { all, empty } = await filesIn(partial);
+    const { ordered, byUrl, missing } = matchFiles(urls, trusted, all, this.#options.anyHostClient === true);
     const skipped = urls.filter((url) => !isTrustedOutputUrl(url) && !byUrl.has(url));
     if (missing.length > 0)
       return {
@@ -491,22 +486,24 @@ function stoppedFetching(requestId: string, request: AttemptRequest, signal: Abo
 }
 
 /**
- * The files in a result folder, with content and empty. An empty file is not a download: the
+ * The files in a result folder, and which of them are empty. An empty file is not a download: the
  * client saves the reply of a redirect it would not follow, probably empty (contract section
  * 5), and no image or video is zero bytes.
  */
-async function filesIn(dir: string): Promise<{ full: string[]; empty: Set<string> }> {
+async function filesIn(dir: string): Promise<{ all: string[]; empty: Set<string> }> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const full: string[] = [];
+  const found: { name: string; mtimeMs: number }[] = [];
   const empty = new Set<string>();
   for (const entry of entries) {
     if (!entry.isFile()) continue;
     const info = await stat(join(dir, entry.name)).catch(() => undefined);
     if (info === undefined) continue;
-    if (info.size > 0) full.push(entry.name);
-    else empty.add(entry.name);
+    found.push({ name: entry.name, mtimeMs: info.mtimeMs });
+    if (info.size === 0) empty.add(entry.name);
   }
-  return { full, empty };
+  // In the order the client wrote them (one after the other, in its URL order): see matchDownloads.
+  found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { all: found.map((f) => f.name), empty };
 }
 
 /** Partial result folders of this job left by runs that are gone. */

@@ -44,22 +44,42 @@ export function isTrustedOutputUrl(url: string): boolean {
 }
 
 /**
- * The file name the client gives a URL before de-duplication, in both known variants (one
- * also replaces `: * ? " < > |` and control characters). Percent-escapes are kept as-is.
+ * The file name the client gives a URL before de-duplication, in every reading of the contract's
+ * "last non-empty path segment, percent-escapes kept as-is" a client may make: the segment of
+ * the parsed URL (WHATWG: `\` is a `/`, spaces and non-ASCII are escaped), of the URL as
+ * written (`a\b.png` -> `a_b.png`, `my result.png`), and percent-decoded; each in both known
+ * variants (one also replaces `: * ? " < > |` and control characters). Most likely first.
  */
 export function baseNames(url: string): string[] {
-  let path: string;
+  let parsed = '';
   try {
-    path = new URL(url).pathname;
+    parsed = lastSegment(new URL(url).pathname);
   } catch {
-    return ['output'];
+    // not a URL the client could fetch either; named from its text below
   }
-  const segments = path.split('/').filter((s) => s !== '');
-  const last = segments[segments.length - 1] ?? '';
-  const plain = tidy(last.replace(/[/\\]/g, '_'));
-  // eslint-disable-next-line no-control-regex
-  const strict = tidy(last.replace(/[/\\:*?"<>|\u0000-\u001f\u007f]/g, '_'));
-  return [...new Set([plain, strict])];
+  const written = lastSegment(
+    url
+      .split('#')[0]!
+      .split('?')[0]!
+      .replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, ''),
+  );
+  let decoded = parsed;
+  try {
+    decoded = decodeURIComponent(parsed);
+  } catch {
+    // a stray `%`: no decoded reading
+  }
+  const names: string[] = [];
+  for (const segment of [parsed, written, decoded]) {
+    names.push(tidy(segment.replace(/[/\\]/g, '_')));
+    // eslint-disable-next-line no-control-regex
+    names.push(tidy(segment.replace(/[/\\:*?"<>|\u0000-\u001f\u007f]/g, '_')));
+  }
+  return [...new Set(names)];
+}
+
+function lastSegment(path: string): string {
+  return path.split('/').findLast((s) => s !== '') ?? '';
 }
 
 function tidy(name: string): string {
@@ -79,16 +99,20 @@ export function suffixed(name: string, n: number): string {
 /**
  * Matches the trusted URLs of an output to the files found in the folder. Returns the files in
  * URL order (then any extra files, by name), each URL's file, and the URLs that have no file.
+ *
+ * `files` come in the order the client wrote them (the caller sorts by modification time): the
+ * folder is fresh for each fetch, so when the names of some files match no URL's predicted name
+ * (a client that names files in a way the contract leaves open) and there are exactly as many
+ * of them as URLs without a file, they are those URLs' files, in download order.
  */
 export function matchDownloads(
   urls: readonly string[],
   files: readonly string[],
 ): { ordered: string[]; byUrl: Map<string, string>; missing: string[] } {
   const available = new Set(files);
-  const ordered: string[] = [];
   const byUrl = new Map<string, string>();
-  const missing: string[] = [];
   for (const url of urls) {
+    if (byUrl.has(url)) continue;
     let hit: string | undefined;
     for (const base of baseNames(url)) {
       if (available.has(base)) hit = base;
@@ -99,12 +123,18 @@ export function matchDownloads(
       }
       if (hit !== undefined) break;
     }
-    if (hit === undefined) missing.push(url);
-    else {
+    if (hit !== undefined) {
       available.delete(hit);
-      ordered.push(hit);
       byUrl.set(url, hit);
     }
   }
+  let missing = urls.filter((url) => !byUrl.has(url));
+  if (missing.length > 0 && missing.length === available.size) {
+    const left = files.filter((f) => available.has(f));
+    missing.forEach((url, i) => byUrl.set(url, left[i]!));
+    available.clear();
+    missing = [];
+  }
+  const ordered = urls.flatMap((url) => (byUrl.has(url) ? [byUrl.get(url)!] : []));
   return { ordered: [...ordered, ...[...available].sort()], byUrl, missing };
 }

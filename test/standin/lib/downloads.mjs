@@ -44,14 +44,29 @@ export function isTrustedUrl(url) {
   return TRUSTED_SUFFIXES.some((suffix) => host.endsWith(suffix));
 }
 
-/** The file name the client saves a URL under (before the never-overwrite suffix). */
-export function fileNameFromUrl(url) {
+/**
+ * The file name the client saves a URL under (before the never-overwrite suffix). §5 says "last
+ * non-empty path segment, percent-escapes kept as-is" without saying of what: `parsed` takes it
+ * from the WHATWG-parsed URL (`\` is a separator, spaces escaped), `written` from the URL as
+ * written (query and fragment cut off), as a client that does not normalise would.
+ * @param {string} url
+ * @param {'parsed' | 'written'} [fileNames]
+ */
+export function fileNameFromUrl(url, fileNames = 'parsed') {
   let segment = '';
-  try {
-    // pathname excludes query and fragment; WHATWG resolves `..` and `\` as the client's parser does.
-    segment = new URL(url).pathname.split('/').findLast((part) => part !== '') ?? '';
-  } catch {
-    segment = '';
+  if (fileNames === 'written') {
+    const path = url
+      .split('#')[0]
+      .split('?')[0]
+      .replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
+    segment = path.split('/').findLast((part) => part !== '') ?? '';
+  } else {
+    try {
+      // pathname excludes query and fragment; WHATWG resolves `..` and `\` as the client's parser does.
+      segment = new URL(url).pathname.split('/').findLast((part) => part !== '') ?? '';
+    } catch {
+      segment = '';
+    }
   }
   return sanitizeFileName(segment);
 }
@@ -96,8 +111,9 @@ export function freePath(dir, name) {
  * @param {(url: string) => {file: string} | {fail: 'http' | 'connect'} | {redirect: string} | undefined} ruleFor
  *   the scenario's rule for a URL (undefined = placeholder bytes)
  * @param {boolean} [anyHost] an early 0.1.x client, which downloads from every host (§5)
+ * @param {'parsed' | 'written'} [fileNames] which reading of §5's file naming (see fileNameFromUrl)
  */
-export function downloadOutputs(output, outputDir, reporter, ruleFor, anyHost = false) {
+export function downloadOutputs(output, outputDir, reporter, ruleFor, anyHost = false, fileNames = 'parsed') {
   const urls = collectUrls(output);
   const trusted = anyHost ? urls : urls.filter(isTrustedUrl);
   const untrusted = anyHost ? [] : urls.filter((url) => !isTrustedUrl(url));
@@ -121,16 +137,16 @@ export function downloadOutputs(output, outputDir, reporter, ruleFor, anyHost = 
   }
   reporter.progress('📥', 'download', `Downloading ${trusted.length} file(s) to ${outputDir}`);
   for (const url of trusted) {
-    const result = downloadOne(url, outputDir, ruleFor(url));
+    const result = downloadOne(url, outputDir, ruleFor(url), fileNames);
     reporter.detail(result.ok ? result.path : `⚠ ${url}: ${result.error}`);
   }
 }
 
-function downloadOne(url, outputDir, rule) {
+function downloadOne(url, outputDir, rule, fileNames) {
   // As in the client, the message is only the outermost context of the failure.
   if (rule?.fail === 'connect') return { ok: false, error: `GET ${url}` };
   if (rule?.fail === 'http') return { ok: false, error: `download ${url}` };
-  const target = freePath(outputDir, fileNameFromUrl(url));
+  const target = freePath(outputDir, fileNameFromUrl(url, fileNames));
   let bytes;
   if (rule?.file !== undefined) {
     try {

@@ -24,6 +24,7 @@ import { statusCommand } from './commands/status.mjs';
  * @property {(token: string) => ModelApi} openApi the simulated API, once the token is known
  * @property {(requestId: string) => (url: string) => object | undefined} downloadRules
  * @property {boolean} downloadAnyHost an early 0.1.x client: downloads from every host (§5)
+ * @property {'parsed' | 'written'} fileNames which reading of §5's file naming (see scenario.d.ts)
  */
 
 /** Run the process: called by bin/runcomfy. */
@@ -84,6 +85,7 @@ export async function main(argv, env, { log, signals }) {
       openApi: (token) => openApi(env, scenario, token, log),
       downloadRules: (requestId) => (url) => downloadRuleFor(scenario, url, requestId),
       downloadAnyHost: scenario.data.downloadAnyHost === true,
+      fileNames: scenario.data.fileNames ?? 'parsed',
     };
     return await dispatch(context, parsed);
   } catch (error) {

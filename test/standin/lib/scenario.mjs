@@ -4,7 +4,8 @@
 //   { "models": { "<model id>" | "default": { "base": Step, "steps": [Step | number, …],
 //                                               "then": "success" | "repeat-last" } },
 //     "downloads": { "<url, may contain {request_id}>": { "file": "…" } | { "fail": "http" | "connect" } | { "redirect": "<url>" } },
-//     "sniffErrors": false, "resultBeforeDone": "record" | "http-400", "downloadAnyHost": false }
+//     "sniffErrors": false, "resultBeforeDone": "record" | "http-400", "downloadAnyHost": false,
+//     "fileNames": "parsed" | "written" }
 //
 // A model without its own entry uses "default"; without either, the built-in behaviour (success,
 // an output that fits the model, short durations). Each submission that reaches the network takes
@@ -159,12 +160,15 @@ function validateScenario(data, file) {
   expectObject(data, 'top level', fail);
   onlyKeys(
     data,
-    ['models', 'downloads', 'sniffErrors', 'resultBeforeDone', 'downloadAnyHost'],
+    ['models', 'downloads', 'sniffErrors', 'resultBeforeDone', 'downloadAnyHost', 'fileNames'],
     'top level',
     fail,
   );
   if (data.sniffErrors !== undefined && typeof data.sniffErrors !== 'boolean') {
     fail('sniffErrors', 'must be a boolean');
+  }
+  if (data.fileNames !== undefined && data.fileNames !== 'parsed' && data.fileNames !== 'written') {
+    fail('fileNames', 'must be "parsed" or "written"');
   }
   if (data.downloadAnyHost !== undefined && typeof data.downloadAnyHost !== 'boolean') {
     fail('downloadAnyHost', 'must be a boolean');

@@ -16,12 +16,13 @@ import { toJsonText } from '../json-text.mjs';
  * @param {import('../reporter.mjs').Reporter} context.reporter
  * @param {(url: string) => object | undefined} context.ruleFor scenario download rules
  * @param {boolean} [context.anyHost] an early 0.1.x client: downloads from every host
+ * @param {'parsed' | 'written'} [context.fileNames] which reading of §5's file naming
  * @param {Record<string, unknown>} record the result record
  * @param {{outputOnly: boolean, outputDir: string, noDownload: boolean}} options
  * @returns {number} exit code (errors are thrown)
  */
 export function finishResult(
-  { reporter, ruleFor, anyHost = false },
+  { reporter, ruleFor, anyHost = false, fileNames = 'parsed' },
   record,
   { outputOnly, outputDir, noDownload },
 ) {
@@ -33,7 +34,8 @@ export function finishResult(
     case 'succeeded': {
       reporter.progress('✅', 'ok', status);
       reporter.payload(outputOnly ? (hasOutput ? record.output : {}) : record);
-      if (!noDownload && hasOutput) downloadOutputs(record.output, outputDir, reporter, ruleFor, anyHost);
+      if (!noDownload && hasOutput)
+        downloadOutputs(record.output, outputDir, reporter, ruleFor, anyHost, fileNames);
       return 0;
     }
     case 'cancelled':

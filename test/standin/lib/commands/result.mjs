@@ -15,6 +15,7 @@ export function resultCommand(context, requestId, options) {
       reporter: context.reporter,
       ruleFor: context.downloadRules(requestId),
       anyHost: context.downloadAnyHost,
+      fileNames: context.fileNames,
     },
     record,
     {

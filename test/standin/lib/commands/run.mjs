@@ -36,7 +36,12 @@ export async function runCommand(context, modelId, options) {
   await waitForTerminal(context, api, requestId, seconds * 1000);
   const record = api.result(requestId);
   return finishResult(
-    { reporter, ruleFor: context.downloadRules(requestId), anyHost: context.downloadAnyHost },
+    {
+      reporter,
+      ruleFor: context.downloadRules(requestId),
+      anyHost: context.downloadAnyHost,
+      fileNames: context.fileNames,
+    },
     record,
     {
       outputOnly: true,
