@@ -510,6 +510,24 @@ stages:
     expect(sb.submissions()).toHaveLength(2);
   });
 
+  it('a job whose result record says failed (status said completed) is submitted again under retry_on, not followed', async () => {
+    // The contract: `run` decides by the result's status. Following the same dead job again
+    // spent the stage's retry on asking about it.
+    sb = sandbox({ models: { [KONTEXT]: { steps: [{ queueMs: 0, runMs: 50, resultStatus: 'failed' }] } } });
+    const recipe = sb.recipe(
+      'one.yaml',
+      kontextRecipe('one', { a: [] }, 'defaults:\n  retries: 1\n  retry_on: [failed]\n'),
+    );
+    const result = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+    const attempts = sb.runRecord('one').stages['a']!.attempts;
+    expect(attempts.map((a) => [a.outcome, a.reattached])).toEqual([
+      ['failed', false],
+      ['succeeded', false],
+    ]);
+  });
+
   it('runs the two middle stages of a diamond in parallel', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 600 } } } });
     const recipe = sb.recipe(

@@ -34,6 +34,11 @@ export interface Step {
   /** Status the job ends in. Default "completed". */
   status?: 'completed' | 'failed' | 'cancelled';
   /**
+   * What the result record says once the job is done, when it disagrees with `status` (the
+   * contract: `run` decides by the result's status, not the status call's). Default: `status`.
+   */
+  resultStatus?: 'completed' | 'failed' | 'cancelled';
+  /**
    * Result `output` of a completed job; `{request_id}` in any string is replaced by the job's
    * id. Default: `{"images": ["https://files.runcomfy.net/{request_id}/result.png"]}`, or
    * `{"video": "https://files.runcomfy.net/{request_id}/output.mp4"}` for video models.

@@ -379,7 +379,10 @@ export class RuncomfyBackend implements Backend {
   ): Promise<AttemptOutcome | { readonly kind: 'again'; readonly failure: AttemptFailure }> {
     const result = await this.#client.result(requestId, partial, signal);
     if (!result.ok) {
-      const failure: AttemptFailure = { ...result.failure, requestId, jobAlive: true };
+      // A record that says the job failed or was cancelled ends it, whatever the status call
+      // said (`run` decides by the result's status, contract section 8): a retry submits anew.
+      const ended = result.failure.reason === 'job-failed' || result.failure.reason === 'job-cancelled';
+      const failure: AttemptFailure = { ...result.failure, requestId, jobAlive: !ended };
       if (signal.aborted) return failed(failure);
       const passing = ASK_AGAIN.has(failure.reason) || (failure.exitCode === 65 && tries < NOT_READY_TRIES);
       return passing ? { kind: 'again', failure } : failed(failure);

@@ -73,11 +73,13 @@ export function statusBody(job, now, apiBase) {
 /** GET …/requests/<id>/result: the whole record, unfinished ones included (contract §4, §8). */
 export function resultBody(job, now) {
   const state = jobStateAt(job, now);
+  // A finished job's record may say otherwise than its status call (scenario `resultStatus`).
+  const status = isTerminal(state.status) && job.result_status ? job.result_status : state.status;
   return {
     request_id: job.request_id,
-    status: state.status,
-    output: state.status === 'completed' ? job.output : null,
-    error: state.status === 'failed' ? job.error : null,
+    status,
+    output: status === 'completed' ? job.output : null,
+    error: status === 'failed' ? job.error : null,
     created_at: new Date(job.submitted_at).toISOString(),
     finished_at: state.finishedAt === null ? null : new Date(state.finishedAt).toISOString(),
   };

@@ -68,6 +68,7 @@ export class ModelApi {
       run_ms: step.runMs,
       queue_position: step.queuePosition,
       final_status: step.status,
+      result_status: step.resultStatus ?? null,
       output: expandPlaceholders(output, requestId),
       error: step.error,
       cancelled_at: null,

@@ -23,6 +23,7 @@ export const STEP_DEFAULTS = Object.freeze({
   runMs: 200,
   queuePosition: 1,
   status: 'completed',
+  resultStatus: undefined, // undefined = status
   output: undefined, // undefined = defaultOutput(model, body)
   error: 'model execution failed',
   submit: 'ok',
@@ -223,8 +224,10 @@ function validateStep(step, where, fail) {
   ) {
     fail(`${where}.queuePosition`, 'must be an integer >= 1');
   }
-  if (step.status !== undefined && !['completed', 'failed', 'cancelled'].includes(step.status)) {
-    fail(`${where}.status`, 'must be "completed", "failed" or "cancelled"');
+  for (const field of ['status', 'resultStatus']) {
+    if (step[field] !== undefined && !['completed', 'failed', 'cancelled'].includes(step[field])) {
+      fail(`${where}.${field}`, 'must be "completed", "failed" or "cancelled"');
+    }
   }
   if (step.submit !== undefined && step.submit !== 'ok' && step.submit !== 'hang') {
     validateError(step.submit, `${where}.submit`, fail);
