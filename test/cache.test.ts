@@ -579,7 +579,9 @@ describe('state and locks', () => {
     expect(status.stdout).not.toContain('running');
     expect(status.stdout).toContain('a run would call: face (1 job), motion (1 job)');
     const dry = await sb.run(['run', recipe, '--dry-run']);
-    expect(dry.stdout).toContain('never returned a request id (no job to follow), so it is submitted again');
+    expect(dry.stdout).toContain(
+      'never returned a request id, so it is submitted again (a job the cut-off submit may have created cannot be followed without its id)',
+    );
     expect(dry.stdout).not.toContain('not paid again');
     const clean = await sb.run(['clean', recipe, '--keep-outputs']);
     expect(clean.code, clean.stderr).toBe(0);

@@ -450,7 +450,7 @@ function whyJobsRun(jobs: readonly PlannedJob[], local: boolean): string {
     );
   if (unanswered > 0)
     reasons.push(
-      `${unanswered === jobs.length ? 'its' : `${unanswered} items'`} earlier submit${unanswered === 1 ? '' : 's'} never returned a request id (no job to follow), so ${unanswered === 1 ? 'it is' : 'they are'} submitted again`,
+      `${unanswered === jobs.length ? 'its' : `${unanswered} items'`} earlier submit${unanswered === 1 ? '' : 's'} never returned a request id, so ${unanswered === 1 ? 'it is' : 'they are'} submitted again (a job the cut-off submit may have created cannot be followed without its id)`,
     );
   if (expired > 0)
     reasons.push(
