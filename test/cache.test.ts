@@ -671,6 +671,29 @@ describe('state and locks', () => {
     expect(face.attempts[0]).toMatchObject({ reattached: true, outcome: 'succeeded' });
   });
 
+  it('--force on a stage whose job a killed run left in flight follows that job, and --dry-run says so', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 1_500 } } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    });
+    const deadline = Date.now() + 20_000;
+    while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
+    first.kill('SIGKILL');
+    await first;
+    const dry = await sb.run(['run', recipe, '--dry-run', '--force', 'face']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(
+      'forced (--force); its job still in flight from an earlier run is followed, not paid again',
+    );
+    expect(dry.stdout).not.toContain(`run ${KONTEXT}`);
+    const forced = await sb.run(['run', recipe, '--reporter', 'plain', '--force', 'face']);
+    expect(forced.code).toBe(0);
+    expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
+  });
+
   it('a job whose submit a killed run left unanswered counts its age from that submit, not from the resume', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 0 }, steps: [{ submitMs: 3_000 }] } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

@@ -234,7 +234,20 @@ export async function planCache(
       if (!settings.enabled)
         return { kind: 'run', why: 'the cache is off (--no-cache)', bypass: true, ...bodies };
       // --force applies to the stages a run selects; stages it only needs come from the cache.
-      if (forced(id)) return { kind: 'run', why: 'forced (--force)', bypass: true, ...bodies };
+      if (forced(id)) {
+        // Forcing asks for new results, not for paying twice: a job of an earlier run still in
+        // flight is followed (the executor does so), and gives the new result.
+        const jobs = inputs?.ok && store ? await inFlight(jobKeys(model, inputs.bodies)) : [];
+        const following = jobs.filter((j) => j.kind === 'follow').length;
+        if (following === 0) return { kind: 'run', why: 'forced (--force)', bypass: true, ...bodies };
+        return {
+          kind: 'run',
+          why: `forced (--force); ${following === jobs.length ? (following === 1 ? 'its job' : 'its jobs') : `${following} of its ${jobs.length} jobs`} still in flight from an earlier run ${following === 1 ? 'is' : 'are'} followed, not paid again`,
+          bypass: true,
+          ...bodies,
+          jobs,
+        };
+      }
       if (forcedTwins.has(id) && inputs?.ok) {
         const keys = jobKeys(model, inputs.bodies);
         const jobs = keys.map((key): PlannedJob => {
@@ -369,6 +382,29 @@ export async function planCache(
         input,
       };
     }
+  }
+
+  /** Per job: followed when an earlier run's job is still in flight, else submitted. */
+  async function inFlight(keys: readonly string[]): Promise<PlannedJob[]> {
+    const jobs: PlannedJob[] = [];
+    for (const key of keys) {
+      const { record } = await store!.read(key);
+      if (record?.status === 'submitted') {
+        jobs.push({ kind: 'follow', requestId: record.requestId, why: 'in-flight' });
+      } else if (record?.status === 'submitting') {
+        const submission = await store!.submission(record);
+        jobs.push(
+          submission.kind === 'unanswered'
+            ? { kind: 'submit' }
+            : {
+                kind: 'follow',
+                why: 'in-flight',
+                ...(submission.kind === 'answered' && { requestId: submission.requestId }),
+              },
+        );
+      } else jobs.push({ kind: 'submit' });
+    }
+    return jobs;
   }
 
   function stage(id: StageId) {
