@@ -201,6 +201,54 @@ describe('the cache', () => {
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING, KONTEXT, KLING, KONTEXT, KLING]);
   });
 
+  it('a fan-out stage past url_ttl runs again only the items whose URLs expired', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe(
+      'fan.yaml',
+      `version: 1
+name: fan
+cache: { url_ttl: 1h }
+vars:
+  still: https://assets.example.com/ana.jpg
+  dance: https://assets.example.com/dance.mp4
+stages:
+  face:
+    model: ${KONTEXT}
+    foreach: [freckles, beard, glasses]
+    input:
+      prompt: Change only the face, add \${{ item }}
+      image: \${{ vars.still }}
+  motion:
+    model: ${KLING}
+    foreach: \${{ stages.face.outputs }}
+    input:
+      character_image_url: \${{ item.images[0] }}
+      reference_video_url: \${{ vars.dance }}
+`,
+    );
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    // One of face's three jobs finished two hours ago: its URL is dead, the others are fine.
+    const beardJob = sb
+      .submissions()
+      .find((s) => String((s.body as { prompt: string }).prompt).endsWith('beard'))!;
+    const beard = jobRecordPaths(sb, 'fan').find((f) =>
+      readFileSync(f, 'utf8').includes(beardJob.request_id!),
+    )!;
+    editRecord(beard, { finishedAt: TWO_HOURS_AGO() });
+    const salsa = ['--set', 'dance=https://assets.example.com/salsa.mp4'];
+    const dry = await sb.run(['run', recipe, '--dry-run', ...salsa]);
+    expect(dry.stdout).toContain(
+      "1 of its 3 items' cached output URLs are older than cache.url_ttl and a dependent needs them (the other items stay cached)",
+    );
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', ...salsa])).code).toBe(0);
+    const faces = sb.submissions().filter((s) => s.model === KONTEXT);
+    const prompts = faces.map((s) => (s.body as { prompt: string }).prompt);
+    expect(prompts).toHaveLength(4);
+    expect(prompts.at(-1)).toBe('Change only the face, add beard');
+    // motion runs all three items again (its dance changed), on face's fresh and cached URLs.
+    expect(sb.submissions().filter((s) => s.model === KLING)).toHaveLength(6);
+  });
+
   it('a dependent that only fetches its missing files again does not make its stale producer run (no job paid twice)', async () => {
     sb = sandbox();
     const recipe = sb.recipe(

@@ -264,13 +264,34 @@ export async function planCache(
           jobs,
         };
       }
-      if (refreshed.has(id))
+      if (refreshed.has(id)) {
+        const why = 'its cached output URLs are older than cache.url_ttl and a dependent needs them';
+        if (!inputs?.ok || !store || inputs.bodies.length <= 1)
+          return { kind: 'run', why, bypass: true, ...bodies };
+        // A fan-out: only the items whose URLs are past the TTL run again (and are paid for);
+        // the others' URLs are still good and stay cached.
+        const keys = jobKeys(model, inputs.bodies);
+        const old = new Set<string>();
+        for (const key of keys) {
+          const { record } = await store.read(key);
+          if (
+            record?.status === 'succeeded' &&
+            settings.now - Date.parse(record.finishedAt) > settings.urlTtlMs
+          )
+            old.add(key);
+        }
         return {
           kind: 'run',
-          why: 'its cached output URLs are older than cache.url_ttl and a dependent needs them',
-          bypass: true,
-          ...bodies,
+          why:
+            old.size === keys.length
+              ? why
+              : `${old.size} of its ${keys.length} items' cached output URLs are older than cache.url_ttl and a dependent needs them (the other items stay cached)`,
+          bypass: false,
+          bypassKeys: old,
+          bodies: inputs.bodies,
+          jobs: keys.map((key): PlannedJob => (old.has(key) ? { kind: 'submit' } : { kind: 'cached' })),
         };
+      }
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
       if (!inputs?.ok || !store) return { kind: 'run', why: 'never run', bypass: false };
       // `foreach` over an empty list: nothing to call, nothing cached; its (empty) results are
