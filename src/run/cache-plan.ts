@@ -6,7 +6,7 @@ import type { StageId } from '../recipe/types.js';
 import { jobKeys } from '../state/cache-key.js';
 import { localFilesChanged } from '../state/local-digest.js';
 import { outputState } from '../policy/provenance.js';
-import type { JobStore, SucceededJob } from '../state/job-store.js';
+import type { JobRecord, JobStore, SucceededJob } from '../state/job-store.js';
 import type { InputPolicy } from '../policy/input-guard.js';
 import type { JsonObject, JsonValue } from '../util/json.js';
 import { resolveStageInputs, type StageView } from './stage-input.js';
@@ -349,19 +349,8 @@ export async function planCache(
             requestId: record.requestId,
             why: record.status === 'succeeded' ? 'files-missing' : 'in-flight',
           });
-        } else if (record?.status === 'submitting') {
-          // As the run will take it (JobStore.pendingRequestId), without waiting for an answer.
-          const submission = await store.submission(record);
-          jobs.push(
-            submission.kind === 'unanswered'
-              ? { kind: 'submit', why: 'submit-unanswered' }
-              : {
-                  kind: 'follow',
-                  why: 'in-flight',
-                  ...(submission.kind === 'answered' && { requestId: submission.requestId }),
-                },
-          );
-        } else jobs.push({ kind: 'submit' });
+        } else if (record?.status === 'submitting') jobs.push(await submittingJob(record));
+        else jobs.push({ kind: 'submit' });
       }
       const fanOut = spec.foreach !== undefined || inputs.fanOut;
       if (records.length < jobs.length)
@@ -410,22 +399,24 @@ export async function planCache(
     const jobs: PlannedJob[] = [];
     for (const key of keys) {
       const { record } = await store!.read(key);
-      if (record?.status === 'submitted') {
+      if (record?.status === 'submitted')
         jobs.push({ kind: 'follow', requestId: record.requestId, why: 'in-flight' });
-      } else if (record?.status === 'submitting') {
-        const submission = await store!.submission(record);
-        jobs.push(
-          submission.kind === 'unanswered'
-            ? { kind: 'submit' }
-            : {
-                kind: 'follow',
-                why: 'in-flight',
-                ...(submission.kind === 'answered' && { requestId: submission.requestId }),
-              },
-        );
-      } else jobs.push({ kind: 'submit' });
+      else if (record?.status === 'submitting') jobs.push(await submittingJob(record));
+      else jobs.push({ kind: 'submit' });
     }
     return jobs;
+  }
+
+  /** A submission an earlier run left `submitting`, as the run will take it, without waiting for an answer. */
+  async function submittingJob(record: JobRecord & { status: 'submitting' }): Promise<PlannedJob> {
+    const submission = await store!.submission(record);
+    return submission.kind === 'unanswered'
+      ? { kind: 'submit', why: 'submit-unanswered' }
+      : {
+          kind: 'follow',
+          why: 'in-flight',
+          ...(submission.kind === 'answered' && { requestId: submission.requestId }),
+        };
   }
 
   function stage(id: StageId) {
