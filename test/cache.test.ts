@@ -834,6 +834,48 @@ describe('state and locks', () => {
     expect(existsSync(join(sb.standin.dir, 'outputs', 'chain'))).toBe(false);
   });
 
+  it('a state folder that is the output folder, or inside it or around it, is refused (64) before anything is written or removed', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    const calls = sb.standin.readLog().length;
+    const outputs = join(sb.standin.dir, 'outputs', 'chain');
+    const before = readdirSync(outputs).sort();
+    const cases: [string[], string][] = [
+      [['--state-dir', 'outputs'], 'the state folder outputs/chain is also the output folder outputs/chain'],
+      [['--out', '.faceswap'], 'the state folder .faceswap/chain is also the output folder .faceswap/chain'],
+      [
+        ['--state-dir', 'outputs/chain/state'],
+        'the state folder outputs/chain/state/chain is inside the output folder outputs/chain',
+      ],
+      [
+        ['--out', '.faceswap/chain'],
+        'the output folder .faceswap/chain/chain is inside the state folder .faceswap/chain',
+      ],
+    ];
+    for (const [folders, what] of cases) {
+      for (const command of [
+        ['run', recipe, '--reporter', 'plain'],
+        ['run', recipe, '--dry-run'],
+        ['status', recipe],
+        ['clean', recipe, '--keep-outputs'],
+        ['clean', recipe],
+      ]) {
+        const result = await sb.run([...command, ...folders]);
+        const label = [...command, ...folders].join(' ');
+        expect({ label, code: result.code }).toEqual({ label, code: 64 });
+        expect(result.stderr).toBe(
+          `faceswap-pipe: error: ${what}; job records and outputs cannot share a folder (clean would remove one with the other).\n` +
+            'Pick different folders with --state-dir and --out (by default: .faceswap/ next to the recipe, and outputs/).\n',
+        );
+      }
+    }
+    // Nothing was written or removed, and nothing called.
+    expect(readdirSync(outputs).sort()).toEqual(before);
+    expect(readdirSync(join(sb.standin.dir, '.faceswap', 'chain')).sort()).toEqual(['jobs', 'thumbs']);
+    expect(sb.standin.readLog()).toHaveLength(calls);
+  });
+
   it('clean needs only the name: a recipe that stopped validating is cleaned all the same', async () => {
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

@@ -8,6 +8,7 @@ import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
 import { analyzeForCommand } from '../analyze-for-command.js';
+import { refuseOverlappingFolders } from '../state-folders.js';
 import { loadRecipeFile } from '../../recipe/load.js';
 import { isJsonObject } from '../../util/json.js';
 
@@ -39,6 +40,9 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
     recipeName: name,
     ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
   });
+  const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: name });
+  const overlap = refuseOverlappingFolders(stateDir, outDir, io);
+  if (overlap !== undefined) return overlap;
   // Taking the lock makes the state folder: whether there was any state is known only before.
   const hadState = existsSync(stateDir);
   const lock = await acquireLock(stateDir, `faceswap-pipe clean ${file}`);
@@ -80,7 +84,6 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
   const shown = (dir: string) => relative(io.cwd, dir) || dir;
   io.stdout.write(hadState ? `removed ${shown(stateDir)}\n` : `no state to remove (${shown(stateDir)})\n`);
   if (!options.keepOutputs) {
-    const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: name });
     const hadOutputs = existsSync(outDir);
     await rm(outDir, { recursive: true, force: true });
     io.stdout.write(hadOutputs ? `removed ${shown(outDir)}\n` : `no outputs to remove (${shown(outDir)})\n`);

@@ -41,6 +41,7 @@ import { printDiagnostics } from '../recipe-io.js';
 import { wantsColor, type CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
 import { analyzeForCommand } from '../analyze-for-command.js';
+import { refuseOverlappingFolders } from '../state-folders.js';
 
 export type ReporterName = 'tty' | 'plain' | 'json' | 'github';
 
@@ -99,6 +100,8 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     recipeName: recipe.name,
     ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
   });
+  const overlap = refuseOverlappingFolders(stateDir, outDir, io);
+  if (overlap !== undefined) return overlap;
   const inputPolicy = inputPolicyFor(recipe, {
     allowInsecureLocal: options.allowInsecureLocal ?? false,
     recipeDir: dirname(resolve(io.cwd, file)),

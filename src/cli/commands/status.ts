@@ -14,6 +14,7 @@ import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import type { RecipeOptions } from '../options.js';
 import { analyzeForCommand } from '../analyze-for-command.js';
+import { refuseOverlappingFolders } from '../state-folders.js';
 
 export interface StatusOptions extends RecipeOptions {
   readonly format: 'text' | 'json';
@@ -49,6 +50,8 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
     ...(options.stateDir !== undefined && { stateDir: options.stateDir }),
   });
   const outDir = recipeOutDir({ cwd: io.cwd, out: options.out, recipeName: recipe.name });
+  const overlap = refuseOverlappingFolders(stateDir, outDir, io);
+  if (overlap !== undefined) return overlap;
   const store = new JobStore(stateDir, makeRedactor(io.env));
   const cache = await planCache(
     plan,
