@@ -1,6 +1,15 @@
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -874,6 +883,38 @@ describe('state and locks', () => {
     expect(readdirSync(outputs).sort()).toEqual(before);
     expect(readdirSync(join(sb.standin.dir, '.faceswap', 'chain')).sort()).toEqual(['jobs', 'thumbs']);
     expect(sb.standin.readLog()).toHaveLength(calls);
+  });
+
+  it('clean removes the outputs while it holds the lock, so a run that starts meanwhile waits', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    // Enough files that removing the outputs takes a while to watch.
+    const outputs = join(sb.standin.dir, 'outputs', 'chain');
+    mkdirSync(join(outputs, 'bulk'));
+    for (let i = 0; i < 4_000; i++) writeFileSync(join(outputs, 'bulk', `${i}.txt`), 'x');
+    const stateDir = join(sb.standin.dir, '.faceswap', 'chain');
+    let done = false;
+    const clean = execa('node', [BIN, 'clean', recipe], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    }).finally(() => (done = true));
+    // Once the job records are gone the outputs are being removed: the lock must be there until they are.
+    let removing = 0;
+    let unlocked = 0;
+    while (!done) {
+      if (!existsSync(join(stateDir, 'jobs')) && existsSync(outputs)) {
+        removing++;
+        if (!existsSync(join(stateDir, 'lock'))) unlocked++;
+      }
+      await sleep(1);
+    }
+    expect((await clean).exitCode).toBe(0);
+    expect(removing).toBeGreaterThan(0);
+    expect(unlocked).toBe(0);
+    expect(existsSync(outputs)).toBe(false);
+    expect(existsSync(stateDir)).toBe(false);
   });
 
   it('clean needs only the name: a recipe that stopped validating is cleaned all the same', async () => {

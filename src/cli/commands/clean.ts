@@ -45,6 +45,7 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
   if (overlap !== undefined) return overlap;
   // Taking the lock makes the state folder: whether there was any state is known only before.
   const hadState = existsSync(stateDir);
+  const hadOutputs = existsSync(outDir);
   const lock = await acquireLock(stateDir, `faceswap-pipe clean ${file}`);
   if (!lock.acquired) {
     io.stderr.write(
@@ -73,21 +74,20 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
       );
       return ExitCode.tempFail;
     }
-    // Everything but the lock goes while it is held, so a run that starts meanwhile waits.
+    // Everything but the lock goes while it is held, outputs included, so a run that starts
+    // meanwhile waits rather than writing into a folder being removed.
     for (const entry of await readdir(stateDir)) {
       if (entry !== 'lock') await rm(join(stateDir, entry), { recursive: true, force: true });
     }
+    if (!options.keepOutputs) await rm(outDir, { recursive: true, force: true });
   } finally {
     await lock.release();
   }
   await rmdir(stateDir).catch(() => undefined);
   const shown = (dir: string) => relative(io.cwd, dir) || dir;
   io.stdout.write(hadState ? `removed ${shown(stateDir)}\n` : `no state to remove (${shown(stateDir)})\n`);
-  if (!options.keepOutputs) {
-    const hadOutputs = existsSync(outDir);
-    await rm(outDir, { recursive: true, force: true });
+  if (!options.keepOutputs)
     io.stdout.write(hadOutputs ? `removed ${shown(outDir)}\n` : `no outputs to remove (${shown(outDir)})\n`);
-  }
   return ExitCode.ok;
 }
 
