@@ -917,6 +917,23 @@ describe('state and locks', () => {
     expect(existsSync(stateDir)).toBe(false);
   });
 
+  it('clean with no state makes no folder: where none can be made (read-only), there is nothing to remove, exit 0', async () => {
+    sb = sandbox();
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const nothing = await sb.run(['clean', recipe, '--keep-outputs']);
+    expect(nothing.code, nothing.stderr).toBe(0);
+    expect(nothing.stdout).toBe('no state to remove (.faceswap/chain)\n');
+    expect(existsSync(join(sb.standin.dir, '.faceswap'))).toBe(false);
+    // A file in the way of both folders: nothing can be created there, as on a read-only disk.
+    writeFileSync(join(sb.standin.dir, 'taken'), 'x');
+    const readOnly = await sb.run(['clean', recipe, '--state-dir', 'taken/state', '--out', 'taken/out']);
+    expect(readOnly.code, readOnly.stderr).toBe(0);
+    expect(readOnly.stdout).toBe(
+      'no state to remove (taken/state/chain)\nno outputs to remove (taken/out/chain)\n',
+    );
+    expect(readOnly.stderr).toBe('');
+  });
+
   it('clean needs only the name: a recipe that stopped validating is cleaned all the same', async () => {
     sb = sandbox();
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);

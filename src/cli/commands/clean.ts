@@ -46,6 +46,16 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
   // Taking the lock makes the state folder: whether there was any state is known only before.
   const hadState = existsSync(stateDir);
   const hadOutputs = existsSync(outDir);
+  const shown = (dir: string) => relative(io.cwd, dir) || dir;
+  if (!hadState && (options.keepOutputs || !hadOutputs)) {
+    // Nothing to remove, so nothing to lock: making a state folder just to lock it would leave
+    // one behind a run never made, and fail where none can be made (a read-only checkout).
+    io.stdout.write(
+      `no state to remove (${shown(stateDir)})\n` +
+        (options.keepOutputs ? '' : `no outputs to remove (${shown(outDir)})\n`),
+    );
+    return ExitCode.ok;
+  }
   const lock = await acquireLock(stateDir, `faceswap-pipe clean ${file}`);
   if (!lock.acquired) {
     io.stderr.write(
@@ -84,7 +94,6 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
     await lock.release();
   }
   await rmdir(stateDir).catch(() => undefined);
-  const shown = (dir: string) => relative(io.cwd, dir) || dir;
   io.stdout.write(hadState ? `removed ${shown(stateDir)}\n` : `no state to remove (${shown(stateDir)})\n`);
   if (!options.keepOutputs)
     io.stdout.write(hadOutputs ? `removed ${shown(outDir)}\n` : `no outputs to remove (${shown(outDir)})\n`);
