@@ -609,6 +609,40 @@ describe('state and locks', () => {
     ]);
   });
 
+  it('status tells an item whose job failed from one whose input changed', async () => {
+    sb = sandbox({
+      models: { default: { base: { queueMs: 0, runMs: 100 }, steps: [{}, { status: 'failed' }, {}] } },
+    });
+    const fan = (prompt: string) => `version: 1
+name: fan
+stages:
+  fan:
+    model: ${KONTEXT}
+    foreach: [freckles, beard, glasses]
+    input: { prompt: "${prompt} \${{ item }}", image: https://assets.example.com/ana.jpg }
+`;
+    const recipe = sb.recipe('fan.yaml', fan('Change only the face, add'));
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(1);
+    const detail = async () => {
+      const status = await sb!.run(['status', recipe, '--format', 'json']);
+      return (JSON.parse(status.stdout) as { stages: { state: string; detail: string }[] }).stages[0];
+    };
+    // Nothing was edited: one item's job failed.
+    expect(await detail()).toEqual({
+      stage: 'fan',
+      model: KONTEXT,
+      state: 'stale',
+      detail: '1 of 3 items failed or never finished',
+      requestIds: [],
+      wouldCall: 1,
+    });
+    // Now the prompt changed too: the items that finished have a new input.
+    sb.recipe('fan.yaml', fan('Change only the face, and add'));
+    expect((await detail())?.detail).toBe(
+      'the input of 2 of 3 items changed since they last ran; 1 of 3 items failed or never finished',
+    );
+  });
+
   it('keeps no submit leftovers: a refused submit leaves no record, a finished one no stdout files', async () => {
     sb = sandbox({ models: { [KONTEXT]: { steps: [75], then: 'repeat-last' } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('retries: 2', 'retries: 0'));

@@ -464,8 +464,10 @@ function readsOutputsOf(plan: Plan, stage: StageId, upstream: StageId): boolean 
 /**
  * Why a stage whose records were consulted runs, from what each of its jobs will do. `local`:
  * the offline engine's jobs, which have nothing to fetch from: missing files are made again.
+ * `newJobs` replaces the words for the jobs submitted for want of any record (`status` knows
+ * whether those items finished before under another input, or never did).
  */
-function whyJobsRun(jobs: readonly PlannedJob[], local: boolean): string {
+export function whyJobsRun(jobs: readonly PlannedJob[], local: boolean, newJobs?: string): string {
   const count = (kind: PlannedJob['kind'], why?: string) =>
     jobs.filter((j) => j.kind === kind && (why === undefined || (j.kind === 'follow' && j.why === why)))
       .length;
@@ -486,11 +488,12 @@ function whyJobsRun(jobs: readonly PlannedJob[], local: boolean): string {
   }
   if (submit > 0)
     reasons.push(
-      jobs.length === 1
-        ? 'its input changed or it never ran'
-        : submit === jobs.length
-          ? 'no item has a cached result'
-          : `${submit} of ${jobs.length} items have no cached result`,
+      newJobs ??
+        (jobs.length === 1
+          ? 'its input changed or it never ran'
+          : submit === jobs.length
+            ? 'no item has a cached result'
+            : `${submit} of ${jobs.length} items have no cached result`),
     );
   if (changed > 0)
     reasons.push(

@@ -3,7 +3,7 @@ import type { Plan } from '../../plan/plan.js';
 import { makeRedactor } from '../../policy/redact.js';
 import type { StageId } from '../../recipe/types.js';
 import { buildPlan } from '../../plan/plan.js';
-import { planCache, type CacheDecision } from '../../run/cache-plan.js';
+import { planCache, whyJobsRun, type CacheDecision } from '../../run/cache-plan.js';
 import { resolveStageInputs, type StageView } from '../../run/stage-input.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import { JobStore } from '../../state/job-store.js';
@@ -193,18 +193,31 @@ async function stageStatus(
           wouldCall,
         };
       // Finished before, but not with this input (or its URLs expired): stale, not never run.
+      const labels = await finished();
       const ranBefore =
         decision.bypass ||
         (decision.jobs?.some((j) => j.kind === 'follow' && j.why === 'files-missing') ?? false) ||
-        someLabel(await finished(), jobLabelsOf(id));
-      const inputChanged = decision.jobs?.some((j) => j.kind === 'submit') ?? true;
+        someLabel(labels, jobLabelsOf(id));
+      // With the jobs known, each new one is told apart: its item finished before (so its input
+      // changed) or never did (it failed, was cancelled, or never ran). Otherwise an upstream
+      // stage runs, or the records were not consulted.
+      let detail = decision.why;
+      if (inputs.ok && decision.jobs) {
+        const label = (item: number) => (inputs.fanOut ? `${id}[${item}]` : id);
+        const fresh = decision.jobs.flatMap((j, item) => (j.kind === 'submit' && !j.why ? [item] : []));
+        const changed = fresh.filter((item) => labels.has(label(item))).length;
+        if (fresh.length > 0)
+          detail = whyJobsRun(
+            decision.jobs,
+            model.backend === 'local',
+            newJobWords(changed, fresh.length - changed, decision.jobs.length),
+          );
+      } else if (ranBefore && !decision.bypass)
+        detail = `its input changed since it last ran (${decision.why})`;
       return {
         ...base,
         state: ranBefore ? 'stale' : 'never-run',
-        detail:
-          ranBefore && !decision.bypass && inputChanged
-            ? `its input changed since it last ran (${decision.why})`
-            : decision.why,
+        detail,
         requestIds: [],
         wouldCall,
       };
@@ -215,6 +228,22 @@ async function stageStatus(
     default:
       return unreachable(decision);
   }
+}
+
+/**
+ * What a stage's new jobs are for: items that finished before under another input (`changed`)
+ * and items that never finished under any (`unfinished`: failed, cancelled, killed, or new), of
+ * `total`. Undefined where the cache plan's words say it already (no item finished before).
+ */
+function newJobWords(changed: number, unfinished: number, total: number): string | undefined {
+  if (changed === total) return 'its input changed since it last ran';
+  const words = [
+    ...(changed > 0 ? [`the input of ${changed} of ${total} items changed since they last ran`] : []),
+    ...(unfinished > 0 && unfinished < total
+      ? [`${unfinished} of ${total} items failed or never finished`]
+      : []),
+  ];
+  return words.length > 0 ? words.join('; ') : undefined;
 }
 
 /** The labels a stage's job records carry: `face`, or `face[3]` for an item of a fan-out. */
