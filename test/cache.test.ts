@@ -873,6 +873,10 @@ stages:
     expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain', 'lock'))).toBe(false);
     const clean = await sb.run(['clean', recipe, '--force']);
     expect(clean.code).toBe(0);
+    // Forgotten, but not silently: the id is the only way to cancel it now.
+    expect(clean.stderr).toContain(
+      `removed the record of 1 job still in flight (clean --force): face (${id})`,
+    );
     expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain'))).toBe(false);
     expect(existsSync(join(sb.standin.dir, 'outputs', 'chain'))).toBe(false);
   });
@@ -966,6 +970,82 @@ stages:
       'no state to remove (taken/state/chain)\nno outputs to remove (taken/out/chain)\n',
     );
     expect(readOnly.stderr).toBe('');
+  });
+
+  it('a job in flight that the edited recipe no longer asks for: the run promises nothing, status lists it, clean removes it with its id', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 4_000 } } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
+    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+      cwd: sb.standin.dir,
+      env: { ...sb.standin.env, ...FAST_ENV },
+      reject: false,
+    });
+    const deadline = Date.now() + 20_000;
+    while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
+    first.kill('SIGKILL');
+    await first;
+    const id = sb.submissions()[0]!.request_id!;
+    sb.standin.writeScenario({});
+    sb.recipe(
+      'chain.yaml',
+      CHAIN_RECIPE.replace('Change only the face', 'Change only the face, add freckles'),
+    );
+    const run = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(
+      /note: took over the lock of a run that is gone \(pid \d+, since [^)]+\); 1 job in flight that no stage asks for any more is not followed up \(faceswap-pipe status lists it\)\n/,
+    );
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    const status = await sb.run(['status', recipe]);
+    expect(status.stdout).toContain(
+      'jobs in flight that no stage asks for any more (submitted for an earlier version of the recipe, or with other --set values):\n' +
+        `  face  ${id}\n` +
+        'no run follows them up; they may still be running, and billing, on the service: runcomfy cancel <request id> stops one\n\n' +
+        'a run would call nothing: every stage is cached\n',
+    );
+    const json = JSON.parse((await sb.run(['status', recipe, '--format', 'json'])).stdout) as {
+      orphaned: unknown;
+    };
+    expect(json.orphaned).toEqual([{ stage: 'face', requestId: id }]);
+    // No run of this recipe will follow it, so it does not hold clean back; its id is said.
+    const clean = await sb.run(['clean', recipe, '--keep-outputs']);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stderr).toBe(
+      `faceswap-pipe: warning: removed the record of 1 job still in flight that no stage of chain.yaml asks for any more (it was submitted for an earlier version of the recipe, or with other --set values): face (${id}).\n` +
+        'It may still be running, and billing, on the service; runcomfy cancel <request id> stops it.\n',
+    );
+    expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain'))).toBe(false);
+    expect(existsSync(join(sb.standin.dir, 'outputs', 'chain'))).toBe(true);
+
+    // Such a job whose submit has not answered yet: cleaning now would lose the id still to come.
+    const jobs = join(sb.standin.dir, '.faceswap', 'chain', 'jobs');
+    mkdirSync(jobs, { recursive: true });
+    const key = 'f'.repeat(64);
+    const stdoutFile = join(jobs, `${key}.submit-1.out`);
+    writeFileSync(
+      join(jobs, `${key}.json`),
+      JSON.stringify({
+        v: 1,
+        key,
+        model: KONTEXT,
+        stage: 'face',
+        status: 'submitting',
+        since: new Date().toISOString(),
+        submitter: { pid: 999_999_999 },
+        stdoutFile,
+      }),
+    );
+    writeFileSync(`${stdoutFile}.pid`, JSON.stringify({ pid: process.pid }));
+    const waiting = await sb.run(['clean', recipe, '--keep-outputs']);
+    expect(waiting.code).toBe(75);
+    expect(waiting.stderr).toBe(
+      'faceswap-pipe: error: 1 submit that no stage of chain.yaml asks for any more has not answered yet: face.\n' +
+        'A request id may still come, and only with it can the job be cancelled; clean again in a minute, or forget it with clean --force.\n',
+    );
+    writeFileSync(stdoutFile, '{"request_id":"late-id","wait":false}\n');
+    const answered = await sb.run(['clean', recipe, '--keep-outputs']);
+    expect(answered.code, answered.stderr).toBe(0);
+    expect(answered.stderr).toContain('face (late-id)');
   });
 
   it('clean needs only the name: a recipe that stopped validating is cleaned all the same', async () => {

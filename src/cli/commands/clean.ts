@@ -1,6 +1,10 @@
 import { existsSync } from 'node:fs';
 import { readdir, rm, rmdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { buildPlan } from '../../plan/plan.js';
+import type { StageId } from '../../recipe/types.js';
+import { planCache } from '../../run/cache-plan.js';
+import { describeInFlight, inFlightJobs, type InFlightJob, type RecipeJobs } from '../../run/in-flight.js';
 import { acquireLock } from '../../state/lock.js';
 import { JobStore } from '../../state/job-store.js';
 import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
@@ -23,7 +27,8 @@ export interface CleanOptions extends RecipeOptions {
 /**
  * `faceswap-pipe clean <recipe>`: removes the recipe's state (job records: the cache and the
  * ids of jobs to follow) and, unless --keep-outputs, its output folder. Refuses while a run
- * holds the state's lock: its jobs would be forgotten while still billing.
+ * holds the state's lock, or a job a run would follow up is recorded in flight: it would be
+ * forgotten while still billing, and paid for again.
  */
 export async function cleanCommand(file: string, options: CleanOptions, io: CliIo): Promise<number> {
   // Only the recipe's name is needed to find its state: a recipe that stopped validating (a
@@ -63,25 +68,22 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
     );
     return ExitCode.tempFail;
   }
+  let followed: readonly InFlightJob[] = [];
+  let orphaned: readonly InFlightJob[] = [];
   try {
     // A job an earlier (killed) run submitted may still run, and bill, on the service: its
-    // record is the only way a run can follow it up instead of paying for it again.
-    // A submit that never returned a request id (and never will) left nothing to follow.
+    // record is the only way a run can follow it up instead of paying for it again. One that no
+    // stage asks for any more (the recipe was edited since) no run will follow: it does not
+    // hold clean back, but its request id is printed, since it is the only way to cancel it.
     const store = new JobStore(stateDir, (t) => t);
-    const inFlight: string[] = [];
-    for (const r of await store.all()) {
-      if (r.status === 'submitted') inFlight.push(`${r.stage} (${r.requestId})`);
-      if (r.status !== 'submitting') continue;
-      const submission = await store.submission(r);
-      if (submission.kind === 'answered') inFlight.push(`${r.stage} (${submission.requestId})`);
-      else if (submission.kind === 'pending') inFlight.push(`${r.stage} (submit not answered yet)`);
-    }
-    if (inFlight.length > 0 && options.force !== true) {
-      io.stderr.write(
-        `faceswap-pipe: error: ${inFlight.length} job${inFlight.length === 1 ? ' is' : 's are'} still recorded as in flight: ${inFlight.slice(0, 5).join(', ')}${inFlight.length > 5 ? ', …' : ''}.\n` +
-          `The service may still be running (and billing) ${inFlight.length === 1 ? 'it' : 'them'}; cleaning would forget ${inFlight.length === 1 ? 'it' : 'them'} and the next run would pay again.\n` +
-          `Run the recipe once to follow ${inFlight.length === 1 ? 'it' : 'them'} up (faceswap-pipe run ${file}), or forget ${inFlight.length === 1 ? 'it' : 'them'} with clean --force.\n`,
-      );
+    ({ followed, orphaned } = await inFlightJobs(store, () => recipeJobs(file, options, io, store, outDir)));
+    const waiting = orphaned.filter((job) => job.requestId === undefined);
+    const refusal = [
+      ...(followed.length > 0 ? [stillFollowed(followed, file)] : []),
+      ...(waiting.length > 0 ? [notAnswered(waiting, file)] : []),
+    ];
+    if (refusal.length > 0 && options.force !== true) {
+      io.stderr.write(refusal.join(''));
       return ExitCode.tempFail;
     }
     // Everything but the lock goes while it is held, outputs included, so a run that starts
@@ -94,10 +96,81 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
     await lock.release();
   }
   await rmdir(stateDir).catch(() => undefined);
+  if (orphaned.length > 0)
+    io.stderr.write(
+      forgotten(
+        orphaned,
+        `that no stage of ${file} asks for any more (${orphaned.length === 1 ? 'it was' : 'they were'} submitted for an earlier version of the recipe, or with other --set values)`,
+      ),
+    );
+  if (followed.length > 0) io.stderr.write(forgotten(followed, '(clean --force)'));
   io.stdout.write(hadState ? `removed ${shown(stateDir)}\n` : `no state to remove (${shown(stateDir)})\n`);
   if (!options.keepOutputs)
     io.stdout.write(hadOutputs ? `removed ${shown(outDir)}\n` : `no outputs to remove (${shown(outDir)})\n`);
   return ExitCode.ok;
+}
+
+/** The refusal for jobs in flight that a run of the recipe follows up. */
+function stillFollowed(jobs: readonly InFlightJob[], file: string): string {
+  const [it, is] = jobs.length === 1 ? ['it', 'job is'] : ['them', 'jobs are'];
+  return (
+    `faceswap-pipe: error: ${jobs.length} ${is} still recorded as in flight: ${listed(jobs, 5)}.\n` +
+    `The service may still be running (and billing) ${it}; cleaning would forget ${it} and the next run would pay again.\n` +
+    `Run the recipe once to follow ${it} up (faceswap-pipe run ${file}), or forget ${it} with clean --force.\n`
+  );
+}
+
+/**
+ * The refusal for submits no stage asks for any more whose answer may still come (the submit
+ * process outlives a killed run for a while): cleaning now would lose the request id.
+ */
+function notAnswered(jobs: readonly InFlightJob[], file: string): string {
+  const [n, it] = jobs.length === 1 ? ['1 submit', 'it'] : [`${jobs.length} submits`, 'them'];
+  return (
+    `faceswap-pipe: error: ${n} that no stage of ${file} asks for any more ${jobs.length === 1 ? 'has' : 'have'} not answered yet: ${jobs.map((j) => j.stage).join(', ')}.\n` +
+    `A request id may still come, and only with it can the job be cancelled; clean again in a minute, or forget ${it} with clean --force.\n`
+  );
+}
+
+/** The warning for jobs in flight whose records clean removed: they go on, and bill, regardless; the ids are the only way to stop them. */
+function forgotten(jobs: readonly InFlightJob[], which: string): string {
+  const one = jobs.length === 1;
+  return (
+    `faceswap-pipe: warning: removed the record${one ? '' : 's'} of ${jobs.length} job${one ? '' : 's'} still in flight ${which}: ${listed(jobs)}.\n` +
+    `${one ? 'It' : 'They'} may still be running, and billing, on the service; runcomfy cancel <request id> stops ${one ? 'it' : 'one'}.\n`
+  );
+}
+
+function listed(jobs: readonly InFlightJob[], most = Infinity): string {
+  const shown = jobs.slice(0, most).map(describeInFlight).join(', ');
+  return jobs.length > most ? `${shown}, …` : shown;
+}
+
+/**
+ * What the recipe asks for now (with this command's --set values), to tell jobs a run follows
+ * up from ones of an earlier version; undefined when it does not validate (clean needs no
+ * valid recipe, so its problems are not printed: every job in flight then counts as followed).
+ */
+async function recipeJobs(
+  file: string,
+  options: CleanOptions,
+  io: CliIo,
+  store: JobStore,
+  outDir: string,
+): Promise<RecipeJobs | undefined> {
+  const quiet: CliIo = { ...io, stderr: { write: () => undefined } };
+  const loaded = await analyzeForCommand(file, options, quiet, { localFiles: 'warn' });
+  if ('exit' in loaded) return undefined;
+  const plan = buildPlan(loaded.recipe, loaded.catalog);
+  const settings = {
+    enabled: true,
+    force: new Set<StageId>(),
+    urlTtlMs: loaded.recipe.cacheUrlTtlMs,
+    recipeDir: dirname(resolve(io.cwd, file)),
+    now: Date.now(),
+  };
+  const cache = await planCache(plan, loaded.catalog, store, settings, outDir);
+  return { plan, catalog: loaded.catalog, cache };
 }
 
 /** The `name:` of a recipe file that parses, whatever else is wrong with it. */

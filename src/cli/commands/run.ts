@@ -29,9 +29,10 @@ import { PlainReporter } from '../../report/plain-reporter.js';
 import { planCache, selectedStages, type CachePlan, type Selection } from '../../run/cache-plan.js';
 import { EVENT_SCHEMA_VERSION, type RunEvent, type RunObserver } from '../../run/events.js';
 import { Executor, type ExecutionResult } from '../../run/executor.js';
+import { inFlightJobs, type RecipeJobs } from '../../run/in-flight.js';
 import { isTransient } from '../../run/retry.js';
 import { JobStore } from '../../state/job-store.js';
-import { acquireLock, checkableByPid, FOREIGN_STALE_MS } from '../../state/lock.js';
+import { acquireLock, checkableByPid, FOREIGN_STALE_MS, type LockOwner } from '../../state/lock.js';
 import { recipeOutDir, recipeStateDir, RUNS_FOLDER } from '../../state/paths.js';
 import { RunRecord, runFolderName } from '../../state/run-record.js';
 import { didYouMean } from '../../util/suggest.js';
@@ -163,13 +164,10 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     },
   );
   try {
-    if (lock.tookOverFrom) {
-      io.stderr.write(
-        `faceswap-pipe: note: took over the lock of a run that is gone (pid ${lock.tookOverFrom.pid}, since ${lock.tookOverFrom.since}); its jobs will be followed up\n`,
-      );
-    }
     const store = options.cache ? new JobStore(stateDir, redact) : undefined;
     const cachePlan = await consultCache(store);
+    if (lock.tookOverFrom)
+      io.stderr.write(await takeoverNote(lock.tookOverFrom, store, { plan, catalog, cache: cachePlan }));
     const blocked = reportCachePlan(cachePlan, plan, file, options.set, io);
     if (blocked) {
       await reportRunRefused(file, blocked.code, blocked.message, options, io, github);
@@ -207,6 +205,31 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
     unsubscribe?.();
     await lock.release();
   }
+}
+
+/**
+ * Says what becomes of the jobs a run that is gone (killed) left in flight: those this run's
+ * stages ask for are followed up; those no stage asks for any more (the recipe was edited
+ * since) are not, and nothing is promised of them.
+ */
+async function takeoverNote(
+  from: LockOwner,
+  store: JobStore | undefined,
+  recipe: RecipeJobs,
+): Promise<string> {
+  const head = `faceswap-pipe: note: took over the lock of a run that is gone (pid ${from.pid}, since ${from.since})`;
+  if (!store) return `${head}; with --no-cache, jobs left in flight are not followed up\n`;
+  const { followed, orphaned } = await inFlightJobs(store, () => Promise.resolve(recipe));
+  if (followed.length + orphaned.length === 0) return `${head}; no job was left in flight\n`;
+  const one = orphaned.length === 1;
+  return (
+    head +
+    (followed.length > 0 ? '; jobs left in flight that the stages of this run ask for are followed up' : '') +
+    (orphaned.length > 0
+      ? `; ${orphaned.length} job${one ? '' : 's'} in flight that no stage asks for any more ${one ? 'is' : 'are'} not followed up (faceswap-pipe status lists ${one ? 'it' : 'them'})`
+      : '') +
+    '\n'
+  );
 }
 
 /**

@@ -6,6 +6,7 @@ import { buildPlan } from '../../plan/plan.js';
 import { planCache, whyJobsRun, type CacheDecision } from '../../run/cache-plan.js';
 import { resolveStageInputs, type StageView } from '../../run/stage-input.js';
 import type { Catalog } from '../../catalog/catalog.js';
+import { inFlightJobs } from '../../run/in-flight.js';
 import { JobStore } from '../../state/job-store.js';
 import { isStale, readOwner } from '../../state/lock.js';
 import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
@@ -35,8 +36,9 @@ interface StageStatus {
 
 /**
  * `faceswap-pipe status <recipe>`: per stage, done (cached), stale (cached, URLs past
- * url_ttl), running (a job recorded as submitted, with its id), or never run; and what a run
- * would call. Reads the state folder; changes nothing and calls nothing.
+ * url_ttl), running (a job recorded as submitted, with its id), or never run; the jobs in
+ * flight no stage asks for any more (no run follows them); and what a run would call. Reads
+ * the state folder; changes nothing and calls nothing.
  */
 export async function statusCommand(file: string, options: StatusOptions, io: CliIo): Promise<number> {
   const loaded = await analyzeForCommand(file, options, io, { localFiles: 'warn' });
@@ -72,6 +74,8 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
   const finished = () => (labels ??= store.finishedLabels());
   for (const stage of plan.stages)
     stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir, finished));
+  // Jobs of an earlier version of the recipe: no stage follows them, so the table has no row for them.
+  const { orphaned } = await inFlightJobs(store, () => Promise.resolve({ plan, catalog, cache }));
   const lockPath = join(stateDir, 'lock');
   const owner = await readOwner(lockPath);
   const activeRun = owner && !(await isStale(owner, lockPath)) ? owner : undefined;
@@ -87,6 +91,7 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
           activeRun: activeRun ?? null,
           problems: cache.problems,
           stages,
+          orphaned: orphaned.map((j) => ({ stage: j.stage, requestId: j.requestId ?? null })),
           wouldCall: toCall.map((s) => ({ stage: s.stage, jobs: s.wouldCall })),
         },
         null,
@@ -107,6 +112,15 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
       .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  '))
       .join('\n') +
     '\n\n';
+  if (orphaned.length > 0) {
+    const width = Math.max(...orphaned.map((j) => j.stage.length));
+    out +=
+      'jobs in flight that no stage asks for any more (submitted for an earlier version of the recipe, or with other --set values):\n' +
+      orphaned
+        .map((j) => `  ${j.stage.padEnd(width)}  ${j.requestId ?? '(submit not answered yet)'}\n`)
+        .join('') +
+      'no run follows them up; they may still be running, and billing, on the service: runcomfy cancel <request id> stops one\n\n';
+  }
   if (toCall.length === 0) {
     // No new job; a stage may still be followed up (in flight) or have its files fetched again.
     // Stages that run with no new job: local ones make their files again, hosted ones follow
