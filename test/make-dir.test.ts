@@ -3,12 +3,12 @@
  * refuses new entries with ENOENT (a folder under /proc), and the CLI reports an output or state
  * folder it cannot create as exit 73 with a way forward, not as an internal error.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeDir, makeDirSync } from '../src/util/make-dir.js';
+import { DanglingLinkError, makeDir, makeDirSync } from '../src/util/make-dir.js';
 import { runCli } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'make-dir-'));
@@ -30,6 +30,18 @@ describe('makeDir', () => {
     writeFileSync(join(dir, 'file'), 'x');
     await expect(makeDir(join(dir, 'file', 'sub'))).rejects.toMatchObject({ code: 'ENOTDIR' });
     expect(() => makeDirSync(join(dir, 'file'))).toThrow(/ENOTDIR/);
+  });
+
+  it('refuses a symbolic link to a missing target, naming both, async and sync', async () => {
+    const link = join(dir, 'dangling');
+    symlinkSync(join(dir, 'nowhere', 'x'), link);
+    const expected = { code: 'ENOENT', path: link, target: join(dir, 'nowhere', 'x') };
+    await expect(makeDir(join(link, 'sub'))).rejects.toBeInstanceOf(DanglingLinkError);
+    await expect(makeDir(join(link, 'sub'))).rejects.toMatchObject(expected);
+    expect(() => makeDirSync(link)).toThrow(DanglingLinkError);
+    expect(() => makeDirSync(link)).toThrow(expect.objectContaining(expected) as Error);
+    // Nothing was created through the link.
+    expect(existsSync(join(dir, 'nowhere'))).toBe(false);
   });
 
   it.runIf(procfs)(
@@ -70,6 +82,43 @@ describe('a folder the run cannot create', () => {
       },
     );
     expect(result.stderr).toMatch(/cannot create .*taken.*: a file is in the way of a folder \(ENOTDIR\)/);
+    expect(result.code).toBe(73);
+  });
+
+  // CI restores the state folder from a cache mount that may be missing: a link to nothing.
+  it.each([
+    ['run', '--state-dir'],
+    ['clean', '--state-dir'],
+    ['run', '--out'],
+  ])(
+    '%s with %s a symbolic link to a missing target: exit 73, naming the link and its target',
+    async (command, option) => {
+      const case_ = mkdtempSync(join(dir, 'link-'));
+      const link = join(case_, 'linked');
+      symlinkSync('missing-target', link);
+      const other =
+        option === '--out' ? ['--state-dir', join(case_, 'state')] : ['--out', join(case_, 'out')];
+      const result = await runCli([command, recipe, option, link, ...other], { cwd: case_ });
+      expect(result.stderr).toContain(
+        `error: cannot create ${link}: it is a symbolic link to missing-target (${join(case_, 'missing-target')}), which does not exist (a cache or volume that is not mounted?); create the target, remove the link, or choose another folder (--out, --state-dir), then run again\n`,
+      );
+      expect(result.stderr).not.toContain('internal error');
+      expect(result.code).toBe(73);
+      expect(existsSync(join(case_, 'missing-target'))).toBe(false);
+    },
+  );
+
+  it('--state-dir through a symbolic link loop: exit 73', async () => {
+    const case_ = mkdtempSync(join(dir, 'loop-'));
+    symlinkSync('b', join(case_, 'a'));
+    symlinkSync('a', join(case_, 'b'));
+    const result = await runCli(
+      ['run', recipe, '--state-dir', join(case_, 'a', 'state'), '--out', join(case_, 'out')],
+      { cwd: case_ },
+    );
+    expect(result.stderr).toMatch(
+      /cannot create .*: a symbolic link on the way points back at itself \(ELOOP\)/,
+    );
     expect(result.code).toBe(73);
   });
 

@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { dirname, resolve } from 'node:path';
 import { version } from '../version.js';
 import type { CleanOptions } from './commands/clean.js';
 import type { PlanOptions } from './commands/plan.js';
@@ -11,6 +12,7 @@ import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { options } from './options.js';
 import { STAGE_ID_PATTERN } from '../recipe/types.js';
+import { DanglingLinkError } from '../util/make-dir.js';
 
 const REPORT_URL = 'https://github.com/faceswap-pipe/faceswap-pipe/issues';
 
@@ -52,6 +54,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
  * the machine's state, not a bug. Says what, where and what to do; undefined for anything else.
  */
 function cannotCreate(cause: unknown): string | undefined {
+  if (cause instanceof DanglingLinkError) {
+    const target = resolve(dirname(cause.path), cause.target);
+    return `cannot create ${cause.path}: it is a symbolic link to ${cause.target}${target === cause.target ? '' : ` (${target})`}, which does not exist (a cache or volume that is not mounted?); create the target, remove the link, or choose another folder (--out, --state-dir), then run again`;
+  }
   const error = cause as NodeJS.ErrnoException | undefined;
   const code = error?.code;
   const path = error?.path;
@@ -72,6 +78,7 @@ const CANNOT_CREATE: Readonly<Record<string, string>> = {
   // fs.rm's own code for a folder where it expected a file (a folder named like the lock file).
   ERR_FS_EISDIR: 'a folder is in the way of a file',
   ENOENT: 'its parent folder does not accept new entries',
+  ELOOP: 'a symbolic link on the way points back at itself',
 };
 
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
