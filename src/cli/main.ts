@@ -1,5 +1,4 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { dirname, resolve } from 'node:path';
 import { version } from '../version.js';
 import type { CleanOptions } from './commands/clean.js';
 import type { PlanOptions } from './commands/plan.js';
@@ -12,7 +11,7 @@ import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { options } from './options.js';
 import { STAGE_ID_PATTERN } from '../recipe/types.js';
-import { DanglingLinkError } from '../util/make-dir.js';
+import { describeWriteProblem, writeProblemOf } from '../util/write-problem.js';
 
 const REPORT_URL = 'https://github.com/faceswap-pipe/faceswap-pipe/issues';
 
@@ -34,9 +33,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       // Help and version exit 0; every other parse problem is a usage error.
       return cause.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
-    const unwritable = cannotCreate(cause);
+    // A file or folder that could not be written is the machine's state, not a bug (73).
+    const unwritable = writeProblemOf(cause);
     if (unwritable !== undefined) {
-      io.stderr.write(`faceswap-pipe: error: ${unwritable}\n`);
+      io.stderr.write(`faceswap-pipe: error: ${describeWriteProblem(unwritable)}\n`);
       return ExitCode.cantCreate;
     }
     io.stderr.write(
@@ -47,39 +47,6 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return ExitCode.internal;
   }
 }
-
-/**
- * A file or folder faceswap-pipe had to write could not be made (read-only file system, no
- * permission, disk full, a file where a folder belongs, a parent that refuses new entries):
- * the machine's state, not a bug. Says what, where and what to do; undefined for anything else.
- */
-function cannotCreate(cause: unknown): string | undefined {
-  if (cause instanceof DanglingLinkError) {
-    const target = resolve(dirname(cause.path), cause.target);
-    return `cannot create ${cause.path}: it is a symbolic link to ${cause.target}${target === cause.target ? '' : ` (${target})`}, which does not exist (a cache or volume that is not mounted?); create the target, remove the link, or choose another folder (--out, --state-dir), then run again`;
-  }
-  const error = cause as NodeJS.ErrnoException | undefined;
-  const code = error?.code;
-  const path = error?.path;
-  if (typeof code !== 'string' || typeof path !== 'string') return undefined;
-  const why = CANNOT_CREATE[code];
-  if (why === undefined || (code === 'ENOENT' && error?.syscall !== 'mkdir')) return undefined;
-  return `cannot create ${path}: ${why} (${code}); choose another folder (--out, --state-dir) or fix the file system, then run again`;
-}
-
-const CANNOT_CREATE: Readonly<Record<string, string>> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'the file system is read-only',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'the disk quota is exhausted',
-  ENOTDIR: 'a file is in the way of a folder',
-  EISDIR: 'a folder is in the way of a file',
-  // fs.rm's own code for a folder where it expected a file (a folder named like the lock file).
-  ERR_FS_EISDIR: 'a folder is in the way of a file',
-  ENOENT: 'its parent folder does not accept new entries',
-  ELOOP: 'a symbolic link on the way points back at itself',
-};
 
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   const program = new Command('faceswap-pipe')

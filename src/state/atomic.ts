@@ -3,6 +3,7 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { makeDir } from '../util/make-dir.js';
+import { atPath } from '../util/write-problem.js';
 
 /**
  * Writes a file so that readers see the old content or the new, never a torn mix: write a
@@ -20,23 +21,29 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const durable = options.durable ?? true;
   const dir = dirname(path);
-  await makeDir(dir, options.dirMode);
   const temp = tempBeside(path);
-  const handle = await open(temp, 'w', options.mode ?? 0o644);
   try {
-    await handle.writeFile(data);
-    if (durable) await handle.sync();
-  } catch (cause) {
+    await makeDir(dir, options.dirMode);
+    const handle = await open(temp, 'w', options.mode ?? 0o644);
+    try {
+      await handle.writeFile(data);
+      if (durable) await handle.sync();
+    } catch (cause) {
+      await handle.close();
+      await rm(temp, { force: true });
+      throw cause;
+    }
     await handle.close();
-    await rm(temp, { force: true });
-    throw cause;
-  }
-  await handle.close();
-  try {
-    await rename(temp, path);
+    try {
+      await rename(temp, path);
+    } catch (cause) {
+      await rm(temp, { force: true });
+      throw cause;
+    }
   } catch (cause) {
-    await rm(temp, { force: true });
-    throw cause;
+    // A full disk fails the write through the handle, which names no file; the temporary
+    // file's name means nothing to a user. Either way the error is about `path`.
+    throw atPath(cause, path, temp);
   }
   if (durable) await syncDir(dir);
 }
@@ -60,18 +67,25 @@ async function syncDir(dir: string): Promise<void> {
  */
 export function writeFileAtomicSync(path: string, data: string, mode = 0o644): void {
   const temp = tempBeside(path);
-  const fd = openSync(temp, 'w', mode);
   try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
+    const fd = openSync(temp, 'w', mode);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } catch (cause) {
+      closeSync(fd);
+      rmSync(temp, { force: true });
+      throw cause;
+    }
     closeSync(fd);
-  }
-  try {
-    renameSync(temp, path);
+    try {
+      renameSync(temp, path);
+    } catch (cause) {
+      rmSync(temp, { force: true });
+      throw cause;
+    }
   } catch (cause) {
-    rmSync(temp, { force: true });
-    throw cause;
+    throw atPath(cause, path, temp);
   }
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pidNamespace, processAlive, processStartTime } from './process-alive.js';
 import { makeDir } from '../util/make-dir.js';
+import { atPath } from '../util/write-problem.js';
 
 export interface LockOwner {
   readonly pid: number;
@@ -135,9 +136,13 @@ async function createExclusive(path: string, owner: LockOwner): Promise<boolean>
     // No fsync: a lock torn by a power cut reads as empty, and an empty lock older than two
     // seconds is taken over (above), so durability would buy nothing but a disk flush per run.
     await handle.writeFile(JSON.stringify(owner) + '\n');
-  } finally {
+  } catch (cause) {
+    // A full disk: the empty lock is not left for the next run to wait on, and the error names it.
     await handle.close();
+    await rm(path, { force: true });
+    throw atPath(cause, path);
   }
+  await handle.close();
   return true;
 }
 

@@ -15,6 +15,7 @@ import { makeRedactor } from '../../policy/redact.js';
 import { sortDiagnostics, type Diagnostic } from '../../recipe/diagnostic.js';
 import type { SetOverride } from '../../recipe/sets.js';
 import { makeDir } from '../../util/make-dir.js';
+import { writeProblemOf, type WriteProblem } from '../../util/write-problem.js';
 import type { Recipe, StageId } from '../../recipe/types.js';
 import { renderDiagnostic } from '../../report/diagnostics-text.js';
 import { actionsSafeSink, annotation, isGithubActions } from '../../report/github-commands.js';
@@ -600,9 +601,31 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     observer.abandon?.();
   };
 
-  const code = exitCodeOf(execution);
+  let code: number = exitCodeOf(execution);
   // Two files, each written atomically and flushed: at once, not one flush after the other.
-  await Promise.all([provenance.writeManifest(), record.finish(execution.status, code)]);
+  // Each on its own: a full disk may refuse one and not the other, and a run that cannot write
+  // its manifest still records how it ended, prints its summary and writes what reports it can.
+  const [manifest, finished] = await Promise.allSettled([
+    provenance.writeManifest(),
+    record.finish(execution.status, code),
+  ]);
+  const unwritten: WriteProblem[] = [];
+  if (manifest.status === 'rejected') {
+    unwritten.push(writeProblemOrThrow(manifest.reason));
+    code = ExitCode.cantCreate;
+  }
+  let recordWritten = finished.status === 'fulfilled';
+  if (!recordWritten || unwritten.length > 0) {
+    // Once more, with the exit code the run ends with. The failed write's temporary file is
+    // gone by now, which may be the room the record needed.
+    try {
+      await record.finish(execution.status, code);
+      recordWritten = true;
+    } catch (cause) {
+      unwritten.push(writeProblemOrThrow(cause));
+      code = ExitCode.cantCreate;
+    }
+  }
   const results = plan.stages.map((s) => execution.results.get(s.id)).filter((r) => r !== undefined);
   const counts = { succeeded: 0, cached: 0, failed: 0, skipped: 0 };
   for (const r of results) counts[r.status]++;
@@ -621,7 +644,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   const summary = renderSummary(results, {
     submissions: execution.submissions,
     clientCalls: client.calls,
-    record: recordPath,
+    record: recordWritten ? recordPath : `${recordPath} (not finished: it could not be written)`,
   });
   const out = actionsSafeSink(options.reporter === 'json' ? io.stderr : io.stdout, io.env);
   out.write(`\n${summary}`);
@@ -634,9 +657,35 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     thumbStore: ctx.thumbStore,
     provenance: provenance.records(),
   });
+  // Last, where it is seen: what could not be written, where, and what to do.
+  io.stderr.write(describeWriteProblems(unwritten));
   // A report the command line asked for (--junit, --summary) that could not be written fails an
   // otherwise good run: a CI job must not lose its test report silently.
   return code === ExitCode.ok && !reportsWritten ? ExitCode.cantCreate : code;
+}
+
+/**
+ * One error line per file that could not be written; what to do ends the last line it applies
+ * to (a full disk refusing three files is one piece of advice, not three).
+ */
+function describeWriteProblems(problems: readonly WriteProblem[]): string {
+  const lines = [...new Set(problems.map((p) => p.reason))].map((reason) => ({
+    reason,
+    advice: problems.find((p) => p.reason === reason)!.advice,
+  }));
+  return lines
+    .map(({ reason, advice }, i) => {
+      const last = !lines.slice(i + 1).some((l) => l.advice === advice);
+      return `faceswap-pipe: error: ${reason}${last ? `; ${advice}` : ''}\n`;
+    })
+    .join('');
+}
+
+/** The {@link WriteProblem} a failed write of the run's own files is; anything else is a bug, thrown on. */
+function writeProblemOrThrow(cause: unknown): WriteProblem {
+  const problem = writeProblemOf(cause);
+  if (problem === undefined) throw cause;
+  return problem;
 }
 
 /** Checks --only/--from/--until/--force stage names; undefined (after printing why) when one is unknown. */
