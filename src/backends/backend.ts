@@ -23,6 +23,9 @@ import type { JsonObject } from '../util/json.js';
  * - `engine-error`: the local engine failed on this input.
  * - `interrupted`: the run was cancelled (Ctrl-C, SIGTERM, --fail-fast).
  * - `postprocess-failed`: the job succeeded but its files could not be labelled or recorded.
+ * - `cannot-write`: a file or folder of ours (a job record, the run record, a stage's output
+ *   folder, a provenance record) could not be written: a full disk, a read-only file system,
+ *   something in the way. Not the service's doing and not a bug: it stops the run (exit 73).
  */
 export type FailureReason =
   | 'rate-limited'
@@ -43,7 +46,8 @@ export type FailureReason =
   | 'client-missing'
   | 'engine-error'
   | 'interrupted'
-  | 'postprocess-failed';
+  | 'postprocess-failed'
+  | 'cannot-write';
 
 /** A failed attempt, as data. */
 export interface AttemptFailure {
@@ -95,8 +99,13 @@ export interface AttemptRequest {
    * checks looks once more before it, so a job that finished is not cancelled as timed out.
    */
   readonly deadline?: number;
-  /** Why `signal` was aborted, when it was: decides between `timed-out` and `interrupted`. */
-  readonly abortReason: () => 'deadline' | 'interrupted';
+  /**
+   * Why `signal` was aborted, when it was: `deadline` (timed out), `interrupted` (Ctrl-C,
+   * --fail-fast: a remote job is cancelled), or `detach`: the run stops for a problem of its own
+   * (a file it cannot write) and leaves a remote job running, not cancelled, for the next run to
+   * follow up from its record.
+   */
+  readonly abortReason: () => 'deadline' | 'interrupted' | 'detach';
 }
 
 /** What a backend tells the runner while an attempt goes on. */

@@ -5,6 +5,7 @@ import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ModelInfo } from '../catalog/model.js';
 import type { Recipe, StageSpec } from '../recipe/types.js';
 import { writeFileAtomic } from '../state/atomic.js';
+import { writeProblemOf } from '../util/write-problem.js';
 import { fileDigest } from '../state/local-digest.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { coverageOf, readConsent, type ConsentRecord, type Coverage } from './consent.js';
@@ -213,6 +214,8 @@ export class ProvenanceWriter {
         else if (!(stage.cached && this.#adopt(stage, file))) await this.#recordFile(stage, file);
       }
     } catch (cause) {
+      // A file of ours the machine refuses (a full disk) is the run's problem, not this stage's.
+      if (writeProblemOf(cause)) throw cause;
       return { ok: false, message: `cannot write the provenance record: ${(cause as Error).message}` };
     }
     this.#remember(stage);
@@ -221,6 +224,7 @@ export class ProvenanceWriter {
       try {
         await this.writeManifest();
       } catch (cause) {
+        if (writeProblemOf(cause)) throw cause;
         return { ok: false, message: `cannot write manifest.json: ${(cause as Error).message}` };
       }
     }

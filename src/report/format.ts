@@ -42,6 +42,8 @@ export function reasonText(reason: FailureReason): string {
       return 'interrupted';
     case 'postprocess-failed':
       return 'labelling or recording the outputs failed';
+    case 'cannot-write':
+      return 'a file of the run could not be written';
     default:
       return unreachable(reason);
   }

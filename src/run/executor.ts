@@ -16,6 +16,7 @@ import { jobKeys } from '../state/cache-key.js';
 import { localFileDigests, localFilesChanged } from '../state/local-digest.js';
 import type { JobStore } from '../state/job-store.js';
 import type { InputPolicy } from '../policy/input-guard.js';
+import { writeProblemOf, type WriteProblem } from '../util/write-problem.js';
 
 /** Where the executor reports durable facts; `src/state` implements it. */
 export interface RunJournal {
@@ -111,9 +112,16 @@ export interface ExecutionResult {
   readonly submissions: number;
   /** A token problem stopped the run. */
   readonly unauthorized: boolean;
+  /**
+   * A file or folder of the run's own could not be written (the first such problem): the run
+   * stopped starting jobs, and left the ones it was following on the service for the next run.
+   */
+  readonly cannotWrite?: WriteProblem;
+  /** Jobs this run stopped following without cancelling them (request ids), after `cannotWrite`. */
+  readonly leftOnService: readonly string[];
 }
 
-type StopCause = 'interrupted' | 'fail-fast' | 'unauthorized';
+type StopCause = 'interrupted' | 'fail-fast' | 'unauthorized' | 'cannot-write';
 
 interface Job {
   readonly stage: StageState;
@@ -187,6 +195,16 @@ export class Executor {
   #submissions = 0;
   #stop: StopCause | undefined;
   #stopDetail = '';
+  /** The first file of ours that could not be written; it stops the run (exit 73). */
+  #cannotWrite: WriteProblem | undefined;
+  /**
+   * Attempts stopped from now on leave their remote jobs running instead of cancelling them: the
+   * run stops because it cannot write its files, not because anyone asked to stop paying, and
+   * the job records let the next run follow them up. Without job records (--no-cache) nothing
+   * would, so they are cancelled as at a Ctrl-C.
+   */
+  #detach = false;
+  readonly #leftOnService = new Set<string>();
   #wake: (() => void) | undefined;
 
   constructor(options: ExecutorOptions) {
@@ -212,7 +230,7 @@ export class Executor {
   }
 
   async run(): Promise<ExecutionResult> {
-    const onAbort = () => this.#halt('interrupted', 'the run was interrupted');
+    const onAbort = () => this.#interrupted();
     this.#o.signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (this.#o.signal.aborted) onAbort();
@@ -252,6 +270,8 @@ export class Executor {
         results: this.#results,
         submissions: this.#submissions,
         unauthorized: this.#stop === 'unauthorized',
+        ...(this.#cannotWrite && { cannotWrite: this.#cannotWrite }),
+        leftOnService: [...this.#leftOnService],
       };
     } finally {
       this.#o.signal.removeEventListener('abort', onAbort);
@@ -507,6 +527,8 @@ export class Executor {
       reattach: reattach ?? null,
     });
     let requestId: string | undefined = reattach;
+    /** A submit was recorded and its client started: a job may exist before its id is known. */
+    let submitting = false;
     try {
       const outcome = await this.#o.backendFor(stage.model).runAttempt(
         {
@@ -523,24 +545,30 @@ export class Executor {
           signal: controller.signal,
           interruptSignal: interrupt.signal,
           deadline: deadlineAt,
-          abortReason: () => abortReason,
+          abortReason: () =>
+            abortReason === 'deadline' ? 'deadline' : this.#detach ? 'detach' : 'interrupted',
         },
         {
           beforeSubmit: async () => {
             const store = this.#o.cache?.store;
-            if (!store) return {};
-            return {
-              stdoutFile: await store.submitting(job.key, stage.model.id, jobLabel(stageId, job.item)),
-            };
+            const stdoutFile = await store?.submitting(job.key, stage.model.id, jobLabel(stageId, job.item));
+            submitting = true;
+            return stdoutFile === undefined ? {} : { stdoutFile };
           },
           submitted: async (id) => {
             requestId = id;
-            await this.#o.cache?.store?.submitted(job.key, stage.model.id, jobLabel(stageId, job.item), id);
+            // The job exists and is paid for, whatever the records below manage: it is counted
+            // first, and each record is tried even if the other cannot be written (the job
+            // record lets the next run follow the job; the run record lists it).
             if (id !== reattach) {
               this.#submissions++;
               this.#emit({ type: 'stage-submitted', stage: stageId, item: job.item, attempt, requestId: id });
             }
-            await this.#o.journal.submitted(stageId, job.item, attempt, id, job.body, id === reattach);
+            const recorded = await Promise.allSettled([
+              this.#o.cache?.store?.submitted(job.key, stage.model.id, jobLabel(stageId, job.item), id),
+              this.#o.journal.submitted(stageId, job.item, attempt, id, job.body, id === reattach),
+            ]);
+            for (const r of recorded) if (r.status === 'rejected') throw r.reason;
           },
           progress: (status) =>
             this.#emit({
@@ -584,10 +612,26 @@ export class Executor {
         this.#attemptFailed(job, outcome.failure, base, requestId);
       }
     } catch (cause) {
-      // A backend must return failures as values; anything thrown is a bug, kept as data for the record.
+      // A backend must return failures as values; anything thrown is a bug, kept as data for
+      // the record, or a file of ours that could not be written, which stops the run.
+      const problem = writeProblemOf(cause);
+      if (problem) this.#cannotWriteStop(problem);
       this.#attemptFailed(
         job,
-        { reason: 'protocol', message: `internal error in the backend: ${(cause as Error).message}` },
+        problem
+          ? {
+              reason: 'cannot-write',
+              message:
+                problem.reason +
+                (requestId !== undefined
+                  ? this.#o.cache?.store
+                    ? `; job ${requestId} is left on the service, and the next run follows it up`
+                    : `; job ${requestId} may still run on the service (with --no-cache no record lets a later run follow it)`
+                  : submitting
+                    ? '; the submit may have created a job whose request id could not be read'
+                    : ''),
+            }
+          : { reason: 'protocol', message: `internal error in the backend: ${(cause as Error).message}` },
         {
           attempt,
           item: job.item,
@@ -672,6 +716,8 @@ export class Executor {
     }
     job.state = 'failed';
     job.failure = { ...failure, retryable: decision.retryable && isTransient(failure.reason) };
+    const id = failure.requestId ?? requestId;
+    if (this.#detach && id !== undefined && failure.jobAlive !== false) this.#leftOnService.add(id);
     const store = this.#o.cache?.store;
     if (
       store &&
@@ -755,11 +801,15 @@ export class Executor {
             r.ok
               ? undefined
               : { reason: 'postprocess-failed' as const, message: r.message, retryable: false },
-          (cause: unknown) => ({
-            reason: 'postprocess-failed' as const,
-            message: (cause as Error).message,
-            retryable: false,
-          }),
+          (cause: unknown) => {
+            const problem = writeProblemOf(cause);
+            if (problem) this.#cannotWriteStop(problem);
+            return {
+              reason: problem ? ('cannot-write' as const) : ('postprocess-failed' as const),
+              message: problem?.reason ?? (cause as Error).message,
+              retryable: false,
+            };
+          },
         )
         .then((hookFailure) => this.#finishStage(stage, failure ?? hookFailure))
         .finally(() => {
@@ -813,7 +863,7 @@ export class Executor {
     this.#pendingFinishes++;
     void this.#o.journal
       .stageFinished(result)
-      .catch(() => undefined)
+      .catch((cause: unknown) => this.#journalFailed(cause))
       .finally(() => {
         this.#pendingFinishes--;
         if (result.status === 'succeeded' || result.status === 'cached') this.#releaseDependents(id);
@@ -884,11 +934,40 @@ export class Executor {
     this.#pendingFinishes++;
     void this.#o.journal
       .stageFinished(result)
-      .catch(() => undefined)
+      .catch((cause: unknown) => this.#journalFailed(cause))
       .finally(() => {
         this.#pendingFinishes--;
         this.#signalChange();
       });
+  }
+
+  /**
+   * The run record could not be written after a stage. The job records are what resumes a run,
+   * so this costs no money, but an output folder that refuses files will refuse the next
+   * stage's too: a file of ours that cannot be written stops the run. Anything else is left to
+   * the record's final write.
+   */
+  #journalFailed(cause: unknown): void {
+    const problem = writeProblemOf(cause);
+    if (problem) this.#cannotWriteStop(problem);
+  }
+
+  /**
+   * A file of ours cannot be written: no job starts from now on, and the jobs being followed
+   * are left on the service for the next run (see {@link #detach}). The first problem is the
+   * one reported.
+   */
+  #cannotWriteStop(problem: WriteProblem): void {
+    if (this.#cannotWrite) return;
+    this.#cannotWrite = problem;
+    if (this.#stop !== 'interrupted') this.#detach = this.#o.cache?.store !== undefined;
+    this.#halt('cannot-write', `the run stopped: ${problem.reason}`);
+  }
+
+  /** Ctrl-C: jobs stopped from now on are cancelled, as the user asked, even after a cannot-write stop. */
+  #interrupted(): void {
+    this.#detach = false;
+    this.#halt('interrupted', 'the run was interrupted');
   }
 
   /** Stops starting work. Running attempts are stopped too, except after a token problem (they may still succeed). */
@@ -910,6 +989,8 @@ export class Executor {
   #skipTheRest(): void {
     for (const job of this.#waiting.splice(0)) {
       if (job.state !== 'waiting') continue;
+      // Waiting to follow its job again (a retry): it stays on the service, and in its record.
+      if (this.#detach && job.reattach !== undefined) this.#leftOnService.add(job.reattach);
       job.state = 'failed';
       const last = job.attempts[job.attempts.length - 1];
       job.failure = {

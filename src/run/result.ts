@@ -21,8 +21,9 @@ export interface AttemptRecord {
   readonly stderrTail?: string;
 }
 
-/** Why a stage did not run. */
-export type SkipReason = 'dependency-failed' | 'interrupted' | 'fail-fast' | 'unauthorized' | 'not-selected';
+/** Why a stage did not run. `cannot-write`: the run stopped because a file of its own could not be written. */
+export type SkipReason =
+  'dependency-failed' | 'interrupted' | 'fail-fast' | 'unauthorized' | 'cannot-write' | 'not-selected';
 
 /** A stage's final failure, by reason (the last attempt's, or the input check's). */
 export interface StageFailure {

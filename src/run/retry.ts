@@ -71,6 +71,7 @@ export function isRetryable(reason: FailureReason, retryOn: readonly RetryOn[]):
     case 'engine-error':
     case 'interrupted':
     case 'postprocess-failed':
+    case 'cannot-write':
       return false;
     default:
       return unreachable(reason);

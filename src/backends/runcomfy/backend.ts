@@ -310,6 +310,19 @@ export class RuncomfyBackend implements Backend {
     /** The last status check that failed, if the attempt was still asking again. */
     lastFailure?: AttemptFailure,
   ): Promise<Followed> {
+    if (request.abortReason() === 'detach') {
+      const asking = lastFailure ? ` (its status could not be read lately: ${lastFailure.message})` : '';
+      return {
+        failure: {
+          ...stopFailure(
+            request,
+            `${asking}; job ${requestId} is left on the service, not cancelled, and the next run follows it up`,
+          ),
+          requestId,
+          jobAlive: true,
+        },
+      };
+    }
     const { outcome, state } = await this.#client.cancel(requestId);
     const ended =
       outcome === 'not-cancellable' && (state === 'completed' || state === 'failed') ? state : undefined;
@@ -480,9 +493,10 @@ function listed(urls: readonly string[]): string {
 function stoppedFetching(requestId: string, request: AttemptRequest, signal: AbortSignal): AttemptFailure {
   const reason =
     signal !== request.interruptSignal && request.abortReason() === 'deadline' ? 'timed-out' : 'interrupted';
+  const stopped = request.abortReason() === 'detach' ? 'the run stopped' : 'the run was interrupted';
   return {
     reason,
-    message: `${reason === 'timed-out' ? 'the attempt timed out' : 'the run was interrupted'} while fetching the result of finished job ${requestId}; the job is not submitted again, its result is fetched anew`,
+    message: `${reason === 'timed-out' ? 'the attempt timed out' : stopped} while fetching the result of finished job ${requestId}; the job is not submitted again, its result is fetched anew`,
     requestId,
     jobAlive: true,
   };
@@ -525,10 +539,10 @@ async function removeAbandonedPartials(root: string, name: string): Promise<void
  * `detail` continues the sentence (" while …", "; …").
  */
 function stopFailure(request: AttemptRequest, detail: string): AttemptFailure {
-  const deadline = request.abortReason() === 'deadline';
+  const why = request.abortReason();
   return {
-    reason: deadline ? 'timed-out' : 'interrupted',
-    message: `${deadline ? 'the attempt timed out' : 'the run was interrupted'}${detail}`,
+    reason: why === 'deadline' ? 'timed-out' : 'interrupted',
+    message: `${why === 'deadline' ? 'the attempt timed out' : why === 'detach' ? 'the run stopped' : 'the run was interrupted'}${detail}`,
   };
 }
 

@@ -609,7 +609,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     provenance.writeManifest(),
     record.finish(execution.status, code),
   ]);
-  const unwritten: WriteProblem[] = [];
+  const unwritten: WriteProblem[] = execution.cannotWrite ? [execution.cannotWrite] : [];
   if (manifest.status === 'rejected') {
     unwritten.push(writeProblemOrThrow(manifest.reason));
     code = ExitCode.cantCreate;
@@ -659,6 +659,11 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   });
   // Last, where it is seen: what could not be written, where, and what to do.
   io.stderr.write(describeWriteProblems(unwritten));
+  const left = execution.leftOnService;
+  if (left.length > 0)
+    io.stderr.write(
+      `faceswap-pipe: note: ${left.length === 1 ? 'a job was' : `${left.length} jobs were`} left running on the service, not cancelled (${left.join(', ')}); the next run follows ${left.length === 1 ? 'it' : 'them'} up instead of paying again\n`,
+    );
   // A report the command line asked for (--junit, --summary) that could not be written fails an
   // otherwise good run: a CI job must not lose its test report silently.
   return code === ExitCode.ok && !reportsWritten ? ExitCode.cantCreate : code;
@@ -740,6 +745,9 @@ function forceSet(force: RunOptions['force']): true | ReadonlySet<StageId> {
 /** The exit code of a finished run (README, "Exit codes"). */
 export function exitCodeOf(execution: ExecutionResult): number {
   if (execution.status === 'interrupted') return ExitCode.interrupted;
+  // A file of the run's own that could not be written stopped it: nothing else can be fixed
+  // before that is.
+  if (execution.cannotWrite) return ExitCode.cantCreate;
   if (execution.unauthorized) return ExitCode.noPermission;
   const failures = [...execution.results.values()].flatMap((r) => (r.status === 'failed' ? [r.failure] : []));
   if (failures.length === 0) return ExitCode.ok;
