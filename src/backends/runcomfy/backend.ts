@@ -1,6 +1,6 @@
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { processAlive } from '../../state/process-alive.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   AttemptFailure,
@@ -14,6 +14,7 @@ import type { RuncomfyClient } from './client.js';
 import { isTrustedOutputUrl, matchDownloads, outputUrls } from './downloads.js';
 import { PollTiming } from './poll-timing.js';
 import { makeDir } from '../../util/make-dir.js';
+import { atPath } from '../../util/write-problem.js';
 
 export interface RuncomfyBackendOptions {
   /** How often to ask for a job's status. The client's own default is 2 s. */
@@ -139,6 +140,17 @@ export class RuncomfyBackend implements Backend {
       abortedAfter(request.signal, graceMs),
     );
     if (submitted.ok) return { requestId: submitted.value, at: Date.now() };
+    // The client's answer goes to a file in the state folder. On a full disk it cannot write
+    // it and fails in its own words, or none (they go to a file beside it): that is ours to
+    // report, not the client's, and the job it may have created cannot be named.
+    if (stdoutFile !== undefined && (await unwrittenForLackOfSpace(stdoutFile)))
+      throw atPath(
+        Object.assign(new Error('ENOSPC: no space left on device, write'), {
+          code: 'ENOSPC',
+          syscall: 'write',
+        }),
+        stdoutFile,
+      );
     if (request.signal.aborted && submitted.failure.reason === 'interrupted')
       return {
         failure: stopFailure(
@@ -521,6 +533,15 @@ async function filesIn(dir: string): Promise<{ all: string[]; empty: Set<string>
   // In the order the client wrote them (one after the other, in its URL order): see matchDownloads.
   found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { all: found.map((f) => f.name), empty };
+}
+
+/** True when `file` is empty and its file system has no room left for anyone but root. */
+async function unwrittenForLackOfSpace(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).size === 0 && (await statfs(dirname(file))).bavail === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Partial result folders of this job left by runs that are gone. */

@@ -224,11 +224,17 @@ export class RuncomfyClient {
         stdoutFile,
         onSpawn: (pid: number) => {
           const startTime = processStartTime(pid);
-          writeFileSync(
-            `${stdoutFile}.pid`,
-            JSON.stringify({ pid, ...(startTime !== undefined && { startTime }) }),
-            { mode: 0o600 },
-          );
+          try {
+            writeFileSync(
+              `${stdoutFile}.pid`,
+              JSON.stringify({ pid, ...(startTime !== undefined && { startTime }) }),
+              { mode: 0o600 },
+            );
+          } catch {
+            // A hint only (a fresh stdout file without it counts as a live submit for a while,
+            // src/state/job-store.ts). Thrown, it would abandon a submit already under way
+            // (a full disk), and with it the request id this run can still read and record.
+          }
         },
       }),
       file: invocation.file,
