@@ -88,7 +88,6 @@ describe('a folder the run cannot create', () => {
   // CI restores the state folder from a cache mount that may be missing: a link to nothing.
   it.each([
     ['run', '--state-dir'],
-    ['clean', '--state-dir'],
     ['run', '--out'],
   ])(
     '%s with %s a symbolic link to a missing target: exit 73, naming the link and its target',
@@ -107,6 +106,18 @@ describe('a folder the run cannot create', () => {
       expect(existsSync(join(case_, 'missing-target'))).toBe(false);
     },
   );
+
+  it('clean with --state-dir a symbolic link to a missing target has no state to remove, and makes none', async () => {
+    const case_ = mkdtempSync(join(dir, 'link-'));
+    const link = join(case_, 'linked');
+    symlinkSync('missing-target', link);
+    const result = await runCli(['clean', recipe, '--state-dir', link, '--out', join(case_, 'out')], {
+      cwd: case_,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('no state to remove');
+    expect(existsSync(join(case_, 'missing-target'))).toBe(false);
+  });
 
   it('--state-dir through a symbolic link loop: exit 73', async () => {
     const case_ = mkdtempSync(join(dir, 'loop-'));
