@@ -3,6 +3,7 @@ import { describeValue, isJsonObject, kindOf, type JsonValue } from '../../util/
 import { VarOrigin } from './url-policy.js';
 import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
+import type { DiagnosticLocation } from '../diagnostic.js';
 import { describeRecipePath } from '../describe.js';
 import { PreparedScope, type Template } from '../expressions.js';
 import { declaredNames, readsDeclaredVars, isUnder, resolveValue, type ResolutionError } from '../resolve.js';
@@ -33,8 +34,9 @@ export function checkConcurrencyModels(ctx: AnalysisContext, data: Readonly<Reco
 }
 
 /**
- * A `foreach` known before running (literals and vars) must give a list: a single value (a var
- * holding one URL, say) would only fail when the stage starts, after its upstream was paid for.
+ * A `foreach` known before running (literals and vars) must evaluate, and give a list: an
+ * expression that fails (`fromJSON` of text that is not JSON) or a single value (a var holding
+ * one URL, say) would only fail when the stage starts, after its upstream was paid for.
  */
 function checkForeachList(
   ctx: AnalysisContext,
@@ -49,6 +51,8 @@ function checkForeachList(
   const path = ['stages', stage.id, 'foreach'];
   if (ctx.brokenValues.some((broken) => isUnder(broken, [path]))) return;
   const resolved = resolveValue(node, scope, ready);
+  for (const problem of resolved.errors)
+    ctx.error('expression-syntax', problem.message, resolutionPlace(ctx, problem));
   if (resolved.unknown.length > 0 || resolved.errors.length > 0 || Array.isArray(resolved.value)) return;
   ctx.error(
     'invalid-value',
@@ -123,13 +127,8 @@ export function checkModels(
     const resolved = resolveValue(stage.input, scope, ready);
     // An input that is not a mapping is already reported by the recipe schema.
     if (!isJsonObject(resolved.value)) continue;
-    for (const problem of resolved.errors) {
-      const at =
-        problem.source !== undefined && problem.offset !== undefined
-          ? ctx.atText(problem.path, problem.source, problem.offset, problem.length ?? 1)
-          : ctx.at(problem.path);
-      ctx.error('expression-syntax', problem.message, at);
-    }
+    for (const problem of resolved.errors)
+      ctx.error('expression-syntax', problem.message, resolutionPlace(ctx, problem));
     const inputPath = [...base, 'input'];
     const broken = ctx.brokenValues
       .filter((path) => isUnder(path, [inputPath]))
@@ -202,11 +201,11 @@ function checkItems(
   });
   for (const { error, item, more } of failed.values()) {
     const others = more > 0 ? `; ${more} more item${more === 1 ? '' : 's'} too` : '';
-    const at =
-      error.source !== undefined && error.offset !== undefined
-        ? ctx.atText(error.path, error.source, error.offset, error.length ?? 1)
-        : ctx.at(error.path);
-    ctx.error('expression-syntax', `${error.message}, for foreach item ${item}${others}`, at);
+    ctx.error(
+      'expression-syntax',
+      `${error.message}, for foreach item ${item}${others}`,
+      resolutionPlace(ctx, error),
+    );
   }
   for (const { problem, item, more } of found.values()) {
     const others = more > 0 ? `; ${more} more item${more === 1 ? '' : 's'} too` : '';
@@ -218,6 +217,13 @@ function checkItems(
       ctx.at(['stages', stage.id, 'input', ...problem.path], problem.atKey),
     );
   }
+}
+
+/** Where an evaluation failure is: the failing expression inside its template, when known. */
+function resolutionPlace(ctx: AnalysisContext, problem: ResolutionError): DiagnosticLocation {
+  return problem.source !== undefined && problem.offset !== undefined
+    ? ctx.atText(problem.path, problem.source, problem.offset, problem.length ?? 1)
+    : ctx.at(problem.path);
 }
 
 /** The input fields a model documents, once per model. */

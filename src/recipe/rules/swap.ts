@@ -80,7 +80,7 @@ export function routeSwapStages(
     if (spec.model !== undefined && !ctx.catalog.get(spec.model)) return undefined;
 
     const foreachItems = userForeachItems(spec);
-    const reader = new IntentReader(spec, swap, foreachItems.items);
+    const reader = new IntentReader(spec, swap, foreachItems.items, foreachItems.broken);
     const intent = reader.intent(foreachItems.count);
     const result = routeSwap(intent, {
       catalog: ctx.catalog,
@@ -139,15 +139,21 @@ export function routeSwapStages(
     );
   };
 
-  /** The items of the stage's own `foreach`, when known before running. */
+  /**
+   * The items of the stage's own `foreach`, when known before running. `broken` when the vars
+   * alone already make it fail or give no list: the model checks report that at the foreach,
+   * so its items are not "known only at run time" either.
+   */
   const userForeachItems = (
     spec: StageSpec,
-  ): { count: number | undefined | null; items: JsonValue[] | undefined } => {
-    if (!spec.foreach) return { count: null, items: undefined };
+  ): { count: number | undefined | null; items: JsonValue[] | undefined; broken: boolean } => {
+    if (!spec.foreach) return { count: null, items: undefined, broken: false };
     const resolved = resolveValue(spec.foreach, scope, ready);
-    if (resolved.unknown.length > 0 || !Array.isArray(resolved.value))
-      return { count: undefined, items: undefined };
-    return { count: resolved.value.length, items: resolved.value as JsonValue[] };
+    if (resolved.unknown.length > 0 || !Array.isArray(resolved.value)) {
+      const broken = resolved.errors.length > 0 || resolved.unknown.length === 0;
+      return { count: undefined, items: undefined, broken };
+    }
+    return { count: resolved.value.length, items: resolved.value as JsonValue[], broken: false };
   };
 
   const place = (id: StageId, at: ProblemPlace): DiagnosticLocation => {
@@ -217,13 +223,21 @@ export function routeSwapStages(
     readonly #spec: StageSpec;
     readonly #swap: ValueNode;
     readonly #foreachItems: JsonValue[] | undefined;
+    /** The foreach fails (or gives no list) with the vars alone: reported at the foreach. */
+    readonly #foreachBroken: boolean;
     #scenes: { set: SceneSet; values: NonNullable<SwapValues['scenes']> } | undefined;
     #urls = new Map<SwapMediaField, ValueNode>();
 
-    constructor(spec: StageSpec, swap: ValueNode, foreachItems: JsonValue[] | undefined) {
+    constructor(
+      spec: StageSpec,
+      swap: ValueNode,
+      foreachItems: JsonValue[] | undefined,
+      foreachBroken: boolean,
+    ) {
       this.#spec = spec;
       this.#swap = swap;
       this.#foreachItems = foreachItems;
+      this.#foreachBroken = foreachBroken;
     }
 
     intent(foreachCount: number | undefined | null): SwapIntent {
@@ -395,6 +409,8 @@ export function routeSwapStages(
       }
       if (refs.some((r) => r.context === 'item')) {
         const items = this.#foreachItems;
+        if (!items && this.#foreachBroken)
+          return { kind: undefined, source: { by: 'unknown', why: 'the foreach fails' }, text, silent: true };
         if (!items)
           return {
             kind: undefined,
