@@ -35,6 +35,12 @@ export class AnalysisContext {
    */
   readonly brokenTemplates: { readonly template: Template; readonly path: DataPath }[] = [];
   /**
+   * Var values that hold `${{ }}` (already reported: vars are data). A value sent from one
+   * (`image: ${{ vars.scene }}` with `scene: ${{ vars.base }}/beach.jpg`) is not checked again
+   * as a URL or path: the fix is to the var, and a second error would send the reader elsewhere.
+   */
+  readonly expressionVarValues = new Set<string>();
+  /**
    * With `deferLocalFiles`, a local input that names no file is kept here, per stage, instead of
    * reported: only a run that submits that stage needs the file (a cached stage, or one outside
    * `--only`, does not), and `plan` and `status` read the recipe without needing any.

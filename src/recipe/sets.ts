@@ -76,6 +76,7 @@ export function checkVarValues(ctx: AnalysisContext, declared: Readonly<Record<s
     const items = Array.isArray(value) ? (value as readonly JsonValue[]) : [value];
     items.forEach((item, index) => {
       if (typeof item !== 'string' || !item.includes('${{')) return;
+      ctx.expressionVarValues.add(item);
       ctx.error(
         'invalid-value',
         `var "${name}" holds an expression (${item.length > 60 ? `${item.slice(0, 57)}...` : item}), but vars are data: expressions are evaluated only in input, swap and foreach; write the value itself, or put the expression where the var is used`,

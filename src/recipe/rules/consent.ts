@@ -270,7 +270,7 @@ export function checkPolicies(
 ): void {
   const recipeDir = dirname(resolve(options.cwd ?? '', ctx.source.path));
   const origin = new VarOrigin(declared, vars);
-  const sending = sentByStage(ctx.catalog, stages, vars, ctx.brokenValues);
+  const sending = sentByStage(ctx.catalog, stages, vars, ctx.brokenValues, ctx.expressionVarValues);
   const refused = checkUrlPolicy(ctx, sending, {
     allowInsecureLocal: options.allowInsecureLocal ?? false,
     recipeDir,

@@ -27,6 +27,8 @@ export function sentByStage(
   vars: Readonly<Record<string, JsonValue>>,
   /** Values whose expression did not parse (already reported): their text is never sent. */
   broken: readonly DataPath[] = [],
+  /** Var values that hold an expression (already reported): values made from them are left out. */
+  expressionVars: ReadonlySet<string> = new Set(),
 ): Map<StageId, StageSending> {
   const out = new Map<StageId, StageSending>();
   const prepared = new PreparedScope({ vars, stages: {} });
@@ -35,9 +37,17 @@ export function sentByStage(
     if (stage.model !== undefined && !model) continue;
     let values = staticSentValues(stage, model, vars, prepared);
     if (broken.length > 0) values = values.filter((v) => !isUnder(v.at, broken));
+    if (expressionVars.size > 0) values = values.filter((v) => !madeFrom(v.value, expressionVars));
     out.set(stage.id, { stage, model, values });
   }
   return out;
+}
+
+/** True when `value` holds one of `texts` (each with `${{` in it, so a match is no accident). */
+function madeFrom(value: string, texts: ReadonlySet<string>): boolean {
+  if (!value.includes('${{')) return false;
+  for (const text of texts) if (value.includes(text)) return true;
+  return false;
 }
 
 /** Values the policy refused, so the consent rules do not report the same value twice. */
