@@ -80,9 +80,16 @@ export function checkConsent(
       'not-permitted',
     );
   }
-  checkSubjects(ctx, consent, [...sending.values()], faceStages, options.today);
+  checkSubjects(ctx, data, consent, [...sending.values()], faceStages, options.today);
   if (faceStages.length === 0) return;
   for (const sent of sending.values()) checkValues(ctx, consent, sent, options);
+}
+
+/** A stage's `subjects` as written, before any reading of it. */
+function writtenSubjects(data: Record<string, unknown>, id: StageId): unknown {
+  const stages = data['stages'];
+  const stage = isJsonObject(stages) ? stages[id] : undefined;
+  return isJsonObject(stage) ? stage['subjects'] : undefined;
 }
 
 function swapsFaces(sent: StageSending): boolean {
@@ -97,6 +104,7 @@ function swapPhrase(sent: StageSending): string {
 
 function checkSubjects(
   ctx: AnalysisContext,
+  data: Record<string, unknown>,
   consent: ConsentRecord,
   all: readonly StageSending[],
   faceStages: readonly StageSending[],
@@ -112,6 +120,9 @@ function checkSubjects(
         ? ` (consent.subjects records ${recorded.map((id) => `"${id}"`).join(', ')})`
         : `; consent.subjects records nobody yet: add each person with the reference to their signed release, e.g. "${example}: {release: REL-2026-0042}"`;
     const written = ctx.index.keyRanges(['stages', stage.id]).has('subjects');
+    // A "subjects" that is not a list (an expression, a number) is reported by the recipe
+    // schema; "names no subjects" at the same place would contradict what the author wrote.
+    if (written && !Array.isArray(writtenSubjects(data, stage.id))) continue;
     ctx.error(
       'subjects-missing',
       `${swapPhrase(sent)} but names no subjects; add "subjects: [${example}]" to the stage, naming the consent.subjects entry of each person whose face it uses${tail}`,
