@@ -2,7 +2,7 @@ import { isJsonObject } from '../../util/json.js';
 import { didYouMean } from '../../util/suggest.js';
 import type { AnalysisContext } from '../context.js';
 import type { AccessSegment, Reference, Template } from '../expressions.js';
-import type { StageId, StageSpec } from '../types.js';
+import { STAGE_ID_PATTERN, type StageId, type StageSpec } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { templatesOf } from './build-stages.js';
 
@@ -96,10 +96,12 @@ function referenceProblem(
       if (typeof head !== 'string') return undefined;
       const target = stages.get(head as StageId);
       if (!target) {
-        return {
-          code: 'unknown-stage',
-          message: `unknown stage "${head}"${didYouMean(head, [...stages.keys()])}`,
-        };
+        // A stage whose id is itself invalid (`Face:`) is reported at the id, with the name to
+        // use; references ignore case, so this one reads that stage once the id is fixed. Nor
+        // is such an id suggested: a reference to it would not read it either.
+        const [valid, invalid] = partition([...stages.keys()], (id) => STAGE_ID_PATTERN.test(id));
+        if (invalid.some((id) => id.toLowerCase() === head.toLowerCase())) return undefined;
+        return { code: 'unknown-stage', message: `unknown stage "${head}"${didYouMean(head, valid)}` };
       }
       if (target.id === stage.id) {
         return {
@@ -203,4 +205,12 @@ function outputPathProblem(
     }
   }
   return undefined;
+}
+
+/** The items that pass `test`, and those that do not. */
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const pass: T[] = [];
+  const fail: T[] = [];
+  for (const item of items) (test(item) ? pass : fail).push(item);
+  return [pass, fail];
 }
