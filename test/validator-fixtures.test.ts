@@ -115,6 +115,40 @@ describe('files that cannot be read as recipes', () => {
     );
   });
 
+  it('past the 1,000 foreach items analysis expands, a count of items with a problem says it is a lower bound', async () => {
+    const recipe = join(tmp, 'many-items.yaml');
+    const scenes = Array.from(
+      { length: 3000 },
+      (_, i) => `https://assets.example.com/s${i}.${i < 2 ? 'jpg' : 'mp4'}`,
+    );
+    writeFileSync(
+      recipe,
+      [
+        'version: 1',
+        'name: many-items',
+        'consent: {subjects: {ana: {release: REL-1}}, assets: [{match: "https://assets.example.com/**", rights: owned}], disclosure: {label: AI-generated}}',
+        `vars: {sizes: [auto, auto], scenes: ${JSON.stringify(scenes)}}`,
+        'stages:',
+        '  shots:',
+        '    model: openai/gpt-image-2/edit',
+        '    subjects: [ana]',
+        '    foreach: ${{ vars.scenes }}',
+        '    input:',
+        '      prompt: Image 1 is the scene, image 2 the face.',
+        "      images: ['${{ item }}', https://assets.example.com/ana.jpg]",
+        '      size: ${{ vars.sizes[index] }}',
+        '',
+      ].join('\n'),
+    );
+    const out = await validate([recipe], [tmp]);
+    expect(out).toContain(
+      'error: input field "images[0]" of stage "shots" (foreach item 2) takes an image, but https://assets.example.com/s2.mp4 is a video (by its extension .mp4); give an image URL (.jpg, .jpeg, .png, .webp, .gif); at least 997 more foreach items here too (only the first 1,000 of 3,000 items are checked before running)\n',
+    );
+    expect(out).toContain(
+      'error: input field "size" of stage "shots" must be one of auto, 1024_1024, 1024_1536, 1536_1024, not null (openai/gpt-image-2/edit), for foreach item 2; at least 997 more items too (only the first 1,000 of 3,000 items are checked before running)\n',
+    );
+  });
+
   it('several files: every problem of every file, one exit code (65 beats 66)', async () => {
     const files = [`${dir}/no-such-recipe.yaml`, `${dir}/version-2.yaml`, 'recipes/sku-gallery.yaml'];
     const result = await runCli(['validate', ...files], { cwd: root });

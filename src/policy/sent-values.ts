@@ -32,6 +32,11 @@ export interface SentValue {
   readonly fromVar?: string;
   /** The `foreach` item the value belongs to. */
   readonly item?: number;
+  /**
+   * With `item`: how many items the foreach has, all of them. Analysis expands only the first
+   * MAX_STATIC_ITEMS, so a count of items with a problem says when it is a lower bound.
+   */
+  readonly itemCount?: number;
 }
 
 export type ValueOrigin =
@@ -41,6 +46,20 @@ const AUTHOR: ValueOrigin = { kind: 'author' };
 
 /** Items of a `foreach` list that analysis expands; the rest are checked when the stage runs. */
 export const MAX_STATIC_ITEMS = 1000;
+
+/**
+ * What follows "…, for foreach item 2" when `more` other items have the same problem, as far as
+ * analysis looked: past MAX_STATIC_ITEMS items the count is a lower bound, and says so.
+ */
+export function moreItems(more: number, total: number, noun = 'item', where = ''): string {
+  const cut = total > MAX_STATIC_ITEMS;
+  const others =
+    more > 0 ? `; ${cut ? 'at least ' : ''}${more} more ${noun}${more === 1 ? '' : 's'}${where} too` : '';
+  const checked = cut
+    ? ` (only the first ${MAX_STATIC_ITEMS.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} items are checked before running)`
+    : '';
+  return others + checked;
+}
 
 /** Which fields of a root carry media, and which the identity image. */
 export interface FieldRoles {
@@ -127,6 +146,8 @@ interface WalkContext {
   /** Stages a `foreach` list reads: items from it count as upstream values. */
   readonly foreachStages: readonly StageId[];
   readonly item: number | undefined;
+  /** With `item`: the foreach's length, all items. */
+  readonly itemCount?: number;
   readonly out: SentValue[];
 }
 
@@ -188,7 +209,10 @@ function walk(
     };
     if (here.fromVar !== undefined) sent.fromVar = here.fromVar;
     // A swap: stage's literal identity is the same for every item: it names no item.
-    if (ctx.item !== undefined && (ctx.root !== 'swap' || here.perItem === true)) sent.item = ctx.item;
+    if (ctx.item !== undefined && (ctx.root !== 'swap' || here.perItem === true)) {
+      sent.item = ctx.item;
+      if (ctx.itemCount !== undefined) sent.itemCount = ctx.itemCount;
+    }
     ctx.out.push(sent);
     return;
   }
@@ -306,12 +330,15 @@ export function staticSentValues(
   const varsOnly = (t: Template) => readsDeclaredVars(t, declared);
   const foreachStages = stagesRead(stage.foreach);
   let items: readonly JsonValue[] | undefined;
+  let itemCount: number | undefined;
   // A `swap:` stage is checked as written: the router's chunking into calls adds no values, but
   // the items of its own foreach (`identity: ${{ item }}`) are values like any other.
   if (stage.foreach && (stage.swap === undefined || readsItem(stage.swap)) && foreachStages.length === 0) {
     const list = resolveValue(stage.foreach, prepared, varsOnly);
-    if (list.unknown.length === 0 && list.errors.length === 0 && Array.isArray(list.value))
+    if (list.unknown.length === 0 && list.errors.length === 0 && Array.isArray(list.value)) {
       items = list.value.slice(0, MAX_STATIC_ITEMS);
+      itemCount = list.value.length;
+    }
   }
   const ready = (t: Template) => readsDeclaredVars(t, declared, items !== undefined);
   const out: SentValue[] = [];
@@ -324,7 +351,7 @@ export function staticSentValues(
     for (const { root, node, roles } of rootsOf(stage, model)) {
       const resolved = resolveValue(node, scope, ready);
       walk(
-        { root, base: ['stages', stage.id, root], roles, foreachStages, item, out },
+        { root, base: ['stages', stage.id, root], roles, foreachStages, item, itemCount, out },
         node,
         resolved.value,
         [],

@@ -1,6 +1,6 @@
 import type { ModelInfo } from '../../catalog/model.js';
 import { knownExtensions, kindFromUrl, type MediaKind } from '../../plan/route-media.js';
-import { modelRoles, type SentValue } from '../../policy/sent-values.js';
+import { modelRoles, moreItems, type SentValue } from '../../policy/sent-values.js';
 import type { AnalysisContext } from '../context.js';
 import type { ExpressionPart } from '../expressions.js';
 import { describeRecipePath } from '../describe.js';
@@ -52,7 +52,7 @@ export function checkMediaKinds(
       });
     }
     for (const { value, message, more } of reported.values()) {
-      const others = more > 0 ? `; ${more} more foreach item${more === 1 ? '' : 's'} here too` : '';
+      const others = moreItems(more, value.itemCount ?? 0, 'foreach item', ' here');
       ctx.error('media-kind-mismatch', `${message}${others}`, ctx.at(value.at), origin.notes(ctx, value));
     }
     checkUpstreamKinds(ctx, stage, model, stages);

@@ -12,7 +12,7 @@ import { MERGE_HINT, pruneBranchIssues, withWrittenText, wordIssue } from '../sc
 import type { StageId, StageSpec, ValueNode } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { inputChecker } from '../../catalog/input-check.js';
-import { MAX_STATIC_ITEMS } from '../../policy/sent-values.js';
+import { MAX_STATIC_ITEMS, moreItems } from '../../policy/sent-values.js';
 
 /**
  * `defaults.concurrency_per_model` keys are model ids: one the catalog does not know (a typo,
@@ -199,8 +199,9 @@ function checkItems(
       else found.set(key, { problem, item: index, more: 0 });
     }
   });
+  const total = (list.value as readonly JsonValue[]).length;
   for (const { error, item, more } of failed.values()) {
-    const others = more > 0 ? `; ${more} more item${more === 1 ? '' : 's'} too` : '';
+    const others = moreItems(more, total);
     ctx.error(
       'expression-syntax',
       `${error.message}, for foreach item ${item}${others}`,
@@ -208,7 +209,7 @@ function checkItems(
     );
   }
   for (const { problem, item, more } of found.values()) {
-    const others = more > 0 ? `; ${more} more item${more === 1 ? '' : 's'} too` : '';
+    const others = moreItems(more, total);
     // The value comes from the item, so "quote it" (advice for a literal) does not apply.
     const message = problem.message.replace(/; quote it \(.*?\) to keep it text/, '');
     ctx.error(
