@@ -6,7 +6,7 @@ import { DEFAULT_MAX_RECIPE_BYTES } from './limits.js';
 import { SourceFile } from './source.js';
 import { firstInvalidUtf8 } from '../util/utf8.js';
 import { checkAliases, MAX_ALIAS_EXPANSIONS } from './yaml-aliases.js';
-import { yamlErrorDiagnostic } from './yaml-errors.js';
+import { yamlErrorDiagnostics } from './yaml-errors.js';
 import { YamlIndex } from './yaml-index.js';
 
 export { DEFAULT_MAX_RECIPE_BYTES } from './limits.js';
@@ -144,19 +144,12 @@ export function parseRecipeText(path: string, bytes: Uint8Array | string): Loade
     // The parser ran out of stack: the nesting is absurd, and its other errors are echoes of that.
     return fail(source, error('too-deep', TOO_DEEP, locRange(source, overflow.pos)));
   }
-  // One mistake may make several errors at the same place (an unquoted `${{ }}` in a flow
-  // list): each is said once.
-  const said = new Set<string>();
   // A second document, or a custom tag, leaves the first document whole: its data is still
   // checked, so such a mistake does not hide the recipe's other problems.
   const fatal = doc.errors.some((e) => e.code !== 'MULTIPLE_DOCS');
-  for (const problem of doc.errors.slice(0, MAX_YAML_ERRORS)) {
-    const diagnostic = yamlErrorDiagnostic(doc, source, problem);
-    const key = `${diagnostic.location?.range?.start ?? -1}:${diagnostic.message}`;
-    if (said.has(key)) continue;
-    said.add(key);
-    diagnostics.push(diagnostic);
-  }
+  // One mistake may make several errors at the same place (an unquoted `${{ }}` in a flow
+  // list): each is said once.
+  diagnostics.push(...yamlErrorDiagnostics(doc, source, doc.errors.slice(0, MAX_YAML_ERRORS)));
   const more = doc.errors[MAX_YAML_ERRORS];
   if (more) {
     const message = `${doc.errors.length - MAX_YAML_ERRORS} more YAML errors from here on are not shown; fix the ones above first`;

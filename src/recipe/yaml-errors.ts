@@ -13,12 +13,56 @@ import { error, type Diagnostic } from './diagnostic.js';
 import type { SourceFile, SourceRange } from './source.js';
 
 /**
- * The `yaml` library's parse errors in our words and at the place a user should look. The
+ * The `yaml` library's parse errors in our words and at the place a user should look, each said
+ * once. One mistake often makes several errors: `prompt: ${{ format('a: {0}', x) }}` is a nested
+ * key to the parser, then an unexpected quoted string further along the line. Where a mistake
+ * is explained (the fix shown), the parser's other words about the same line are left out.
+ */
+export function yamlErrorDiagnostics(
+  doc: Document,
+  source: SourceFile,
+  problems: readonly YAMLError[],
+): Diagnostic[] {
+  const said = new Set<string>();
+  const found = problems.map((problem) => {
+    const plain = problem.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').trim();
+    const explained = explainedError(doc, source, problem, plain);
+    const diagnostic =
+      explained ??
+      error('yaml-syntax', `invalid YAML: ${plain.charAt(0).toLowerCase()}${plain.slice(1)}`, {
+        file: source,
+        ...rangeAt(source, problem.pos),
+      });
+    return { diagnostic, explained: explained !== undefined, line: lineOf(source, diagnostic) };
+  });
+  const explainedLines = new Set(found.filter((f) => f.explained).map((f) => f.line));
+  const out: Diagnostic[] = [];
+  for (const { diagnostic, explained, line } of found) {
+    if (!explained && line !== undefined && explainedLines.has(line)) continue;
+    const key = `${diagnostic.location?.range?.start ?? -1}:${diagnostic.message}`;
+    if (said.has(key)) continue;
+    said.add(key);
+    out.push(diagnostic);
+  }
+  return out;
+}
+
+function lineOf(source: SourceFile, diagnostic: Diagnostic): number | undefined {
+  const start = diagnostic.location?.range?.start;
+  return start === undefined ? undefined : source.position(start).line;
+}
+
+/**
+ * A parse error the parser words in its own terms, rewritten where we know the mistake. The
  * library reports an unclosed quote or bracket where it noticed it (often the end of the file);
  * the opening quote or bracket is what needs fixing, so those point there instead.
  */
-export function yamlErrorDiagnostic(doc: Document, source: SourceFile, problem: YAMLError): Diagnostic {
-  const plain = problem.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').trim();
+function explainedError(
+  doc: Document,
+  source: SourceFile,
+  problem: YAMLError,
+  plain: string,
+): Diagnostic | undefined {
   const at = { file: source, ...rangeAt(source, problem.pos) };
   const expression = unquotedFlowExpression(source, problem.pos[0]);
   if (expression) return expression;
@@ -63,7 +107,7 @@ export function yamlErrorDiagnostic(doc: Document, source: SourceFile, problem: 
     default:
       break;
   }
-  return error('yaml-syntax', `invalid YAML: ${plain.charAt(0).toLowerCase()}${plain.slice(1)}`, at);
+  return undefined;
 }
 
 /** The source line an offset is on (without its line break), and the offset it starts at. */
