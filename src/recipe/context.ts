@@ -56,6 +56,24 @@ export class AnalysisContext {
     this.deferLocalFiles = deferLocalFiles;
   }
 
+  /**
+   * True when the mapping at `path` has a `<<` key whose mapping (or list of mappings) holds
+   * `key`. YAML 1.2, the default, reads `<<` as a plain key, and that is reported with the advice
+   * to write `%YAML 1.1`; saying `key` is missing as well would deny what the author merged in.
+   */
+  mergeGives(path: DataPath, key: string): boolean {
+    if (!this.index.keyRanges(path).has('<<')) return false;
+    const merged = [...path, '<<'];
+    const keys = this.index.keyRanges(merged);
+    // A mapping; else a list of them (past its end, the list itself: no keys).
+    if (keys.size > 0) return keys.has(key);
+    for (let i = 0; ; i++) {
+      const item = this.index.keyRanges([...merged, i]);
+      if (item.size === 0) return false;
+      if (item.has(key)) return true;
+    }
+  }
+
   /** The location of the value (or, with `atKey`, the key) at a data path. */
   at(path: DataPath, atKey = false): DiagnosticLocation {
     const range = atKey ? this.index.keyRange(path) : this.index.valueRange(path);

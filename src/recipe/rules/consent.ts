@@ -123,6 +123,8 @@ function checkSubjects(
     // A "subjects" that is not a list (an expression, a number) is reported by the recipe
     // schema; "names no subjects" at the same place would contradict what the author wrote.
     if (written && !Array.isArray(writtenSubjects(data, stage.id))) continue;
+    // Subjects from a YAML 1.2 merge key (`<<: *stage`) have the advice to write "%YAML 1.1".
+    if (!written && ctx.mergeGives(['stages', stage.id], 'subjects')) continue;
     ctx.error(
       'subjects-missing',
       `${swapPhrase(sent)} but names no subjects; add "subjects: [${example}]" to the stage, naming the consent.subjects entry of each person whose face it uses${tail}`,

@@ -82,9 +82,11 @@ export function checkModels(
     const base: DataPath = ['stages', stage.id];
     if (stage.foreach) checkForeachList(ctx, stage, scope, ready);
     if (stage.model === undefined && stage.swap === undefined) {
-      // A "model" or "swap" of the wrong type (`model: 42`) has its own error already.
+      // A "model" or "swap" of the wrong type (`model: 42`) has its own error already; one from
+      // a YAML 1.2 merge key (`<<: *stage`) has the advice to write "%YAML 1.1".
       const keys = ctx.index.keyRanges(base);
-      if (ctx.index.valueRange(base) !== undefined && !keys.has('model') && !keys.has('swap')) {
+      const given = (key: string) => keys.has(key) || ctx.mergeGives(base, key);
+      if (ctx.index.valueRange(base) !== undefined && !given('model') && !given('swap')) {
         ctx.error(
           'model-or-swap',
           `stage "${stage.id}" needs "model" (with "input") or "swap"`,

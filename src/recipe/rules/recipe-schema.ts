@@ -35,6 +35,8 @@ export function checkRecipeSchema(ctx: AnalysisContext, data: unknown): void {
       ctx.error('unsupported-version', message, ctx.at(['version']));
       continue;
     }
+    if (issue.keyword === 'required' && ctx.mergeGives(issue.path, String(issue.params['missingProperty'])))
+      continue;
     if (consentRecordMissing(ctx, issue)) continue;
     const worded = wordIssue(issue, describeRecipePath, true, (path, atKey) => ctx.written(path, atKey));
     ctx.error(
