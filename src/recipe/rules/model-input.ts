@@ -266,8 +266,13 @@ export function checkInput(
   describe: (path: DataPath) => string = (path) => describeRecipePath(['stages', stageId, 'input', ...path]),
 ): InputProblem[] {
   const problems: InputProblem[] = [];
+  // A YAML 1.2 `<<` key is an error below with the advice to write "%YAML 1.1": the fields its
+  // mapping holds are not also reported missing.
+  const merged = mergedFields(input);
   const issues = pruneBranchIssues(inputChecker(model).check(input)).filter(
-    (i: SchemaIssue) => !isUnder(i.path, unknown),
+    (i: SchemaIssue) =>
+      !isUnder(i.path, unknown) &&
+      !(i.keyword === 'required' && i.path.length === 0 && merged.has(String(i.params['missingProperty']))),
   );
   for (const issue of issues) {
     const worded = wordIssue(issue, describe);
@@ -292,6 +297,18 @@ export function checkInput(
       .map((i) => String(i.params['additionalProperty']));
     for (const key of Object.keys(input)) {
       if (properties.has(key) || refused.includes(key)) continue;
+      if (key === '<<') {
+        // Sent as a field named "<<" (no model has one), with the merged fields missing: an error.
+        problems.push({
+          severity: 'error',
+          code: 'model-input',
+          category: 'invalid',
+          message: `${describe(['<<'])} is not merged: it would reach ${model.id} as a field named "<<"${MERGE_HINT}`,
+          path: [key],
+          atKey: true,
+        });
+        continue;
+      }
       problems.push({
         severity: 'warning',
         code: 'unknown-model-field',
@@ -299,13 +316,13 @@ export function checkInput(
         message:
           key === ''
             ? `${model.id} does not document the input field "": a key written null or ~ (unquoted) is read as no value and sent as ""; quote it ("null") to send a field of that name, or remove it`
-            : `${model.id} does not document the input field "${key}" (it is sent as written)${key === '<<' ? MERGE_HINT : didYouMean(key, [...properties])}`,
+            : `${model.id} does not document the input field "${key}" (it is sent as written)${didYouMean(key, [...properties])}`,
         path: [key],
         atKey: true,
       });
     }
     if (model.requiredOneOf.length > 0) {
-      const present = new Set(Object.keys(input));
+      const present = new Set([...Object.keys(input), ...merged]);
       const completeSets = model.requiredOneOf.filter((set) => set.every((f) => present.has(f)));
       const complete = completeSets.length > 0;
       if (completeSets.length > 1) {
@@ -345,6 +362,14 @@ export function checkInput(
     }
   }
   return problems;
+}
+
+/** The fields a `<<` key of an input holds: its mapping's, or those of its list of mappings. */
+function mergedFields(input: JsonValue): ReadonlySet<string> {
+  const value = isJsonObject(input) ? input['<<'] : undefined;
+  if (value === undefined) return new Set();
+  const sources = Array.isArray(value) ? (value as readonly JsonValue[]) : [value];
+  return new Set(sources.flatMap((m) => (isJsonObject(m) ? Object.keys(m) : [])));
 }
 
 /** The value node at a path below `node` (a template stops the walk: it stands for all below). */
