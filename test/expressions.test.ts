@@ -112,6 +112,20 @@ describe('references', () => {
     ]);
   });
 
+  it('marks the operands of || that have a default after them', () => {
+    const marked = (source: string) => refs(source).map((r) => [r.text, r.defaulted === true]);
+    expect(marked("${{ vars.style || 'photoreal' }}")).toEqual([['vars.style', true]]);
+    expect(marked("${{ (vars.a) || vars.b || 'x' }}")).toEqual([
+      ['vars.a', true],
+      ['vars.b', true],
+    ]);
+    expect(marked("${{ 'x' || vars.mood }}")).toEqual([['vars.mood', false]]);
+    expect(marked("${{ vars.a && 'x' || format('{0}', vars.b) }}")).toEqual([
+      ['vars.a', false],
+      ['vars.b', false],
+    ]);
+  });
+
   it('a stage and its results are named in any case, as GitHub Actions reads properties', () => {
     expect(refs('${{ Stages.FACE.Outputs.images[0] }}')).toMatchObject([
       { context: 'stages', path: ['face', 'outputs', 'images', 0] },

@@ -1,5 +1,13 @@
 import { Evaluator, Lexer, Parser, data, wellKnownFunctions, type Expr } from '@actions/expressions';
-import { ContextAccess, FunctionCall, IndexAccess, Literal, Star } from '@actions/expressions/ast';
+import {
+  ContextAccess,
+  FunctionCall,
+  Grouping,
+  IndexAccess,
+  Literal,
+  Logical,
+  Star,
+} from '@actions/expressions/ast';
 import type { JsonValue } from '../util/json.js';
 
 /**
@@ -29,6 +37,11 @@ export interface Reference {
   /** Offset and length of the reference's text within the template string. */
   readonly offset: number;
   readonly length: number;
+  /**
+   * True when the reference is an operand of `||` with another after it (`vars.style ||
+   * 'photoreal'`): an empty or null value there gives way to the default.
+   */
+  readonly defaulted?: boolean;
 }
 
 /** One `${{ … }}` inside a string. */
@@ -327,7 +340,18 @@ function collectReferences(
   node: Expr,
   out: Reference[],
   toOffset: (pos: { line: number; column: number }) => number,
+  /** The node is an operand of `||` with another after it. */
+  defaulted = false,
 ): void {
+  if (node instanceof Grouping) {
+    collectReferences(node.group, out, toOffset, defaulted);
+    return;
+  }
+  if (node instanceof Logical && node.operator.lexeme === '||') {
+    const last = node.args.length - 1;
+    node.args.forEach((arg, i) => collectReferences(arg, out, toOffset, i < last));
+    return;
+  }
   const chain = accessChain(node);
   if (chain) {
     const start = toOffset(chain.root.name.range.start);
@@ -344,6 +368,7 @@ function collectReferences(
       dynamic: chain.dynamic,
       offset: start,
       length: Math.max(1, end - start),
+      ...(defaulted && { defaulted }),
     });
     for (const computed of chain.computed) collectReferences(computed, out, toOffset);
     return;

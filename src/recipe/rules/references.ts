@@ -67,9 +67,16 @@ function referenceProblem(
   switch (ref.context) {
     case 'vars':
       if (typeof head === 'string' && !varNames.some((v) => v.toLowerCase() === head.toLowerCase())) {
-        const declared =
-          varNames.length === 0 ? ' (the recipe declares no vars)' : didYouMean(head, varNames);
-        return { code: 'unknown-var', message: `unknown var "${head}"${declared}` };
+        const close = varNames.length === 0 ? '' : didYouMean(head, varNames);
+        // In GitHub Actions an unset var is empty and `||` gives the default; here vars are
+        // declared, so an empty one is what lets the default apply (and --set can fill it).
+        const hint =
+          close ||
+          (ref.defaulted
+            ? `; declare it empty under vars (${head}: '') for the default after || to apply, as it does for an unset var in GitHub Actions (--set ${head}=… then gives a value)`
+            : '');
+        const none = varNames.length === 0 ? ' (the recipe declares no vars)' : '';
+        return { code: 'unknown-var', message: `unknown var "${head}"${none}${hint}` };
       }
       return undefined;
     case 'stages': {
