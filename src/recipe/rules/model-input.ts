@@ -279,7 +279,7 @@ export function checkInput(
     const message =
       issue.keyword === 'required'
         ? `${worded.message.replace('required key', 'required field')} of ${model.id}`
-        : `${worded.message} (${model.id})`;
+        : `${worded.message} (${model.id})${nullHint(model, issue)}`;
     problems.push({
       severity: 'error',
       code: 'model-input',
@@ -362,6 +362,20 @@ export function checkInput(
     }
   }
   return problems;
+}
+
+/**
+ * The fix for a field that is null (`aspect_ratio: ${{ vars.ar }}` with `ar: null`): a null is
+ * sent as null, which is not leaving the field out, so an optional field is best removed.
+ */
+function nullHint(model: ModelInfo, issue: SchemaIssue): string {
+  if (issue.keyword !== 'type' || issue.data !== null || issue.path.length !== 1) return '';
+  const field = String(issue.path[0]);
+  const required = model.inputSchema['required'];
+  // A required field's null is a value missing (an expression that read nothing, say).
+  if (Array.isArray(required) && required.includes(field)) return '';
+  if (model.requiredOneOf.some((set) => set.includes(field))) return '';
+  return '; null does not leave the field out, it sends null: remove the field to leave it out, or give it a value (an expression can give a default with ||)';
 }
 
 /** The fields a `<<` key of an input holds: its mapping's, or those of its list of mappings. */
