@@ -98,6 +98,7 @@ export const MERGE_HINT =
  */
 function typeHint(issue: SchemaIssue, written: WrittenText): string {
   const data = issue.data;
+  if (issue.params['type'] === 'string' && Array.isArray(data)) return listHint(written(issue.path, false));
   if (issue.params['type'] !== 'string' || (typeof data !== 'number' && typeof data !== 'boolean')) return '';
   if (
     issue.schema['pattern'] === DURATION_PATTERN &&
@@ -117,9 +118,7 @@ function typeHint(issue: SchemaIssue, written: WrittenText): string {
  */
 function quoteHint(parsed: string, written: string | undefined): string {
   const quoted = written !== undefined && /^["']/.test(written);
-  const inner = quoted ? written.slice(1, -1) : written;
-  const expression =
-    inner === undefined ? undefined : /^\$\{\{\s*((?:(?!\$\{\{)[\s\S])*?)\s*\}\}$/.exec(inner.trim())?.[1];
+  const expression = wholeExpression(written);
   if (expression !== undefined) {
     const fix = expression.includes('"')
       ? "wrap the expression in format('{0}', ...) to make it text"
@@ -130,6 +129,27 @@ function quoteHint(parsed: string, written: string | undefined): string {
   }
   const text = written !== undefined && !quoted && !/^[|>!&*]/.test(written) ? written : parsed;
   return `; quote it (${JSON.stringify(text)}) to keep it text`;
+}
+
+/** The expression of a value written as one whole `${{ }}` (quoted or not), without the braces. */
+function wholeExpression(written: string | undefined): string | undefined {
+  const inner = written !== undefined && /^["']/.test(written) ? written.slice(1, -1) : written;
+  return inner === undefined
+    ? undefined
+    : /^\$\{\{\s*((?:(?!\$\{\{)[\s\S])*?)\s*\}\}$/.exec(inner.trim())?.[1];
+}
+
+/**
+ * `prompt: ${{ vars.tags }}` with a list in tags: the list's items joined make the text, as
+ * format() does for a number. A list written out in YAML is left to its author.
+ */
+function listHint(written: string | undefined): string {
+  const expression = wholeExpression(written);
+  if (expression === undefined) return '';
+  // Text with quotes or escapes in it reads differently once moved: name the functions only.
+  if (/["\\]/.test(expression))
+    return "; to send its items as one text, wrap the expression in join(..., ', ') (or toJSON(...) for the list as JSON)";
+  return `; to send its items as one text, join them: "\${{ join(${expression}, ', ') }}" (or toJSON(${expression}) for the list as JSON)`;
 }
 
 /**

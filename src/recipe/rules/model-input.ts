@@ -8,7 +8,13 @@ import { describeRecipePath } from '../describe.js';
 import { PreparedScope, type Template } from '../expressions.js';
 import { declaredNames, readsDeclaredVars, isUnder, resolveValue, type ResolutionError } from '../resolve.js';
 import type { SchemaIssue } from '../schema-check.js';
-import { MERGE_HINT, pruneBranchIssues, withWrittenText, wordIssue } from '../schema-messages.js';
+import {
+  MERGE_HINT,
+  pruneBranchIssues,
+  withWrittenText,
+  wordIssue,
+  type WrittenText,
+} from '../schema-messages.js';
 import type { StageId, StageSpec, ValueNode } from '../types.js';
 import type { DataPath } from '../yaml-index.js';
 import { inputChecker } from '../../catalog/input-check.js';
@@ -136,7 +142,8 @@ export function checkModels(
       .filter((path) => isUnder(path, [inputPath]))
       .map((path) => path.slice(inputPath.length));
     const unknown = broken.length === 0 ? resolved.unknown : [...resolved.unknown, ...broken];
-    for (const problem of checkInput(model, resolved.value, stage.id, unknown)) {
+    const inputText: WrittenText = (path, atKey) => ctx.written([...inputPath, ...path], atKey);
+    for (const problem of checkInput(model, resolved.value, stage.id, unknown, undefined, inputText)) {
       const location = ctx.at([...base, 'input', ...problem.path], problem.atKey);
       const message =
         withWrittenText(problem.message, ctx.written([...base, 'input', ...problem.path])) +
@@ -264,6 +271,8 @@ export function checkInput(
   unknown: readonly DataPath[] = [],
   /** Names a place in the input for messages; a `swap:` stage names the swap field it came from. */
   describe: (path: DataPath) => string = (path) => describeRecipePath(['stages', stageId, 'input', ...path]),
+  /** The source text of a place in the input, where the recipe is at hand, for the fixes. */
+  written: WrittenText = () => undefined,
 ): InputProblem[] {
   const problems: InputProblem[] = [];
   // A YAML 1.2 `<<` key is an error below with the advice to write "%YAML 1.1": the fields its
@@ -275,7 +284,7 @@ export function checkInput(
       !(i.keyword === 'required' && i.path.length === 0 && merged.has(String(i.params['missingProperty']))),
   );
   for (const issue of issues) {
-    const worded = wordIssue(issue, describe);
+    const worded = wordIssue(issue, describe, false, written);
     const message =
       issue.keyword === 'required'
         ? `${worded.message.replace('required key', 'required field')} of ${model.id}`
