@@ -3,7 +3,7 @@ import type { SchemaIssue } from './schema-check.js';
 import type { DataPath } from './yaml-index.js';
 import { didYouMean } from '../util/suggest.js';
 import { DURATION_PATTERN } from '../util/duration.js';
-import { describeValue, kindOf } from '../util/json.js';
+import { describeValue, isJsonObject, kindOf } from '../util/json.js';
 
 /** A schema issue in the user's words, and where to point. */
 export interface WordedIssue {
@@ -211,6 +211,14 @@ export function wordIssue(
     case 'type':
       if (recipeKeys && typeof issue.data === 'string' && issue.data.includes('${{'))
         return notHere(issue, where);
+      // A mapping in a var's list (`shots: [{url: …}]`).
+      if (recipeKeys && issue.path.length === 3 && issue.path[0] === 'vars' && isJsonObject(issue.data))
+        return {
+          code: 'invalid-type',
+          message: `${where} is a mapping, but ${VAR_VALUES}; list the values themselves${listedValue(String(issue.path[1]), issue.data)}, or keep each mapping as JSON text and read it with fromJSON(…)`,
+          path: issue.path,
+          atKey: false,
+        };
       return {
         code: 'invalid-type',
         message:
@@ -383,6 +391,13 @@ export function wordIssue(
     }
     case 'anyOf':
     case 'oneOf': {
+      if (recipeKeys && issue.path.length === 2 && issue.path[0] === 'vars' && isJsonObject(issue.data))
+        return {
+          code: 'invalid-type',
+          message: `var "${String(issue.path[1])}" is a mapping, but ${VAR_VALUES}${mappingVarFix(String(issue.path[1]), issue.data)}`,
+          path: issue.path,
+          atKey: false,
+        };
       const description =
         typeof schema['description'] === 'string' ? `: ${firstSentence(schema['description'])}` : '';
       return {
@@ -395,6 +410,40 @@ export function wordIssue(
     default:
       return { code: 'invalid-value', message: `${where} ${issue.fallback}`, path: issue.path, atKey: false };
   }
+}
+
+const VAR_VALUES = 'vars hold text, numbers, true, false or null, or lists of those';
+
+/**
+ * The two ways to keep a mapping's values in vars: a var per entry, or the mapping as JSON text
+ * that an expression reads with fromJSON (the var stays one value, and --set can replace it).
+ */
+function mappingVarFix(name: string, value: Readonly<Record<string, unknown>>): string {
+  const [first] = Object.entries(value);
+  if (!first) return '; write its value itself, or remove it';
+  const [key, item] = first;
+  const json = JSON.stringify(value);
+  const plain = plainYaml(item);
+  const perEntry = plain !== undefined && /^[A-Za-z0-9_-]+$/.test(key) ? ` (${name}_${key}: ${plain})` : '';
+  const asJson = json.length <= 80 && !json.includes("'") ? ` (${name}: '${json}')` : '';
+  const read = /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `.${key}` : `['${key.replace(/'/g, "''")}']`;
+  return `; make one var per entry${perEntry}, or keep it as JSON text${asJson} and read it with \${{ fromJSON(vars.${name})${read} }}`;
+}
+
+/** `(shots: [https://…/s1.jpg])` from a list item `{url: https://…/s1.jpg}`: its one value, listed. */
+function listedValue(name: string, item: Readonly<Record<string, unknown>>): string {
+  const values = Object.values(item);
+  const plain = values.length === 1 ? plainYaml(values[0]) : undefined;
+  return plain === undefined ? '' : ` (${name}: [${plain}, …])`;
+}
+
+/** A scalar as YAML that reads back the same (text that YAML would read otherwise, quoted). */
+function plainYaml(value: unknown): string | undefined {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value !== 'string') return undefined;
+  return /^[A-Za-z][\w./:-]*$/.test(value) && !/^(true|false|null|yes|no|on|off)$/i.test(value)
+    ? value
+    : JSON.stringify(value);
 }
 
 function describeKey(path: DataPath, key: string, describe: DescribePath, quote = true): string {
