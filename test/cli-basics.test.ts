@@ -175,6 +175,17 @@ describe('--set', () => {
     expect(bad.stderr).toContain('swap field "aspect_ratio" of stage "gallery" must be one of auto, 21:9');
   });
 
+  it('a foreach var given one value with --set says how to give a list with --set', async () => {
+    const fixture = 'test/fixtures/invalid/foreach-not-a-list.yaml';
+    const result = await runCli(['validate', '--set', 'one=https://assets.example.com/b.jpg', fixture], {
+      cwd: root,
+    });
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain(
+      `error: foreach of stage "face" gives a string ("https://assets.example.com/b.jpg") (given with --set one=…), not a list: the stage runs once per item of a list; give the list with --set, as JSON: --set 'one=["https://assets.example.com/b.jpg"]'\n`,
+    );
+  });
+
   it("a model's input problem with a value --set gave says so", async () => {
     const result = await runCli(['validate', '--set', 'base_still=5', 'recipes/kontext-to-kling.yaml'], {
       cwd: root,

@@ -49,6 +49,7 @@ function checkForeachList(
   stage: StageSpec,
   scope: PreparedScope,
   ready: (template: Template) => boolean,
+  origin: VarOrigin,
 ): void {
   const node = stage.foreach!;
   // Only a string can pass the recipe schema and still not be a list; other shapes are reported there.
@@ -60,9 +61,15 @@ function checkForeachList(
   for (const problem of resolved.errors)
     ctx.error('expression-syntax', problem.message, resolutionPlace(ctx, problem));
   if (resolved.unknown.length > 0 || resolved.errors.length > 0 || Array.isArray(resolved.value)) return;
+  // A value `--set` gave is fixed on the command line, not in the recipe.
+  const name = wholeVar(node);
+  const fix =
+    name !== undefined && origin.isSet(name)
+      ? `give the list with --set, as JSON: --set '${name}=${JSON.stringify([resolved.value])}'`
+      : 'make it a list (foreach: [...]) or point it at a var that holds one';
   ctx.error(
     'invalid-value',
-    `foreach of stage "${stage.id}" gives ${kindOf(resolved.value)} (${describeValue(resolved.value)}), not a list: the stage runs once per item of a list; make it a list (foreach: [...]) or point it at a var that holds one`,
+    `foreach of stage "${stage.id}" gives ${kindOf(resolved.value)} (${describeValue(resolved.value)})${origin.suffixFor(name)}, not a list: the stage runs once per item of a list; ${fix}`,
     ctx.at(path),
   );
 }
@@ -86,7 +93,7 @@ export function checkModels(
   const ready = (template: Template) => readsDeclaredVars(template, declared);
   for (const stage of stages.values()) {
     const base: DataPath = ['stages', stage.id];
-    if (stage.foreach) checkForeachList(ctx, stage, scope, ready);
+    if (stage.foreach) checkForeachList(ctx, stage, scope, ready, origin);
     if (stage.model === undefined && stage.swap === undefined) {
       // A "model" or "swap" of the wrong type (`model: 42`) has its own error already; one from
       // a YAML 1.2 merge key (`<<: *stage`) has the advice to write "%YAML 1.1".
