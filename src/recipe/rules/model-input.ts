@@ -313,6 +313,9 @@ export function checkInput(
       .map((i) => String(i.params['additionalProperty']));
     for (const key of Object.keys(input)) {
       if (properties.has(key) || refused.includes(key)) continue;
+      // A key written as an expression is an error of its own (checkModels): "it is sent as
+      // written" as a mere warning beside it would contradict it.
+      if (key.includes('${{')) continue;
       if (key === '<<') {
         // Sent as a field named "<<" (no model has one), with the merged fields missing: an error.
         problems.push({
