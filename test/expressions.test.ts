@@ -327,6 +327,32 @@ describe('evaluateTemplate', () => {
     });
   });
 
+  it("the library's evaluation errors are said in the user's terms, with a fix", () => {
+    const message = (source: string, scope: { vars?: JsonValue } = {}) => {
+      const result = evaluate(source, scope);
+      return result.ok ? undefined : result.message;
+    };
+    expect(message("${{ fromJSON('') }}")).toBe(
+      `cannot evaluate "\${{ fromJSON('') }}": fromJSON was given empty text; give it JSON text ('["a.jpg", "b.jpg"]'), or a default for when it is empty: fromJSON(… || '[]')`,
+    );
+    // Inside an index, the error is the index's own.
+    expect(message("${{ vars.l[fromJSON('')] }}", { vars: { l: [1] } })).toContain(
+      'fromJSON was given empty text',
+    );
+    expect(message('${{ format(vars.cfg, 1) }}', { vars: { cfg: '{"size":"auto"}' } })).toBe(
+      `cannot evaluate "\${{ format(vars.cfg, 1) }}": the format string '{"size":"auto"}' is not valid: placeholders are {0}, {1}, …, and a literal brace is written {{ or }}; to insert text that has braces, pass it as an argument: format('{0}', …)`,
+    );
+    expect(message('${{ format(vars.f, 1) }}', { vars: { f: '{0} {1}' } })).toContain(
+      "the format string '{0} {1}' uses more placeholders than the arguments after it",
+    );
+    expect(message('${{ fromJSON(vars.s) }}', { vars: { s: 'a.jpg' } })).toMatch(
+      /fromJSON was given text that is not JSON \(.*\); give it JSON text .*, or write the var as a YAML list and drop fromJSON$/,
+    );
+    expect(message("${{ case(vars.m, 'a', 'b') }}", { vars: { m: 'x' } })).toContain(
+      'case() takes conditions that are true or false',
+    );
+  });
+
   it('indexes, item and index of a fan-out', () => {
     const stages = { face: { outputs: { images: ['one', 'two'] }, files: ['face/0.png'] } };
     expect(evaluate('${{ stages.face.outputs.images[1] }}', { stages })).toEqual({ ok: true, value: 'two' });

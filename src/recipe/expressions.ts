@@ -498,18 +498,42 @@ export function evaluateTemplate(template: Template, scope: PreparedScope): Eval
   } catch (cause) {
     return {
       ok: false,
-      message: `cannot evaluate ${current ? `"\${{ ${current.text} }}"` : 'expression'}: ${evaluationError(cause)}`,
+      message: `cannot evaluate ${current ? `"\${{ ${current.text} }}"` : 'expression'}: ${evaluationError(cause, current?.text ?? '')}`,
       ...(current && { offset: current.offset, length: current.text.length }),
     };
   }
 }
 
-/** The library's evaluation errors in our words (its fromJSON error hides the parser's). */
-function evaluationError(cause: unknown): string {
+/**
+ * The library's evaluation errors in our words, each with a fix (its fromJSON error hides the
+ * parser's). `text` is the failing expression, to tell a var's value from a literal.
+ */
+function evaluationError(cause: unknown, text: string): string {
   const error = cause as Error & { cause?: unknown };
-  if (/^Error parsing JSON/.test(error.message))
-    return `fromJSON was given text that is not JSON (${error.cause instanceof Error ? error.cause.message : 'it does not parse'})`;
-  return error.message;
+  const message = error.message;
+  // An error inside an index (`a[fromJSON('')]`) is that error.
+  if (/^could not evaluate index for index access: /.test(message) && error.cause !== undefined)
+    return evaluationError(error.cause, text);
+  const fromVar = /\bfromJSON\s*\(\s*vars\./i.test(text)
+    ? ', or write the var as a YAML list and drop fromJSON'
+    : '';
+  if (/^Error parsing JSON/.test(message))
+    return `fromJSON was given text that is not JSON (${error.cause instanceof Error ? error.cause.message : 'it does not parse'}); give it JSON text (strings in double quotes, decimal numbers: '["a.jpg", "b.jpg"]')${fromVar}`;
+  if (message === 'empty input')
+    return `fromJSON was given empty text; give it JSON text ('["a.jpg", "b.jpg"]'), or a default for when it is empty: fromJSON(… || '[]')`;
+  const format =
+    /^The following format string (references more arguments than were supplied|is invalid): ([\s\S]*)$/.exec(
+      message,
+    );
+  if (format) {
+    const given = format[2]!.length > 60 ? `${format[2]!.slice(0, 57)}...` : format[2]!;
+    return format[1]!.startsWith('references')
+      ? `the format string '${given}' uses more placeholders than the arguments after it ({0} is the first); add the missing arguments or remove the extra placeholders`
+      : `the format string '${given}' is not valid: placeholders are {0}, {1}, …, and a literal brace is written {{ or }}; to insert text that has braces, pass it as an argument: format('{0}', …)`;
+  }
+  if (/^case predicate must evaluate to a boolean/.test(message))
+    return "case() takes conditions that are true or false (a comparison, such as vars.mode == 'hero'), each followed by its value, then a default";
+  return message.charAt(0).toLowerCase() + message.slice(1);
 }
 
 /**
