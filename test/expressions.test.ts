@@ -348,6 +348,10 @@ describe('evaluateTemplate', () => {
     expect(message('${{ fromJSON(vars.s) }}', { vars: { s: 'a.jpg' } })).toMatch(
       /fromJSON was given text that is not JSON \(.*\); give it JSON text .*, or write the var as a YAML list and drop fromJSON$/,
     );
+    // A mapping read from JSON text is not a list to move into YAML.
+    expect(message('${{ fromJSON(vars.cfg).size }}', { vars: { cfg: '{size: auto}' } })).not.toContain(
+      'YAML list',
+    );
     expect(message("${{ case(vars.m, 'a', 'b') }}", { vars: { m: 'x' } })).toContain(
       'case() takes conditions that are true or false',
     );

@@ -514,7 +514,8 @@ function evaluationError(cause: unknown, text: string): string {
   // An error inside an index (`a[fromJSON('')]`) is that error.
   if (/^could not evaluate index for index access: /.test(message) && error.cause !== undefined)
     return evaluationError(error.cause, text);
-  const fromVar = /\bfromJSON\s*\(\s*vars\./i.test(text)
+  // A var read as a list (not `fromJSON(vars.cfg).size`, a mapping, which vars cannot hold).
+  const fromVar = /\bfromJSON\s*\(\s*vars\.[A-Za-z0-9_-]+\s*\)(?!\s*(\.|\[\s*'))/i.test(text)
     ? ', or write the var as a YAML list and drop fromJSON'
     : '';
   if (/^Error parsing JSON/.test(message))
