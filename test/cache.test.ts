@@ -249,6 +249,11 @@ stages:
     expect(dry.stdout).toContain(
       "1 of its 3 items' cached output URLs are older than cache.url_ttl and a dependent needs them (the other items stay cached)",
     );
+    // status gives the same reason: the input did not change.
+    const status = await sb.run(['status', recipe, ...salsa]);
+    expect(status.stdout).toContain("1 of its 3 items' cached output URLs are older than cache.url_ttl");
+    const faceLine = status.stdout.split('\n').find((l) => l.startsWith('face '))!;
+    expect(faceLine).not.toContain('changed since');
     expect((await sb.run(['run', recipe, '--reporter', 'plain', ...salsa])).code).toBe(0);
     const faces = sb.submissions().filter((s) => s.model === KONTEXT);
     const prompts = faces.map((s) => (s.body as { prompt: string }).prompt);

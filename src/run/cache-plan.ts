@@ -88,7 +88,10 @@ export type PlannedJob =
    * service; `submit-unanswered`: an earlier run's submit never returned a request id, so there
    * is no job to follow.
    */
-  | { readonly kind: 'submit'; readonly why?: 'files-expired' | 'local-file-changed' | 'submit-unanswered' };
+  | {
+      readonly kind: 'submit';
+      readonly why?: 'files-expired' | 'url-expired' | 'local-file-changed' | 'submit-unanswered';
+    };
 
 export interface CachePlan {
   readonly decisions: ReadonlyMap<StageId, CacheDecision>;
@@ -289,7 +292,9 @@ export async function planCache(
           bypass: false,
           bypassKeys: old,
           bodies: inputs.bodies,
-          jobs: keys.map((key): PlannedJob => (old.has(key) ? { kind: 'submit' } : { kind: 'cached' })),
+          jobs: keys.map((key): PlannedJob =>
+            old.has(key) ? { kind: 'submit', why: 'url-expired' } : { kind: 'cached' },
+          ),
         };
       }
       if (upstreamRuns) return { kind: 'run', why: `upstream stage "${upstreamRuns}" runs`, bypass: false };
@@ -474,7 +479,8 @@ export function whyJobsRun(jobs: readonly PlannedJob[], local: boolean, newJobs?
   let expired = jobs.filter((j) => j.kind === 'submit' && j.why === 'files-expired').length;
   const changed = jobs.filter((j) => j.kind === 'submit' && j.why === 'local-file-changed').length;
   const unanswered = jobs.filter((j) => j.kind === 'submit' && j.why === 'submit-unanswered').length;
-  const submit = count('submit') - expired - changed - unanswered;
+  const urlExpired = jobs.filter((j) => j.kind === 'submit' && j.why === 'url-expired').length;
+  const submit = count('submit') - expired - changed - unanswered - urlExpired;
   const inFlight = count('follow', 'in-flight');
   let missing = count('follow', 'files-missing');
   const reasons: string[] = [];
@@ -498,6 +504,10 @@ export function whyJobsRun(jobs: readonly PlannedJob[], local: boolean, newJobs?
   if (changed > 0)
     reasons.push(
       `${changed === jobs.length ? 'a local file it reads' : `a local file ${changed} items read`} changed since its cached result was made`,
+    );
+  if (urlExpired > 0)
+    reasons.push(
+      `${urlExpired === jobs.length ? 'its' : `${urlExpired} items'`} cached output URLs are older than cache.url_ttl and a dependent needs them`,
     );
   if (unanswered > 0)
     reasons.push(
