@@ -1,5 +1,5 @@
 import { outputState } from '../policy/provenance.js';
-import { relative, resolve as resolvePath } from 'node:path';
+import { dirname, relative, resolve as resolvePath, sep } from 'node:path';
 import type { AttemptFailure, Backend } from '../backends/backend.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { ModelInfo } from '../catalog/model.js';
@@ -614,7 +614,7 @@ export class Executor {
     } catch (cause) {
       // A backend must return failures as values; anything thrown is a bug, kept as data for
       // the record, or a file of ours that could not be written, which stops the run.
-      const problem = writeProblemOf(cause);
+      const problem = this.#ourWriteProblem(cause);
       if (problem) this.#cannotWriteStop(problem);
       this.#attemptFailed(
         job,
@@ -802,7 +802,7 @@ export class Executor {
               ? undefined
               : { reason: 'postprocess-failed' as const, message: r.message, retryable: false },
           (cause: unknown) => {
-            const problem = writeProblemOf(cause);
+            const problem = this.#ourWriteProblem(cause);
             if (problem) this.#cannotWriteStop(problem);
             return {
               reason: problem ? ('cannot-write' as const) : ('postprocess-failed' as const),
@@ -942,13 +942,27 @@ export class Executor {
   }
 
   /**
+   * A {@link WriteProblem} about a file or folder of this run's own: under its output folder or
+   * its state folder (or naming none: a full disk). A file the run only reads (a local input the
+   * engine cannot open) is not one: that fails its stage, it does not stop the run as exit 73.
+   */
+  #ourWriteProblem(cause: unknown): WriteProblem | undefined {
+    const problem = writeProblemOf(cause);
+    if (problem?.path === undefined) return problem;
+    const store = this.#o.cache?.store;
+    const roots = [this.#o.outDir, ...(store ? [dirname(store.dir)] : [])].map((r) => resolvePath(r));
+    const path = resolvePath(problem.path);
+    return roots.some((root) => path === root || path.startsWith(root + sep)) ? problem : undefined;
+  }
+
+  /**
    * The run record could not be written after a stage. The job records are what resumes a run,
    * so this costs no money, but an output folder that refuses files will refuse the next
    * stage's too: a file of ours that cannot be written stops the run. Anything else is left to
    * the record's final write.
    */
   #journalFailed(cause: unknown): void {
-    const problem = writeProblemOf(cause);
+    const problem = this.#ourWriteProblem(cause);
     if (problem) this.#cannotWriteStop(problem);
   }
 
