@@ -22,7 +22,7 @@ describe('output file names', () => {
     expect(match.missing).toEqual([]);
   });
 
-  it('takes files no name explains as the files of the URLs without one, in download order, when they are as many', () => {
+  it('takes the one file no name explains as the file of the one URL without one, and guesses no further', () => {
     const urls = [
       'https://files.runcomfy.net/r/first.png',
       'https://files.runcomfy.net/r/%E2%9C%93.png',
@@ -32,8 +32,10 @@ describe('output file names', () => {
     expect(match.missing).toEqual([]);
     expect(match.byUrl.get(urls[1]!)).toBe('zz-unexpected.png');
     expect(match.ordered).toEqual(['first.png', 'zz-unexpected.png', 'third.png']);
-    // One download failed and another file is named unexpectedly: which is which is unknown,
-    // so nothing is guessed.
+    // Two unexplained files for two URLs: which is which is unknown, so nothing is guessed; nor
+    // when one download failed and another file is named unexpectedly.
+    const two = matchDownloads(urls, ['first.png', 'zz-a.png', 'zz-b.png']);
+    expect(two.missing).toEqual([urls[1], urls[2]]);
     const unsure = matchDownloads(urls, ['first.png', 'zz-unexpected.png']);
     expect(unsure.missing).toEqual([urls[1], urls[2]]);
     expect(unsure.ordered).toEqual(['first.png', 'zz-unexpected.png']);

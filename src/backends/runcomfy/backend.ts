@@ -521,18 +521,16 @@ function stoppedFetching(requestId: string, request: AttemptRequest, signal: Abo
  */
 async function filesIn(dir: string): Promise<{ all: string[]; empty: Set<string> }> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const found: { name: string; mtimeMs: number }[] = [];
+  const all: string[] = [];
   const empty = new Set<string>();
   for (const entry of entries) {
     if (!entry.isFile()) continue;
     const info = await stat(join(dir, entry.name)).catch(() => undefined);
     if (info === undefined) continue;
-    found.push({ name: entry.name, mtimeMs: info.mtimeMs });
+    all.push(entry.name);
     if (info.size === 0) empty.add(entry.name);
   }
-  // In the order the client wrote them (one after the other, in its URL order): see matchDownloads.
-  found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { all: found.map((f) => f.name), empty };
+  return { all, empty };
 }
 
 /** True when `file` is empty and its file system has no room left for anyone but root. */

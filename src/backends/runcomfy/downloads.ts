@@ -100,10 +100,10 @@ export function suffixed(name: string, n: number): string {
  * Matches the trusted URLs of an output to the files found in the folder. Returns the files in
  * URL order (then any extra files, by name), each URL's file, and the URLs that have no file.
  *
- * `files` come in the order the client wrote them (the caller sorts by modification time): the
- * folder is fresh for each fetch, so when the names of some files match no URL's predicted name
- * (a client that names files in a way the contract leaves open) and there are exactly as many
- * of them as URLs without a file, they are those URLs' files, in download order.
+ * The folder is fresh for each fetch: when one URL is left without a file and one file matches
+ * no URL's predicted name (a client that names files in a way the contract leaves open), it is
+ * that URL's file. With more than one of each, which is which cannot be told for sure (files
+ * written in the same clock tick have no order), so those URLs count as missing.
  */
 export function matchDownloads(
   urls: readonly string[],
@@ -129,9 +129,8 @@ export function matchDownloads(
     }
   }
   let missing = urls.filter((url) => !byUrl.has(url));
-  if (missing.length > 0 && missing.length === available.size) {
-    const left = files.filter((f) => available.has(f));
-    missing.forEach((url, i) => byUrl.set(url, left[i]!));
+  if (missing.length === 1 && available.size === 1) {
+    byUrl.set(missing[0]!, [...available][0]!);
     available.clear();
     missing = [];
   }
