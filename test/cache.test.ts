@@ -977,7 +977,7 @@ stages:
     expect(readOnly.stderr).toBe('');
   });
 
-  it('a job in flight that the edited recipe no longer asks for: the run promises nothing, status lists it, clean removes it with its id', async () => {
+  it('a job in flight that the edited recipe no longer asks for: the run promises nothing, status lists it, clean refuses unless --force', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 4_000 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
     const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
@@ -1005,15 +1005,23 @@ stages:
     expect(status.stdout).toContain(
       'jobs in flight that no stage asks for any more (submitted for an earlier version of the recipe, or with other --set values):\n' +
         `  face  ${id}\n` +
-        'no run follows them up; they may still be running, and billing, on the service: runcomfy cancel <request id> stops one\n\n' +
+        'only a run with the --set values they were submitted with follows them up; they may still be running, and billing, on the service: runcomfy cancel <request id> stops one\n\n' +
         'a run would call nothing: every stage is cached\n',
     );
     const json = JSON.parse((await sb.run(['status', recipe, '--format', 'json'])).stdout) as {
       orphaned: unknown;
     };
     expect(json.orphaned).toEqual([{ stage: 'face', requestId: id }]);
-    // No run of this recipe will follow it, so it does not hold clean back; its id is said.
-    const clean = await sb.run(['clean', recipe, '--keep-outputs']);
+    // A run with other --set values could still follow it: clean refuses, with advice for both
+    // cases; --force forgets it and says its id.
+    const refused = await sb.run(['clean', recipe, '--keep-outputs']);
+    expect(refused.code).toBe(75);
+    expect(refused.stderr).toBe(
+      `faceswap-pipe: error: 1 job still in flight that no stage of chain.yaml asks for with these values: face (${id}).\n` +
+        'If the run that submitted it had other --set values, run the recipe with those to follow it up (cleaning would pay for it again); if it belongs to an earlier version of the recipe, forget it with clean --force (runcomfy cancel <request id> stops one on the service).\n',
+    );
+    expect(existsSync(join(sb.standin.dir, '.faceswap', 'chain', 'jobs'))).toBe(true);
+    const clean = await sb.run(['clean', recipe, '--keep-outputs', '--force']);
     expect(clean.code, clean.stderr).toBe(0);
     expect(clean.stderr).toBe(
       `faceswap-pipe: warning: removed the record of 1 job still in flight that no stage of chain.yaml asks for any more (it was submitted for an earlier version of the recipe, or with other --set values): face (${id}).\n` +
@@ -1049,7 +1057,7 @@ stages:
     );
     writeFileSync(stdoutFile, '{"request_id":"late-id","wait":false}\n');
     const answered = await sb.run(['clean', recipe, '--keep-outputs']);
-    expect(answered.code, answered.stderr).toBe(0);
+    expect(answered.code).toBe(75);
     expect(answered.stderr).toContain('face (late-id)');
   });
 

@@ -27,8 +27,8 @@ export interface CleanOptions extends RecipeOptions {
 /**
  * `faceswap-pipe clean <recipe>`: removes the recipe's state (job records: the cache and the
  * ids of jobs to follow) and, unless --keep-outputs, its output folder. Refuses while a run
- * holds the state's lock, or a job a run would follow up is recorded in flight: it would be
- * forgotten while still billing, and paid for again.
+ * holds the state's lock, or a job is recorded in flight (unless --force): it would be
+ * forgotten while still billing, and paid for again by a run that would have followed it.
  */
 export async function cleanCommand(file: string, options: CleanOptions, io: CliIo): Promise<number> {
   // Only the recipe's name is needed to find its state: a recipe that stopped validating (a
@@ -73,13 +73,17 @@ export async function cleanCommand(file: string, options: CleanOptions, io: CliI
   try {
     // A job an earlier (killed) run submitted may still run, and bill, on the service: its
     // record is the only way a run can follow it up instead of paying for it again. One that no
-    // stage asks for any more (the recipe was edited since) no run will follow: it does not
-    // hold clean back, but its request id is printed, since it is the only way to cancel it.
+    // stage asks for with this command's values belongs to an earlier version of the recipe
+    // (no run follows it) or to a run with other --set values (which does): only the user can
+    // tell, so it holds clean back too, with advice for both; --force forgets it, printing its
+    // request id, the only way left to cancel it.
     const store = new JobStore(stateDir, (t) => t);
     ({ followed, orphaned } = await inFlightJobs(store, () => recipeJobs(file, options, io, store, outDir)));
     const waiting = orphaned.filter((job) => job.requestId === undefined);
+    const answered = orphaned.filter((job) => job.requestId !== undefined);
     const refusal = [
       ...(followed.length > 0 ? [stillFollowed(followed, file)] : []),
+      ...(answered.length > 0 ? [notAskedFor(answered, file)] : []),
       ...(waiting.length > 0 ? [notAnswered(waiting, file)] : []),
     ];
     if (refusal.length > 0 && options.force !== true) {
@@ -117,6 +121,21 @@ function stillFollowed(jobs: readonly InFlightJob[], file: string): string {
     `faceswap-pipe: error: ${jobs.length} ${is} still recorded as in flight: ${listed(jobs, 5)}.\n` +
     `The service may still be running (and billing) ${it}; cleaning would forget ${it} and the next run would pay again.\n` +
     `Run the recipe once to follow ${it} up (faceswap-pipe run ${file}), or forget ${it} with clean --force.\n`
+  );
+}
+
+/**
+ * The refusal for jobs in flight that no stage of the recipe asks for with this command's
+ * values. They may be an earlier version's (no run follows them) or a run's with other `--set`
+ * values (a run with those values follows them; cleaning would make it pay again): which, only
+ * the user knows.
+ */
+function notAskedFor(jobs: readonly InFlightJob[], file: string): string {
+  const [n, it, they] =
+    jobs.length === 1 ? ['1 job', 'it', 'it belongs'] : [`${jobs.length} jobs`, 'them', 'they belong'];
+  return (
+    `faceswap-pipe: error: ${n} still in flight that no stage of ${file} asks for with these values: ${listed(jobs, 5)}.\n` +
+    `If the run that submitted ${it} had other --set values, run the recipe with those to follow ${it} up (cleaning would pay for ${it} again); if ${they} to an earlier version of the recipe, forget ${it} with clean --force (runcomfy cancel <request id> stops one on the service).\n`
   );
 }
 

@@ -119,7 +119,7 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
       orphaned
         .map((j) => `  ${j.stage.padEnd(width)}  ${j.requestId ?? '(submit not answered yet)'}\n`)
         .join('') +
-      'no run follows them up; they may still be running, and billing, on the service: runcomfy cancel <request id> stops one\n\n';
+      'only a run with the --set values they were submitted with follows them up; they may still be running, and billing, on the service: runcomfy cancel <request id> stops one\n\n';
   }
   if (toCall.length === 0) {
     // No new job; a stage may still be followed up (in flight) or have its files fetched again.
