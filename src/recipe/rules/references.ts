@@ -74,7 +74,9 @@ function referenceProblem(
           close ||
           (ref.defaulted
             ? `; declare it empty under vars (${head}: '') for the default after || to apply, as it does for an unset var in GitHub Actions (--set ${head}=… then gives a value)`
-            : '');
+            : varNames.length > 0
+              ? `; the recipe's vars are ${someNames(varNames)}`
+              : '');
         const none = varNames.length === 0 ? ' (the recipe declares no vars)' : '';
         return { code: 'unknown-var', message: `unknown var "${head}"${none}${hint}` };
       }
@@ -108,7 +110,10 @@ function referenceProblem(
         // is such an id suggested: a reference to it would not read it either.
         const [valid, invalid] = partition([...stages.keys()], (id) => STAGE_ID_PATTERN.test(id));
         if (invalid.some((id) => id.toLowerCase() === head.toLowerCase())) return undefined;
-        return { code: 'unknown-stage', message: `unknown stage "${head}"${didYouMean(head, valid)}` };
+        const others = valid.filter((id) => id !== stage.id);
+        const hint =
+          didYouMean(head, valid) || (others.length > 0 ? `; the other stages are ${someNames(others)}` : '');
+        return { code: 'unknown-stage', message: `unknown stage "${head}"${hint}` };
       }
       if (target.id === stage.id) {
         return {
@@ -220,4 +225,10 @@ function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[
   const fail: T[] = [];
   for (const item of items) (test(item) ? pass : fail).push(item);
   return [pass, fail];
+}
+
+/** `"a", "b", "c"`, or the first six and `…`: the names a reference could have meant. */
+function someNames(names: readonly string[]): string {
+  const shown = names.slice(0, 6).map((n) => `"${n}"`);
+  return names.length > 6 ? `${shown.join(', ')}, …` : shown.join(', ');
 }
