@@ -39,6 +39,23 @@ function jobRecordPaths(box: RunnerSandbox, recipe: string): string[] {
     .map((f) => join(dir, f));
 }
 
+/**
+ * Starts `run` of `recipe` and SIGKILLs it once the stand-in has a submission (plus `afterMs`):
+ * a run killed with a job in flight, as a crash, a power cut or a CI time limit leaves it.
+ */
+async function killAfterFirstSubmit(box: RunnerSandbox, recipe: string, afterMs = 0): Promise<void> {
+  const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
+    cwd: box.standin.dir,
+    env: { ...box.standin.env, ...FAST_ENV },
+    reject: false,
+  });
+  const deadline = Date.now() + 20_000;
+  while (box.submissions().length === 0 && Date.now() < deadline) await sleep(25);
+  if (afterMs > 0) await sleep(afterMs);
+  first.kill('SIGKILL');
+  await first;
+}
+
 /** The record of the chain's job for `model` (each model has one job there). */
 function chainRecordOf(box: RunnerSandbox, model: string): string {
   return jobRecordPaths(box, 'chain').find((f) => readFileSync(f, 'utf8').includes(model))!;
@@ -751,15 +768,7 @@ stages:
   it('a run killed while a job is in flight is resumed by the next run without paying again', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 1_500 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
-    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
-      cwd: sb.standin.dir,
-      env: { ...sb.standin.env, ...FAST_ENV },
-      reject: false,
-    });
-    const deadline = Date.now() + 20_000;
-    while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
-    first.kill('SIGKILL');
-    await first;
+    await killAfterFirstSubmit(sb, recipe);
     const second = await sb.run(['run', recipe, '--reporter', 'plain']);
     expect(second.code).toBe(0);
     expect(submittedModels(sb)).toEqual([KONTEXT, KLING]);
@@ -770,15 +779,7 @@ stages:
   it('--force on a stage whose job a killed run left in flight follows that job, and --dry-run says so', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 1_500 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
-    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
-      cwd: sb.standin.dir,
-      env: { ...sb.standin.env, ...FAST_ENV },
-      reject: false,
-    });
-    const deadline = Date.now() + 20_000;
-    while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
-    first.kill('SIGKILL');
-    await first;
+    await killAfterFirstSubmit(sb, recipe);
     const dry = await sb.run(['run', recipe, '--dry-run', '--force', 'face']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(
@@ -842,16 +843,7 @@ stages:
   it('status shows done, running (with the request id) and never run; clean removes the state', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 60_000 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
-    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
-      cwd: sb.standin.dir,
-      env: { ...sb.standin.env, ...FAST_ENV },
-      reject: false,
-    });
-    const deadline = Date.now() + 20_000;
-    while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
-    await sleep(300);
-    first.kill('SIGKILL');
-    await first;
+    await killAfterFirstSubmit(sb, recipe, 300);
     const id = sb.submissions()[0]!.request_id!;
     const status = await sb.run(['status', recipe]);
     expect(status.code).toBe(0);
@@ -980,15 +972,7 @@ stages:
   it('a job in flight that the edited recipe no longer asks for: the run promises nothing, status lists it, clean refuses unless --force', async () => {
     sb = sandbox({ models: { [KONTEXT]: { base: { queueMs: 0, runMs: 4_000 } } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE);
-    const first = execa('node', [BIN, 'run', recipe, '--reporter', 'plain'], {
-      cwd: sb.standin.dir,
-      env: { ...sb.standin.env, ...FAST_ENV },
-      reject: false,
-    });
-    const deadline = Date.now() + 20_000;
-    while (sb.submissions().length === 0 && Date.now() < deadline) await sleep(25);
-    first.kill('SIGKILL');
-    await first;
+    await killAfterFirstSubmit(sb, recipe);
     const id = sb.submissions()[0]!.request_id!;
     sb.standin.writeScenario({});
     sb.recipe(
