@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ModelInfo } from '../catalog/model.js';
 import type { Recipe, StageSpec } from '../recipe/types.js';
-import { writeFileAtomic } from '../state/atomic.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../state/atomic.js';
 import { writeProblemOf } from '../util/write-problem.js';
 import { fileDigest } from '../state/local-digest.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
@@ -267,6 +267,19 @@ export class ProvenanceWriter {
     return write;
   }
 
+  /**
+   * The manifest once every stage is done: after the writes in flight, synchronously (as the
+   * run record's last write; see writeFileAtomicSync).
+   */
+  async finishManifest(): Promise<string | undefined> {
+    const runDir = this.#ctx.runDir;
+    if (runDir === undefined) return undefined;
+    await this.#manifestWrites;
+    const path = join(runDir, 'manifest.json');
+    writeFileAtomicSync(path, manifestText(this.manifest(), this.#ctx.redact));
+    return path;
+  }
+
   #now(): Date {
     return this.#ctx.now?.() ?? new Date();
   }
@@ -480,9 +493,13 @@ async function readRecord(path: string): Promise<ProvenanceRecord | undefined> {
 /** Writes `manifest.json` into a run folder; returns its path. */
 export async function writeManifest(runDir: string, manifest: Manifest, redact?: Redactor): Promise<string> {
   const path = join(runDir, 'manifest.json');
-  const text = `${JSON.stringify(manifest, null, 2)}\n`;
-  await writeFileAtomic(path, redact ? redact(text) : text);
+  await writeFileAtomic(path, manifestText(manifest, redact));
   return path;
+}
+
+function manifestText(manifest: Manifest, redact?: Redactor): string {
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  return redact ? redact(text) : text;
 }
 
 /** The index of the job that made `file` (its request id is a folder in its path), if one can tell. */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { makeDir } from '../util/make-dir.js';
+import { makeDir, makeDirSync } from '../util/make-dir.js';
 import { atPath } from '../util/write-problem.js';
 
 /**
@@ -62,16 +62,26 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * {@link writeFileAtomic}, synchronously, for the last moment of a process (a second Ctrl-C)
- * when no promise will settle again. Durable like the async one.
+ * {@link writeFileAtomic}, synchronously, with the same options. For the last moment of a
+ * process (a second Ctrl-C) when no promise will settle again, and for the files a run writes
+ * once it has nothing else to do (its record, manifest and contact sheet at the end): each
+ * asynchronous step is a trip through the thread pool that, on a machine whose cores V8's
+ * compiler threads keep busy, waits its turn for one (see src/state/lock.ts).
  */
-export function writeFileAtomicSync(path: string, data: string, mode = 0o644): void {
+export function writeFileAtomicSync(
+  path: string,
+  data: string | Uint8Array,
+  options: { mode?: number; dirMode?: number; durable?: boolean } = {},
+): void {
+  const durable = options.durable ?? true;
+  const dir = dirname(path);
   const temp = tempBeside(path);
   try {
-    const fd = openSync(temp, 'w', mode);
+    makeDirSync(dir, options.dirMode);
+    const fd = openSync(temp, 'w', options.mode ?? 0o644);
     try {
-      writeSync(fd, data);
-      fsyncSync(fd);
+      writeFileSync(fd, data);
+      if (durable) fsyncSync(fd);
     } catch (cause) {
       closeSync(fd);
       rmSync(temp, { force: true });
@@ -86,6 +96,20 @@ export function writeFileAtomicSync(path: string, data: string, mode = 0o644): v
     }
   } catch (cause) {
     throw atPath(cause, path, temp);
+  }
+  if (durable) syncDirSync(dir);
+}
+
+function syncDirSync(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // as in syncDir
   }
 }
 

@@ -120,11 +120,16 @@ export class RunRecord implements RunJournal {
     await this.write();
   }
 
+  /**
+   * Records how the run ended, once every stage is done: after the writes in flight, and
+   * synchronously (nothing else is left to do; see writeFileAtomicSync).
+   */
   async finish(status: RunStatus, exitCode: number): Promise<void> {
     this.#status = status;
     this.#exitCode = exitCode;
     this.#endedAt = new Date().toISOString();
-    await this.write();
+    await (this.#next ?? this.#current).catch(() => undefined);
+    writeFileAtomicSync(this.path, this.#text(), { mode: 0o600 });
   }
 
   /**
@@ -137,7 +142,7 @@ export class RunRecord implements RunJournal {
     this.#exitCode = 130;
     this.#endedAt = new Date().toISOString();
     this.#interruptInFlight();
-    writeFileAtomicSync(this.path, this.#redact(JSON.stringify(this.#snapshot(), null, 2) + '\n'), 0o600);
+    writeFileAtomicSync(this.path, this.#text(), { mode: 0o600 });
   }
 
   /**
@@ -151,13 +156,16 @@ export class RunRecord implements RunJournal {
     const run = async () => {
       await this.#current.catch(() => undefined);
       this.#next = undefined;
-      const text = this.#redact(JSON.stringify(this.#snapshot(), null, 2) + '\n');
-      await writeFileAtomic(this.path, text, { mode: 0o600 });
+      await writeFileAtomic(this.path, this.#text(), { mode: 0o600 });
     };
     const pending = run();
     this.#next = pending;
     this.#current = pending;
     return pending;
+  }
+
+  #text(): string {
+    return this.#redact(JSON.stringify(this.#snapshot(), null, 2) + '\n');
   }
 
   /**

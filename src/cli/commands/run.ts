@@ -602,11 +602,11 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   };
 
   let code: number = exitCodeOf(execution);
-  // Two files, each written atomically and flushed: at once, not one flush after the other.
-  // Each on its own: a full disk may refuse one and not the other, and a run that cannot write
-  // its manifest still records how it ended, prints its summary and writes what reports it can.
+  // Two files, each written atomically and flushed. Each on its own: a full disk may refuse one
+  // and not the other, and a run that cannot write its manifest still records how it ended,
+  // prints its summary and writes what reports it can.
   const [manifest, finished] = await Promise.allSettled([
-    provenance.writeManifest(),
+    provenance.finishManifest(),
     record.finish(execution.status, code),
   ]);
   const unwritten: WriteProblem[] = execution.cannotWrite ? [execution.cannotWrite] : [];

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import type { Plan } from '../../plan/plan.js';
@@ -131,12 +130,24 @@ export interface ReadRunOptions {
 }
 
 /** Reads and checks `<runDir>/run.json`. */
-export async function readRunData(runDir: string, options: ReadRunOptions = {}): Promise<RunData> {
+export function readRunData(runDir: string, options: ReadRunOptions = {}): Promise<RunData> {
+  try {
+    return Promise.resolve(readRunDataSync(runDir, options));
+  } catch (cause) {
+    return Promise.reject(cause instanceof Error ? cause : new Error(String(cause)));
+  }
+}
+
+/**
+ * {@link readRunData}, synchronously. A run reads its record back for its reports when it has
+ * nothing else to do, and a process about to exit at once (a second Ctrl-C) has no time to wait.
+ */
+export function readRunDataSync(runDir: string, options: ReadRunOptions = {}): RunData {
   const dir = resolve(runDir);
   const path = join(dir, 'run.json');
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     const why =
@@ -158,16 +169,6 @@ export async function readRunData(runDir: string, options: ReadRunOptions = {}):
   }
   const record = checkRecord(json, path);
   return runDataOf(dir, record, options);
-}
-
-/**
- * {@link readRunData}, synchronously: for the last moment of a process (a second Ctrl-C), when
- * the reports a CI job asked for are written from the record just abandoned.
- */
-export function readRunDataSync(runDir: string, options: ReadRunOptions = {}): RunData {
-  const dir = resolve(runDir);
-  const path = join(dir, 'run.json');
-  return runDataOf(dir, checkRecord(JSON.parse(readFileSync(path, 'utf8')), path), options);
 }
 
 /** Builds the view of a checked record (exported for tests that make records by hand). */

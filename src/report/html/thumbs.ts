@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { constants, copyFileSync, linkSync, statSync, type Stats } from 'node:fs';
-import { access, readdir, rename, rm } from 'node:fs/promises';
+import { constants, copyFileSync, linkSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { access, rename, rm } from 'node:fs/promises';
 import { delimiter, extname, join } from 'node:path';
 import { hasScheme } from '../../policy/glob.js';
 import { runProcess } from '../../backends/process.js';
@@ -268,17 +268,18 @@ function statNow(path: string): Stats | undefined {
 
 /** Thumbnails in a folder, by key. */
 function listThumbs(dir: string): Promise<Map<string, string>> {
-  return readdir(dir).then(
-    (names) => {
-      const map = new Map<string, string>();
-      for (const n of names) {
-        const m = /^([0-9a-f]{20})-\d+x\d+\.jpg$/.exec(n);
-        if (m) map.set(m[1]!, n);
-      }
-      return map;
-    },
-    () => new Map<string, string>(),
-  );
+  const map = new Map<string, string>();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return Promise.resolve(map);
+  }
+  for (const n of names) {
+    const m = /^([0-9a-f]{20})-\d+x\d+\.jpg$/.exec(n);
+    if (m) map.set(m[1]!, n);
+  }
+  return Promise.resolve(map);
 }
 
 /**

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../../state/atomic.js';
+import { writeFileAtomicSync } from '../../state/atomic.js';
 import { RUNS_FOLDER } from '../../state/paths.js';
 import { version } from '../../version.js';
 import { renderContactSheet, walkStrings, type InputRef, type PageContext, type Provenance } from './page.js';
@@ -55,7 +55,7 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
   const outputPath = (file: string) => join(run.outDir, ...file.split('/'));
   const linkFrom = hrefFromRunDir(run);
   const urlToFile = downloadedFiles(run.stages);
-  const locals = await localInputs(run);
+  const locals = localInputs(run);
 
   const inputRef = (value: string): InputRef => {
     const file = urlToFile.get(value);
@@ -73,7 +73,7 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
   const previews = new Map<string, Preview>();
   await Promise.all([...paths].map(async (p) => previews.set(p, await maker.preview(p))));
   const provenance = provenanceRecords([...paths], linkFrom, options.provenance);
-  const runFiles = await existing(run.runDir, ['manifest.json']);
+  const runFiles = existing(run.runDir, ['manifest.json']);
 
   const ctx: PageContext = {
     preview: (p) => previews.get(p),
@@ -88,7 +88,8 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
   const html = renderContactSheet(run, ctx);
   const path = join(run.runDir, 'report.html');
   // Rebuilt by every run and by `faceswap-pipe report`: atomic, but not worth a disk flush.
-  await writeFileAtomic(path, html, { durable: false });
+  // Synchronous, as the run's last writes are (see writeFileAtomicSync).
+  writeFileAtomicSync(path, html, { durable: false });
   await maker.prune();
   return { path, thumbnails: { made: maker.made, reused: maker.reused }, stages: run.stages.length };
 }
@@ -145,7 +146,7 @@ function hrefFromRunDir(run: RunData): (absolutePath: string) => string {
  * paths, `file:` URLs, or paths relative to the folder the run started in or to the recipe's
  * folder, when such a file exists and looks like media.
  */
-async function localInputs(run: RunData): Promise<Map<string, string>> {
+function localInputs(run: RunData): Map<string, string> {
   const out = new Map<string, string>();
   const cwd = runStartFolder(run.outDir, run.record.options['out']);
   const bases = cwd === undefined ? [] : [cwd, dirname(resolve(cwd, run.record.recipe.file))];
@@ -170,7 +171,7 @@ async function localInputs(run: RunData): Promise<Map<string, string>> {
     }
     for (const p of options) {
       try {
-        if ((await stat(p)).isFile()) {
+        if (statSync(p).isFile()) {
           out.set(value, p);
           break;
         }
@@ -262,11 +263,11 @@ function objectOf(value: unknown): Record<string, unknown> | undefined {
     : undefined;
 }
 
-async function existing(dir: string, names: readonly string[]): Promise<string[]> {
+function existing(dir: string, names: readonly string[]): string[] {
   const found: string[] = [];
   for (const n of names) {
     try {
-      if ((await stat(join(dir, n))).isFile()) found.push(n);
+      if (statSync(join(dir, n)).isFile()) found.push(n);
     } catch {
       // absent
     }
