@@ -51,4 +51,21 @@ export async function runFromProcess(): Promise<void> {
     },
   };
   process.exitCode = await main(process.argv.slice(2), io);
+  // Exiting at once when main() left nothing behind skips what Node does before a natural exit:
+  // V8's pending garbage-collection tasks and the teardown of a heap about to be discarded,
+  // ~15 ms of a cached 200-stage re-run. Anything still pending (output queued on a pipe, which
+  // is asynchronous on macOS; a timer; a file operation; a child or worker) gets the natural
+  // exit, which waits for it.
+  if (nothingPending()) process.exit();
+}
+
+/** What a finished process may still hold: its standard streams, and handles being closed. */
+const IDLE_RESOURCES = new Set(['PipeWrap', 'TTYWrap', 'CloseReq']);
+
+function nothingPending(): boolean {
+  return (
+    process.stdout.writableLength === 0 &&
+    process.stderr.writableLength === 0 &&
+    process.getActiveResourcesInfo().every((resource) => IDLE_RESOURCES.has(resource))
+  );
 }
