@@ -9,7 +9,7 @@ import { writeProblemOf } from '../util/write-problem.js';
 import { fileDigest } from '../state/local-digest.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { coverageOf, readConsent, type ConsentRecord, type Coverage } from './consent.js';
-import { embedLabel, type MediaFormat } from './labels/embed.js';
+import type { MediaFormat } from './labels/embed.js';
 import type { Redactor } from './redact.js';
 import { resolvedSentValues } from './sent-values.js';
 import { recordableUrl } from './url-policy.js';
@@ -411,6 +411,8 @@ export class ProvenanceWriter {
     let embedded: readonly string[] = [];
     let format: MediaFormat = 'other';
     if (label !== null) {
+      // The label writers are loaded with the first file to label: a cached re-run has none.
+      const { embedLabel } = await import('./labels/embed.js');
       const outcome = await embedLabel(
         path,
         {

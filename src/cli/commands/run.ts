@@ -4,8 +4,6 @@ import { appendFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { isCI } from 'ci-info';
 import type { Backend } from '../../backends/backend.js';
-import { LocalBackend } from '../../backends/local/backend.js';
-import { RuncomfyBackend } from '../../backends/runcomfy/backend.js';
 import { RuncomfyClient } from '../../backends/runcomfy/client.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import { buildPlan, type Plan } from '../../plan/plan.js';
@@ -19,14 +17,11 @@ import { writeProblemOf, type WriteProblem } from '../../util/write-problem.js';
 import type { Recipe, StageId } from '../../recipe/types.js';
 import { renderDiagnostic } from '../../report/diagnostics-text.js';
 import { actionsSafeSink, annotation, isGithubActions } from '../../report/github-commands.js';
-import { GithubReporter, stageLocations } from '../../report/github-reporter.js';
 import { graphOf, readRunDataSync, type GraphNode, type RunData } from '../../report/html/run-data.js';
 import { writeRunReport } from '../../report/html/write-run-report.js';
 import { renderJobSummary, summaryTargets, writeJobSummary } from '../../report/summary-md.js';
-import { renderDryRun } from '../../report/dry-run.js';
 import { renderSummary } from '../../report/format.js';
 import { JsonReporter } from '../../report/json-reporter.js';
-import { PlainReporter } from '../../report/plain-reporter.js';
 import { planCache, selectedStages, type CachePlan, type Selection } from '../../run/cache-plan.js';
 import { EVENT_SCHEMA_VERSION, type RunEvent, type RunObserver } from '../../run/events.js';
 import { Executor, type ExecutionResult } from '../../run/executor.js';
@@ -133,6 +128,7 @@ export async function runCommand(file: string, options: RunOptions, io: CliIo): 
       reportCachePlan(cachePlan, plan, file, options.set, io)?.code ??
       (await refuseMissingLocalFiles(loaded.missingLocalFiles, cachePlan, file, options, io, github));
     if (stop !== undefined) return stop;
+    const { renderDryRun } = await import('../../report/dry-run.js');
     io.stdout.write(renderDryRun(plan, client, cachePlan));
     return ExitCode.ok;
   }
@@ -431,9 +427,9 @@ interface ExecuteContext {
 async function execute(ctx: ExecuteContext): Promise<number> {
   const { file, options, io, plan, cachePlan, client, outDir, redact } = ctx;
   const recipe = plan.recipe;
-  const willCall = plan.stages.some(
-    (s) => s.backend === 'runcomfy' && cachePlan.decisions.get(s.id)?.kind === 'run',
-  );
+  const runs = (backend: Plan['stages'][number]['backend']) =>
+    plan.stages.some((s) => s.backend === backend && cachePlan.decisions.get(s.id)?.kind === 'run');
+  const willCall = runs('runcomfy');
   let clientVersion: string | null = null;
   if (willCall) {
     // Only when something will be called: a fully cached run makes no client call at all.
@@ -510,17 +506,22 @@ async function execute(ctx: ExecuteContext): Promise<number> {
   // The grace periods are the contract's timeouts; the variables exist so tests need not wait them out.
   const submitGraceMs = numberFromEnv(io.env['FACESWAP_SUBMIT_GRACE_MS']);
   const notFoundGraceMs = numberFromEnv(io.env['FACESWAP_NOT_FOUND_GRACE_MS']);
-  const hosted = new RuncomfyBackend(client, {
-    pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000,
-    ...(submitGraceMs !== undefined && { submitGraceMs }),
-    ...(notFoundGraceMs !== undefined && { notFoundGraceMs }),
-    // `runcomfy 0.1.4 (…)`: early 0.1.x clients download from every host (contract section 5).
-    anyHostClient: clientVersion !== null && /^runcomfy 0\.1\./.test(clientVersion.trim()),
-  });
+  // Each backend's code is loaded only when one of its stages runs: a cached re-run loads neither.
+  const hosted = willCall
+    ? new (await import('../../backends/runcomfy/backend.js')).RuncomfyBackend(client, {
+        pollIntervalMs: options.pollInterval ?? numberFromEnv(io.env['FACESWAP_POLL_INTERVAL_MS']) ?? 2_000,
+        ...(submitGraceMs !== undefined && { submitGraceMs }),
+        ...(notFoundGraceMs !== undefined && { notFoundGraceMs }),
+        // `runcomfy 0.1.4 (…)`: early 0.1.x clients download from every host (contract section 5).
+        anyHostClient: clientVersion !== null && /^runcomfy 0\.1\./.test(clientVersion.trim()),
+      })
+    : undefined;
   // The offline engine starts (and loads its model) only when a local stage first runs.
-  const local = new LocalBackend(dirname(resolve(io.cwd, file)), {
-    allowInsecureLocal: options.allowInsecureLocal ?? false,
-  });
+  const local = runs('local')
+    ? new (await import('../../backends/local/backend.js')).LocalBackend(dirname(resolve(io.cwd, file)), {
+        allowInsecureLocal: options.allowInsecureLocal ?? false,
+      })
+    : undefined;
   const { interrupts } = ctx;
   interrupts.phase = 'running';
   interrupts.notice = (text) => observer.notice?.(text);
@@ -574,7 +575,12 @@ async function execute(ctx: ExecuteContext): Promise<number> {
       recipe,
       plan,
       catalog: ctx.catalog,
-      backendFor: (model): Backend => (model.backend === 'local' ? local : hosted),
+      backendFor: (model): Backend => {
+        const backend = model.backend === 'local' ? local : hosted;
+        // The executor runs only the stages the cache plan said run, and those chose the backends.
+        if (!backend) throw new Error(`no ${model.backend} backend was prepared for ${model.id}`);
+        return backend;
+      },
       outDir,
       concurrency: options.concurrency,
       failFast: options.failFast,
@@ -591,7 +597,7 @@ async function execute(ctx: ExecuteContext): Promise<number> {
       cache: { plan: cachePlan, ...(ctx.store && { store: ctx.store }) },
     }).run();
   } finally {
-    await local.close();
+    await local?.close();
   }
   // The stages are done: a signal now lets the record and the reports be finished, and a
   // second one leaves them as they are (the record says "running" until it is finished).
@@ -775,14 +781,18 @@ async function pickReporter(name: ReporterName | undefined, io: CliIo, recipe: R
       return new (await import('../../report/tty-reporter.js')).TtyReporter();
     // Chosen by hand inside a GitHub Actions job: service text in them must not become commands.
     case 'plain':
-      return new PlainReporter(actionsSafeSink(io.stdout, io.env));
+      return new (await import('../../report/plain-reporter.js')).PlainReporter(
+        actionsSafeSink(io.stdout, io.env),
+      );
     case 'json':
       return new JsonReporter(actionsSafeSink(io.stdout, io.env, 'ndjson'));
-    case 'github':
+    case 'github': {
+      const { GithubReporter, stageLocations } = await import('../../report/github-reporter.js');
       return new GithubReporter(io.stdout, {
         env: io.env,
         stageLocations: stageLocations(recipe, { cwd: io.cwd, env: io.env }),
       });
+    }
   }
 }
 
