@@ -665,6 +665,28 @@ stages:
     );
   });
 
+  it('status calls a stage the last run failed "failed", with the reason, until a run finishes it', async () => {
+    sb = sandbox({ models: { [KONTEXT]: { steps: [{ status: 'failed', error: 'face not found' }] } } });
+    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('retries: 2', 'retries: 0'));
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(1);
+    const states = async () =>
+      (
+        JSON.parse((await sb!.run(['status', recipe, '--format', 'json'])).stdout) as {
+          stages: { stage: string; state: string; detail: string; wouldCall: number }[];
+        }
+      ).stages;
+    const [face, motion] = await states();
+    // Its job record is gone (the next run submits it again): the run record still knows.
+    expect(face).toMatchObject({ stage: 'face', state: 'failed', wouldCall: 1 });
+    expect(face!.detail).toMatch(
+      /^failed in the last run \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\): .*face not found/,
+    );
+    expect(motion).toMatchObject({ stage: 'motion', state: 'never-run' });
+    expect((await sb.run(['status', recipe])).stdout).toMatch(/face +\S+ +failed +failed in the last run/);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
+    expect((await states()).map((s) => s.state)).toEqual(['done', 'done']);
+  });
+
   it('keeps no submit leftovers: a refused submit leaves no record, a finished one no stdout files', async () => {
     sb = sandbox({ models: { [KONTEXT]: { steps: [75], then: 'repeat-last' } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('retries: 2', 'retries: 0'));

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Plan } from '../../plan/plan.js';
 import { makeRedactor } from '../../policy/redact.js';
@@ -9,7 +10,8 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { inFlightJobs } from '../../run/in-flight.js';
 import { JobStore } from '../../state/job-store.js';
 import { isStale, readOwner } from '../../state/lock.js';
-import { recipeOutDir, recipeStateDir } from '../../state/paths.js';
+import { recipeOutDir, recipeStateDir, RUNS_FOLDER } from '../../state/paths.js';
+import { readRunDataSync, type RunRecordFile } from '../../report/html/run-data.js';
 import { unreachable } from '../../util/unreachable.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -27,7 +29,7 @@ export interface StatusOptions extends RecipeOptions {
 interface StageStatus {
   readonly stage: StageId;
   readonly model: string;
-  readonly state: 'done' | 'stale' | 'running' | 'never-run';
+  readonly state: 'done' | 'stale' | 'running' | 'failed' | 'never-run';
   readonly detail: string;
   readonly requestIds: readonly string[];
   /** Jobs a run would submit or follow for this stage (0 when done). */
@@ -36,7 +38,8 @@ interface StageStatus {
 
 /**
  * `faceswap-pipe status <recipe>`: per stage, done (cached), stale (cached, URLs past
- * url_ttl), running (a job recorded as submitted, with its id), or never run; the jobs in
+ * url_ttl), running (a job recorded as submitted, with its id), failed (in the last run, which
+ * the newest run record in the output folder tells), or never run; the jobs in
  * flight no stage asks for any more (no run follows them); and what a run would call. Reads
  * the state folder; changes nothing and calls nothing.
  */
@@ -72,8 +75,11 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
   // Read once, and only if some stage is to run: which stages finished before under any input.
   let labels: Promise<Set<string>> | undefined;
   const finished = () => (labels ??= store.finishedLabels());
+  // A failed job's record is dropped (the next run submits it again): the last run's record
+  // is what still knows that a stage failed, and why.
+  const last = lastRun(outDir);
   for (const stage of plan.stages)
-    stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir, finished));
+    stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir, finished, last));
   // Jobs of an earlier version of the recipe: no stage follows them, so the table has no row for them.
   const { orphaned } = await inFlightJobs(store, () => Promise.resolve({ plan, catalog, cache }));
   const lockPath = join(stateDir, 'lock');
@@ -157,16 +163,14 @@ async function stageStatus(
   catalog: Catalog,
   outDir: string,
   finished: () => Promise<ReadonlySet<string>>,
+  last: RunRecordFile | undefined,
 ): Promise<StageStatus> {
   const decision = decisions.get(id)!;
   const planned = plan.stages.find((s) => s.id === id)!;
   const base = { stage: id, model: planned.model as string };
   switch (decision.kind) {
     case 'cached': {
-      const when = new Date(Math.min(...decision.records.map((r) => Date.parse(r.finishedAt))))
-        .toISOString()
-        .replace('T', ' ')
-        .slice(0, 16);
+      const when = utcMinute(Math.min(...decision.records.map((r) => Date.parse(r.finishedAt))));
       const files = decision.files.length;
       return {
         ...base,
@@ -212,6 +216,18 @@ async function stageStatus(
         decision.bypass ||
         (decision.jobs?.some((j) => j.kind === 'follow' && j.why === 'files-missing') ?? false) ||
         someLabel(labels, jobLabelsOf(id));
+      // Never finished under any input, and the last run tried and failed: failed, not never run.
+      const lastResult = last?.stages[id];
+      if (!ranBefore && lastResult?.status === 'failed') {
+        const { message } = lastResult.failure;
+        return {
+          ...base,
+          state: 'failed',
+          detail: `failed in the last run (${utcMinute(last!.startedAt)} UTC): ${message.split('\n')[0]}`,
+          requestIds: [],
+          wouldCall,
+        };
+      }
       // With the jobs known, each new one is told apart: its item finished before (so its input
       // changed) or never did (it failed, was cancelled, or never ran). Otherwise an upstream
       // stage runs, or the records were not consulted.
@@ -268,4 +284,31 @@ function jobLabelsOf(stage: StageId): (label: string) => boolean {
 function someLabel(labels: ReadonlySet<string>, matches: (label: string) => boolean): boolean {
   for (const label of labels) if (matches(label)) return true;
   return false;
+}
+
+/** `2026-11-30 07:44`: a time as status shows it (UTC). */
+function utcMinute(time: string | number): string {
+  return new Date(time).toISOString().replace('T', ' ').slice(0, 16);
+}
+
+/**
+ * The record of the newest run in the recipe's output folder, if it can be read. Run folders are
+ * named by their start time, so the newest sorts last; one without a readable record (a run
+ * killed before writing it) tells nothing, and neither does an older one.
+ */
+function lastRun(outDir: string): RunRecordFile | undefined {
+  const runs = join(outDir, RUNS_FOLDER);
+  let names: string[];
+  try {
+    names = readdirSync(runs).filter((n) => !n.startsWith('.'));
+  } catch {
+    return undefined;
+  }
+  const newest = names.sort().at(-1);
+  if (newest === undefined) return undefined;
+  try {
+    return readRunDataSync(join(runs, newest)).record;
+  } catch {
+    return undefined;
+  }
 }
