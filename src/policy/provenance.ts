@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  fstatSync,
+  openSync,
+  readFileSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ModelInfo } from '../catalog/model.js';
@@ -46,15 +54,37 @@ export function outputState(path: string): OutputState {
   } catch {
     return 'missing';
   }
-  let record: unknown;
+  let recorded: RecordFile;
   try {
-    record = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
+    recorded = readRecordFile(path);
   } catch {
     return 'unrecorded';
   }
-  if (!isJsonObject(record) || !describes(record, path, info)) return 'altered';
+  const { record } = recorded;
+  if (!isJsonObject(record) || !describes(record, path, info, recorded.writtenMs)) return 'altered';
   checked.set(path, { stat: statKey(info), record });
   return 'intact';
+}
+
+/** A provenance record as read from disk, and when it was written. */
+interface RecordFile {
+  readonly record: unknown;
+  readonly writtenMs: number;
+}
+
+/**
+ * Reads `<path>.provenance.json` and its modification time through one open file (a cached
+ * re-run reads one per output: a second lookup of the path by name cost as much again).
+ * Throws when it cannot be read; `record` is whatever JSON it holds.
+ */
+function readRecordFile(path: string): RecordFile {
+  const fd = openSync(`${path}${PROVENANCE_SUFFIX}`, 'r');
+  try {
+    const writtenMs = fstatSync(fd).mtimeMs;
+    return { record: JSON.parse(readFileSync(fd, 'utf8')) as unknown, writtenMs };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -63,15 +93,9 @@ export function outputState(path: string): OutputState {
  * copied over it) must also still have the recorded sha256. An untouched file is not read: a
  * cached re-run of 200 stages hashes nothing.
  */
-function describes(record: JsonObject, path: string, info: Stats): boolean {
+function describes(record: JsonObject, path: string, info: Stats, writtenMs: number): boolean {
   if (record['bytes'] !== info.size) return false;
-  let written: number;
-  try {
-    written = statSync(`${path}${PROVENANCE_SUFFIX}`).mtimeMs;
-  } catch {
-    return false;
-  }
-  return info.mtimeMs <= written || fileDigest(path, info) === record['sha256'];
+  return info.mtimeMs <= writtenMs || fileDigest(path, info) === record['sha256'];
 }
 
 function statKey(info: Stats): string {
@@ -315,8 +339,8 @@ export class ProvenanceWriter {
       // Read and checked moments ago by the cache's check when the file is still the same.
       if (seen?.stat === statKey(info)) record = seen.record;
       else {
-        const read: unknown = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
-        if (!isJsonObject(read) || !describes(read, path, info)) return false;
+        const { record: read, writtenMs } = readRecordFile(path);
+        if (!isJsonObject(read) || !describes(read, path, info, writtenMs)) return false;
         record = read;
       }
     } catch {
@@ -354,8 +378,8 @@ export class ProvenanceWriter {
   #listForeign(stage: ProvenanceStage, file: string): void {
     const path = isAbsolute(file) ? file : join(this.#ctx.outDir, file);
     try {
-      const record: unknown = JSON.parse(readFileSync(`${path}${PROVENANCE_SUFFIX}`, 'utf8'));
-      if (!isJsonObject(record) || !describes(record, path, statSync(path))) return;
+      const { record, writtenMs } = readRecordFile(path);
+      if (!isJsonObject(record) || !describes(record, path, statSync(path), writtenMs)) return;
       const listed = toSlashes(isAbsolute(file) ? relative(this.#ctx.outDir, file) : file);
       this.#list(path, listed, record as unknown as ProvenanceRecord, stage);
     } catch {
