@@ -2,7 +2,15 @@
  * The CLI shell: help, usage errors (64), `--set`, `models`, `schema`, and two end-to-end runs
  * of the real binary. Everything else runs in-process through `main(argv, io)`.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -369,6 +377,33 @@ describe('the real binary (bin/faceswap-pipe.js)', () => {
       });
     }
   }, 120_000);
+
+  // /dev/full refuses every write with ENOSPC: `> plan.json` on a full disk.
+  it.skipIf(!existsSync('/dev/full'))(
+    'output that cannot be written (a full disk) is one error line and exit 73, not a stack trace or exit 0',
+    async () => {
+      for (const argv of [['schema'], ['plan', recipe, '--format', 'json'], ['models']]) {
+        const result = await execa(
+          'sh',
+          ['-c', 'node bin/faceswap-pipe.js "$@" > /dev/full', 'sh', ...argv],
+          {
+            cwd: root,
+            reject: false,
+          },
+        );
+        expect({ argv, code: result.exitCode }).toEqual({ argv, code: 73 });
+        expect(result.stderr).toBe(
+          'faceswap-pipe: error: cannot write the standard output: ENOSPC: no space left on device, write; free some space or send the output elsewhere, then run again',
+        );
+      }
+      // A reader that goes away (| head) is no lost output: nothing is said about it.
+      const head = await execa('sh', ['-c', 'node bin/faceswap-pipe.js schema | head -c 1 > /dev/null'], {
+        cwd: root,
+        reject: false,
+      });
+      expect(head.stderr).toBe('');
+    },
+  );
 
   it('validate prints the same diagnostics as in-process, and exits 65', async () => {
     const fixture = 'test/fixtures/invalid/acceptance';
