@@ -665,26 +665,48 @@ stages:
     );
   });
 
-  it('status calls a stage the last run failed "failed", with the reason, until a run finishes it', async () => {
-    sb = sandbox({ models: { [KONTEXT]: { steps: [{ status: 'failed', error: 'face not found' }] } } });
-    const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('retries: 2', 'retries: 0'));
-    expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(1);
+  it('status calls a stage the last run that tried it failed "failed", with why, for that very input only', async () => {
+    sb = sandbox({ models: { default: { steps: [{ status: 'failed', error: 'face not found' }] } } });
+    const two = (prompt: string) => `version: 1
+name: two
+defaults: { retries: 0 }
+stages:
+  a:
+    model: ${KONTEXT}
+    input: { prompt: "${prompt}", image: https://assets.example.com/ana.jpg }
+  b:
+    model: ${KONTEXT}
+    input: { prompt: "Change only the hair", image: https://assets.example.com/ana.jpg }
+`;
+    const recipe = sb.recipe('two.yaml', two('Change only the face'));
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--concurrency', '1'])).code).toBe(1);
     const states = async () =>
-      (
-        JSON.parse((await sb!.run(['status', recipe, '--format', 'json'])).stdout) as {
-          stages: { stage: string; state: string; detail: string; wouldCall: number }[];
-        }
-      ).stages;
-    const [face, motion] = await states();
+      Object.fromEntries(
+        (
+          JSON.parse((await sb!.run(['status', recipe, '--format', 'json'])).stdout) as {
+            stages: { stage: string; state: string; detail: string }[];
+          }
+        ).stages.map((s) => [s.stage, s]),
+      );
     // Its job record is gone (the next run submits it again): the run record still knows.
-    expect(face).toMatchObject({ stage: 'face', state: 'failed', wouldCall: 1 });
-    expect(face!.detail).toMatch(
-      /^failed in the last run \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\): .*face not found/,
+    let now = await states();
+    expect(now['a']!.state).toBe('failed');
+    expect(now['a']!.detail).toMatch(
+      /^failed in the last run that tried it \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\): .*face not found/,
     );
-    expect(motion).toMatchObject({ stage: 'motion', state: 'never-run' });
-    expect((await sb.run(['status', recipe])).stdout).toMatch(/face +\S+ +failed +failed in the last run/);
+    expect(now['b']!.state).toBe('done');
+    expect((await sb.run(['status', recipe])).stdout).toMatch(/a +\S+ +failed +failed in the last run/);
+    // A later run that left it out (--only) did not try it: the failure still stands.
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'b'])).code).toBe(0);
+    expect((await states())['a']!.state).toBe('failed');
+    // Another input has never run: the failure was not its own.
+    sb.recipe('two.yaml', two('Change only the face, add freckles'));
+    now = await states();
+    expect(now['a']).toMatchObject({ state: 'never-run' });
+    expect(now['a']!.detail).not.toContain('face not found');
+    sb.recipe('two.yaml', two('Change only the face'));
     expect((await sb.run(['run', recipe, '--reporter', 'plain'])).code).toBe(0);
-    expect((await states()).map((s) => s.state)).toEqual(['done', 'done']);
+    expect(Object.values(await states()).map((s) => s.state)).toEqual(['done', 'done']);
   });
 
   it('keeps no submit leftovers: a refused submit leaves no record, a finished one no stdout files', async () => {

@@ -11,7 +11,8 @@ import { inFlightJobs } from '../../run/in-flight.js';
 import { JobStore } from '../../state/job-store.js';
 import { isStale, readOwner } from '../../state/lock.js';
 import { recipeOutDir, recipeStateDir, RUNS_FOLDER } from '../../state/paths.js';
-import { readRunDataSync, type RunRecordFile } from '../../report/html/run-data.js';
+import { readRunDataSync, type RecordedStage, type RunRecordFile } from '../../report/html/run-data.js';
+import { canonicalJson, type JsonValue } from '../../util/json.js';
 import { unreachable } from '../../util/unreachable.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -75,11 +76,13 @@ export async function statusCommand(file: string, options: StatusOptions, io: Cl
   // Read once, and only if some stage is to run: which stages finished before under any input.
   let labels: Promise<Set<string>> | undefined;
   const finished = () => (labels ??= store.finishedLabels());
-  // A failed job's record is dropped (the next run submits it again): the last run's record
-  // is what still knows that a stage failed, and why.
-  const last = lastRun(outDir);
+  // A failed job's record is dropped (the next run submits it again): the run records in the
+  // output folder are what still know that a stage failed, with which input, and why.
+  const history = new RunHistory(outDir, makeRedactor(io.env));
   for (const stage of plan.stages)
-    stages.push(await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir, finished, last));
+    stages.push(
+      await stageStatus(plan, stage.id, cache.decisions, store, catalog, outDir, finished, history),
+    );
   // Jobs of an earlier version of the recipe: no stage follows them, so the table has no row for them.
   const { orphaned } = await inFlightJobs(store, () => Promise.resolve({ plan, catalog, cache }));
   const lockPath = join(stateDir, 'lock');
@@ -163,7 +166,7 @@ async function stageStatus(
   catalog: Catalog,
   outDir: string,
   finished: () => Promise<ReadonlySet<string>>,
-  last: RunRecordFile | undefined,
+  history: RunHistory,
 ): Promise<StageStatus> {
   const decision = decisions.get(id)!;
   const planned = plan.stages.find((s) => s.id === id)!;
@@ -216,18 +219,24 @@ async function stageStatus(
         decision.bypass ||
         (decision.jobs?.some((j) => j.kind === 'follow' && j.why === 'files-missing') ?? false) ||
         someLabel(labels, jobLabelsOf(id));
-      // Never finished under any input, and the last run tried and failed: failed, not never run.
-      const lastResult = last?.stages[id];
-      if (!ranBefore && lastResult?.status === 'failed') {
-        const { message } = lastResult.failure;
+      // The last run that tried this stage failed it, with the very input it has now: failed,
+      // not never run. (A fan-out with items cached says which items below; a failure of an
+      // earlier input, or a stage the user stopped, is not this input's.)
+      const cachedItems = decision.jobs?.some((j) => j.kind === 'cached') ?? false;
+      const tried = inputs.ok && !cachedItems ? history.lastTry(id) : undefined;
+      if (
+        tried?.result.status === 'failed' &&
+        tried.result.failure.reason !== 'interrupted' &&
+        inputs.ok &&
+        history.sameInput(tried.result.input, inputs.fanOut ? inputs.bodies : inputs.bodies[0]!)
+      )
         return {
           ...base,
           state: 'failed',
-          detail: `failed in the last run (${utcMinute(last!.startedAt)} UTC): ${message.split('\n')[0]}`,
+          detail: `failed in the last run that tried it (${utcMinute(tried.startedAt)} UTC): ${tried.result.failure.message.split('\n')[0]}`,
           requestIds: [],
           wouldCall,
         };
-      }
       // With the jobs known, each new one is told apart: its item finished before (so its input
       // changed) or never did (it failed, was cancelled, or never ran). Otherwise an upstream
       // stage runs, or the records were not consulted.
@@ -292,23 +301,65 @@ function utcMinute(time: string | number): string {
 }
 
 /**
- * The record of the newest run in the recipe's output folder, if it can be read. Run folders are
- * named by their start time, so the newest sorts last; one without a readable record (a run
- * killed before writing it) tells nothing, and neither does an older one.
+ * The run records in a recipe's output folder, newest first (folders are named by their start
+ * time), read on demand. A torn or unreadable record (a run killed before writing it) is passed
+ * over; only the newest {@link MAX_RUNS_READ} folders are looked at.
  */
-function lastRun(outDir: string): RunRecordFile | undefined {
-  const runs = join(outDir, RUNS_FOLDER);
-  let names: string[];
-  try {
-    names = readdirSync(runs).filter((n) => !n.startsWith('.'));
-  } catch {
+class RunHistory {
+  readonly #runs: string;
+  readonly #redact: (text: string) => string;
+  #names: string[] | undefined;
+  readonly #records: (RunRecordFile | undefined)[] = [];
+
+  constructor(outDir: string, redact: (text: string) => string) {
+    this.#runs = join(outDir, RUNS_FOLDER);
+    this.#redact = redact;
+  }
+
+  /**
+   * The newest run that tried the stage (a result other than "not selected": `--only` and its
+   * kind leave other stages out), with its result.
+   */
+  lastTry(stage: StageId): { readonly startedAt: string; readonly result: RecordedStage } | undefined {
+    for (let i = 0; i < Math.min(this.#folders().length, MAX_RUNS_READ); i++) {
+      const record = this.#record(i);
+      const result = record?.stages[stage];
+      if (!record || !result || (result.status === 'skipped' && result.reason === 'not-selected')) continue;
+      return { startedAt: record.startedAt, result };
+    }
     return undefined;
   }
-  const newest = names.sort().at(-1);
-  if (newest === undefined) return undefined;
-  try {
-    return readRunDataSync(join(runs, newest)).record;
-  } catch {
-    return undefined;
+
+  /** Whether a recorded input is this one (records hold it with secrets masked). */
+  sameInput(recorded: JsonValue, current: JsonValue | readonly JsonValue[]): boolean {
+    return canonicalJson(recorded) === canonicalJson(JSON.parse(this.#redact(JSON.stringify(current))));
+  }
+
+  #folders(): string[] {
+    if (this.#names === undefined) {
+      try {
+        this.#names = readdirSync(this.#runs)
+          .filter((n) => !n.startsWith('.'))
+          .sort()
+          .reverse();
+      } catch {
+        this.#names = [];
+      }
+    }
+    return this.#names;
+  }
+
+  #record(i: number): RunRecordFile | undefined {
+    if (!(i in this.#records)) {
+      try {
+        this.#records[i] = readRunDataSync(join(this.#runs, this.#folders()[i]!)).record;
+      } catch {
+        this.#records[i] = undefined;
+      }
+    }
+    return this.#records[i];
   }
 }
+
+/** How many run folders `status` reads back at most, looking for a stage's last try. */
+const MAX_RUNS_READ = 20;
