@@ -99,6 +99,8 @@ export const MERGE_HINT =
 function typeHint(issue: SchemaIssue, written: WrittenText): string {
   const data = issue.data;
   if (issue.params['type'] === 'string' && Array.isArray(data)) return listHint(written(issue.path, false));
+  if (issue.params['type'] === 'array' && typeof data === 'string')
+    return oneItemHint(written(issue.path, false));
   if (issue.params['type'] !== 'string' || (typeof data !== 'number' && typeof data !== 'boolean')) return '';
   if (
     issue.schema['pattern'] === DURATION_PATTERN &&
@@ -108,6 +110,15 @@ function typeHint(issue: SchemaIssue, written: WrittenText): string {
   )
     return `; give a unit: "${data}s", "${data}m", "${data}h" or "${data}d"`;
   return quoteHint(String(data), written(issue.path, false));
+}
+
+/**
+ * `subjects: ana` where a list is wanted: `; write a list: [ana]` (as written, so `a, b` becomes
+ * `[a, b]`). Not for an expression (which says more elsewhere) or a block or tagged scalar.
+ */
+function oneItemHint(written: string | undefined): string {
+  if (written === undefined || written.includes('\n') || /^[|>!&*]/.test(written)) return '';
+  return wholeExpression(written) === undefined ? `; write a list: [${written}]` : '';
 }
 
 /**
