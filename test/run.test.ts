@@ -800,8 +800,9 @@ stages:
     expect(result.code).toBe(73);
     expect(result.stderr).toContain(`error: could not write the JUnit report ${taken}:`);
     expect(result.stderr).toContain(`error: could not write the job summary ${taken}:`);
-    // The run itself is recorded as it went, and its contact sheet written.
-    expect(sb.runRecord('chain').status).toBe('succeeded');
+    // The run itself is recorded as it went, with the exit code the process ends with, and its
+    // contact sheet (made after the record says so) is written.
+    expect(sb.runRecord('chain')).toMatchObject({ status: 'succeeded', exitCode: 73 });
     expect(result.stdout).toContain('contact sheet:');
   });
 

@@ -662,6 +662,11 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     out,
     thumbStore: ctx.thumbStore,
     provenance: provenance.records(),
+    // The record says how the run ended: 73 for a CI report it could not write, as the process.
+    askedFailed: async () => {
+      if (code !== ExitCode.ok || !recordWritten) return;
+      await record.finish(execution.status, ExitCode.cantCreate).catch(() => undefined);
+    },
   });
   // Last, where it is seen: what could not be written, where, and what to do.
   io.stderr.write(describeWriteProblems(unwritten));
@@ -797,14 +802,11 @@ async function pickReporter(name: ReporterName | undefined, io: CliIo, recipe: R
 }
 
 /**
- * After the run: the contact sheet (report.html), the job summary (GitHub's step summary and/or
- * --summary) and --junit. They describe the run; a failure to write one is a warning and never
- * changes the run's exit code.
- */
-/**
- * The contact sheet, the job summary and the JUnit report. Each is tried on its own; one that
- * fails is reported and the others are still written. False when a file named on the command
- * line (--summary, --junit) could not be written.
+ * After the run: the JUnit report, the job summary (GitHub's step summary and/or --summary) and
+ * the contact sheet (report.html). Each is tried on its own; one that fails is reported and the
+ * others are still written. False when a file named on the command line (--summary, --junit)
+ * could not be written, which fails an otherwise good run: `askedFailed` is then called before
+ * the contact sheet is made, so that the record it shows says so too.
  */
 async function writeReports(ctx: {
   runDir: string;
@@ -814,6 +816,7 @@ async function writeReports(ctx: {
   out: CliIo['stdout'];
   thumbStore: string | undefined;
   provenance: ReadonlyMap<string, unknown>;
+  askedFailed: () => Promise<void>;
 }): Promise<boolean> {
   const { runDir, plan, options, io, out, thumbStore, provenance } = ctx;
   const graph = graphOf(plan);
@@ -862,6 +865,7 @@ async function writeReports(ctx: {
     });
     if (failure) throw failure;
   });
+  if (!ok) await ctx.askedFailed();
   await attempt('the contact sheet', undefined, async () => {
     const report = await writeRunReport(runDir, {
       graph,
