@@ -286,16 +286,17 @@ function writeCase(suite: XMLBuilder, classname: string, c: TestCase): void {
     case 'failed':
     case 'error': {
       // A stage the run was interrupted in did not fail: junit's <error>, not a red test failure.
-      const failure = tc.ele(c.kind === 'error' ? 'error' : 'failure', {
+      // The text repeats the message before the client's stderr: GitLab shows only an
+      // element's text when it has one (and a dump of the attributes when it has none).
+      tc.ele(c.kind === 'error' ? 'error' : 'failure', {
         message: attr(c.message),
         type: clean(c.type),
-      });
-      if (c.detail !== '') failure.txt(clean(c.detail));
+      }).txt(clean(c.detail === '' ? c.message : `${c.message}\n\n${c.detail}`));
       for (const a of c.earlier) attemptElement(tc, 'rerunFailure', a);
       break;
     }
     case 'skipped':
-      tc.ele('skipped', { message: attr(c.message), type: clean(c.type) });
+      tc.ele('skipped', { message: attr(c.message), type: clean(c.type) }).txt(clean(c.message));
       break;
     default:
       unreachable(c.kind);
