@@ -10,6 +10,7 @@ import {
   annotation,
   escapeData,
   escapeProperty,
+  groupStart,
   isGithubActions,
   plainLogJson,
   plainLogText,
@@ -72,6 +73,14 @@ describe('workflow commands', () => {
     const line = JSON.stringify({ message: 'x ##[stop-commands]tok' });
     expect(plainLogJson(line)).not.toContain('##[');
     expect(JSON.parse(plainLogJson(line))).toEqual({ message: 'x ##[stop-commands]tok' });
+  });
+
+  it('a group title is one log line: line breaks become spaces, `##[` is defused', () => {
+    // The runner writes `##[group]<title>` unescaped: service text in a title must not start a
+    // line of its own (`##[endgroup]` would close the group, `##[error]` show as an error).
+    expect(groupStart('[fail] s (not a url\n##[endgroup]\r\n::error::forged 50%)')).toBe(
+      '::group::[fail] s (not a url ## [endgroup] ::error::forged 50%25)',
+    );
   });
 
   it('masks each line of a secret, and nothing for short or absent values', () => {
@@ -357,7 +366,7 @@ describe('GithubReporter', () => {
         '[ok] a in 1.5s, 1 attempt, 1 file',
         '::endgroup::',
         '[progress] b 3/4 items done, 1 failed',
-        '::group::[fail] b job failed: 1 of 4 items failed; item 1: boom%0A::error::forged',
+        '::group::[fail] b job failed: 1 of 4 items failed; item 1: boom ::error::forged',
         '[start] b m/b (4 jobs)',
         '[submit] b[0] request rb0',
         '[item] b[0] done (1/4 done)',

@@ -100,7 +100,11 @@ export function annotation(
 
 /** `::group::title`: the lines up to `::endgroup::` fold under it in the log. */
 export function groupStart(title: string): string {
-  return `::group::${escapeData(title)}`;
+  // The runner writes the title to the log as `##[group]<title>`, unescaped: a line break in it
+  // (service text, say) would start a log line of its own, and `##[endgroup]` or `##[error]`
+  // there would close the group or show as an error. One line, with `##[` defused.
+  const line = title.replace(/[\r\n]+/g, ' ').replace(LEGACY_COMMAND, '## [');
+  return `::group::${escapeData(line)}`;
 }
 
 export const GROUP_END = '::endgroup::';
