@@ -1,8 +1,14 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readRunData } from '../src/report/html/run-data.js';
-import { renderJobSummary, writeJobSummary } from '../src/report/summary-md.js';
+import {
+  readRunData,
+  runDataOf,
+  type GraphNode,
+  type RecordedStage,
+  type RunRecordFile,
+} from '../src/report/html/run-data.js';
+import { fence, renderJobSummary, writeJobSummary } from '../src/report/summary-md.js';
 import { dropTimes } from './helpers/cli.js';
 import { sandbox, type RunnerSandbox } from './helpers/runner.js';
 
@@ -172,6 +178,47 @@ describe('job summary', () => {
     const rendered = renderJobSummary(await readRunData(runDir), { linkBase: dir });
     expect(rendered).toContain('- **motion**: job failed: bad  ## Forged \\[link\\](https://evil.example)\n');
     expect(rendered).not.toMatch(/\r/);
+  });
+
+  it('fences text with a fence longer than any backticks in it (the diagnostics of a refused recipe quote its lines)', () => {
+    expect(fence('key: "x\n`````\n# Pwned"', '', 'text')).toBe(
+      '``````text\nkey: "x\n`````\n# Pwned"\n``````',
+    );
+    expect(fence('plain', '  ')).toBe('  ```\n  plain\n  ```');
+  });
+
+  it('stays under the 1 MiB GitHub takes for a large failing campaign, saying what it leaves out and where it is', async () => {
+    const runDir = await failingRun();
+    const record = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RunRecordFile;
+    const failed = record.stages['motion']!;
+    // 400 failed stages, each with a 7 KB message and a 7 KB stderr tail (a Python traceback).
+    const stages: Record<string, RecordedStage> = {};
+    const graph: GraphNode[] = [];
+    for (let i = 0; i < 400; i++) {
+      const trace = `Traceback (most recent call last):\n${'  File "model.py", line 1, in run\n'.repeat(200)}Error ${i}`;
+      stages[`s${i}`] = {
+        ...failed,
+        stage: `s${i}`,
+        failure: {
+          reason: 'job-failed',
+          message: `job failed: ${trace}`,
+          retryable: false,
+          stderrTail: `other ${trace}`,
+        },
+      } as RecordedStage;
+      graph.push({ id: `s${i}`, model: KLING, needs: i < 2 ? [] : [`s${i - 1}`, `s${i - 2}`] });
+    }
+    const summary = renderJobSummary(runDataOf(runDir, { ...record, stages }, { graph }), {
+      linkBase: runDir,
+    });
+    expect(Buffer.byteLength(summary)).toBeLessThanOrEqual(1_000_000);
+    expect(summary).toContain('| s399 |');
+    expect(summary).toMatch(/^- \*\*s0\*\*: job failed: job failed: Traceback .{900,} …$/m);
+    expect(summary).toMatch(/^- … and \d+ more failed stages: see the JUnit report or the contact sheet$/m);
+    // 796 edges: Mermaid on GitHub would draw an error box instead.
+    expect(summary).toContain("_The graph has 400 stages and 796 edges, more than GitHub's Mermaid draws");
+    expect(summary).not.toContain('```mermaid');
+    expect(summary).toMatch(/Run record: .*run\.json.* · contact sheet: /);
   });
 
   it('appends once when --summary names $GITHUB_STEP_SUMMARY itself, and writes nothing when neither is set', async () => {

@@ -40,11 +40,11 @@ export function renderJobSummary(run: RunData, options: SummaryOptions): string 
   const r = run.record;
   const counts = countStatuses(run.stages);
   const duration = r.endedAt === null ? undefined : Date.parse(r.endedAt) - Date.parse(r.startedAt);
-  const lines: string[] = [];
-  lines.push(
+  const head: string[] = [];
+  head.push(
     `### faceswap-pipe: ${md(r.recipe.name)} ${statusBadge(r.status === 'succeeded' || r.status === 'failed' ? r.status : 'not-run')} ${md(r.status)}`,
   );
-  lines.push('');
+  head.push('');
   const facts = [
     `recipe \`${r.recipe.file}\``,
     `${run.stages.length} stage${run.stages.length === 1 ? '' : 's'}: ${countText(counts)}`,
@@ -52,69 +52,158 @@ export function renderJobSummary(run: RunData, options: SummaryOptions): string 
     ...(duration !== undefined && Number.isFinite(duration) ? [formatDuration(duration)] : []),
     ...(r.exitCode === null ? [] : [`exit ${r.exitCode}`]),
   ];
-  lines.push(facts.join(' · '));
-  lines.push('');
-  lines.push('| stage | status | model | attempts | time | cost |');
-  lines.push('| --- | --- | --- | ---: | ---: | --- |');
-  for (const s of run.stages) {
-    const ms = stageDurationMs(s.result);
-    lines.push(
-      `| ${cell(s.id)} | ${statusBadge(rowStatus(s))} ${cell(statusText(s))} | \`${cell(s.model)}\` | ${s.result ? s.result.attempts.length : '-'} | ${ms === undefined ? '-' : formatDuration(ms)} | ${cell(costText(s))} |`,
-    );
-  }
-  const failed = run.stages.filter((s) => s.result?.status === 'failed');
-  if (failed.length > 0) {
-    lines.push('', '#### Failures', '');
-    for (const s of failed) {
-      if (s.result?.status !== 'failed') continue;
-      const f = s.result.failure;
-      lines.push(
-        `- **${md(s.id)}**: ${md(reasonText(f.reason))}${f.exitCode === undefined ? '' : ` (exit ${f.exitCode})`}: ${md(f.message)}`,
-      );
-      if (f.stderrTail) {
-        lines.push(
-          `  <details><summary>stderr (last lines)</summary>`,
-          '',
-          fence(f.stderrTail, '  '),
-          '',
-          '  </details>',
-        );
-      }
-    }
-  }
-  lines.push('', '#### Graph', '', '```mermaid', runMermaid(run.stages).trimEnd(), '```');
-  if (run.graphSource === 'inferred')
-    lines.push('', '_Dependencies inferred from the run record (stage outputs used as inputs)._');
-  const withFiles = run.stages.filter(
-    (s) => s.result && s.result.status !== 'skipped' && s.result.files.length > 0,
-  );
-  lines.push('', '#### Outputs', '');
-  if (withFiles.length === 0) lines.push('No output files.');
-  const max = options.maxFilesPerStage ?? 20;
-  for (const s of withFiles) {
-    const files = s.result && s.result.status !== 'skipped' ? s.result.files : [];
-    const shown = files
-      .slice(0, max)
-      .map((f) => link(f, relativeLink(join(run.outDir, f), options.linkBase)));
-    const more = files.length > max ? `, … and ${files.length - max} more` : '';
-    lines.push(
-      `- **${md(s.id)}** (${files.length} file${files.length === 1 ? '' : 's'}): ${shown.join(', ')}${more}`,
-    );
-  }
-  lines.push(
+  head.push(facts.join(' · '));
+  head.push('');
+  head.push('| stage | status | model | attempts | time | cost |');
+  head.push('| --- | --- | --- | ---: | ---: | --- |');
+
+  const footer: string[] = [
     '',
     `Run record: ${link(relativeLink(join(run.runDir, 'run.json'), options.linkBase), relativeLink(join(run.runDir, 'run.json'), options.linkBase))} · contact sheet: ${
       options.contactSheet === false
         ? `not written (the run exited at once; \`faceswap-pipe report ${relativeLink(run.runDir, options.linkBase)}\` makes it)`
         : link('report.html', relativeLink(join(run.runDir, 'report.html'), options.linkBase))
     }`,
-  );
+  ];
   const env = options.env ?? {};
   if (env['GITHUB_SERVER_URL'] && env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID']) {
     const url = `${env['GITHUB_SERVER_URL']}/${env['GITHUB_REPOSITORY']}/actions/runs/${env['GITHUB_RUN_ID']}`;
-    lines.push('', `The files are in this workflow run's artifacts: ${url}#artifacts`);
+    footer.push('', `The files are in this workflow run's artifacts: ${url}#artifacts`);
   }
+
+  // GitHub drops a step summary over 1 MiB whole, so a large failing campaign (where the summary
+  // matters most) would show none: the parts are added while they fit, each part that does not
+  // saying what is left out and where to find it (the contact sheet, the JUnit report).
+  const budget = new Budget(SUMMARY_BUDGET - bytes(head) - bytes(footer));
+  const lines = [...head];
+  const rows = run.stages.map((s) => {
+    const ms = stageDurationMs(s.result);
+    return `| ${cell(s.id)} | ${statusBadge(rowStatus(s))} ${cell(statusText(s))} | \`${cell(s.model)}\` | ${s.result ? s.result.attempts.length : '-'} | ${ms === undefined ? '-' : formatDuration(ms)} | ${cell(costText(s))} |`;
+  });
+  lines.push(
+    ...budget.take(rows, (n) => `| … ${n} more stages: see the contact sheet | | | | | |`, MAX_TABLE_ROWS),
+  );
+
+  const failed = run.stages.filter((s) => s.result?.status === 'failed');
+  if (failed.length > 0) {
+    lines.push('', '#### Failures', '');
+    lines.push(
+      ...budget.take(
+        failed.map((s) => failureEntry(s)),
+        (n) =>
+          `- … and ${n} more failed stage${n === 1 ? '' : 's'}: see the JUnit report or the contact sheet`,
+      ),
+    );
+  }
+
+  const graph = runMermaid(run.stages).trimEnd();
+  const edges = run.stages.reduce((n, s) => n + s.needs.length, 0);
+  lines.push('', '#### Graph', '');
+  if (edges > MERMAID_MAX_EDGES || graph.length > MERMAID_MAX_TEXT)
+    lines.push(
+      `_The graph has ${run.stages.length} stages and ${edges} edges, more than GitHub's Mermaid draws (${MERMAID_MAX_EDGES} edges, ${MERMAID_MAX_TEXT.toLocaleString('en-US')} characters): see the contact sheet._`,
+    );
+  else
+    lines.push(
+      ...budget.take(
+        [['```mermaid', graph, '```'].join('\n')],
+        () => '_The graph is left out for size: see the contact sheet._',
+      ),
+    );
+  if (run.graphSource === 'inferred')
+    lines.push('', '_Dependencies inferred from the run record (stage outputs used as inputs)._');
+
+  const withFiles = run.stages.filter(
+    (s) => s.result && s.result.status !== 'skipped' && s.result.files.length > 0,
+  );
+  lines.push('', '#### Outputs', '');
+  if (withFiles.length === 0) lines.push('No output files.');
+  const max = options.maxFilesPerStage ?? 20;
+  const outputs = withFiles.map((s) => {
+    const files = s.result && s.result.status !== 'skipped' ? s.result.files : [];
+    const shown = files
+      .slice(0, max)
+      .map((f) => link(f, relativeLink(join(run.outDir, f), options.linkBase)));
+    const more = files.length > max ? `, … and ${files.length - max} more` : '';
+    return `- **${md(s.id)}** (${files.length} file${files.length === 1 ? '' : 's'}): ${shown.join(', ')}${more}`;
+  });
+  lines.push(...budget.take(outputs, (n) => `- … and ${n} more stages with files: see the contact sheet`));
+  lines.push(...footer);
   return lines.join('\n') + '\n';
+}
+
+/** GitHub's limit for one step's summary is 1 MiB (1,048,576 bytes); some room is left for others. */
+const SUMMARY_BUDGET = 1_000_000;
+/** Stage rows in the summary's table at most; the contact sheet has them all. */
+const MAX_TABLE_ROWS = 1_000;
+/** Per failure: the message and the stderr tail are cut to this many characters. */
+const MAX_MESSAGE = 1_000;
+const MAX_STDERR = 2_000;
+/** Mermaid's defaults (maxEdges, maxTextSize): past them it draws an error instead. */
+const MERMAID_MAX_EDGES = 500;
+const MERMAID_MAX_TEXT = 50_000;
+
+/** A failed stage's entry: its reason and message, and the client's stderr tail when it adds something. */
+function failureEntry(s: RunStage): string {
+  if (s.result?.status !== 'failed') return '';
+  const f = s.result.failure;
+  const message = cut(f.message, MAX_MESSAGE, 'start');
+  const lines = [
+    `- **${md(s.id)}**: ${md(reasonText(f.reason))}${f.exitCode === undefined ? '' : ` (exit ${f.exitCode})`}: ${md(message)}`,
+  ];
+  const tail = f.stderrTail?.trim();
+  // The message often quotes the client's error already: the same text once is enough.
+  if (tail && !f.message.includes(tail))
+    lines.push(
+      `  <details><summary>stderr (last lines)</summary>`,
+      '',
+      fence(cut(tail, MAX_STDERR, 'end'), '  '),
+      '',
+      '  </details>',
+    );
+  return lines.join('\n');
+}
+
+/** `text` cut to `max` characters, keeping its start or its end (a tail's last lines matter). */
+function cut(text: string, max: number, keep: 'start' | 'end'): string {
+  if (text.length <= max) return text;
+  return keep === 'start' ? `${text.slice(0, max)} …` : `… ${text.slice(-max)}`;
+}
+
+/** Bytes of lines joined as the summary joins them. */
+function bytes(lines: readonly string[]): number {
+  return Buffer.byteLength(lines.join('\n')) + 1;
+}
+
+/** What is left of the summary's size budget. */
+class Budget {
+  #left: number;
+
+  constructor(size: number) {
+    this.#left = size;
+  }
+
+  /**
+   * The entries that fit (`limit` at most), in order, and then (when some do not) the line
+   * `more(n)` says for the `n` left out. Room for that line is kept while taking.
+   */
+  take(entries: readonly string[], more: (n: number) => string, limit = Infinity): string[] {
+    const out: string[] = [];
+    const reserve = Buffer.byteLength(more(entries.length)) + 1;
+    for (const [i, entry] of entries.entries()) {
+      const size = Buffer.byteLength(entry) + 1;
+      const last = i === entries.length - 1;
+      if (i >= limit || size + (last ? 0 : reserve) > this.#left) {
+        const line = more(entries.length - i);
+        this.#left -= Buffer.byteLength(line) + 1;
+        out.push(line);
+        return out;
+      }
+      this.#left -= size;
+      out.push(entry);
+    }
+    return out;
+  }
 }
 
 /** The run's DAG as a Mermaid flowchart, each stage coloured by its status. */
@@ -314,10 +403,14 @@ function cell(text: string): string {
   return md(text).replace(/\|/g, '\\|');
 }
 
-function fence(text: string, indent: string): string {
+/**
+ * A fenced code block around `text`: its fence longer than any run of backticks inside, so no
+ * line of the text can close it.
+ */
+export function fence(text: string, indent = '', info = ''): string {
   const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
   const ticks = '`'.repeat(longest + 1);
-  return [ticks, ...text.split(/\r\n|\r|\n/), ticks].map((l) => `${indent}${l}`).join('\n');
+  return [`${ticks}${info}`, ...text.split(/\r\n|\r|\n/), ticks].map((l) => `${indent}${l}`).join('\n');
 }
 
 function mermaidText(text: string): string {

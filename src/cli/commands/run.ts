@@ -19,7 +19,7 @@ import { renderDiagnostic } from '../../report/diagnostics-text.js';
 import { actionsSafeSink, annotation, isGithubActions } from '../../report/github-commands.js';
 import { graphOf, readRunDataSync, type GraphNode, type RunData } from '../../report/html/run-data.js';
 import { writeRunReport } from '../../report/html/write-run-report.js';
-import { renderJobSummary, summaryTargets, writeJobSummary } from '../../report/summary-md.js';
+import { fence, renderJobSummary, summaryTargets, writeJobSummary } from '../../report/summary-md.js';
 import { renderSummary } from '../../report/format.js';
 import { JsonReporter } from '../../report/json-reporter.js';
 import { planCache, selectedStages, type CachePlan, type Selection } from '../../run/cache-plan.js';
@@ -388,9 +388,8 @@ async function reportRefusedText(
       : lines;
   const summary =
     `### faceswap-pipe: ${file} ❌ refused\n\nThe ${what} was refused before anything ran (exit ${exitCode}): ${errors} problem${errors === 1 ? '' : 's'}.\n\n` +
-    '````text\n' +
-    shown.join('\n').trimEnd() +
-    '\n````\n';
+    // Sized to the text: a diagnostic may quote a recipe line holding backticks.
+    `${fence(shown.join('\n').trimEnd(), '', 'text')}\n`;
   const targets = summaryTargets({
     ...(options.summary !== undefined && { file: options.summary }),
     env: io.env,
