@@ -143,3 +143,69 @@ stages:
     });
   });
 });
+
+describe('one call per scene: what comes back is checked', () => {
+  it('warns when a call for one scene returns several images (outputs.images[i] is no longer scene i)', async () => {
+    sb = sandbox({
+      models: {
+        [GPT]: {
+          base: {
+            queueMs: 0,
+            runMs: 0,
+            output: {
+              images: [
+                'https://files.runcomfy.net/{request_id}/a.png',
+                'https://files.runcomfy.net/{request_id}/b.png',
+              ],
+            },
+          },
+        },
+      },
+    });
+    const recipe = sb.recipe(
+      'pergpt.yaml',
+      `version: 1
+name: pergpt
+stages:
+  g:
+    model: ${GPT}
+    swap:
+      identity: https://assets.example.com/ana/a.jpg
+      scene: [https://assets.example.com/s/1.jpg, https://assets.example.com/s/2.jpg, https://assets.example.com/s/3.jpg]
+`,
+    );
+    const run = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(run.code).toBe(0);
+    expect((sb.runRecord('pergpt').stages['g']!.outputs as { images: string[] }).images).toHaveLength(6);
+    expect(run.stdout).toMatch(
+      /\[warn\] g .*the call for scene 1 of 3 was sent 1 scene and returned 2 images: stages\.g\.outputs\.images\[i\] is no longer scene i/,
+    );
+  });
+
+  it('a scene list that comes out empty at run time fails the stage, as an empty list written in the recipe is an error', async () => {
+    sb = sandbox({
+      models: {
+        'blackforestlabs/flux-1-kontext/pro/edit': { base: { queueMs: 0, runMs: 0, output: { images: [] } } },
+        default: { base: { queueMs: 0, runMs: 0 } },
+      },
+    });
+    const recipe = sb.recipe(
+      'empty.yaml',
+      `version: 1
+name: empty
+stages:
+  a:
+    swap: {describe: "a man", scene: "https://assets.example.com/s/1.jpg"}
+  b:
+    swap: {identity: "https://assets.example.com/ana/a.jpg", scene: "\${{ stages.a.outputs.images }}"}
+`,
+    );
+    const run = await sb.run(['run', recipe, '--reporter', 'plain']);
+    expect(run.code).toBe(1);
+    const b = sb.runRecord('empty').stages['b'] as { status: string; failure?: { message: string } };
+    expect(b.status).toBe('failed');
+    expect(b.failure!.message).toBe(
+      'the "scene" list of stage "b" is empty (it comes from the results of stage "a"): a face swap needs at least one still to put the face into',
+    );
+  });
+});

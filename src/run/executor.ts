@@ -1080,18 +1080,29 @@ function batchCountWarning(spec: StageSpec, item: number | null, output: JsonObj
   const layout = spec.route?.layout;
   const images = output['images'];
   if (!layout || !Array.isArray(images)) return [];
+  const scenes = spec.route?.sceneCount;
+  // One call per scene (a scene list known only at run time, or a route that takes one scene
+  // per call): each is sent one scene, and their images are merged in scene order too.
+  const perScene = layout.kind === 'per-scene' && item !== null && scenes !== 1;
   const sent =
     layout.kind === 'chunks'
       ? item === null
         ? undefined
         : layout.chunks[item]?.length
       : layout.kind === 'single' && item === null
-        ? spec.route?.sceneCount
-        : undefined;
-  if (sent === undefined || sent <= 1 || images.length === sent) return [];
-  const call = layout.kind === 'chunks' ? `call ${item! + 1} of ${layout.chunks.length}` : 'the call';
+        ? scenes
+        : perScene
+          ? 1
+          : undefined;
+  if (sent === undefined || (sent <= 1 && !perScene) || images.length === sent) return [];
+  const call =
+    layout.kind === 'chunks'
+      ? `call ${item! + 1} of ${layout.chunks.length}`
+      : perScene
+        ? `the call for scene ${item! + 1}${scenes === undefined ? '' : ` of ${scenes}`}`
+        : 'the call';
   return [
-    `${call} was sent ${sent} scenes and returned ${images.length} image${images.length === 1 ? '' : 's'}: stages.${spec.id}.outputs.images[i] is no longer scene i from this call on; check the model's output before using its images by index`,
+    `${call} was sent ${sent} scene${sent === 1 ? '' : 's'} and returned ${images.length} image${images.length === 1 ? '' : 's'}: stages.${spec.id}.outputs.images[i] is no longer scene i from this call on; check the model's output before using its images by index`,
   ];
 }
 

@@ -75,6 +75,16 @@ export function resolveStageInputs(
       };
     }
     items = list.value;
+    // A swap's scenes known only now (one call per scene): none is no face swap at all, as an
+    // empty scene list written in the recipe is an error. (An empty foreach of the author's own
+    // is nothing to do.)
+    if (items.length === 0 && stage.route?.layout.kind === 'per-scene') {
+      const from = stage.dependsOn.map((id) => `"${id}"`).join(', ');
+      return {
+        ok: false,
+        message: `the "scene" list of stage "${stage.id}" is empty${from === '' ? '' : ` (it comes from the results of stage ${from})`}: a face swap needs at least one still to put the face into`,
+      };
+    }
   }
   const bodies: JsonObject[] = [];
   const warnings: string[] = [];
