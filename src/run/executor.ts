@@ -1099,7 +1099,7 @@ function batchCountWarning(spec: StageSpec, item: number | null, output: JsonObj
     layout.kind === 'chunks'
       ? `call ${item! + 1} of ${layout.chunks.length}`
       : perScene
-        ? `the call for scene ${item! + 1}${scenes === undefined ? '' : ` of ${scenes}`}`
+        ? `the call for scene ${item + 1}${scenes === undefined ? '' : ` of ${scenes}`}`
         : 'the call';
   return [
     `${call} was sent ${sent} scene${sent === 1 ? '' : 's'} and returned ${images.length} image${images.length === 1 ? '' : 's'}: stages.${spec.id}.outputs.images[i] is no longer scene i from this call on; check the model's output before using its images by index`,
