@@ -18,10 +18,14 @@ import type { DataPath } from '../yaml-index.js';
  */
 export function checkOutputTypes(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>): void {
   for (const stage of stages.values()) {
-    // A swap's text fields (prompt, describe) go into the prompt the router writes.
+    checkForeach(ctx, stages, stage);
+    // A swap's text fields (prompt, describe) go into the prompt the router writes; its media
+    // fields each take one file.
     if (stage.swap !== undefined)
-      for (const { template, path } of templatesOf(stage.swap))
+      for (const { template, path } of templatesOf(stage.swap)) {
         if (!template.whole) checkEmbedded(ctx, stages, template, path);
+        else if (isOneFileField(path)) checkOneFile(ctx, stages, template, path);
+      }
     if (stage.model === undefined || stage.swap !== undefined) continue;
     const model = ctx.catalog.get(stage.model);
     if (!model) continue;
@@ -48,6 +52,86 @@ export function checkOutputTypes(ctx: AnalysisContext, stages: ReadonlyMap<Stage
       ctx.error('stage-output-mismatch', message, ctx.at(path));
     }
   }
+}
+
+/** `swap.identity`, `swap.video`, `swap.audio` (or their `url:`): one file each. */
+function isOneFileField(path: DataPath): boolean {
+  const field = path[3];
+  return (
+    (field === 'identity' || field === 'video' || field === 'audio') &&
+    (path.length === 4 || (path.length === 5 && path[4] === 'url'))
+  );
+}
+
+/**
+ * `identity: ${{ stages.a.outputs.images }}`: one file wanted, a list (or a mapping) known to
+ * come. Left to run time, the upstream stage is paid for and this one fails on its input.
+ */
+function checkOneFile(
+  ctx: AnalysisContext,
+  stages: ReadonlyMap<StageId, StageSpec>,
+  template: Template,
+  path: DataPath,
+): void {
+  const part = template.parts.find((p): p is ExpressionPart => typeof p !== 'string')!;
+  const read = plainStageReference(stages, part);
+  const gives = read && embeddedShape(ctx, read.target, read.kind, read.rest);
+  if (!gives) return;
+  const text = part.text.trim();
+  const fix =
+    gives === 'a list'
+      ? `pick one item, e.g. \${{ ${text}[0] }}, or run the stage once per item (foreach: \${{ ${text} }}, and \${{ item }} here)`
+      : 'name the file in it, e.g. one of its fields';
+  ctx.error(
+    'stage-output-mismatch',
+    `${describeRecipePath(path)} takes one file, but \${{ ${text} }} gives ${gives}; ${fix}`,
+    ctx.at(path),
+  );
+}
+
+/**
+ * `foreach: ${{ stages.a.outputs }}`: a list wanted, a mapping (or one value) known to come.
+ * Only the author's own foreach: a swap split into calls has one the router wrote.
+ */
+function checkForeach(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, stage: StageSpec): void {
+  const layout = stage.route?.layout.kind;
+  if (stage.foreach?.kind !== 'template' || layout === 'per-scene' || layout === 'chunks') return;
+  const template = stage.foreach.template;
+  if (!template.whole) return;
+  const part = template.parts.find((p): p is ExpressionPart => typeof p !== 'string')!;
+  const read = plainStageReference(stages, part);
+  if (!read) return;
+  const text = part.text.trim();
+  const shape = embeddedShape(ctx, read.target, read.kind, read.rest);
+  const one = shape === undefined && producedKind(ctx, read.target, read.kind, read.rest) === 'string';
+  if (shape !== 'a mapping' && !one) return;
+  const lists = shape === 'a mapping' ? listFieldsOf(ctx, read.target, read.kind, read.rest) : [];
+  const fix =
+    shape === 'a mapping'
+      ? lists.length > 0
+        ? `name the list in it, e.g. \${{ ${text}.${lists[0]} }}`
+        : 'name a list in it'
+      : `write it as a list: [\${{ ${text} }}]`;
+  ctx.error(
+    'stage-output-mismatch',
+    `the foreach of stage "${stage.id}" needs a list, but \${{ ${text} }} gives ${shape ?? 'one value'}; ${fix}`,
+    ctx.at(stage.foreach.path),
+  );
+}
+
+/** The fields of a documented mapping of outputs that are lists (`images`). */
+function listFieldsOf(
+  ctx: AnalysisContext,
+  target: StageSpec,
+  kind: string | number | undefined,
+  rest: readonly (string | number)[],
+): string[] {
+  if (kind !== 'outputs' || target.model === undefined) return [];
+  const properties = walk(ctx.catalog.get(target.model)?.outputs ?? undefined, rest)?.['properties'];
+  if (!isJsonObject(properties)) return [];
+  return Object.entries(properties)
+    .filter(([, p]) => isJsonObject(p) && p['type'] === 'array')
+    .map(([name]) => name);
 }
 
 /** A plain reference to another stage's results (`stages.face.outputs.images[0]`), split up. */
