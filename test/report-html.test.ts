@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -277,6 +278,26 @@ stages:
     expect(face).toContain('<li>disclosure label: “AI-generated”</li>');
     expect(face).toContain(`<a href="../../${file}.provenance.json">provenance</a>`);
     expect(section(html, 'motion')).not.toContain('Consent and disclosure');
+  });
+
+  it('percent-encodes a file name with % or # in the links to the file and to its provenance record', async () => {
+    const runDir = await exampleRun();
+    const path = join(runDir, 'run.json');
+    const record = JSON.parse(readFileSync(path, 'utf8')) as { stages: { face: { files: string[] } } };
+    const file = record.stages.face.files[0]!;
+    const odd = file.replace(/[^/]+$/, 'a%23b c.png');
+    const outputs = join(runDir, '../..');
+    renameSync(join(outputs, file), join(outputs, odd));
+    renameSync(join(outputs, `${file}.provenance.json`), join(outputs, `${odd}.provenance.json`));
+    record.stages.face.files = [odd];
+    writeFileSync(path, JSON.stringify(record));
+    const face = section(
+      readFileSync((await writeRunReport(runDir, { env: process.env })).path, 'utf8'),
+      'face',
+    );
+    const encoded = `../../${odd.replace('a%23b c.png', 'a%2523b%20c.png')}`;
+    expect(face).toContain(`href="${encoded}"`);
+    expect(face).toContain(`<a href="${encoded}.provenance.json">provenance</a>`);
   });
 });
 

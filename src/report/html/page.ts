@@ -279,7 +279,7 @@ function inputTile(value: string, path: readonly (string | number)[], ctx: PageC
 function outputTile(stage: string, file: string, ctx: PageContext): string {
   const path = ctx.outputPath(file);
   const prov = ctx.provenance(path);
-  const extra = prov ? ` · <a href="${h(prov.href)}">provenance</a>` : '';
+  const extra = prov ? ` · <a href="${h(pathHref(prov.href))}">provenance</a>` : '';
   return fileTile(path, baseName(file), ctx, `${stage} output`, extra);
 }
 
@@ -376,7 +376,9 @@ function consent(stage: RunStage, result: RecordedStage, ctx: PageContext): stri
     ]),
   ];
   if (records.length === 0 && subjects.length === 0 && labels.length === 0) return '';
-  const links = records.slice(0, 20).map((p) => `<a href="${h(p.href)}">${h(baseName(p.href))}</a>`);
+  const links = records
+    .slice(0, 20)
+    .map((p) => `<a href="${h(pathHref(p.href))}">${h(baseName(p.href))}</a>`);
   return `<div class="consent"><b>Consent and disclosure</b><ul>
 <li>subjects: ${subjects.length === 0 ? '<i>none recorded</i>' : subjects.map((s) => h(s)).join(', ')}</li>
 <li>disclosure label: ${labels.length === 0 ? '<i>none recorded</i>' : labels.map((l) => `“${h(l)}”`).join(', ')}</li>
