@@ -232,11 +232,12 @@ describe('chunking', () => {
         ],
       },
     };
-    expect(routeSwap(intent, { catalog, engine: 'runcomfy' }).decision).toMatchObject({
-      model: NANO,
-      layout: { kind: 'per-scene' },
-      calls: undefined,
-    });
+    const decision = routeSwap(intent, { catalog, engine: 'runcomfy' }).decision;
+    expect(decision).toMatchObject({ model: NANO, layout: { kind: 'per-scene' }, calls: undefined });
+    // GPT Image 2 would make as many calls here: it loses to the brief's rule, not to batching.
+    expect(decision!.rejected.find((r) => r.model === GPT)?.reason).toMatch(
+      /but the brief sends a list of scenes to Nano Banana 2 Edit; known only at run time, the list costs one call per scene on either$/,
+    );
   });
 });
 

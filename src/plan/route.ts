@@ -294,7 +294,7 @@ export function routeSwap(intent: SwapIntent, options: RouteOptions): RouteResul
         model: c.model.id,
         title: c.model.title,
         reason: f.ok
-          ? `could serve it (${callWords(intent, f.layout)}), but ${lostBecause(c, chosen, options)}`
+          ? `could serve it (${callWords(intent, f.layout)}), but ${lostBecause(c, chosen, options, intent)}`
           : f.reason,
       };
     });
@@ -336,11 +336,19 @@ function preferredRoute(intent: SwapIntent, wanted: Wanted): Exclude<RouteId, 'l
   return intent.scenes?.count === 1 ? 'gpt-image' : 'nano-banana';
 }
 
-function lostBecause(loser: RouteCandidate, chosen: RouteCandidate, options: RouteOptions): string {
+function lostBecause(
+  loser: RouteCandidate,
+  chosen: RouteCandidate,
+  options: RouteOptions,
+  intent: SwapIntent,
+): string {
   if (options.pinned !== undefined) return `the stage pins ${chosen.model.id}`;
   if (loser.id === 'local') return `local models are chosen only with --engine local`;
   if (chosen.id === 'local') return `--engine local prefers ${chosen.model.id}`;
-  if (loser.id === 'gpt-image') return `several scenes batch on ${chosen.model.title} in fewer calls`;
+  if (loser.id === 'gpt-image')
+    return intent.scenes !== undefined && intent.scenes.count === undefined
+      ? `the brief sends a list of scenes to ${chosen.model.title}; known only at run time, the list costs one call per scene on either`
+      : `several scenes batch on ${chosen.model.title} in fewer calls`;
   if (loser.id === 'nano-banana')
     return `a single hero still goes to ${chosen.model.title} (exact face, explicit roles)`;
   return `the brief prefers ${chosen.model.title}`;
