@@ -12,7 +12,8 @@ export type KindSource =
   | { readonly by: 'medium' }
   | { readonly by: 'extension'; readonly extension: string }
   | { readonly by: 'upstream'; readonly stage: string; readonly model: string }
-  | { readonly by: 'foreach-items' }
+  /** The foreach items' own kind; `item`: the first item of the wrong kind, among several kinds. */
+  | { readonly by: 'foreach-items'; readonly item?: number; readonly extension?: string }
   | { readonly by: 'unknown'; readonly why: string };
 
 const EXTENSIONS: Readonly<Record<string, MediaKind>> = {
@@ -76,7 +77,9 @@ export function describeKindSource(source: KindSource): string {
     case 'upstream':
       return `output of stage "${source.stage}" (${source.model})`;
     case 'foreach-items':
-      return 'from the foreach items';
+      return source.item === undefined
+        ? 'from the foreach items'
+        : `foreach item ${source.item}${source.extension === undefined ? '' : ` by extension .${source.extension}`}`;
     case 'unknown':
       return `unknown: ${source.why}`;
   }

@@ -23,17 +23,19 @@ const KIND_WORDS: Readonly<Record<MediaKind, string>> = {
   audio: 'an audio track',
 };
 
+/** The kind of media each swap field takes. */
+export const FIELD_KIND: Readonly<Record<SwapMediaField, MediaKind>> = {
+  identity: 'image',
+  scene: 'image',
+  video: 'video',
+  audio: 'audio',
+};
+
 /** Inputs of a known wrong kind; a scene of unknown kind (the one place the kind decides the route). */
 export function kindProblems(intent: SwapIntent): RouteProblem[] {
   const out: RouteProblem[] = [];
-  const expect: Readonly<Record<SwapMediaField, MediaKind>> = {
-    identity: 'image',
-    scene: 'image',
-    video: 'video',
-    audio: 'audio',
-  };
   for (const seen of inputsOf(intent)) {
-    const want = expect[seen.field];
+    const want = FIELD_KIND[seen.field];
     const name = seen.index === undefined ? seen.field : `${seen.field}[${seen.index}]`;
     const at: ProblemPlace = {
       field: seen.field,

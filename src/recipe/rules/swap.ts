@@ -10,6 +10,7 @@ import {
   type SwapMediaField,
 } from '../../plan/route.js';
 import { buildSwapInput, type GeneratedStage, type SwapValues } from '../../plan/route-input.js';
+import { FIELD_KIND } from '../../plan/route-problems.js';
 import { kindFromUrl, type KindSource, type MediaKind } from '../../plan/route-media.js';
 import type { SwapOption } from '../../plan/route-models.js';
 import { isJsonObject, kindOf, type JsonValue } from '../../util/json.js';
@@ -331,13 +332,16 @@ export function routeSwapStages(
             },
             url,
           };
-        return { seen: { field, ...at, ...this.#kindOf(url) }, url };
+        return { seen: { field, ...at, ...this.#kindOf(url, field) }, url };
       }
-      return { seen: { field, ...at, ...this.#kindOf(node) }, url: node };
+      return { seen: { field, ...at, ...this.#kindOf(node, field) }, url: node };
     }
 
     /** The kind of a URL value, and its text (a var's value when it has one). */
-    #kindOf(node: ValueNode): {
+    #kindOf(
+      node: ValueNode,
+      field?: SwapMediaField,
+    ): {
       kind: MediaKind | undefined;
       source: KindSource;
       text: string;
@@ -429,10 +433,27 @@ export function routeSwapStages(
             text,
             notOne: { is: kindOf(values[notString]), item: notString },
           };
-        const kinds = new Set(values.map((v) => (typeof v === 'string' ? kindFromUrl(v).kind : undefined)));
+        const found = values.map((v) => (typeof v === 'string' ? kindFromUrl(v) : undefined));
+        const kinds = new Set(found.map((f) => f?.kind));
         const [only] = [...kinds];
         if (kinds.size === 1 && only !== undefined)
           return { kind: only, source: { by: 'foreach-items' }, text };
+        // Items of several kinds: one known to be the wrong kind for this field is an error
+        // (an .mp4 item as identity), named by its index; the others are left to run time.
+        const want = field === undefined ? undefined : FIELD_KIND[field];
+        const wrong = found.findIndex((f) => f?.kind !== undefined && f.kind !== want);
+        if (want !== undefined && wrong >= 0) {
+          const { kind, source } = found[wrong]!;
+          return {
+            kind,
+            source: {
+              by: 'foreach-items',
+              item: wrong,
+              ...(source.by === 'extension' && { extension: source.extension }),
+            },
+            text,
+          };
+        }
         return {
           kind: undefined,
           source: { by: 'unknown', why: 'the foreach items are not all of one known kind' },
