@@ -48,7 +48,7 @@ export function checkOutputTypes(ctx: AnalysisContext, stages: ReadonlyMap<Stage
       const message =
         takes === 'string'
           ? `${place} takes one value, but ${written} gives a list; pick one item, e.g. \${{ ${part.text.trim()}[0] }}`
-          : `${place} takes a list, but ${written} gives one value; write it as a list: [${written}]`;
+          : `${place} takes a list, but ${written} gives one value; write it as a list: [${/^["']/.test(written) ? written : `"${written}"`}]`;
       ctx.error('stage-output-mismatch', message, ctx.at(path));
     }
   }
@@ -111,7 +111,7 @@ function checkForeach(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSp
       ? lists.length > 0
         ? `name the list in it, e.g. \${{ ${text}.${lists[0]} }}`
         : 'name a list in it'
-      : `write it as a list: [\${{ ${text} }}]`;
+      : `write it as a list: ["\${{ ${text} }}"]`;
   ctx.error(
     'stage-output-mismatch',
     `the foreach of stage "${stage.id}" needs a list, but \${{ ${text} }} gives ${shape ?? 'one value'}; ${fix}`,
@@ -189,12 +189,20 @@ function embeddedShape(
   rest: readonly (string | number)[],
 ): 'a list' | 'a mapping' | undefined {
   // A fan-out stage's outputs and files are lists, one entry per item.
-  if ((kind === 'files' || kind === 'outputs') && rest.length === 0 && target.foreach) return 'a list';
-  if (target.foreach) return undefined;
+  if ((kind === 'files' || kind === 'outputs') && rest.length === 0 && perItem(target)) return 'a list';
+  if (perItem(target)) return undefined;
   if (kind === 'files') return rest.length === 0 ? 'a list' : undefined;
   if (kind !== 'outputs' || target.model === undefined) return undefined;
   const type = walk(ctx.catalog.get(target.model)?.outputs ?? undefined, rest)?.['type'];
   return type === 'array' ? 'a list' : type === 'object' ? 'a mapping' : undefined;
+}
+
+/**
+ * Whether a stage's results are per foreach item. A swap split into calls by the router (one per
+ * scene, or chunks) merges its calls' images: its outputs are the model's, `{images: [...]}`.
+ */
+function perItem(stage: StageSpec): boolean {
+  return stage.foreach !== undefined && stage.merge !== 'images';
 }
 
 /** `stages.face.outputs.images[0]`: names and numeric indexes only. */
@@ -210,7 +218,7 @@ function producedKind(
   rest: readonly (string | number)[],
 ): Kind | undefined {
   // A fan-out stage's outputs and files are per item; their shapes are left to run time.
-  if (target.foreach) return undefined;
+  if (perItem(target)) return undefined;
   if (kind === 'files')
     return rest.length === 0
       ? 'array'
