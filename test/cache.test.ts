@@ -709,6 +709,86 @@ stages:
     expect(Object.values(await states()).map((s) => s.state)).toEqual(['done', 'done']);
   });
 
+  it('status: a stage whose input could not be made stays "failed" while it still cannot be made', async () => {
+    sb = sandbox({
+      models: {
+        default: { base: { queueMs: 0, runMs: 100 }, steps: [{ status: 'failed', error: 'other broke' }] },
+      },
+    });
+    const recipe = sb.recipe(
+      'idx.yaml',
+      `version: 1
+name: idx
+defaults: { retries: 0 }
+stages:
+  a:
+    model: ${KONTEXT}
+    input: { prompt: "A", image: https://assets.example.com/ana.jpg }
+  c:
+    model: ${KONTEXT}
+    input: { prompt: "C", image: https://assets.example.com/ana.jpg }
+  b:
+    model: ${KONTEXT}
+    input: { prompt: "B", image: "\${{ stages.a.outputs.images[3] }}" }
+`,
+    );
+    // a fails (the first job), so b never starts; then a succeeds and b fails on its input.
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'a'])).code).toBe(1);
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'a,b'])).code).toBe(1);
+    const states = async () =>
+      Object.fromEntries(
+        (
+          JSON.parse((await sb!.run(['status', recipe, '--format', 'json'])).stdout) as {
+            stages: { stage: string; state: string; detail: string }[];
+          }
+        ).stages.map((s) => [s.stage, s]),
+      );
+    const now = await states();
+    expect(now['b']).toMatchObject({ state: 'failed' });
+    expect(now['b']!.detail).toContain('failed in the last run that tried it');
+  });
+
+  it('status: a later run that stopped before starting a failed stage (--fail-fast) does not hide its failure', async () => {
+    sb = sandbox({
+      models: {
+        default: {
+          base: { queueMs: 0, runMs: 200 },
+          steps: [
+            { status: 'failed', error: 'face not found' },
+            { status: 'failed', error: 'other broke' },
+          ],
+        },
+      },
+    });
+    const recipe = sb.recipe(
+      'two.yaml',
+      `version: 1
+name: two
+defaults: { retries: 0 }
+stages:
+  b:
+    model: ${KONTEXT}
+    input: { prompt: "B prompt", image: https://assets.example.com/ana.jpg }
+  c:
+    model: ${KONTEXT}
+    input: { prompt: "C prompt", image: https://assets.example.com/ana.jpg }
+`,
+    );
+    const stateOf = async (stage: string) =>
+      (
+        JSON.parse((await sb!.run(['status', recipe, '--format', 'json'])).stdout) as {
+          stages: { stage: string; state: string; detail: string }[];
+        }
+      ).stages.find((s) => s.stage === stage)!;
+    expect((await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'c'])).code).toBe(1);
+    expect(await stateOf('c')).toMatchObject({ state: 'failed' });
+    await sb.run(['run', recipe, '--reporter', 'plain', '--fail-fast', '--concurrency', '1']);
+    const c = sb.runRecord('two').stages['c'] as { attempts: unknown[] };
+    expect(c.attempts).toEqual([]);
+    expect(await stateOf('c')).toMatchObject({ state: 'failed' });
+    expect((await stateOf('c')).detail).toContain('face not found');
+  });
+
   it('keeps no submit leftovers: a refused submit leaves no record, a finished one no stdout files', async () => {
     sb = sandbox({ models: { [KONTEXT]: { steps: [75], then: 'repeat-last' } } });
     const recipe = sb.recipe('chain.yaml', CHAIN_RECIPE.replace('retries: 2', 'retries: 0'));

@@ -222,18 +222,28 @@ async function stageStatus(
       // The last run that tried this stage failed it, with the very input it has now: failed,
       // not never run. (A fan-out with items cached says which items below; a failure of an
       // earlier input, or a stage the user stopped, is not this input's.)
+      // A stage whose input could not be made (a missing upstream value, a consent refusal)
+      // failed before any body existed: it still fails when its input still cannot be made
+      // from the same cached upstream results.
       const cachedItems = decision.jobs?.some((j) => j.kind === 'cached') ?? false;
-      const tried = inputs.ok && !cachedItems ? history.lastTry(id) : undefined;
-      if (
-        tried?.result.status === 'failed' &&
-        tried.result.failure.reason !== 'interrupted' &&
-        inputs.ok &&
-        history.sameInput(tried.result.input, inputs.fanOut ? inputs.bodies : inputs.bodies[0]!)
-      )
+      const tried = cachedItems ? undefined : history.lastTry(id);
+      const failure =
+        tried?.result.status === 'failed' && tried.result.failure.reason !== 'interrupted'
+          ? tried.result.failure
+          : undefined;
+      const upstreamCached = spec.dependsOn.every((d) => views.has(d));
+      const same =
+        failure !== undefined &&
+        (inputs.ok
+          ? history.sameInput(tried!.result.input, inputs.fanOut ? inputs.bodies : inputs.bodies[0]!)
+          : upstreamCached &&
+            tried!.result.input === null &&
+            (failure.reason === 'invalid-input' || failure.reason === 'not-permitted'));
+      if (failure && same)
         return {
           ...base,
           state: 'failed',
-          detail: `failed in the last run that tried it (${utcMinute(tried.startedAt)} UTC): ${tried.result.failure.message.split('\n')[0]}`,
+          detail: `failed in the last run that tried it (${utcMinute(tried!.startedAt)} UTC): ${failure.message.split('\n')[0]}`,
           requestIds: [],
           wouldCall,
         };
@@ -316,15 +326,22 @@ class RunHistory {
     this.#redact = redact;
   }
 
-  /**
-   * The newest run that tried the stage (a result other than "not selected": `--only` and its
-   * kind leave other stages out), with its result.
-   */
+  /** The newest run that tried the stage (started it), with its result. */
   lastTry(stage: StageId): { readonly startedAt: string; readonly result: RecordedStage } | undefined {
     for (let i = 0; i < Math.min(this.#folders().length, MAX_RUNS_READ); i++) {
       const record = this.#record(i);
       const result = record?.stages[stage];
-      if (!record || !result || (result.status === 'skipped' && result.reason === 'not-selected')) continue;
+      // A run that never started the stage did not try it: left out (--only), skipped after
+      // an upstream failure or --fail-fast, or stopped before its first attempt.
+      if (
+        !record ||
+        !result ||
+        result.status === 'skipped' ||
+        (result.status === 'failed' &&
+          result.failure.reason === 'interrupted' &&
+          result.attempts.length === 0)
+      )
+        continue;
       return { startedAt: record.startedAt, result };
     }
     return undefined;
