@@ -804,6 +804,20 @@ stages:
     // contact sheet (made after the record says so) is written.
     expect(sb.runRecord('chain')).toMatchObject({ status: 'succeeded', exitCode: 73 });
     expect(result.stdout).toContain('contact sheet:');
+    // The job summary, made after the JUnit report failed, says so too.
+    const summary = join(sb.standin.dir, 'summary.md');
+    const again = await sb.run([
+      'run',
+      recipe,
+      '--reporter',
+      'plain',
+      '--junit',
+      taken,
+      '--summary',
+      summary,
+    ]);
+    expect(again.code).toBe(73);
+    expect(readFileSync(summary, 'utf8')).toContain('exit 73');
   });
 
   it('emits NDJSON events that validate against schemas/run-events.schema.json', async () => {

@@ -100,7 +100,7 @@ function typeHint(issue: SchemaIssue, written: WrittenText): string {
   const data = issue.data;
   if (issue.params['type'] === 'string' && Array.isArray(data)) return listHint(written(issue.path, false));
   if (issue.params['type'] === 'array' && typeof data === 'string')
-    return oneItemHint(written(issue.path, false));
+    return oneItemHint(data, written(issue.path, false));
   if (issue.params['type'] !== 'string' || (typeof data !== 'number' && typeof data !== 'boolean')) return '';
   if (
     issue.schema['pattern'] === DURATION_PATTERN &&
@@ -113,12 +113,17 @@ function typeHint(issue: SchemaIssue, written: WrittenText): string {
 }
 
 /**
- * `subjects: ana` where a list is wanted: `; write a list: [ana]` (as written, so `a, b` becomes
- * `[a, b]`). Not for an expression (which says more elsewhere) or a block or tagged scalar.
+ * `subjects: ana` where a list is wanted: `; write a list: [ana]`, as written. A plain value
+ * that a flow list would read differently (`,` `[` `]` `{` `}` `#`, `: `) is quoted, so the fix
+ * never splits a URL at its commas; not for an expression (which says more elsewhere), a block
+ * or tagged scalar, or a long value.
  */
-function oneItemHint(written: string | undefined): string {
-  if (written === undefined || written.includes('\n') || /^[|>!&*]/.test(written)) return '';
-  return wholeExpression(written) === undefined ? `; write a list: [${written}]` : '';
+function oneItemHint(value: string, written: string | undefined): string {
+  if (written === undefined || written.length > 200 || written.includes('\n') || /^[|>!&*]/.test(written))
+    return '';
+  if (wholeExpression(written) !== undefined) return '';
+  const quoted = /^["']/.test(written);
+  return `; write a list: [${quoted || !/[,[\]{}#]|: /.test(written) ? written : JSON.stringify(value)}]`;
 }
 
 /**

@@ -152,8 +152,9 @@ function failureEntry(s: RunStage): string {
     `- **${md(s.id)}**: ${md(reasonText(f.reason))}${f.exitCode === undefined ? '' : ` (exit ${f.exitCode})`}: ${md(message)}`,
   ];
   const tail = f.stderrTail?.trim();
-  // The message often quotes the client's error already: the same text once is enough.
-  if (tail && !f.message.includes(tail))
+  // The message often quotes the client's error already: the same text once is enough (as
+  // shown: a message cut before it does not hold it).
+  if (tail && !message.includes(tail))
     lines.push(
       `  <details><summary>stderr (last lines)</summary>`,
       '',

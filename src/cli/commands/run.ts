@@ -382,10 +382,14 @@ async function reportRefusedText(
     );
   }
   const lines = text.split('\n');
-  const shown =
+  // 80 lines of at most 1,000 characters: GitHub drops a step summary over 1 MiB whole, and a
+  // diagnostic quotes its recipe line, which may be megabytes long.
+  const cutLine = (l: string) => (l.length > 1_000 ? `${l.slice(0, 1_000)} …` : l);
+  const shown = (
     lines.length > 80
       ? [...lines.slice(0, 80), `… ${lines.length - 80} more lines (faceswap-pipe validate ${file})`]
-      : lines;
+      : lines
+  ).map(cutLine);
   const summary =
     `### faceswap-pipe: ${file} ❌ refused\n\nThe ${what} was refused before anything ran (exit ${exitCode}): ${errors} problem${errors === 1 ? '' : 's'}.\n\n` +
     // Sized to the text: a diagnostic may quote a recipe line holding backticks.
@@ -668,7 +672,8 @@ async function execute(ctx: ExecuteContext): Promise<number> {
     },
   });
   // Last, where it is seen: what could not be written, where, and what to do.
-  io.stderr.write(describeWriteProblems(unwritten));
+  const problems = describeWriteProblems(unwritten);
+  if (problems !== '') io.stderr.write(problems);
   const left = execution.leftOnService;
   if (left.length > 0)
     io.stderr.write(
@@ -844,6 +849,14 @@ async function writeReports(ctx: {
       await writeJunitReport(runDir, { file: junit, cwd: io.cwd, graph });
     });
   }
+  // The record says 73 before the summary and the contact sheet are made from it.
+  let told = false;
+  const tell = async () => {
+    if (ok || told) return;
+    told = true;
+    await ctx.askedFailed();
+  };
+  await tell();
   // The job summary next, also before the contact sheet (which can take seconds to make).
   await attempt('the job summary', options.summary, async () => {
     // GitHub's step summary failing is a warning; the --summary file failing fails the run.
@@ -864,7 +877,7 @@ async function writeReports(ctx: {
     });
     if (failure) throw failure;
   });
-  if (!ok) await ctx.askedFailed();
+  await tell();
   await attempt('the contact sheet', undefined, async () => {
     const report = await writeRunReport(runDir, {
       graph,
