@@ -27,6 +27,18 @@ afterEach(() => {
   sb = undefined;
 });
 
+/** `status --format json`'s stages, by stage id. */
+async function statusByStage(
+  box: RunnerSandbox,
+  recipe: string,
+): Promise<Record<string, { stage: string; state: string; detail: string }>> {
+  const status = await box.run(['status', recipe, '--format', 'json']);
+  const { stages } = JSON.parse(status.stdout) as {
+    stages: { stage: string; state: string; detail: string }[];
+  };
+  return Object.fromEntries(stages.map((s) => [s.stage, s]));
+}
+
 function submittedModels(box: RunnerSandbox): string[] {
   return box.submissions().map((s) => s.model!);
 }
@@ -680,14 +692,7 @@ stages:
 `;
     const recipe = sb.recipe('two.yaml', two('Change only the face'));
     expect((await sb.run(['run', recipe, '--reporter', 'plain', '--concurrency', '1'])).code).toBe(1);
-    const states = async () =>
-      Object.fromEntries(
-        (
-          JSON.parse((await sb!.run(['status', recipe, '--format', 'json'])).stdout) as {
-            stages: { stage: string; state: string; detail: string }[];
-          }
-        ).stages.map((s) => [s.stage, s]),
-      );
+    const states = () => statusByStage(sb!, recipe);
     // Its job record is gone (the next run submits it again): the run record still knows.
     let now = await states();
     expect(now['a']!.state).toBe('failed');
@@ -735,14 +740,7 @@ stages:
     // a fails (the first job), so b never starts; then a succeeds and b fails on its input.
     expect((await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'a'])).code).toBe(1);
     expect((await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'a,b'])).code).toBe(1);
-    const states = async () =>
-      Object.fromEntries(
-        (
-          JSON.parse((await sb!.run(['status', recipe, '--format', 'json'])).stdout) as {
-            stages: { stage: string; state: string; detail: string }[];
-          }
-        ).stages.map((s) => [s.stage, s]),
-      );
+    const states = () => statusByStage(sb!, recipe);
     const now = await states();
     expect(now['b']).toMatchObject({ state: 'failed' });
     expect(now['b']!.detail).toContain('failed in the last run that tried it');
@@ -774,12 +772,7 @@ stages:
     input: { prompt: "C prompt", image: https://assets.example.com/ana.jpg }
 `,
     );
-    const stateOf = async (stage: string) =>
-      (
-        JSON.parse((await sb!.run(['status', recipe, '--format', 'json'])).stdout) as {
-          stages: { stage: string; state: string; detail: string }[];
-        }
-      ).stages.find((s) => s.stage === stage)!;
+    const stateOf = async (stage: string) => (await statusByStage(sb!, recipe))[stage]!;
     expect((await sb.run(['run', recipe, '--reporter', 'plain', '--only', 'c'])).code).toBe(1);
     expect(await stateOf('c')).toMatchObject({ state: 'failed' });
     await sb.run(['run', recipe, '--reporter', 'plain', '--fail-fast', '--concurrency', '1']);

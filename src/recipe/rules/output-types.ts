@@ -36,9 +36,9 @@ export function checkOutputTypes(ctx: AnalysisContext, stages: ReadonlyMap<Stage
         checkEmbedded(ctx, stages, template, path);
         continue;
       }
-      const part = template.parts.find((p): p is ExpressionPart => typeof p !== 'string')!;
-      const read = plainStageReference(stages, part);
+      const read = wholeReference(stages, template);
       if (!read) continue;
+      const { part } = read;
       const gives = producedKind(ctx, read.target, read.kind, read.rest);
       const field = path.slice(3);
       const takes = fieldKind(model, field);
@@ -73,11 +73,10 @@ function checkOneFile(
   template: Template,
   path: DataPath,
 ): void {
-  const part = template.parts.find((p): p is ExpressionPart => typeof p !== 'string')!;
-  const read = plainStageReference(stages, part);
+  const read = wholeReference(stages, template);
   const gives = read && embeddedShape(ctx, read.target, read.kind, read.rest);
   if (!gives) return;
-  const text = part.text.trim();
+  const text = read.part.text.trim();
   const fix =
     gives === 'a list'
       ? `pick one item, e.g. \${{ ${text}[0] }}, or run the stage once per item (foreach: \${{ ${text} }}, and \${{ item }} here)`
@@ -96,12 +95,9 @@ function checkOneFile(
 function checkForeach(ctx: AnalysisContext, stages: ReadonlyMap<StageId, StageSpec>, stage: StageSpec): void {
   const layout = stage.route?.layout.kind;
   if (stage.foreach?.kind !== 'template' || layout === 'per-scene' || layout === 'chunks') return;
-  const template = stage.foreach.template;
-  if (!template.whole) return;
-  const part = template.parts.find((p): p is ExpressionPart => typeof p !== 'string')!;
-  const read = plainStageReference(stages, part);
+  const read = wholeReference(stages, stage.foreach.template);
   if (!read) return;
-  const text = part.text.trim();
+  const text = read.part.text.trim();
   const shape = embeddedShape(ctx, read.target, read.kind, read.rest);
   const one = shape === undefined && producedKind(ctx, read.target, read.kind, read.rest) === 'string';
   if (shape !== 'a mapping' && !one) return;
@@ -132,6 +128,14 @@ function listFieldsOf(
   return Object.entries(properties)
     .filter(([, p]) => isJsonObject(p) && p['type'] === 'array')
     .map(([name]) => name);
+}
+
+/** A value that is exactly one plain reference to another stage's results, split up. */
+function wholeReference(stages: ReadonlyMap<StageId, StageSpec>, template: Template) {
+  if (!template.whole) return undefined;
+  const part = template.parts.find((p): p is ExpressionPart => typeof p !== 'string')!;
+  const read = plainStageReference(stages, part);
+  return read && { ...read, part };
 }
 
 /** A plain reference to another stage's results (`stages.face.outputs.images[0]`), split up. */
